@@ -1,0 +1,190 @@
+//! Command-line definitions (clap) and nothing else: values are checked and
+//! resolved in `plan`, and the commands are carried out in `main`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parabench",
+    version,
+    about = "Measures how concurrency models really behave on this machine",
+    long_about = "Runs CPU-bound, IO-bound and mixed workloads under threads, processes, pools, \
+                  async tasks and an emulated GIL, and reports measured times, speedups and verdicts."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a suite (the built-in default when no file is given) and write results
+    Run(RunArgs),
+    /// Show the scenarios and models of a suite without running anything
+    List(ListArgs),
+    /// Print the machine record that results are tagged with
+    Sysinfo,
+    /// Regenerate the HTML, charts and summary from a results file
+    Report(ReportArgs),
+    /// Compare two results files and flag confident regressions (exit 1)
+    Compare(CompareArgs),
+    /// Convert a results file for other tools (Bencher, github-action-benchmark, CSV)
+    Export(ExportArgs),
+    /// Draw trend charts from several results files
+    History(HistoryArgs),
+    /// Internal: run tasks sent over stdin (used by the process models)
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunArgs {
+    /// Suite files (TOML); the built-in default suite when none is given
+    pub suites: Vec<PathBuf>,
+    /// Shrink every sweep so the default suite finishes in about a minute
+    #[arg(long)]
+    pub quick: bool,
+    /// Output directory
+    #[arg(long, default_value = "reports/latest")]
+    pub out: PathBuf,
+    /// Run only these scenarios (comma-separated names)
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Run only these models (comma-separated ids, see `parabench list`)
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Measured repetitions per case
+    #[arg(long)]
+    pub repetitions: Option<u32>,
+    /// Unmeasured warm-up runs per case
+    #[arg(long)]
+    pub warmup: Option<u32>,
+    /// Seconds after which one batch of a case is abandoned and reported as failed
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Ad-hoc mode: run this workload without a suite file
+    #[arg(long, value_enum, conflicts_with = "suites")]
+    pub workload: Option<WorkloadArg>,
+    /// Target duration of one task in milliseconds (overrides the suite)
+    #[arg(long, value_name = "MS", value_delimiter = ',')]
+    pub task_ms: Vec<f64>,
+    /// Number of tasks per batch, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<usize>,
+    /// Concurrency levels, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Vec<usize>,
+    /// CPU kernel: hash or mandelbrot (overrides the suite)
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Share of each mixed task spent computing, 0 to 1 (overrides the suite)
+    #[arg(long)]
+    pub cpu_fraction: Option<f64>,
+    /// KiB written, fsynced and read back by each io-file task (overrides the suite)
+    #[arg(long)]
+    pub file_kib: Option<u64>,
+    /// Server-side delay of the loopback echo server in ms (overrides the suite)
+    #[arg(long, value_name = "MS")]
+    pub server_delay_ms: Option<f64>,
+    /// Round trips per io-socket task (overrides the suite)
+    #[arg(long)]
+    pub round_trips: Option<u32>,
+    /// Do not write index.html, charts and summary.md (results.json only)
+    #[arg(long)]
+    pub no_report: bool,
+    /// Compare against this results file (or a name under reports/baselines/)
+    #[arg(long, value_name = "FILE|NAME")]
+    pub baseline: Option<String>,
+    /// Save the results as a named baseline under reports/baselines/
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadArg {
+    Cpu,
+    IoSleep,
+    IoSocket,
+    IoFile,
+    Mixed,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Suite files (TOML); the built-in default suite when none is given
+    pub suites: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results.json written by `parabench run`
+    pub results: PathBuf,
+    /// Output directory (default: the directory of the results file)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Metric {
+    #[default]
+    Wall,
+    Cpu,
+    Rss,
+    P99,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CompareFormat {
+    #[default]
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    pub baseline: PathBuf,
+    pub current: PathBuf,
+    /// Smallest relative change, in percent, that counts
+    #[arg(long, default_value_t = 10.0)]
+    pub threshold: f64,
+    #[arg(long, value_enum, default_value_t)]
+    pub metric: Metric,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CompareFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Bmf,
+    GithubActionBenchmark,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub results: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write here instead of stdout
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Results files, or directories holding them
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long, default_value = "reports/history")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Serve many tasks, one per line, until stdin closes (process pools)
+    #[arg(long)]
+    pub pool: bool,
+}

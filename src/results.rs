@@ -1,0 +1,175 @@
+//! The results schema: what `results.json` holds, versioned.
+//!
+//! This is the contract between the runner (which fills it), the renderers in
+//! `report/`, `compare` and `export` (which only read it), and the users' own
+//! tools. Only this module and `spec` derive serde for files. Bump
+//! `SCHEMA_VERSION` on any change that breaks a reader.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the `results.json` layout; readers refuse any other.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run of the harness: the machine, the settings and every measured case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub harness: Harness,
+    pub machine: Machine,
+    pub settings: Settings,
+    pub calibration: Calibration,
+    /// True when the run was stopped (Ctrl-C) before every case was measured.
+    pub interrupted: bool,
+    pub scenarios: Vec<ScenarioInfo>,
+    pub cases: Vec<CaseResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Harness {
+    pub version: String,
+    /// `git rev-parse HEAD` of the working directory when available.
+    pub git_commit: Option<String>,
+    /// RFC 3339 UTC time when the run started.
+    pub started_at: String,
+    /// The command line, for reproduction.
+    pub command_line: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    pub cpu_brand: String,
+    pub logical_cores: usize,
+    pub physical_cores: Option<usize>,
+    pub memory_bytes: u64,
+    pub os: String,
+    pub kernel: String,
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub repetitions: u32,
+    pub warmup: u32,
+    pub quick: bool,
+    pub case_timeout_s: f64,
+    /// Workload files the suite came from (`<builtin default>` for the embedded one).
+    pub sources: Vec<String>,
+}
+
+/// What the harness measured about the machine before running cases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Calibration {
+    /// Kernel id (`hash`, `mandelbrot`) -> iterations per millisecond on one core.
+    pub kernels: BTreeMap<String, f64>,
+    /// Measured duration of sleeps, by nominal sleep in ms: the floor an IO task cannot beat.
+    pub timer_floor: Vec<TimerFloor>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimerFloor {
+    pub nominal_ms: f64,
+    pub measured_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    /// Workload id: `cpu`, `io-sleep`, `io-socket`, `io-file` or `mixed`.
+    pub workload: String,
+    /// True when the scenario's tasks are CPU-bound (decides the ideal line).
+    pub cpu_bound: bool,
+    pub models: Vec<String>,
+}
+
+/// One (scenario, model, workers, tasks, size) point, summarized over its repetitions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaseResult {
+    pub scenario: String,
+    pub workload: String,
+    /// CPU kernel id for `cpu` and `mixed` workloads.
+    pub kernel: Option<String>,
+    pub model: String,
+    pub workers: usize,
+    pub tasks: usize,
+    /// Target duration of one task, when the workload is sized in time.
+    pub task_ms: Option<f64>,
+    /// Other workload parameters that identify the case (`cpu_fraction`, `file_kib`, ...).
+    pub params: BTreeMap<String, f64>,
+    /// "ok", or the reason the case failed.
+    pub status: String,
+    /// Wall time of one batch (first submit to last result), median and 95% CI.
+    pub wall_s: Option<Estimate>,
+    pub samples_wall_s: Vec<f64>,
+    /// Pool or runtime start-up, measured apart from `wall_s` (pools and async only).
+    pub startup_s: Option<Estimate>,
+    /// `sequential` median wall over this model's median wall, same workload and tasks.
+    pub speedup: Option<f64>,
+    /// The best speedup this machine allows for this case (see README, efficiency).
+    pub ideal_speedup: Option<f64>,
+    /// `speedup / ideal_speedup`.
+    pub efficiency: Option<f64>,
+    /// Medians over repetitions of the harness plus its children.
+    pub cpu_user_s: Option<f64>,
+    pub cpu_sys_s: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
+    pub harness_peak_rss_bytes: Option<u64>,
+    pub children_peak_rss_bytes: Option<u64>,
+    pub ctx_voluntary: Option<u64>,
+    pub ctx_involuntary: Option<u64>,
+    /// Submit-to-result latency of one task, over every task of every repetition.
+    pub task_latency_ms: Option<Percentiles>,
+    /// Time a task waited before it started running.
+    pub queue_wait_ms: Option<Percentiles>,
+    /// Time a task ran once started.
+    pub task_run_ms: Option<Percentiles>,
+    /// GIL counters, for `+gil` models.
+    pub gil: Option<GilCounters>,
+    /// Every measured repetition, in order.
+    pub repetitions: Vec<Repetition>,
+}
+
+impl CaseResult {
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// A median with its 95% confidence interval.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Estimate {
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// What one measured repetition of a case recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Repetition {
+    pub wall_s: f64,
+    pub startup_s: Option<f64>,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    pub harness_peak_rss_bytes: u64,
+    pub children_peak_rss_bytes: u64,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    pub latency_p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct GilCounters {
+    pub acquisitions: u64,
+    pub forced_switches: u64,
+    pub drop_requests: u64,
+    pub wait_s: f64,
+}
