@@ -7,3 +7,4 @@
 pub mod cli;
 pub mod fonts;
 pub mod results;
+pub mod workload;
