@@ -8,3 +8,6 @@ pub mod cli;
 pub mod fonts;
 pub mod results;
 pub mod workload;
+pub mod measure;
+pub mod model;
+pub mod worker;
