@@ -5,9 +5,16 @@
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
 pub mod cli;
+pub mod console;
 pub mod fonts;
-pub mod results;
-pub mod workload;
+pub mod limits;
+pub mod machine;
 pub mod measure;
 pub mod model;
+pub mod plan;
+pub mod results;
+pub mod runner;
+pub mod spec;
+pub mod stats;
 pub mod worker;
+pub mod workload;

@@ -154,7 +154,12 @@ pub fn current_rss() -> u64 {
 fn status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A latency histogram in microseconds, 3 significant digits, up to an hour.
@@ -242,7 +247,10 @@ mod tests {
             l.record(Duration::from_millis(ms));
         }
         let p = l.percentiles().unwrap();
-        assert!((p.p50 - 50.0).abs() < 1.0 && (p.p99 - 99.0).abs() < 1.0, "{p:?}");
+        assert!(
+            (p.p50 - 50.0).abs() < 1.0 && (p.p99 - 99.0).abs() < 1.0,
+            "{p:?}"
+        );
         assert!(p.p50 <= p.p90 && p.p90 <= p.p99 && p.p99 <= p.max);
     }
 

@@ -143,7 +143,10 @@ impl LiveChildren {
     }
 
     fn remove(&self, pid: u32) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&pid);
     }
 
     pub fn kill_all(&self) {

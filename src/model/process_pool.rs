@@ -121,7 +121,10 @@ impl ProcessPool {
         let deadline = Instant::now() + grace;
         while self.n_finished < self.n_workers {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.finished.recv_timeout(left.max(Duration::from_millis(1))) {
+            match self
+                .finished
+                .recv_timeout(left.max(Duration::from_millis(1)))
+            {
                 Ok(f) => {
                     self.children.add(&f.usage);
                     self.n_finished += 1;

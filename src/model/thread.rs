@@ -7,11 +7,11 @@ use std::time::Instant;
 
 pub struct ThreadPerTask;
 
-
 impl Model for ThreadPerTask {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
         let start = Instant::now();
-        let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, anyhow::Result<TaskOutput>, Instant)>();
+        let (done_tx, done_rx) =
+            crossbeam_channel::unbounded::<(usize, anyhow::Result<TaskOutput>, Instant)>();
         let mut handles: Vec<Option<std::thread::JoinHandle<()>>> = Vec::new();
         let mut records = Vec::with_capacity(batch.tasks.len());
         let mut next = 0;
@@ -51,4 +51,3 @@ impl Model for ThreadPerTask {
         })
     }
 }
-

@@ -38,10 +38,7 @@ impl ThreadPool {
         })
     }
 
-    pub fn submit<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Handle<T> {
+    pub fn submit<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Handle<T> {
         let (tx, h) = handle();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
@@ -181,7 +178,10 @@ mod tests {
             deadline: Instant::now() + Duration::from_millis(20),
             ..batch(&cancel)
         };
-        assert!(matches!(h.wait(&b, Instant::now()), Err(ModelError::TimedOut(_))));
+        assert!(matches!(
+            h.wait(&b, Instant::now()),
+            Err(ModelError::TimedOut(_))
+        ));
         pool.shutdown(true);
     }
 }

@@ -99,7 +99,9 @@ fn socket_round_trips(
         let msg = super::message(idx, round, len);
         let mut request = echo::header(len, delay_us).to_vec();
         request.extend_from_slice(&msg);
-        stream.write_all(&request).context("sending to the echo server")?;
+        stream
+            .write_all(&request)
+            .context("sending to the echo server")?;
         stream
             .read_exact(&mut back)
             .context("reading the echo server's reply")?;
