@@ -5,6 +5,7 @@
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
 pub mod cli;
+pub mod cpython;
 pub mod fonts;
 pub mod gil;
 pub mod results;
