@@ -6,7 +6,9 @@
 
 pub mod cli;
 pub mod console;
+pub mod cpython;
 pub mod fonts;
+pub mod gil;
 pub mod limits;
 pub mod machine;
 pub mod measure;
