@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 pub const SLICE: Duration = Duration::from_micros(50);
 
 /// Which GIL design to emulate.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum GilKind {
     /// CPython 3.2+: a waiter asks the holder to drop the GIL after waiting
     /// `switch_interval` (`sys.setswitchinterval`, default 5 ms) and the holder
@@ -483,5 +483,17 @@ mod tests {
             free < 0.9 * under_gil,
             "free threads ran in {free:.3}s, under the GIL {under_gil:.3}s"
         );
+    }
+}
+
+/// Under the emulated GIL, the eval breaker runs between CPU slices and
+/// blocking IO releases the lock (Py_BEGIN/END_ALLOW_THREADS).
+impl crate::workload::Interpreter for GilHolder<'_> {
+    fn between_slices(&mut self) {
+        self.tick();
+    }
+
+    fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.allow_threads(f)
     }
 }

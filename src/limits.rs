@@ -35,10 +35,14 @@ fn demands(plan: &Plan) -> Vec<Demand> {
             for &workers in &s.workers {
                 for &m in &s.models {
                     let live = workers.min(tasks);
-                    let processes = if m.uses_processes() { live } else { 0 };
+                    let processes = if m.kind.uses_processes() { live } else { 0 };
                     let sockets = if s.workload == WorkloadKind::IoSocket {
                         // Client and server ends of every task in flight.
-                        let in_flight = if m == ModelKind::Sequential { 1 } else { live };
+                        let in_flight = if m.kind == ModelKind::Sequential {
+                            1
+                        } else {
+                            live
+                        };
                         2 * in_flight
                     } else {
                         0
@@ -48,7 +52,7 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                             "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
                             s.name
                         ),
-                        threads: m.threads_needed(workers, tasks),
+                        threads: m.kind.threads_needed(workers, tasks),
                         processes,
                         // Three pipes per child, sockets, and a margin for files.
                         fds: 3 * processes + sockets + 64,

@@ -69,7 +69,11 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let report = report?;
     print!("{}", console::table(&report));
     eprintln!("results: {}", args.out.join("results.json").display());
-    let failed = report.cases.iter().filter(|c| !c.is_ok()).count();
+    let failed = report
+        .cases
+        .iter()
+        .filter(|c| !c.is_ok() && !c.status.starts_with("skipped"))
+        .count();
     if report.interrupted {
         eprintln!("interrupted: {} cases saved", report.cases.len());
         return Ok(130);
@@ -106,14 +110,21 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             "  models: {}",
             s.models
                 .iter()
-                .map(|m| m.id())
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
     println!("\nmodels:");
     for m in parabench::model::ModelKind::ALL {
-        println!("  {:<14} {}", m.id(), m.describe());
+        println!("  {:<20} {}", m.id(), m.describe());
+    }
+    println!(
+        "  {:<20} the same under an emulated CPython GIL (thread, thread-pool, process, process-pool, async)",
+        "MODEL+gil"
+    );
+    for m in parabench::model::ModelKind::CPYTHON {
+        println!("  {:<20} {}", m.id(), m.describe());
     }
     Ok(0)
 }

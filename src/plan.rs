@@ -4,7 +4,8 @@
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
 use crate::cli::{RunArgs, WorkloadArg};
-use crate::model::ModelKind;
+use crate::gil::GilKind;
+use crate::model::{ModelId, ModelKind};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
 use crate::workload::Kernel;
 use std::ops::Range;
@@ -132,7 +133,7 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub workload: WorkloadKind,
-    pub models: Vec<ModelKind>,
+    pub models: Vec<ModelId>,
     pub workers: Vec<usize>,
     pub tasks: Vec<usize>,
     /// Target duration of one task, for the workloads sized in time.
@@ -144,6 +145,12 @@ pub struct Scenario {
     pub message_bytes: u32,
     pub file_kib: u64,
     pub releases_gil: bool,
+    /// The emulated GIL for `+gil` models: new (CPython 3.2+) or legacy (Python 2).
+    pub legacy_gil: bool,
+    /// `sys.setswitchinterval`, for the new GIL and the CPython models.
+    pub switch_interval_us: f64,
+    /// Ticks between forced releases of the legacy GIL.
+    pub check_interval: u32,
     pub repetitions: u32,
     pub warmup: u32,
 }
@@ -237,9 +244,41 @@ impl Scenario {
         }
     }
 
+    pub fn gil_kind(&self) -> GilKind {
+        if self.legacy_gil {
+            GilKind::Legacy {
+                check_interval: self.check_interval,
+            }
+        } else {
+            GilKind::New {
+                switch_interval: self.switch_interval(),
+            }
+        }
+    }
+
+    pub fn switch_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.switch_interval_us / 1e6)
+    }
+
+    fn interpreted(&self) -> bool {
+        self.models.iter().any(|m| m.gil || m.kind.is_cpython())
+    }
+
     /// Parameters that identify a case besides workload, model, workers,
     /// tasks and task_ms (they go into results.json).
     pub fn params(&self) -> Vec<(&'static str, f64)> {
+        let mut out = self.workload_params();
+        if self.interpreted() {
+            if self.legacy_gil {
+                out.push(("legacy_gil_check_interval", self.check_interval as f64));
+            } else {
+                out.push(("switch_interval_us", self.switch_interval_us));
+            }
+        }
+        out
+    }
+
+    fn workload_params(&self) -> Vec<(&'static str, f64)> {
         match self.workload {
             WorkloadKind::Cpu => vec![],
             WorkloadKind::IoSleep => vec![],
@@ -283,7 +322,16 @@ fn applies_to(key: &str) -> String {
 }
 
 pub fn model_ids() -> String {
-    ModelKind::ALL.map(ModelKind::id).join(", ")
+    ModelId::all_ids().join(", ")
+}
+
+/// `all` is every native model; `+gil` and `cpython-*` are named one by one.
+fn expand_model(id: &str) -> Option<Vec<ModelId>> {
+    if id == "all" {
+        Some(ModelKind::ALL.map(ModelId::native).to_vec())
+    } else {
+        ModelId::parse(id).map(|m| vec![m])
+    }
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -372,7 +420,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        models: ModelKind::ALL.to_vec(),
+        models: ModelKind::ALL.map(ModelId::native).to_vec(),
         workers: vec![1, 2, 4],
         tasks: vec![8],
         task_ms: vec![10.0],
@@ -383,6 +431,9 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         message_bytes: 64,
         file_kib: 64,
         releases_gil: false,
+        legacy_gil: false,
+        switch_interval_us: 5000.0,
+        check_interval: 100,
         repetitions: DEFAULT_REPETITIONS,
         warmup: DEFAULT_WARMUP,
     }
@@ -493,7 +544,7 @@ fn resolve(
 fn parse_models(
     source: &Source,
     models: &Spanned<Vec<Spanned<String>>>,
-) -> Result<Vec<ModelKind>, PlanError> {
+) -> Result<Vec<ModelId>, PlanError> {
     if models.get_ref().is_empty() {
         return Err(located(
             source,
@@ -503,14 +554,10 @@ fn parse_models(
             &format!("list some of: all, {}", model_ids()),
         ));
     }
-    let mut out: Vec<ModelKind> = Vec::new();
+    let mut out: Vec<ModelId> = Vec::new();
     for m in models.get_ref() {
         let id = m.get_ref().as_str();
-        let kinds: Vec<ModelKind> = if id == "all" {
-            ModelKind::ALL.to_vec()
-        } else if let Some(k) = ModelKind::from_id(id) {
-            vec![k]
-        } else {
+        let Some(kinds) = expand_model(id) else {
             return Err(located(
                 source,
                 m.span(),
@@ -590,6 +637,27 @@ fn apply_sweep(source: &Source, s: &mut Scenario, spec: &ScenarioSpec) -> Result
     param!(file_kib, "file_kib", |n: std::num::NonZeroU64| n.get());
     if let Some(v) = &spec.releases_gil {
         s.releases_gil = *v.get_ref();
+    }
+    if let Some(v) = &spec.gil {
+        s.legacy_gil = match v.get_ref().as_str() {
+            "new" => false,
+            "legacy" => true,
+            other => {
+                return Err(located(
+                    source,
+                    v.span(),
+                    Some("gil"),
+                    &format!("unknown GIL `{other}`"),
+                    "use `new` (CPython 3.2+, the default) or `legacy` (Python 2's tick-based check)",
+                ));
+            }
+        };
+    }
+    if let Some(v) = &spec.switch_interval_us {
+        s.switch_interval_us = v.get_ref().0;
+    }
+    if let Some(v) = &spec.check_interval {
+        s.check_interval = v.get_ref().get();
     }
     if let Some(v) = &spec.repetitions {
         s.repetitions = v.get_ref().get();
@@ -674,19 +742,15 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
     } else {
         let mut out = Vec::new();
         for id in &args.models {
-            let kinds = if id == "all" {
-                ModelKind::ALL.to_vec()
-            } else {
-                vec![ModelKind::from_id(id).ok_or_else(|| {
-                    flag_err(
-                        "--models",
-                        format!(
-                            "unknown model `{id}`; use `all` or some of: {}",
-                            model_ids()
-                        ),
-                    )
-                })?]
-            };
+            let kinds = expand_model(id).ok_or_else(|| {
+                flag_err(
+                    "--models",
+                    format!(
+                        "unknown model `{id}`; use `all` or some of: {}",
+                        model_ids()
+                    ),
+                )
+            })?;
             for k in kinds {
                 if !out.contains(&k) {
                     out.push(k);

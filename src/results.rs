@@ -171,5 +171,25 @@ pub struct GilCounters {
     pub acquisitions: u64,
     pub forced_switches: u64,
     pub drop_requests: u64,
+    /// Total time threads spent waiting to take the GIL.
     pub wait_s: f64,
+}
+
+impl GilCounters {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &GilCounters) -> GilCounters {
+        GilCounters {
+            acquisitions: self.acquisitions.saturating_sub(earlier.acquisitions),
+            forced_switches: self.forced_switches.saturating_sub(earlier.forced_switches),
+            drop_requests: self.drop_requests.saturating_sub(earlier.drop_requests),
+            wait_s: (self.wait_s - earlier.wait_s).max(0.0),
+        }
+    }
+
+    pub fn add(&mut self, other: &GilCounters) {
+        self.acquisitions += other.acquisitions;
+        self.forced_switches += other.forced_switches;
+        self.drop_requests += other.drop_requests;
+        self.wait_s += other.wait_s;
+    }
 }

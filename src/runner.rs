@@ -5,11 +5,11 @@
 //! The only place that measures.
 
 use crate::measure::{self, Latencies};
-use crate::model::{Batch, BatchOutcome, ModelError, ModelKind, model_for};
+use crate::model::{Batch, BatchOutcome, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{Plan, Point, Scenario};
 use crate::results::{
-    Calibration, CaseResult, Harness, Repetition, RunReport, SCHEMA_VERSION, ScenarioInfo,
-    Settings, TimerFloor,
+    Calibration, CaseResult, GilCounters, Harness, Repetition, RunReport, SCHEMA_VERSION,
+    ScenarioInfo, Settings, TimerFloor,
 };
 use crate::spec::WorkloadKind;
 use crate::stats;
@@ -37,7 +37,7 @@ pub enum Event<'a> {
     Calibrating,
     Running {
         scenario: &'a str,
-        model: ModelKind,
+        model: ModelId,
         workers: usize,
     },
     RunDone,
@@ -144,15 +144,19 @@ struct Env<'a> {
     cancel: &'a AtomicBool,
 }
 
-/// The (model, workers) cases of a scenario; `sequential` once, at 1 worker.
-pub fn cases_of(s: &Scenario) -> Vec<(ModelKind, usize)> {
-    let mut out = Vec::new();
-    if s.models.contains(&ModelKind::Sequential) {
-        out.push((ModelKind::Sequential, 1));
-    }
+/// The (model, workers) cases of a scenario; the sequential baselines
+/// (native and CPython) once, at 1 worker.
+pub fn cases_of(s: &Scenario) -> Vec<(ModelId, usize)> {
+    let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
+    let mut out: Vec<(ModelId, usize)> = s
+        .models
+        .iter()
+        .filter(|m| is_baseline(m))
+        .map(|&m| (m, 1))
+        .collect();
     for &w in &s.workers {
         for &m in &s.models {
-            if m != ModelKind::Sequential {
+            if !is_baseline(&m) {
                 out.push((m, w));
             }
         }
@@ -166,7 +170,7 @@ fn scenario_info(s: &Scenario) -> ScenarioInfo {
         description: s.description.clone(),
         workload: s.workload.id().into(),
         cpu_bound: s.cpu_bound(),
-        models: s.models.iter().map(|m| m.id().to_owned()).collect(),
+        models: s.models.iter().map(ModelId::to_string).collect(),
     }
 }
 
@@ -263,12 +267,13 @@ pub fn build_tasks(
 
 /// One case's measurements as they accumulate.
 struct CaseRun {
-    model: ModelKind,
+    model: ModelId,
     workers: usize,
     reps: Vec<Repetition>,
     latency: Latencies,
     wait: Latencies,
     run: Latencies,
+    gil: Option<GilCounters>,
     failure: Option<String>,
 }
 
@@ -293,6 +298,7 @@ fn run_point(
             latency: Latencies::default(),
             wait: Latencies::default(),
             run: Latencies::default(),
+            gil: None,
             failure: None,
         })
         .collect();
@@ -323,8 +329,11 @@ fn run_point(
                 workers: case.workers,
             });
             if case.failure.is_none() {
-                match run_once(case.model, case.workers, &tasks, &expected, env) {
+                match run_once(scenario, point, case, &tasks, &expected, env) {
                     Ok((rep, outcome)) if measured => {
+                        if let Some(g) = &outcome.gil {
+                            case.gil.get_or_insert_with(GilCounters::default).add(g);
+                        }
                         for r in &outcome.records {
                             case.latency.record(r.latency);
                             case.wait.record(r.queue_wait());
@@ -344,18 +353,23 @@ fn run_point(
 
 /// Runs one batch and measures it. Errors are the case's status text.
 fn run_once(
-    model: ModelKind,
-    workers: usize,
+    scenario: &Scenario,
+    point: &Point,
+    case: &CaseRun,
     tasks: &[Task],
     expected: &[u64],
     env: &Env,
 ) -> Result<(Repetition, BatchOutcome), String> {
     let batch = Batch {
         tasks,
-        workers,
+        workers: case.workers,
         deadline: Instant::now() + env.timeout,
         cancel: env.cancel,
+        gil: case.model.gil.then(|| scenario.gil_kind()),
+        shape: Some(&point.shape),
+        switch_interval: scenario.switch_interval(),
     };
+    let model = case.model.kind;
     measure::reset_peak_rss();
     let before = measure::self_usage();
     let outcome = model_for(model).run(&batch).map_err(|e| match e {
@@ -364,7 +378,9 @@ fn run_once(
     })?;
     let harness = measure::self_usage().since(&before);
     let harness_peak = measure::peak_rss();
-    verify(&outcome, expected)?;
+    if !outcome.self_verified {
+        verify(&outcome, expected)?;
+    }
     let p99 = {
         let mut l = Latencies::default();
         outcome.records.iter().for_each(|r| l.record(r.latency));
@@ -419,10 +435,12 @@ fn summarize(
     env: &Env,
 ) -> Vec<CaseResult> {
     let wall = |c: &CaseRun| stats::median(&c.reps.iter().map(|r| r.wall_s).collect::<Vec<_>>());
-    let sequential = cases
-        .iter()
-        .find(|c| c.model == ModelKind::Sequential && c.failure.is_none());
-    let seq_wall = sequential.and_then(wall);
+    let baseline = |kind: ModelKind| {
+        cases
+            .iter()
+            .find(|c| c.model == ModelId::native(kind.baseline()) && c.failure.is_none())
+    };
+    let sequential = baseline(ModelKind::Sequential);
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match scenario.workload {
@@ -437,9 +455,18 @@ fn summarize(
             .and_then(|c| c.run.percentiles())
             .map_or(0.0, |p| p.p50),
     };
+    let baseline_walls: Vec<(ModelKind, Option<f64>)> =
+        [ModelKind::Sequential, ModelKind::CpythonSequential]
+            .into_iter()
+            .map(|k| (k, baseline(k).and_then(wall)))
+            .collect();
     cases
         .into_iter()
         .map(|c| {
+            let seq_wall = baseline_walls
+                .iter()
+                .find(|(k, _)| *k == c.model.kind.baseline())
+                .and_then(|(_, w)| *w);
             let med = |f: &dyn Fn(&Repetition) -> f64| {
                 stats::median(&c.reps.iter().map(f).collect::<Vec<_>>())
             };
@@ -465,7 +492,7 @@ fn summarize(
                 kernel: scenario
                     .uses_kernel()
                     .then(|| scenario.kernel.id().to_owned()),
-                model: c.model.id().into(),
+                model: c.model.to_string(),
                 workers: c.workers,
                 tasks: point.tasks,
                 task_ms: point.task_ms,
@@ -491,11 +518,22 @@ fn summarize(
                 task_latency_ms: c.latency.percentiles(),
                 queue_wait_ms: c.wait.percentiles(),
                 task_run_ms: c.run.percentiles(),
-                gil: None,
+                gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 repetitions: c.reps,
             }
         })
         .collect()
+}
+
+/// GIL counters summed over `n` repetitions, as a per-repetition mean.
+fn per_repetition(g: GilCounters, n: usize) -> GilCounters {
+    let n = n.max(1) as u64;
+    GilCounters {
+        acquisitions: g.acquisitions / n,
+        forced_switches: g.forced_switches / n,
+        drop_requests: g.drop_requests / n,
+        wait_s: g.wait_s / n as f64,
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory

@@ -7,8 +7,9 @@
 //! first job: the fault-injection hook the tests use to prove a crashing or
 //! hanging worker fails its case instead of hanging the harness.
 
+use crate::gil::{Gil, GilKind};
 use crate::results::GilCounters;
-use crate::workload::{NoGil, Task, TaskOutput, blocking};
+use crate::workload::{Task, TaskOutput};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -19,6 +20,8 @@ pub const FAULT_ENV: &str = "PARABENCH_WORKER_FAULT";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub task: Task,
+    /// Run under this process's own emulated GIL (`process+gil`).
+    pub gil: Option<GilKind>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,10 +34,20 @@ pub enum Reply {
     Failed(String),
 }
 
-/// Runs one job where it is; what both worker kinds do per job.
-pub fn run_job(job: &Job) -> Reply {
-    match blocking::execute(&job.task, &mut NoGil) {
-        Ok(output) => Reply::Done { output, gil: None },
+/// Runs one job where it is; what both worker kinds do per job. A process
+/// has one GIL of its own, made at its first `+gil` job and kept for the
+/// next ones; the reply carries what this job added to its counters.
+pub fn run_job(job: &Job, gil: &mut Option<Gil>) -> Reply {
+    let gil = match job.gil {
+        Some(kind) => Some(&*gil.get_or_insert_with(|| Gil::new(kind))),
+        None => None,
+    };
+    let before = gil.map(Gil::counters);
+    match crate::model::run_task(&job.task, gil) {
+        Ok(output) => Reply::Done {
+            output,
+            gil: gil.zip(before).map(|(g, b)| g.counters().since(&b)),
+        },
         Err(e) => Reply::Failed(format!("{e:#}")),
     }
 }
@@ -47,11 +60,12 @@ pub fn serve(pool: bool) -> anyhow::Result<()> {
         writeln!(stdout, "{READY}")?;
         stdout.flush()?;
     }
+    let mut gil = None;
     for line in stdin.lines() {
         let line = line.context("reading a job from stdin")?;
         let job: Job = serde_json::from_str(&line).context("decoding a job")?;
         inject_fault();
-        let reply = run_job(&job);
+        let reply = run_job(&job, &mut gil);
         serde_json::to_writer(&mut stdout, &reply)?;
         writeln!(stdout)?;
         stdout.flush()?;

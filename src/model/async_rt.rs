@@ -5,7 +5,8 @@
 //! Runtime start-up is measured apart from the batch.
 
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord};
-use crate::workload::{TaskOutput, aio};
+use crate::gil::Gil;
+use crate::workload::{Interpreter, Kernel, Task, TaskOutput, aio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -30,8 +31,9 @@ impl Model for AsyncModel {
         .map_err(|e| ModelError::Setup(e.into()))?;
         let startup = boot.elapsed();
 
+        let gil = batch.gil.map(|k| Arc::new(Gil::new(k)));
         let start = Instant::now();
-        let outcome = runtime.block_on(run_batch(batch, start));
+        let outcome = runtime.block_on(run_batch(batch, start, gil.clone()));
         // A timed-out batch may leave tasks running; do not wait for them.
         runtime.shutdown_timeout(Duration::from_millis(100));
         let records = outcome?;
@@ -39,20 +41,41 @@ impl Model for AsyncModel {
             records,
             wall: start.elapsed(),
             startup: Some(startup),
+            gil: gil.map(|g| g.counters()),
             ..BatchOutcome::default()
         })
     }
 }
 
-async fn run_batch(batch: &Batch<'_>, start: Instant) -> Result<Vec<TaskRecord>, ModelError> {
+/// Under `async+gil`, a CPU step takes the GIL for its duration (there is no
+/// `.await` inside one) and ticks between slices; awaits happen without it.
+struct GilCpu(Arc<Gil>);
+
+impl aio::CpuStep for GilCpu {
+    fn run(&self, task: &Task, kernel: Kernel, iters: u64, slice_iters: u64) -> u64 {
+        let mut holder = self.0.acquire();
+        let mut between = || holder.between_slices();
+        crate::workload::blocking::cpu_step(task.idx, kernel, iters, slice_iters, &mut between)
+    }
+}
+
+async fn run_batch(
+    batch: &Batch<'_>,
+    start: Instant,
+    gil: Option<Arc<Gil>>,
+) -> Result<Vec<TaskRecord>, ModelError> {
     let permits = Arc::new(tokio::sync::Semaphore::new(batch.workers));
     let mut set = tokio::task::JoinSet::new();
     for task in batch.tasks {
         let task = task.clone();
         let permits = permits.clone();
+        let gil = gil.clone();
         set.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let out: anyhow::Result<TaskOutput> = aio::execute(&task, &aio::Inline).await;
+            let out: anyhow::Result<TaskOutput> = match gil {
+                Some(gil) => aio::execute(&task, &GilCpu(gil)).await,
+                None => aio::execute(&task, &aio::Inline).await,
+            };
             (out, Instant::now())
         });
     }

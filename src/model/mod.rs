@@ -5,6 +5,7 @@
 
 mod async_rt;
 mod child;
+mod cpython;
 mod pool;
 mod process;
 pub mod process_pool;
@@ -13,9 +14,10 @@ mod sequential;
 mod thread;
 pub mod thread_pool;
 
+use crate::gil::{Gil, GilKind};
 use crate::measure::ChildUsage;
 use crate::results::GilCounters;
-use crate::workload::{Task, TaskOutput};
+use crate::workload::{NoGil, Task, TaskOutput, blocking};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,12 @@ pub enum ModelKind {
     ProcessPool,
     Async,
     AsyncSingle,
+    CpythonSequential,
+    CpythonThread,
+    CpythonThreadPool,
+    CpythonProcess,
+    CpythonProcessPool,
+    CpythonAsyncio,
 }
 
 impl ModelKind {
@@ -47,8 +55,24 @@ impl ModelKind {
         ModelKind::AsyncSingle,
     ];
 
+    /// The real-CPython reference models (run by python/parabench_runner.py).
+    pub const CPYTHON: [ModelKind; 6] = [
+        ModelKind::CpythonSequential,
+        ModelKind::CpythonThread,
+        ModelKind::CpythonThreadPool,
+        ModelKind::CpythonProcess,
+        ModelKind::CpythonProcessPool,
+        ModelKind::CpythonAsyncio,
+    ];
+
     pub fn id(self) -> &'static str {
         match self {
+            ModelKind::CpythonSequential => "cpython-sequential",
+            ModelKind::CpythonThread => "cpython-thread",
+            ModelKind::CpythonThreadPool => "cpython-thread-pool",
+            ModelKind::CpythonProcess => "cpython-process",
+            ModelKind::CpythonProcessPool => "cpython-process-pool",
+            ModelKind::CpythonAsyncio => "cpython-asyncio",
             ModelKind::Sequential => "sequential",
             ModelKind::Thread => "thread",
             ModelKind::Process => "process",
@@ -62,6 +86,12 @@ impl ModelKind {
 
     pub fn describe(self) -> &'static str {
         match self {
+            ModelKind::CpythonSequential => "real CPython (python3): tasks one after another",
+            ModelKind::CpythonThread => "real CPython: one threading.Thread per task",
+            ModelKind::CpythonThreadPool => "real CPython: concurrent.futures.ThreadPoolExecutor",
+            ModelKind::CpythonProcess => "real CPython: one multiprocessing.Process per task",
+            ModelKind::CpythonProcessPool => "real CPython: concurrent.futures.ProcessPoolExecutor",
+            ModelKind::CpythonAsyncio => "real CPython: asyncio tasks on one event loop",
             ModelKind::Sequential => "the baseline: one task after another on the calling thread",
             ModelKind::Thread => "one OS thread per task (start + join), at most `workers` at once",
             ModelKind::Process => {
@@ -85,14 +115,50 @@ impl ModelKind {
 
     /// True when the model starts child processes (limits, memory accounting).
     pub fn uses_processes(self) -> bool {
-        matches!(self, ModelKind::Process | ModelKind::ProcessPool)
+        matches!(
+            self,
+            ModelKind::Process
+                | ModelKind::ProcessPool
+                | ModelKind::CpythonProcess
+                | ModelKind::CpythonProcessPool
+        )
+    }
+
+    pub fn is_cpython(self) -> bool {
+        ModelKind::CPYTHON.contains(&self)
+    }
+
+    /// Whether `+gil` makes sense: the models that run tasks on threads of
+    /// one interpreter (thread, thread-pool, async) or one interpreter per
+    /// process (process, process-pool).
+    pub fn accepts_gil(self) -> bool {
+        matches!(
+            self,
+            ModelKind::Thread
+                | ModelKind::ThreadPool
+                | ModelKind::Process
+                | ModelKind::ProcessPool
+                | ModelKind::Async
+        )
+    }
+
+    /// The sequential baseline this model's speedup is measured against.
+    pub fn baseline(self) -> ModelKind {
+        if self.is_cpython() {
+            ModelKind::CpythonSequential
+        } else {
+            ModelKind::Sequential
+        }
     }
 
     /// OS threads the model starts for `workers` and `tasks`.
     pub fn threads_needed(self, workers: usize, tasks: usize) -> usize {
         let live = workers.min(tasks);
         match self {
-            ModelKind::Sequential | ModelKind::AsyncSingle => 0,
+            ModelKind::Sequential | ModelKind::AsyncSingle | ModelKind::CpythonSequential => 0,
+            ModelKind::CpythonAsyncio => 1,
+            ModelKind::CpythonThread | ModelKind::CpythonThreadPool => live,
+            ModelKind::CpythonProcess | ModelKind::CpythonProcessPool => live,
             // The process models read each child's pipe on a thread of their own.
             ModelKind::Thread | ModelKind::Process | ModelKind::ProcessPool => live,
             ModelKind::ThreadPool | ModelKind::Rayon => workers,
@@ -101,7 +167,57 @@ impl ModelKind {
     }
 
     pub fn from_id(id: &str) -> Option<ModelKind> {
-        ModelKind::ALL.into_iter().find(|m| m.id() == id)
+        ModelKind::ALL
+            .into_iter()
+            .chain(ModelKind::CPYTHON)
+            .find(|m| m.id() == id)
+    }
+}
+
+/// A model as named in suites and results: a kind, optionally under the
+/// emulated GIL (`thread+gil`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelId {
+    pub kind: ModelKind,
+    pub gil: bool,
+}
+
+impl ModelId {
+    pub const fn native(kind: ModelKind) -> ModelId {
+        ModelId { kind, gil: false }
+    }
+
+    /// Parses `thread`, `thread+gil`, `cpython-thread`, ...
+    pub fn parse(id: &str) -> Option<ModelId> {
+        let (base, gil) = match id.strip_suffix("+gil") {
+            Some(base) => (base, true),
+            None => (id, false),
+        };
+        let kind = ModelKind::from_id(base)?;
+        (!gil || kind.accepts_gil()).then_some(ModelId { kind, gil })
+    }
+
+    /// Every id a suite may name, for error messages and `list`.
+    pub fn all_ids() -> Vec<String> {
+        let mut out: Vec<String> = ModelKind::ALL.iter().map(|k| k.id().to_owned()).collect();
+        out.extend(
+            ModelKind::ALL
+                .iter()
+                .filter(|k| k.accepts_gil())
+                .map(|k| format!("{}+gil", k.id())),
+        );
+        out.extend(ModelKind::CPYTHON.iter().map(|k| k.id().to_owned()));
+        out
+    }
+}
+
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind.id())?;
+        if self.gil {
+            f.write_str("+gil")?;
+        }
+        Ok(())
     }
 }
 
@@ -124,6 +240,13 @@ pub struct Batch<'a> {
     pub deadline: Instant,
     /// Set by Ctrl-C; models stop waiting when they see it.
     pub cancel: &'a AtomicBool,
+    /// Run under an emulated GIL of this kind (the `+gil` models).
+    pub gil: Option<GilKind>,
+    /// What each task does, for the CPython models, which re-implement the
+    /// workload in Python rather than run `tasks`.
+    pub shape: Option<&'a crate::plan::TaskShape>,
+    /// `sys.setswitchinterval` for the CPython models.
+    pub switch_interval: Duration,
 }
 
 /// What a model reports about one batch; the runner adds what the OS measured.
@@ -140,6 +263,10 @@ pub struct BatchOutcome {
     /// How many children can have been alive at once.
     pub live_children: usize,
     pub gil: Option<GilCounters>,
+    /// True when the model checked its tasks' checksums itself against a
+    /// reference of its own (the CPython runner's pure-Python kernel, whose
+    /// checksums differ from Rust's), instead of returning Rust checksums.
+    pub self_verified: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +296,9 @@ pub enum ModelError {
     Task(anyhow::Error),
     #[error("could not start: {0:#}")]
     Setup(anyhow::Error),
+    /// The model cannot run on this machine (python3 missing); not a failure.
+    #[error("skipped: {0}")]
+    Skipped(String),
 }
 
 pub trait Model {
@@ -177,6 +307,7 @@ pub trait Model {
 
 pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
     match kind {
+        k if k.is_cpython() => Box::new(cpython::CpythonModel(k)),
         ModelKind::Sequential => Box::new(sequential::Sequential),
         ModelKind::Thread => Box::new(thread::ThreadPerTask),
         ModelKind::Process => Box::new(process::ProcessPerTask),
@@ -185,6 +316,16 @@ pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
         ModelKind::ProcessPool => Box::new(process_pool::ProcessPoolModel),
         ModelKind::Async => Box::new(async_rt::AsyncModel { single: false }),
         ModelKind::AsyncSingle => Box::new(async_rt::AsyncModel { single: true }),
+        _ => unreachable!("CPython kinds are matched above"),
+    }
+}
+
+/// Runs one task on this thread, under `gil` when given: the holder takes the
+/// GIL for the task, ticks between CPU slices and releases it around IO.
+pub fn run_task(task: &Task, gil: Option<&Gil>) -> anyhow::Result<TaskOutput> {
+    match gil {
+        Some(gil) => blocking::execute(task, &mut gil.acquire()),
+        None => blocking::execute(task, &mut NoGil),
     }
 }
 

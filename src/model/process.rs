@@ -6,6 +6,7 @@
 use super::child::{self, Finished, LiveChildren};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::ChildUsage;
+use crate::results::GilCounters;
 use crate::worker::{Job, Reply};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ impl Model for ProcessPerTask {
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
         let start = Instant::now();
         let mut children = ChildUsage::default();
+        let mut gil = batch.gil.map(|_| GilCounters::default());
         let mut records = Vec::with_capacity(batch.tasks.len());
         let mut next = 0;
         let mut in_flight = 0;
@@ -33,6 +35,7 @@ impl Model for ProcessPerTask {
                     in_flight += 1;
                     let job = Job {
                         task: batch.tasks[next].clone(),
+                        gil: batch.gil,
                     };
                     next += 1;
                     let sent = worker.send(&job);
@@ -53,7 +56,7 @@ impl Model for ProcessPerTask {
                 in_flight -= 1;
                 children.add(&finished.usage);
                 records.push(TaskRecord {
-                    output: into_output(reply, &finished)?,
+                    output: into_output(reply, &finished, gil.as_mut())?,
                     latency: at - start,
                 });
             }
@@ -78,18 +81,25 @@ impl Model for ProcessPerTask {
             wall,
             live_children: batch.workers.min(batch.tasks.len()),
             children,
+            gil,
             ..BatchOutcome::default()
         })
     }
 }
 
 /// A reply, or the reason the worker gave none (its exit status and stderr).
-pub(super) fn into_output(
+fn into_output(
     reply: std::io::Result<Reply>,
     finished: &Finished,
+    gil_total: Option<&mut GilCounters>,
 ) -> Result<crate::workload::TaskOutput, ModelError> {
     match reply {
-        Ok(Reply::Done { output, .. }) => Ok(output),
+        Ok(Reply::Done { output, gil }) => {
+            if let (Some(total), Some(g)) = (gil_total, gil) {
+                total.add(&g);
+            }
+            Ok(output)
+        }
         Ok(Reply::Failed(msg)) => Err(ModelError::Task(anyhow::anyhow!(msg))),
         Err(_) => Err(ModelError::Worker(finished.describe())),
     }

@@ -9,6 +9,7 @@ use super::child::{self, Finished, LiveChildren};
 use super::pool::{Handle, handle};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::ChildUsage;
+use crate::results::GilCounters;
 use crate::worker::{Job, Reply};
 use std::time::{Duration, Instant};
 
@@ -161,16 +162,25 @@ impl Model for ProcessPoolModel {
         let pool = ProcessPool::start(batch.workers, batch)?;
         let startup = boot.elapsed();
         let start = Instant::now();
-        let jobs = batch.tasks.iter().map(|t| Job { task: t.clone() });
+        let jobs = batch.tasks.iter().map(|t| Job {
+            task: t.clone(),
+            gil: batch.gil,
+        });
         let results = pool.map(jobs, batch, start);
         let wall = start.elapsed();
         let children = pool.shutdown(results.is_ok(), Duration::from_secs(5));
+        let mut gil = batch.gil.map(|_| GilCounters::default());
         let records = results?
             .into_iter()
             .map(|r| {
                 let (reply, at) = r.map_err(ModelError::Worker)?;
                 let output = match reply {
-                    Reply::Done { output, .. } => output,
+                    Reply::Done { output, gil: g } => {
+                        if let (Some(total), Some(g)) = (gil.as_mut(), g) {
+                            total.add(&g);
+                        }
+                        output
+                    }
                     Reply::Failed(msg) => return Err(ModelError::Task(anyhow::anyhow!(msg))),
                 };
                 Ok(TaskRecord {
@@ -185,6 +195,7 @@ impl Model for ProcessPoolModel {
             startup: Some(startup),
             live_children: batch.workers,
             children,
+            gil,
             ..BatchOutcome::default()
         })
     }

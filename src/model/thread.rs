@@ -2,13 +2,16 @@
 //! it, with at most `workers` alive at once (a new one starts as one ends).
 
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
-use crate::workload::{NoGil, TaskOutput, blocking};
+use crate::gil::Gil;
+use crate::workload::TaskOutput;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub struct ThreadPerTask;
 
 impl Model for ThreadPerTask {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        let gil = batch.gil.map(|k| Arc::new(Gil::new(k)));
         let start = Instant::now();
         let (done_tx, done_rx) =
             crossbeam_channel::unbounded::<(usize, anyhow::Result<TaskOutput>, Instant)>();
@@ -20,11 +23,12 @@ impl Model for ThreadPerTask {
             while in_flight < batch.workers && next < batch.tasks.len() {
                 let task = batch.tasks[next].clone();
                 let tx = done_tx.clone();
+                let gil = gil.clone();
                 let slot = next;
                 let handle = std::thread::Builder::new()
                     .name(format!("task-{slot}"))
                     .spawn(move || {
-                        let out = blocking::execute(&task, &mut NoGil);
+                        let out = super::run_task(&task, gil.as_deref());
                         let _ = tx.send((slot, out, Instant::now()));
                     })
                     .map_err(|e| ModelError::Setup(e.into()))?;
@@ -47,6 +51,7 @@ impl Model for ThreadPerTask {
         Ok(BatchOutcome {
             records,
             wall: start.elapsed(),
+            gil: gil.map(|g| g.counters()),
             ..BatchOutcome::default()
         })
     }

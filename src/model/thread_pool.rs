@@ -5,7 +5,8 @@
 
 use super::pool::{Handle, handle};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord};
-use crate::workload::{NoGil, blocking};
+use crate::gil::Gil;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -92,10 +93,13 @@ impl Model for ThreadPoolModel {
         let boot = Instant::now();
         let pool = ThreadPool::new(batch.workers).map_err(|e| ModelError::Setup(e.into()))?;
         let startup = boot.elapsed();
+        // One GIL shared by the whole pool, as in one CPython interpreter.
+        let gil = batch.gil.map(|k| Arc::new(Gil::new(k)));
+        let shared = gil.clone();
         let start = Instant::now();
         let results = pool.map(
             batch.tasks.to_vec(),
-            |task| (blocking::execute(&task, &mut NoGil), Instant::now()),
+            move |task| (super::run_task(&task, shared.as_deref()), Instant::now()),
             batch,
             start,
         );
@@ -115,6 +119,7 @@ impl Model for ThreadPoolModel {
             records,
             wall,
             startup: Some(startup),
+            gil: gil.map(|g| g.counters()),
             ..BatchOutcome::default()
         })
     }

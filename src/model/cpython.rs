@@ -1,0 +1,138 @@
+//! The `cpython-*` models: the same workload run in the machine's real
+//! python3 (threading, concurrent.futures, multiprocessing, asyncio) by
+//! python/parabench_runner.py, one repetition per call, folded into the same
+//! measurements as every other model. Skipped with a notice when python3 is
+//! missing or too old.
+
+use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
+use crate::cpython::{
+    self, CpythonModel as PyModel, CpythonRequest, FileRequest, PythonInfo, SocketRequest,
+    TaskRequest,
+};
+use crate::measure::{ChildUsage, Usage};
+use crate::workload::{Step, TaskOutput};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub struct CpythonModel(pub ModelKind);
+
+/// python3, looked up once per process.
+fn python() -> Result<&'static PythonInfo, String> {
+    static PYTHON: OnceLock<Result<PythonInfo, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| cpython::python3().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+impl Model for CpythonModel {
+    fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        let python = python().map_err(ModelError::Skipped)?;
+        let model = match self.0 {
+            ModelKind::CpythonSequential => PyModel::Sequential,
+            ModelKind::CpythonThread => PyModel::Thread,
+            ModelKind::CpythonThreadPool => PyModel::ThreadPool,
+            ModelKind::CpythonProcess => PyModel::Process,
+            ModelKind::CpythonProcessPool => PyModel::ProcessPool,
+            _ => PyModel::Asyncio,
+        };
+        let shape = batch
+            .shape
+            .ok_or_else(|| ModelError::Setup(anyhow::anyhow!("no task shape for python")))?;
+        let steps = batch.tasks.first().map_or(&[][..], |t| &t.steps[..]);
+        let request = CpythonRequest {
+            model,
+            workers: batch.workers,
+            tasks: batch.tasks.len(),
+            repetitions: 1,
+            warmup: 0,
+            task: TaskRequest {
+                cpu_ms: shape.cpu_ms,
+                kernel: shape.kernel.id().into(),
+                sleep_ms: shape.sleep_ms,
+                socket: steps.iter().find_map(|s| match s {
+                    Step::Socket {
+                        addr,
+                        round_trips,
+                        message_bytes,
+                        ..
+                    } => Some(SocketRequest {
+                        addr: *addr,
+                        round_trips: *round_trips,
+                        message_bytes: *message_bytes as usize,
+                    }),
+                    _ => None,
+                }),
+                file: steps.iter().find_map(|s| match s {
+                    Step::File { dir, kib } => Some(FileRequest {
+                        dir: dir.clone(),
+                        kib: *kib,
+                    }),
+                    _ => None,
+                }),
+            },
+            switch_interval_s: Some(batch.switch_interval.as_secs_f64()),
+        };
+        let timeout = batch.deadline.saturating_duration_since(Instant::now());
+        let response = cpython::run(python, &request, timeout).map_err(|e| {
+            if timeout < Duration::from_millis(1) {
+                ModelError::TimedOut(timeout)
+            } else {
+                ModelError::Worker(format!("{e:#}"))
+            }
+        })?;
+        if !response.checksum_ok {
+            return Err(ModelError::Worker(
+                "python's tasks did not reproduce its sequential checksum".into(),
+            ));
+        }
+        let rep = response
+            .repetitions
+            .first()
+            .ok_or_else(|| ModelError::Worker("python returned no repetition".into()))?;
+        let ms = |v: f64| Duration::from_secs_f64(v.max(0.0) / 1e3);
+        let records = rep
+            .task_latency_ms
+            .iter()
+            .zip(&rep.task_run_ms)
+            .enumerate()
+            .map(|(idx, (&latency, &run))| TaskRecord {
+                output: TaskOutput {
+                    idx: idx as u32,
+                    // Python checked its checksums against its own reference.
+                    checksum: 0,
+                    run_ns: ms(run).as_nanos() as u64,
+                },
+                latency: ms(latency),
+            })
+            .collect();
+        // The python process and its children: CPU and switches from the
+        // runner's getrusage deltas, memory as the interpreter's peak plus
+        // its largest child's for every child that can be alive at once.
+        let live = if self.0.uses_processes() {
+            batch.workers.min(batch.tasks.len())
+        } else {
+            0
+        };
+        let mut children = ChildUsage::default();
+        children.add(&Usage {
+            user: Duration::from_secs_f64(rep.cpu_user_s.max(0.0)),
+            sys: Duration::from_secs_f64(rep.cpu_sys_s.max(0.0)),
+            ctx_voluntary: rep.ctx_voluntary,
+            ctx_involuntary: rep.ctx_involuntary,
+            max_rss_bytes: rep.peak_rss_bytes,
+        });
+        children
+            .peak_rss
+            .extend(std::iter::repeat_n(rep.children_peak_rss_bytes, live));
+        Ok(BatchOutcome {
+            records,
+            wall: Duration::from_secs_f64(rep.wall_s),
+            startup: rep.startup_s.map(Duration::from_secs_f64),
+            children,
+            live_children: 1 + live,
+            gil: None,
+            self_verified: true,
+        })
+    }
+}
