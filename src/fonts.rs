@@ -19,6 +19,9 @@ pub fn register() {
             dejavu::sans::bold(),
         );
         // Both fonts are static, valid TTF data; failing here is a build defect.
-        assert!(regular.is_ok() && bold.is_ok(), "embedded DejaVu font rejected");
+        assert!(
+            regular.is_ok() && bold.is_ok(),
+            "embedded DejaVu font rejected"
+        );
     });
 }

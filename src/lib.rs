@@ -5,5 +5,7 @@
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
 pub mod cli;
+pub mod compare;
 pub mod fonts;
+pub mod load;
 pub mod results;

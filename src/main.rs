@@ -1,12 +1,15 @@
+use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{Cli, Command};
+use parabench::cli::{Cli, Command, CompareArgs};
+use parabench::{compare, load};
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
         Command::Report(_) => Err(anyhow::anyhow!("report: not wired yet")),
-        Command::Compare(_) => Err(anyhow::anyhow!("compare: not wired yet")),
+        Command::Compare(args) => compare_command(&args),
         Command::Export(_) => Err(anyhow::anyhow!("export: not wired yet")),
         Command::History(_) => Err(anyhow::anyhow!("history: not wired yet")),
         _ => Err(anyhow::anyhow!("not wired yet")),
@@ -18,4 +21,27 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Exit 1 when at least one case confidently regressed, 0 otherwise.
+fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
+    let options = compare::CompareOptions::new(args.metric, args.threshold)?;
+    let baseline = load::load_report(&args.baseline)?;
+    let current = load::load_report(&args.current)?;
+    let comparison = compare::compare(&baseline, &current, &options);
+    // Warnings also go to stderr, so that they are seen when stdout is
+    // redirected to a file or a step summary.
+    for warning in &comparison.warnings {
+        eprintln!("warning: {warning}");
+    }
+    write_stdout(&compare::render(&comparison, args.format))?;
+    Ok(u8::from(comparison.has_regression()))
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
 }

@@ -1,0 +1,4 @@
+//! The one integration test binary: each module tests one area through the
+//! public API or the `parabench` executable.
+
+mod compare;
