@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod export;
 pub mod fonts;
 pub mod load;
 pub mod results;

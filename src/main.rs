@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{Cli, Command, CompareArgs};
-use parabench::{compare, load};
+use parabench::cli::{Cli, Command, CompareArgs, ExportArgs};
+use parabench::{compare, export, load};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<u8> = match cli.command {
         Command::Report(_) => Err(anyhow::anyhow!("report: not wired yet")),
         Command::Compare(args) => compare_command(&args),
-        Command::Export(_) => Err(anyhow::anyhow!("export: not wired yet")),
+        Command::Export(args) => export_command(&args),
         Command::History(_) => Err(anyhow::anyhow!("history: not wired yet")),
         _ => Err(anyhow::anyhow!("not wired yet")),
     };
@@ -36,6 +36,17 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
     }
     write_stdout(&compare::render(&comparison, args.format))?;
     Ok(u8::from(comparison.has_regression()))
+}
+
+fn export_command(args: &ExportArgs) -> anyhow::Result<u8> {
+    let report = load::load_report(&args.results)?;
+    let text = export::export(&report, args.format);
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("writing the export to {}", path.display()))?,
+        None => write_stdout(&text)?,
+    }
+    Ok(0)
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {

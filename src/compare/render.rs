@@ -4,6 +4,7 @@
 
 use super::{ALPHA, Comparison, Entry, Outcome, RunInfo, metric};
 use crate::cli::CompareFormat;
+use crate::export::escape_markdown;
 use serde_json::{Value, json};
 
 /// Renders the comparison in the asked format, ending with a newline.
@@ -164,11 +165,6 @@ fn markdown(comparison: &Comparison) -> String {
         out.push_str(&format!("| {} |\n", row.join(" | ")));
     }
     out
-}
-
-/// Keeps user-chosen names (scenarios, failure reasons) from breaking the table.
-fn escape_markdown(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 fn to_json(comparison: &Comparison) -> Value {

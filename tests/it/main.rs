@@ -2,3 +2,4 @@
 //! public API or the `parabench` executable.
 
 mod compare;
+mod export;
