@@ -8,5 +8,6 @@ pub mod cli;
 pub mod compare;
 pub mod export;
 pub mod fonts;
+pub mod history;
 pub mod load;
 pub mod results;

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{Cli, Command, CompareArgs, ExportArgs};
-use parabench::{compare, export, load};
+use parabench::cli::{Cli, Command, CompareArgs, ExportArgs, HistoryArgs};
+use parabench::{compare, export, history, load};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Command::Report(_) => Err(anyhow::anyhow!("report: not wired yet")),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
-        Command::History(_) => Err(anyhow::anyhow!("history: not wired yet")),
+        Command::History(args) => history_command(&args),
         _ => Err(anyhow::anyhow!("not wired yet")),
     };
     match result {
@@ -46,6 +46,17 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("writing the export to {}", path.display()))?,
         None => write_stdout(&text)?,
     }
+    Ok(0)
+}
+
+fn history_command(args: &HistoryArgs) -> anyhow::Result<u8> {
+    let summary = history::write_history(&args.inputs, &args.out)?;
+    eprintln!(
+        "wrote {} charts from {} runs; see {}",
+        summary.n_charts,
+        summary.n_runs,
+        summary.index.display()
+    );
     Ok(0)
 }
 

@@ -3,3 +3,4 @@
 
 mod compare;
 mod export;
+mod history;
