@@ -4,3 +4,4 @@
 mod compare;
 mod export;
 mod history;
+mod workflow;
