@@ -525,6 +525,41 @@ mod tests {
         assert_eq!(median(&[]), None);
     }
 
+    fn fixture(text: &str) -> RunReport {
+        crate::load::parse_report(text, std::path::Path::new("fixture")).unwrap()
+    }
+
+    fn keep_repetitions(report: &mut RunReport, n: usize) {
+        for case in &mut report.cases {
+            case.repetitions.truncate(n);
+            case.samples_wall_s.truncate(n);
+        }
+    }
+
+    #[test]
+    fn three_repetitions_warn_that_nothing_can_be_shown() {
+        let mut base = fixture(include_str!("../tests/fixtures/compare/base.json"));
+        let mut slower = fixture(include_str!("../tests/fixtures/compare/slower.json"));
+        keep_repetitions(&mut base, 3);
+        keep_repetitions(&mut slower, 3);
+        let options = CompareOptions::new(Metric::Wall, 10.0).unwrap();
+        let comparison = compare(&base, &slower, &options);
+        assert!(!comparison.has_regression());
+        assert_eq!(comparison.tally().inconclusive, 5);
+        let warning = comparison.warnings.join("\n");
+        assert!(
+            warning.contains("3 against 3") && warning.contains("--repetitions 5"),
+            "{warning}"
+        );
+    }
+
+    #[test]
+    fn same_machine_gives_no_warning() {
+        let base = fixture(include_str!("../tests/fixtures/compare/base.json"));
+        let options = CompareOptions::new(Metric::Wall, 10.0).unwrap();
+        assert!(compare(&base, &base, &options).warnings.is_empty());
+    }
+
     #[test]
     fn threshold_must_be_a_non_negative_percentage() {
         assert!(CompareOptions::new(Metric::Wall, -1.0).is_err());

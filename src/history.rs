@@ -26,7 +26,7 @@ pub enum HistoryError {
 
 /// One run on the time axis.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunInfo {
+pub struct RunSource {
     pub started_at: String,
     pub git_commit: Option<String>,
     pub source: PathBuf,
@@ -167,7 +167,7 @@ pub fn chart_stems(series: &[Series]) -> Vec<String> {
 }
 
 /// `index.md`: the runs in order, then every case with its charts.
-pub fn index_markdown(runs: &[RunInfo], series: &[Series], stems: &[String]) -> String {
+pub fn index_markdown(runs: &[RunSource], series: &[Series], stems: &[String]) -> String {
     let mut out = format!(
         "# parabench history\n\n{} runs, oldest first. Each chart shows the median per run and its 95% confidence interval.\n\n",
         runs.len()
@@ -219,9 +219,9 @@ pub fn write_history(inputs: &[PathBuf], out: &Path) -> anyhow::Result<HistorySu
         runs.push((path, report));
     }
     order_runs(&mut runs);
-    let infos: Vec<RunInfo> = runs
+    let infos: Vec<RunSource> = runs
         .iter()
-        .map(|(path, report)| RunInfo {
+        .map(|(path, report)| RunSource {
             started_at: report.harness.started_at.clone(),
             git_commit: report.harness.git_commit.clone(),
             source: path.clone(),
