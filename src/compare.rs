@@ -11,6 +11,7 @@ pub use render::render;
 
 use crate::cli::Metric;
 use crate::results::{CaseResult, RunReport};
+use crate::stats::median;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -192,21 +193,6 @@ pub fn judge(baseline: &[f64], current: &[f64], threshold: f64) -> Option<Change
         p_value,
         n_baseline: baseline.len(),
         n_current: current.len(),
-    })
-}
-
-/// The middle value (mean of the two middle ones for an even count).
-pub fn median(samples: &[f64]) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Some(if sorted.len().is_multiple_of(2) {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    } else {
-        sorted[mid]
     })
 }
 
@@ -516,13 +502,6 @@ mod tests {
     #[test]
     fn no_samples_cannot_be_judged() {
         assert!(judge(&[], &BASE, 0.1).is_none());
-    }
-
-    #[test]
-    fn median_of_even_and_odd_counts() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
     }
 
     fn fixture(text: &str) -> RunReport {

@@ -4,8 +4,9 @@
 //! the caller writes it. Case names are `compare::CaseKey`'s, so they match.
 
 use crate::cli::{ExportFormat, Metric};
-use crate::compare::{CaseKey, median, metric};
+use crate::compare::{CaseKey, metric};
 use crate::results::{CaseResult, Estimate, RunReport};
+use crate::stats::median;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 

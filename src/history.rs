@@ -8,9 +8,10 @@ mod chart;
 pub use chart::{png, svg};
 
 use crate::cli::Metric;
-use crate::compare::{CaseKey, median, metric};
+use crate::compare::{CaseKey, metric};
 use crate::load::load_report;
-use crate::results::{Estimate, RunReport};
+use crate::results::RunReport;
+use crate::stats::median_ci;
 use anyhow::Context;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -63,7 +64,9 @@ pub fn order_runs(runs: &mut [(PathBuf, RunReport)]) {
 }
 
 /// One series per case and metric with at least one measured point, cases
-/// in order of first appearance, metrics in `metric::ALL` order.
+/// in order of first appearance, metrics in `metric::ALL` order. Wall time
+/// uses the runner's recorded estimate; the others `stats::median_ci` of
+/// the per-repetition samples, the same method.
 pub fn series(runs: &[RunReport]) -> Vec<Series> {
     let mut keys = Vec::new();
     let mut seen = HashSet::new();
@@ -87,7 +90,7 @@ pub fn series(runs: &[RunReport]) -> Vec<Series> {
                     let estimate = match (metric, case.wall_s) {
                         // The runner's own estimate, so charts agree with its reports.
                         (Metric::Wall, Some(estimate)) => estimate,
-                        _ => median_interval(&metric::samples(case, metric))?,
+                        _ => median_ci(&metric::samples(case, metric))?,
                     };
                     Some(Point {
                         run_idx,
@@ -107,36 +110,6 @@ pub fn series(runs: &[RunReport]) -> Vec<Series> {
         }
     }
     all
-}
-
-/// The median with a distribution-free 95% confidence interval: the order
-/// statistics x(k) and x(n+1-k) for the largest k whose binomial coverage
-/// is still at least 95%. Below 6 samples no pair reaches 95% and the
-/// interval is the full range (93.75% for 5 samples).
-pub fn median_interval(samples: &[f64]) -> Option<Estimate> {
-    let median = median(samples)?;
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    // P(Binomial(n, 1/2) <= j), accumulated term by term; the terms are
-    // tracked as logarithms because 0.5^n underflows for large n.
-    let mut tail = 0.0;
-    let mut ln_term = n as f64 * 0.5_f64.ln();
-    let mut k = 1;
-    for j in 0..n / 2 {
-        tail += ln_term.exp();
-        ln_term += ((n - j) as f64 / (j + 1) as f64).ln();
-        // [x(j+2), x(n-j-1)] misses the median with probability 2 P(B <= j+1).
-        if 2.0 * (tail + ln_term.exp()) > crate::compare::ALPHA {
-            break;
-        }
-        k = j + 2;
-    }
-    Some(Estimate {
-        median,
-        low: sorted[k - 1],
-        high: sorted[n - k],
-    })
 }
 
 /// File-name stem for each series: the case key made safe for any file
@@ -296,35 +269,6 @@ fn results_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn small_samples_use_the_full_range() {
-        let e = median_interval(&[3.0, 1.0, 2.0, 5.0, 4.0]).unwrap();
-        assert_eq!((e.median, e.low, e.high), (3.0, 1.0, 5.0));
-    }
-
-    #[test]
-    fn larger_samples_narrow_the_interval() {
-        // n = 20: P(B <= 5) = 0.0207, so [x(6), x(15)] covers 95.9%.
-        let samples: Vec<f64> = (1..=20).map(f64::from).collect();
-        let e = median_interval(&samples).unwrap();
-        assert_eq!((e.low, e.high), (6.0, 15.0));
-        assert_eq!(e.median, 10.5);
-    }
-
-    #[test]
-    fn many_samples_keep_a_proper_interval() {
-        let samples: Vec<f64> = (1..=3000).map(f64::from).collect();
-        let e = median_interval(&samples).unwrap();
-        // About 1.96 sqrt(n) / 2 = 54 ranks either side of the middle.
-        assert!(e.low < e.median && e.median < e.high, "{e:?}");
-        assert!((e.high - e.low - 108.0).abs() <= 4.0, "{e:?}");
-    }
-
-    #[test]
-    fn no_samples_no_interval() {
-        assert!(median_interval(&[]).is_none());
-    }
 
     #[test]
     fn labels_are_short_times() {

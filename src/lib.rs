@@ -6,8 +6,21 @@
 
 pub mod cli;
 pub mod compare;
+pub mod console;
+pub mod cpython;
 pub mod export;
 pub mod fonts;
+pub mod gil;
 pub mod history;
+pub mod limits;
 pub mod load;
+pub mod machine;
+pub mod measure;
+pub mod model;
+pub mod plan;
 pub mod results;
+pub mod runner;
+pub mod spec;
+pub mod stats;
+pub mod worker;
+pub mod workload;

@@ -1,0 +1,461 @@
+"""parabench's CPython runner: the reference the emulated `+gil` models are judged by.
+
+Reads one JSON request on stdin, runs it in this interpreter and writes one JSON
+response on stdout; on failure writes {"error": "..."} and exits with status 1.
+The Rust side (src/cpython.rs) embeds this file, owns the schema and documents
+the fields. Standard library only; Python 3.8 or newer; tuned for Linux.
+"""
+
+import asyncio
+import concurrent.futures
+import ctypes
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import platform
+import resource
+import socket
+import sys
+import threading
+import time
+import traceback
+
+MASK = 0xFFFF_FFFF_FFFF_FFFF
+SEED = 0x9E37_79B9_7F4A_7C15
+KERNELS = ("hash",)
+MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio")
+# "fork" is the Linux default up to 3.13 and the cheapest way to start a worker;
+# 3.14 moved the default to "forkserver". The method used is in the response.
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+PR_SET_PDEATHSIG = 1
+# Generous bound on the warm-up barriers: a pool that cannot start its workers
+# within it is broken, and the error beats a hang.
+WARM_TIMEOUT_S = 60.0
+
+# perf_counter is CLOCK_MONOTONIC on Linux, one clock for every process of the
+# machine, so start and end times taken in workers compare with the parent's.
+now = time.perf_counter
+
+
+def hash_kernel(iters):
+    """A 64-bit xorshift-multiply mix; the checksum proves the work was done."""
+    x = SEED
+    for i in range(iters):
+        x = ((x ^ (x >> 29)) * 0xBF58_476D_1CE4_E5B9 + i) & MASK
+    return x
+
+
+def calibrate():
+    """Iterations of the kernel per millisecond on one core, best of three."""
+    iters = 1_000
+    while True:
+        start = now()
+        hash_kernel(iters)
+        if now() - start >= 0.02:
+            break
+        iters *= 2
+    best = float("inf")
+    for _ in range(3):
+        start = now()
+        hash_kernel(iters)
+        best = min(best, now() - start)
+    return iters / (best * 1e3)
+
+
+def die_with_parent():
+    """Workers die with the runner, which itself dies with the harness.
+
+    A fork()ed worker holds copies of the pool's pipes, so it would otherwise
+    wait forever once the runner is killed on a timeout.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # Not Linux: the harness's process-group kill still applies.
+
+
+def parse_addr(addr):
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def socket_step(sock_spec):
+    host, port = parse_addr(sock_spec["addr"])
+    n = sock_spec["message_bytes"]
+    message = bytes(i & 0xFF for i in range(n))
+    buf = bytearray(n)
+    view = memoryview(buf)
+    with socket.create_connection((host, port)) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(sock_spec["round_trips"]):
+            s.sendall(message)
+            got = 0
+            while got < n:
+                k = s.recv_into(view[got:])
+                if k == 0:
+                    raise ConnectionError("echo server closed the connection")
+                got += k
+            if buf != message:
+                raise ValueError("echo server returned different bytes")
+
+
+async def socket_step_async(sock_spec):
+    host, port = parse_addr(sock_spec["addr"])
+    n = sock_spec["message_bytes"]
+    message = bytes(i & 0xFF for i in range(n))
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(sock_spec["round_trips"]):
+            writer.write(message)
+            await writer.drain()
+            if await reader.readexactly(n) != message:
+                raise ValueError("echo server returned different bytes")
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def file_step(file_spec, task_idx):
+    size = file_spec["kib"] * 1024
+    name = "parabench-%d-%d-%d.tmp" % (os.getpid(), threading.get_ident(), task_idx)
+    path = os.path.join(file_spec["dir"], name)
+    try:
+        with open(path, "wb", buffering=0) as f:
+            f.write(b"\xa5" * size)
+            os.fsync(f.fileno())
+        with open(path, "rb", buffering=0) as f:
+            if len(f.read()) != size:
+                raise ValueError("short read of %s" % path)
+    finally:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+
+
+def run_task(task, task_idx):
+    """One task, steps in the harness's order: cpu, sleep, socket, file.
+
+    Returns (task_idx, checksum, start, end).
+    """
+    start = now()
+    checksum = hash_kernel(task["iters"]) if task["iters"] else None
+    if task["sleep_s"] > 0:
+        time.sleep(task["sleep_s"])
+    if task["socket"]:
+        socket_step(task["socket"])
+    if task["file"]:
+        file_step(task["file"], task_idx)
+    return task_idx, checksum, start, now()
+
+
+async def run_task_async(task, task_idx):
+    """`run_task` for asyncio: the CPU part blocks the loop, as it would in
+    real asyncio code; file IO goes to the loop's default thread pool
+    (`run_in_executor`), since asyncio has no asynchronous files."""
+    start = now()
+    checksum = hash_kernel(task["iters"]) if task["iters"] else None
+    if task["sleep_s"] > 0:
+        await asyncio.sleep(task["sleep_s"])
+    if task["socket"]:
+        await socket_step_async(task["socket"])
+    if task["file"]:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, file_step, task["file"], task_idx)
+    return task_idx, checksum, start, now()
+
+
+# Each model returns (startup_s or None, t0, t1, results); a result is
+# (task_idx, checksum, start, end, done), `done` being when the submitter saw
+# it. Every task counts as submitted at t0; the `workers` limit is its queue.
+
+
+def model_sequential(task, workers, n_tasks):
+    t0 = now()
+    results = [run_task(task, i) + (now(),) for i in range(n_tasks)]
+    return None, t0, now(), results
+
+
+def model_thread(task, workers, n_tasks):
+    slots = threading.Semaphore(workers)
+    results = [None] * n_tasks
+    errors = []
+
+    def body(i):
+        try:
+            results[i] = run_task(task, i) + (now(),)
+        except BaseException as e:  # Reported by the parent after join.
+            errors.append(e)
+        finally:
+            slots.release()
+
+    t0 = now()
+    threads = []
+    for i in range(n_tasks):
+        slots.acquire()
+        t = threading.Thread(target=body, args=(i,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+    t1 = now()
+    if errors:
+        raise errors[0]
+    return None, t0, t1, results
+
+
+def collect(futures):
+    return [f.result() + (now(),) for f in concurrent.futures.as_completed(futures)]
+
+
+def model_thread_pool(task, workers, n_tasks):
+    start = now()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    # The pool starts threads on demand; a barrier makes it start all of them.
+    barrier = threading.Barrier(workers)
+    for f in [pool.submit(barrier.wait, WARM_TIMEOUT_S) for _ in range(workers)]:
+        f.result()
+    startup = now() - start
+    try:
+        t0 = now()
+        results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
+        return startup, t0, now(), results
+    finally:
+        pool.shutdown(wait=True)
+
+
+_WORKER_BARRIER = None
+
+
+def pool_worker_init(barrier, switch_interval_s):
+    global _WORKER_BARRIER
+    die_with_parent()
+    sys.setswitchinterval(switch_interval_s)
+    _WORKER_BARRIER = barrier
+
+
+def pool_worker_warm():
+    _WORKER_BARRIER.wait(WARM_TIMEOUT_S)
+
+
+def model_process_pool(task, workers, n_tasks):
+    ctx = multiprocessing.get_context(START_METHOD)
+    start = now()
+    barrier = ctx.Barrier(workers)
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=pool_worker_init,
+        initargs=(barrier, sys.getswitchinterval()),
+    )
+    try:
+        # Every worker must be running, not merely forked, before timing.
+        for f in [pool.submit(pool_worker_warm) for _ in range(workers)]:
+            f.result()
+        startup = now() - start
+        t0 = now()
+        results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
+        return startup, t0, now(), results
+    finally:
+        # Joins the workers, so RUSAGE_CHILDREN includes them.
+        pool.shutdown(wait=True)
+
+
+def process_task_main(conn, task, task_idx):
+    die_with_parent()
+    try:
+        conn.send(("ok",) + run_task(task, task_idx))
+    except BaseException as e:
+        conn.send(("error", "task %d: %r" % (task_idx, e)))
+    finally:
+        conn.close()
+
+
+def model_process(task, workers, n_tasks):
+    ctx = multiprocessing.get_context(START_METHOD)
+    results = []
+    running = {}  # reader -> (process, task_idx)
+    next_idx = 0
+    t0 = now()
+    try:
+        while len(results) < n_tasks:
+            while len(running) < workers and next_idx < n_tasks:
+                reader, writer = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=process_task_main, args=(writer, task, next_idx))
+                p.start()
+                # Only the child may hold the write end, so its death reads as EOF.
+                writer.close()
+                running[reader] = (p, next_idx)
+                next_idx += 1
+            for reader in multiprocessing.connection.wait(list(running)):
+                p, idx = running.pop(reader)
+                try:
+                    msg = reader.recv()
+                except EOFError:
+                    p.join()
+                    raise RuntimeError("task %d: process exited with code %s" % (idx, p.exitcode))
+                done = now()
+                reader.close()
+                p.join()
+                if msg[0] != "ok":
+                    raise RuntimeError(msg[1])
+                results.append(tuple(msg[1:]) + (done,))
+        return None, t0, now(), results
+    finally:
+        for p, _ in running.values():
+            p.kill()
+            p.join()
+
+
+def model_asyncio(task, workers, n_tasks):
+    start = now()
+
+    async def main():
+        started = now()
+        slots = asyncio.Semaphore(workers)
+        results = []
+
+        async def one(i):
+            async with slots:
+                r = await run_task_async(task, i)
+            results.append(r + (now(),))
+
+        t0 = now()
+        await asyncio.gather(*(one(i) for i in range(n_tasks)))
+        return started, t0, now(), results
+
+    started, t0, t1, results = asyncio.run(main())
+    return started - start, t0, t1, results
+
+
+MODEL_FNS = {
+    "sequential": model_sequential,
+    "thread": model_thread,
+    "thread-pool": model_thread_pool,
+    "process": model_process,
+    "process-pool": model_process_pool,
+    "asyncio": model_asyncio,
+}
+
+
+def ms(seconds):
+    return seconds * 1e3
+
+
+def measure_repetition(fn, task, workers, n_tasks, expected):
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    startup, t0, t1, results = fn(task, workers, n_tasks)
+    # Children count only once waited for: every model has joined its own.
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if len(results) != n_tasks:
+        raise RuntimeError("%d of %d tasks returned" % (len(results), n_tasks))
+    results.sort(key=lambda r: r[0])
+    for idx, checksum, _, _, _ in results:
+        if checksum != expected:
+            raise RuntimeError("checksum mismatch in task %d: %r, expected %r" % (idx, checksum, expected))
+
+    def delta(field):
+        return (getattr(self1, field) - getattr(self0, field)) + (
+            getattr(child1, field) - getattr(child0, field)
+        )
+
+    return {
+        "wall_s": t1 - t0,
+        "startup_s": startup,
+        # CPU of the runner and its waited-for children over the whole
+        # repetition, pool start and shutdown included.
+        "cpu_user_s": delta("ru_utime"),
+        "cpu_sys_s": delta("ru_stime"),
+        "children_cpu_s": (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime),
+        # High-water marks, not deltas; Linux reports KiB. The children's is
+        # the largest single child, not a sum.
+        "peak_rss_bytes": self1.ru_maxrss * 1024,
+        "children_peak_rss_bytes": child1.ru_maxrss * 1024,
+        "ctx_voluntary": int(delta("ru_nvcsw")),
+        "ctx_involuntary": int(delta("ru_nivcsw")),
+        "task_latency_ms": [ms(done - t0) for _, _, _, _, done in results],
+        "queue_wait_ms": [ms(start - t0) for _, _, start, _, _ in results],
+        "task_run_ms": [ms(end - start) for _, _, start, end, _ in results],
+    }
+
+
+def validate(req):
+    if req.get("model") not in MODELS:
+        raise ValueError("unknown model %r, expected one of %s" % (req.get("model"), ", ".join(MODELS)))
+    for key in ("workers", "tasks", "repetitions"):
+        if not isinstance(req.get(key), int) or req[key] < 1:
+            raise ValueError("%s must be a positive integer" % key)
+    if not isinstance(req.get("warmup", 0), int) or req.get("warmup", 0) < 0:
+        raise ValueError("warmup must be a non-negative integer")
+    task = req.get("task") or {}
+    if task.get("cpu_ms", 0) > 0 and task.get("kernel", "hash") not in KERNELS:
+        raise ValueError("unknown kernel %r, expected one of %s" % (task.get("kernel"), ", ".join(KERNELS)))
+    if req["model"] in ("process", "process-pool") and START_METHOD is None:
+        raise ValueError("multiprocessing has no fork start method on this platform")
+
+
+def test_hang():
+    """Test hook (PARABENCH_TEST_HANG=1): a runner and a child that never end."""
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            time.sleep(60)
+    sys.stderr.write("hanging: runner %d child %d\n" % (os.getpid(), pid))
+    sys.stderr.flush()
+    while True:
+        time.sleep(60)
+
+
+def main():
+    req = json.loads(sys.stdin.read())
+    if os.environ.get("PARABENCH_TEST_HANG") == "1":
+        test_hang()
+    validate(req)
+    if req.get("switch_interval_s"):
+        sys.setswitchinterval(req["switch_interval_s"])
+    spec = req.get("task") or {}
+    calibration = None
+    iters = 0
+    if spec.get("cpu_ms", 0) > 0:
+        per_ms = calibrate()
+        iters = max(1, round(spec["cpu_ms"] * per_ms))
+        calibration = {"kernel": spec.get("kernel", "hash"), "iters_per_ms": per_ms, "iters_per_task": iters}
+    task = {
+        "iters": iters,
+        "sleep_s": spec.get("sleep_ms", 0) / 1e3,
+        "socket": spec.get("socket"),
+        "file": spec.get("file"),
+    }
+    # Every model must reproduce the sequential result of the same work.
+    expected = hash_kernel(iters) if iters else None
+    fn = MODEL_FNS[req["model"]]
+    reps = []
+    for rep in range(req.get("warmup", 0) + req["repetitions"]):
+        r = measure_repetition(fn, task, req["workers"], req["tasks"], expected)
+        if rep >= req.get("warmup", 0):
+            reps.append(r)
+    return {
+        "python_version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "model": req["model"],
+        "start_method": START_METHOD if req["model"] in ("process", "process-pool") else None,
+        "switch_interval_s": sys.getswitchinterval(),
+        "calibration": calibration,
+        "checksum_ok": True,
+        "repetitions": reps,
+    }
+
+
+if __name__ == "__main__":
+    try:
+        response = main()
+    except BaseException as e:
+        traceback.print_exc()
+        sys.stdout.write(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}) + "\n")
+        sys.exit(1)
+    sys.stdout.write(json.dumps(response) + "\n")

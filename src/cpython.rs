@@ -1,0 +1,735 @@
+//! Real CPython as the reference for the `+gil` models: finds `python3`, runs
+//! the embedded `python/parabench_runner.py` with one JSON request on stdin
+//! and reads one JSON response from stdout. The serde types here are that
+//! protocol (not a file format); the runner script documents how it measures.
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The runner script, shipped inside the binary so it runs from any directory.
+pub const RUNNER: &str = include_str!("../python/parabench_runner.py");
+
+/// Oldest Python the runner supports.
+pub const MIN_VERSION: PythonVersion = PythonVersion {
+    major: 3,
+    minor: 8,
+    patch: 0,
+};
+
+/// How much of the runner's stderr an error message quotes.
+const STDERR_TAIL_BYTES: usize = 2_000;
+
+/// After a kill, how long to wait for the runner's stderr to reach its end.
+const STDERR_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PythonVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl std::fmt::Display for PythonVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// A usable `python3`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PythonInfo {
+    pub path: PathBuf,
+    pub version: PythonVersion,
+}
+
+/// Why the `cpython-*` models cannot run; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PythonUnavailable {
+    #[error(
+        "python3 was not found on PATH; install Python {MIN_VERSION} or newer to run the cpython models"
+    )]
+    NotFound,
+    #[error("`{path} --version` failed: {reason}")]
+    VersionFailed { path: String, reason: String },
+    #[error("{path} is Python {version}; the cpython models need {MIN_VERSION} or newer")]
+    TooOld {
+        path: String,
+        version: PythonVersion,
+    },
+}
+
+/// The CPython concurrency model the runner uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpythonModel {
+    Sequential,
+    /// One `threading.Thread` per task, at most `workers` alive.
+    Thread,
+    /// `concurrent.futures.ThreadPoolExecutor`.
+    ThreadPool,
+    /// One `multiprocessing.Process` per task, at most `workers` alive.
+    Process,
+    /// `concurrent.futures.ProcessPoolExecutor`.
+    ProcessPool,
+    /// `asyncio` tasks gathered under a `Semaphore(workers)`.
+    Asyncio,
+}
+
+impl CpythonModel {
+    pub const ALL: [CpythonModel; 6] = [
+        CpythonModel::Sequential,
+        CpythonModel::Thread,
+        CpythonModel::ThreadPool,
+        CpythonModel::Process,
+        CpythonModel::ProcessPool,
+        CpythonModel::Asyncio,
+    ];
+
+    /// The name on the wire, as the runner spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpythonModel::Sequential => "sequential",
+            CpythonModel::Thread => "thread",
+            CpythonModel::ThreadPool => "thread-pool",
+            CpythonModel::Process => "process",
+            CpythonModel::ProcessPool => "process-pool",
+            CpythonModel::Asyncio => "asyncio",
+        }
+    }
+}
+
+/// One batch to run `warmup + repetitions` times.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpythonRequest {
+    pub model: CpythonModel,
+    pub workers: usize,
+    pub tasks: usize,
+    pub repetitions: u32,
+    pub warmup: u32,
+    pub task: TaskRequest,
+    /// `sys.setswitchinterval`; Python's default (5 ms) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch_interval_s: Option<f64>,
+}
+
+/// What one task does, steps in this order: cpu, sleep, socket, file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskRequest {
+    /// Pure-Python kernel time per task on one core; 0 for none. The runner
+    /// calibrates its own iteration count (see `Calibration`).
+    pub cpu_ms: f64,
+    /// Kernel id; the runner knows `hash`.
+    pub kernel: String,
+    /// `time.sleep` / `asyncio.sleep`; 0 for none.
+    pub sleep_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SocketRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileRequest>,
+}
+
+/// Round trips to an echo server: send `message_bytes`, read them back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SocketRequest {
+    pub addr: SocketAddr,
+    pub round_trips: u32,
+    pub message_bytes: usize,
+}
+
+/// Write `kib` KiB to a new file in `dir`, fsync, read back, delete.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileRequest {
+    pub dir: PathBuf,
+    pub kib: u64,
+}
+
+/// What the runner measured.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CpythonResponse {
+    pub python_version: String,
+    pub implementation: String,
+    pub model: CpythonModel,
+    /// The multiprocessing start method, for the process models.
+    pub start_method: Option<String>,
+    pub switch_interval_s: f64,
+    /// Present when tasks have a CPU part.
+    pub calibration: Option<Calibration>,
+    /// Every task reproduced the sequential checksum (a mismatch is an error).
+    pub checksum_ok: bool,
+    /// Measured repetitions, warm-up excluded.
+    pub repetitions: Vec<PyRepetition>,
+    /// The runner process and all it reaped, whole run, from `wait4`.
+    #[serde(skip)]
+    pub process: ChildUsage,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Calibration {
+    pub kernel: String,
+    /// Kernel iterations per millisecond on one core, best of three.
+    pub iters_per_ms: f64,
+    pub iters_per_task: u64,
+}
+
+/// One repetition as the runner measured it, with its own clocks.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PyRepetition {
+    /// First submit to last result.
+    pub wall_s: f64,
+    /// Pool start with every worker running, or event loop start (asyncio).
+    pub startup_s: Option<f64>,
+    /// `getrusage` SELF + CHILDREN deltas over the repetition, pool start and
+    /// shutdown included.
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// The children's share of user + sys.
+    pub children_cpu_s: f64,
+    /// The runner's high-water mark so far.
+    pub peak_rss_bytes: u64,
+    /// The largest single reaped child so far, not a sum.
+    pub children_peak_rss_bytes: u64,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    /// Per task, by task index: batch start to the submitter seeing its result.
+    pub task_latency_ms: Vec<f64>,
+    /// Batch start to the task starting (includes process start-up for `process`).
+    pub queue_wait_ms: Vec<f64>,
+    pub task_run_ms: Vec<f64>,
+}
+
+/// Resource use of a reaped child and the descendants it reaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ChildUsage {
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub max_rss_bytes: u64,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+}
+
+/// Finds `python3` on PATH and checks it is recent enough.
+pub fn python3() -> Result<PythonInfo, PythonUnavailable> {
+    let path = find_on_path("python3").ok_or(PythonUnavailable::NotFound)?;
+    let shown = path.display().to_string();
+    let failed = |reason: String| PythonUnavailable::VersionFailed {
+        path: shown.clone(),
+        reason,
+    };
+    let out = Command::new(&path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    // Python 2 printed its version on stderr.
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = parse_version(&text)
+        .ok_or_else(|| failed(format!("unexpected output {:?}", text.trim())))?;
+    if version < MIN_VERSION {
+        return Err(PythonUnavailable::TooOld {
+            path: shown,
+            version,
+        });
+    }
+    Ok(PythonInfo { path, version })
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Parses `Python 3.11.2` (or `Python 3.13.0rc1`).
+fn parse_version(text: &str) -> Option<PythonVersion> {
+    let rest = text.trim().strip_prefix("Python ")?;
+    let mut parts = rest.split('.');
+    let mut number = || -> Option<u32> {
+        let part = parts.next()?;
+        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let major = number()?;
+    let minor = number()?;
+    Some(PythonVersion {
+        major,
+        minor,
+        patch: number().unwrap_or(0),
+    })
+}
+
+/// Runs one request in `python`, killing it (and every process it started)
+/// if it takes longer than `timeout`.
+///
+/// The runner gets `PR_SET_PDEATHSIG`, which fires when the *calling thread*
+/// ends: call this from a thread that outlives the call (any thread does, as
+/// the call returns only once the runner is reaped).
+pub fn run(
+    python: &PythonInfo,
+    request: &CpythonRequest,
+    timeout: Duration,
+) -> Result<CpythonResponse> {
+    run_with_env(python, request, timeout, &[])
+}
+
+fn run_with_env(
+    python: &PythonInfo,
+    request: &CpythonRequest,
+    timeout: Duration,
+    env: &[(&str, &str)],
+) -> Result<CpythonResponse> {
+    let deadline = Instant::now() + timeout;
+    // A private directory: Python puts the script's directory first on
+    // sys.path, and `-I` keeps user site-packages and PYTHON* out.
+    let dir = tempfile::Builder::new()
+        .prefix("parabench-python-")
+        .tempdir()
+        .context("creating a directory for the CPython runner")?;
+    let script = dir.path().join("parabench_runner.py");
+    std::fs::write(&script, RUNNER).with_context(|| format!("writing {}", script.display()))?;
+    let body = serde_json::to_vec(request).context("encoding the CPython request")?;
+
+    let mut command = Command::new(&python.path);
+    command
+        .arg("-I")
+        .arg("-u")
+        .arg(&script)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe syscalls run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Its own process group, so a timeout kills its workers too.
+            if libc::setpgid(0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", python.path.display()))?;
+    // From here every path out kills and reaps the runner.
+    let mut guard = Reaper {
+        pid: child.id() as libc::pid_t,
+        reaped: false,
+    };
+
+    let stdout_rx = read_in_background(child.stdout.take().expect("stdout is piped"));
+    let stderr_rx = read_in_background(child.stderr.take().expect("stderr is piped"));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // A runner that dies early closes its stdin: its stderr says why, so a
+    // failed write is reported with it rather than alone.
+    let write_error = stdin.write_all(&body).err();
+    drop(stdin);
+
+    // Stdout ends when the runner and every process holding it exit.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let stdout = stdout_rx.recv_timeout(left);
+    let timed_out = stdout.is_err();
+    if timed_out {
+        guard.kill();
+    }
+    let (status, usage) = guard.reap().context("waiting for the CPython runner")?;
+    let stderr = stderr_rx
+        .recv_timeout(STDERR_GRACE)
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let stderr_tail = tail(&stderr, STDERR_TAIL_BYTES);
+
+    if timed_out {
+        bail!(
+            "CPython runner timed out after {}, killed; stderr: {stderr_tail}",
+            humantime::format_duration(timeout)
+        );
+    }
+    let stdout = stdout
+        .expect("checked above")
+        .context("reading the CPython runner's stdout")?;
+    let reply: Option<Reply> = last_line(&stdout).and_then(|l| serde_json::from_str(l).ok());
+    match (reply, status) {
+        (Some(Reply::Ok(mut response)), ExitStatus::Code(0)) => {
+            response.process = usage;
+            Ok(*response)
+        }
+        (Some(Reply::Error { error }), _) => {
+            bail!("CPython runner failed: {error}; stderr: {stderr_tail}")
+        }
+        (_, status) => {
+            let writing = write_error
+                .map(|e| format!(" (writing the request: {e})"))
+                .unwrap_or_default();
+            bail!(
+                "CPython runner {status} without a valid response{writing}; stderr: {stderr_tail}"
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Reply {
+    Error { error: String },
+    Ok(Box<CpythonResponse>),
+}
+
+/// Reads a pipe to its end on a helper thread; the result arrives on the channel.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let result = pipe.read_to_end(&mut buf).map(|_| buf);
+        // The receiver is gone only if the driver already gave up.
+        let _ = tx.send(result);
+    });
+    rx
+}
+
+fn last_line(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes)
+        .ok()?
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+}
+
+fn tail(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(max)..]);
+    let text = text.trim();
+    if text.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exited with status {c}"),
+            ExitStatus::Signal(s) => write!(f, "was killed by signal {s}"),
+        }
+    }
+}
+
+/// Kills and reaps the runner's process group unless it was reaped already.
+struct Reaper {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl Reaper {
+    fn kill(&self) {
+        // SAFETY: plain syscalls on a child we have not reaped, so its pid and
+        // group id (set equal by `setpgid(0, 0)`) are still ours.
+        unsafe {
+            libc::kill(-self.pid, libc::SIGKILL);
+            libc::kill(self.pid, libc::SIGKILL);
+        }
+    }
+
+    /// `wait4`, for the exit status and the rusage of the whole runner.
+    fn reap(&mut self) -> io::Result<(ExitStatus, ChildUsage)> {
+        let mut status = 0;
+        // SAFETY: rusage is plain data; zero is a valid value.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: valid pointers to locals, a pid that is our child.
+            let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut ru) };
+            if r == self.pid {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.reaped = true;
+                return Err(e);
+            }
+        }
+        self.reaped = true;
+        let exit = if libc::WIFSIGNALED(status) {
+            ExitStatus::Signal(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Code(libc::WEXITSTATUS(status))
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        let usage = ChildUsage {
+            user_s: secs(ru.ru_utime),
+            sys_s: secs(ru.ru_stime),
+            // Linux reports KiB.
+            max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+            ctx_voluntary: ru.ru_nvcsw as u64,
+            ctx_involuntary: ru.ru_nivcsw as u64,
+        };
+        Ok((exit, usage))
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            let _ = self.reap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Runner tests each start processes; one at a time keeps their
+    /// measurements and the zombie scan free of each other.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    const TIMEOUT: Duration = Duration::from_secs(120);
+
+    fn python_or_skip() -> Option<PythonInfo> {
+        match python3() {
+            Ok(info) => Some(info),
+            Err(e) => {
+                eprintln!("skipping CPython runner test: {e}");
+                None
+            }
+        }
+    }
+
+    fn request(model: CpythonModel, task: TaskRequest) -> CpythonRequest {
+        CpythonRequest {
+            model,
+            workers: 2,
+            tasks: 4,
+            repetitions: 2,
+            warmup: 0,
+            task,
+            switch_interval_s: Some(0.005),
+        }
+    }
+
+    fn no_task() -> TaskRequest {
+        TaskRequest {
+            cpu_ms: 0.0,
+            kernel: "hash".to_owned(),
+            sleep_ms: 0.0,
+            socket: None,
+            file: None,
+        }
+    }
+
+    fn check_shape(r: &CpythonResponse, model: CpythonModel, tasks: usize) {
+        let m = model.name();
+        assert_eq!(r.model, model);
+        assert!(r.checksum_ok, "{m}");
+        assert_eq!(r.repetitions.len(), 2, "{m}");
+        for rep in &r.repetitions {
+            assert!(rep.wall_s > 0.0, "{m}: {rep:?}");
+            assert!(rep.cpu_user_s + rep.cpu_sys_s >= 0.0, "{m}: {rep:?}");
+            assert!(rep.peak_rss_bytes > 1 << 20, "{m}: {rep:?}");
+            assert_eq!(rep.task_latency_ms.len(), tasks, "{m}");
+            for i in 0..tasks {
+                let (latency, wait, run) = (
+                    rep.task_latency_ms[i],
+                    rep.queue_wait_ms[i],
+                    rep.task_run_ms[i],
+                );
+                assert!(run > 0.0 && wait >= 0.0, "{m}: {rep:?}");
+                // A result is seen only after the task ended.
+                assert!(latency + 1e-6 >= wait + run, "{m}: {rep:?}");
+                assert!(latency <= rep.wall_s * 1e3 + 1e-6, "{m}: {rep:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn parses_versions() {
+        let v = |major, minor, patch| PythonVersion {
+            major,
+            minor,
+            patch,
+        };
+        assert_eq!(parse_version("Python 3.11.2\n"), Some(v(3, 11, 2)));
+        assert_eq!(parse_version("Python 3.13.0rc1"), Some(v(3, 13, 0)));
+        assert_eq!(parse_version("Python 3.9"), Some(v(3, 9, 0)));
+        assert_eq!(parse_version("pypy 7"), None);
+        assert!(v(3, 7, 9) < MIN_VERSION && MIN_VERSION <= v(3, 8, 0));
+    }
+
+    #[test]
+    fn every_model_reproduces_the_checksum() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        for model in CpythonModel::ALL {
+            let task = TaskRequest {
+                cpu_ms: 5.0,
+                ..no_task()
+            };
+            let r = run(&py, &request(model, task), TIMEOUT)
+                .unwrap_or_else(|e| panic!("{}: {e:#}", model.name()));
+            check_shape(&r, model, 4);
+            let cal = r.calibration.as_ref().expect("cpu tasks are calibrated");
+            assert!(cal.iters_per_ms > 0.0 && cal.iters_per_task > 0);
+            let pools = [CpythonModel::ThreadPool, CpythonModel::ProcessPool];
+            assert_eq!(
+                r.repetitions[0].startup_s.is_some(),
+                pools.contains(&model) || model == CpythonModel::Asyncio,
+                "{}",
+                model.name()
+            );
+            let forks = [CpythonModel::Process, CpythonModel::ProcessPool];
+            assert_eq!(r.start_method.is_some(), forks.contains(&model));
+            assert_eq!(r.switch_interval_s, 0.005);
+            assert!(r.process.user_s > 0.0, "{:?}", r.process);
+        }
+    }
+
+    /// A loopback echo server; counts the connections it served.
+    fn echo_server() -> (SocketAddr, &'static AtomicUsize) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                served.fetch_add(1, Ordering::SeqCst);
+                thread::spawn(move || echo(stream));
+            }
+        });
+        (addr, served)
+    }
+
+    fn echo(mut stream: TcpStream) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stream.read(&mut buf) {
+            if stream.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn io_steps_run_in_threads_and_asyncio() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let (addr, served) = echo_server();
+        let dir = tempfile::tempdir().unwrap();
+        let models = [CpythonModel::Thread, CpythonModel::Asyncio];
+        for model in models {
+            let task = TaskRequest {
+                sleep_ms: 1.0,
+                socket: Some(SocketRequest {
+                    addr,
+                    round_trips: 3,
+                    message_bytes: 64,
+                }),
+                file: Some(FileRequest {
+                    dir: dir.path().to_owned(),
+                    kib: 8,
+                }),
+                ..no_task()
+            };
+            let r = run(&py, &request(model, task), TIMEOUT)
+                .unwrap_or_else(|e| panic!("{}: {e:#}", model.name()));
+            check_shape(&r, model, 4);
+            assert!(r.calibration.is_none());
+            for rep in &r.repetitions {
+                // Every task slept 1 ms before its socket and file steps.
+                assert!(rep.task_run_ms.iter().all(|&ms| ms >= 1.0), "{rep:?}");
+            }
+        }
+        // One connection per task per repetition.
+        assert_eq!(served.load(Ordering::SeqCst), models.len() * 2 * 4);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn runner_errors_are_reported() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut req = request(CpythonModel::Thread, no_task());
+        req.workers = 0;
+        let err = run(&py, &req, TIMEOUT).unwrap_err().to_string();
+        assert!(err.contains("workers must be a positive integer"), "{err}");
+        assert!(err.contains("Traceback"), "{err}");
+    }
+
+    /// (state, ppid) from `/proc/PID/stat`; the command name may hold spaces.
+    fn proc_stat(pid: &str) -> Option<(char, i32)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let mut after = stat[stat.rfind(')')? + 1..].split_whitespace();
+        let state = after.next()?.chars().next()?;
+        let ppid = after.next()?.parse().ok()?;
+        Some((state, ppid))
+    }
+
+    fn our_zombies() -> Vec<String> {
+        let me = std::process::id() as i32;
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|pid| proc_stat(pid) == Some(('Z', me)))
+            .collect()
+    }
+
+    #[test]
+    fn timeout_kills_and_reaps_the_whole_runner() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let req = request(CpythonModel::Sequential, no_task());
+        let started = Instant::now();
+        let err = run_with_env(
+            &py,
+            &req,
+            Duration::from_millis(1_500),
+            &[("PARABENCH_TEST_HANG", "1")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+        assert!(err.contains("timed out"), "{err}");
+        // The hook names the runner and the child it forked.
+        let pids: Vec<&str> = err
+            .split_whitespace()
+            .skip_while(|w| *w != "hanging:")
+            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            .collect();
+        assert_eq!(pids.len(), 2, "{err}");
+        // The grandchild is init's to reap once dead: it must not be running.
+        let gone = |pid: &str| matches!(proc_stat(pid), None | Some(('Z' | 'X', _)));
+        let wait_until = Instant::now() + Duration::from_secs(5);
+        while !pids.iter().all(|p| gone(p)) && Instant::now() < wait_until {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(pids.iter().all(|p| gone(p)), "still running: {pids:?}");
+        assert!(our_zombies().is_empty(), "zombies: {:?}", our_zombies());
+    }
+}

@@ -1,0 +1,198 @@
+//! Checks a plan against the machine's limits before anything is spawned:
+//! processes and threads (RLIMIT_NPROC, threads-max, pid_max), file
+//! descriptors (RLIMIT_NOFILE, raised to its hard limit first) and memory.
+//! A plan that would exhaust one is refused with the case and the limit named.
+
+use crate::model::ModelKind;
+use crate::plan::Plan;
+use crate::spec::WorkloadKind;
+
+/// The largest case of a plan, in what it asks of the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Demand {
+    pub what: String,
+    pub threads: usize,
+    pub processes: usize,
+    pub fds: usize,
+}
+
+/// What the machine allows; `None` where unknown or unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub nproc: Option<u64>,
+    pub threads_max: Option<u64>,
+    pub pid_max: Option<u64>,
+    pub nofile: Option<u64>,
+    pub available_memory: u64,
+    pub harness_rss: u64,
+}
+
+/// Tasks a case has in flight at most.
+fn demands(plan: &Plan) -> Vec<Demand> {
+    let mut out = Vec::new();
+    for s in &plan.scenarios {
+        for &tasks in &s.tasks {
+            for &workers in &s.workers {
+                for &m in &s.models {
+                    let live = workers.min(tasks);
+                    let processes = if m.uses_processes() { live } else { 0 };
+                    let sockets = if s.workload == WorkloadKind::IoSocket {
+                        // Client and server ends of every task in flight.
+                        let in_flight = if m == ModelKind::Sequential { 1 } else { live };
+                        2 * in_flight
+                    } else {
+                        0
+                    };
+                    out.push(Demand {
+                        what: format!(
+                            "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
+                            s.name
+                        ),
+                        threads: m.threads_needed(workers, tasks),
+                        processes,
+                        // Three pipes per child, sockets, and a margin for files.
+                        fds: 3 * processes + sockets + 64,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn current() -> Limits {
+    raise_nofile();
+    let rlimit = |res| {
+        // SAFETY: getrlimit writes only the struct we pass.
+        unsafe {
+            let mut r: libc::rlimit = std::mem::zeroed();
+            (libc::getrlimit(res, &mut r) == 0 && r.rlim_cur != libc::RLIM_INFINITY)
+                .then_some(r.rlim_cur)
+        }
+    };
+    let proc_num = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    Limits {
+        nproc: rlimit(libc::RLIMIT_NPROC),
+        threads_max: proc_num("/proc/sys/kernel/threads-max"),
+        pid_max: proc_num("/proc/sys/kernel/pid_max"),
+        nofile: rlimit(libc::RLIMIT_NOFILE),
+        available_memory: crate::machine::available_memory(),
+        harness_rss: crate::measure::current_rss(),
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: io-socket cases with
+/// many tasks in flight need two descriptors per task.
+fn raise_nofile() {
+    // SAFETY: get/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// Refuses the plan if one of its cases would pass a limit. Threads and
+/// processes may use at most half of what the limits leave, since the rest of
+/// the machine needs them too; each worker process is assumed to need as much
+/// memory as the harness has now, each thread 256 KiB.
+pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
+    let half = |l: Option<u64>| l.map(|v| (v / 2) as usize);
+    for d in demands(plan) {
+        let tasks = d.threads + d.processes;
+        for (name, limit) in [
+            ("`ulimit -u` (RLIMIT_NPROC)", half(limits.nproc)),
+            ("/proc/sys/kernel/threads-max", half(limits.threads_max)),
+            ("/proc/sys/kernel/pid_max", half(limits.pid_max)),
+        ] {
+            if let Some(limit) = limit
+                && tasks > limit
+            {
+                return Err(format!(
+                    "{} needs {tasks} threads and processes, more than half of {name} ({}) allows; lower `workers`",
+                    d.what,
+                    limit * 2
+                ));
+            }
+        }
+        if let Some(nofile) = limits.nofile
+            && d.fds as u64 > nofile
+        {
+            return Err(format!(
+                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}); lower `workers` or raise the limit",
+                d.what, d.fds
+            ));
+        }
+        let memory = d.processes as u64 * limits.harness_rss + d.threads as u64 * 256 * 1024;
+        if limits.available_memory > 0 && memory > limits.available_memory / 2 {
+            return Err(format!(
+                "{} needs about {} MiB, more than half of the {} MiB available; lower `workers`",
+                d.what,
+                memory >> 20,
+                limits.available_memory >> 20
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{RunArgs, WorkloadArg};
+
+    fn plan(workers: usize) -> Plan {
+        let args = RunArgs {
+            workload: Some(WorkloadArg::IoSleep),
+            workers: vec![workers],
+            tasks: vec![workers],
+            ..RunArgs::default()
+        };
+        crate::plan::build(&[], &args).unwrap()
+    }
+
+    fn roomy() -> Limits {
+        Limits {
+            nproc: Some(100_000),
+            threads_max: Some(100_000),
+            pid_max: Some(100_000),
+            nofile: Some(100_000),
+            available_memory: 64 << 30,
+            harness_rss: 8 << 20,
+        }
+    }
+
+    #[test]
+    fn a_modest_plan_passes() {
+        assert_eq!(check(&plan(64), &roomy()), Ok(()));
+    }
+
+    #[test]
+    fn too_many_processes_are_refused_with_the_limit_named() {
+        let limits = Limits {
+            nproc: Some(100),
+            ..roomy()
+        };
+        let err = check(&plan(64), &limits).unwrap_err();
+        assert!(
+            err.contains("ulimit -u") && err.contains("64 workers"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn memory_is_checked() {
+        let limits = Limits {
+            available_memory: 100 << 20,
+            ..roomy()
+        };
+        let err = check(&plan(64), &limits).unwrap_err();
+        assert!(err.contains("MiB"), "{err}");
+    }
+}

@@ -1,0 +1,262 @@
+//! Reading what the OS knows about us: CPU time and context switches
+//! (getrusage, and wait4 per child), peak memory (VmHWM, reset per
+//! repetition through /proc/self/clear_refs), and per-task latency
+//! histograms. Only the runner and the models call these.
+
+use crate::results::Percentiles;
+use std::time::Duration;
+
+/// CPU time and context switches, from one `rusage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub user: Duration,
+    pub sys: Duration,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    /// Peak resident set size; for a child, its own lifetime peak.
+    pub max_rss_bytes: u64,
+}
+
+impl Usage {
+    fn from_rusage(ru: &libc::rusage) -> Usage {
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        Usage {
+            user: tv(ru.ru_utime),
+            sys: tv(ru.ru_stime),
+            ctx_voluntary: ru.ru_nvcsw as u64,
+            ctx_involuntary: ru.ru_nivcsw as u64,
+            max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+        }
+    }
+
+    /// What happened between `earlier` and `self` (peak RSS is not a counter
+    /// and is taken from `self`).
+    pub fn since(&self, earlier: &Usage) -> Usage {
+        Usage {
+            user: self.user.saturating_sub(earlier.user),
+            sys: self.sys.saturating_sub(earlier.sys),
+            ctx_voluntary: self.ctx_voluntary.saturating_sub(earlier.ctx_voluntary),
+            ctx_involuntary: self.ctx_involuntary.saturating_sub(earlier.ctx_involuntary),
+            max_rss_bytes: self.max_rss_bytes,
+        }
+    }
+}
+
+/// The whole harness process: every thread, not the children.
+pub fn self_usage() -> Usage {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        Usage::from_rusage(&ru)
+    }
+}
+
+/// Usage summed over the children of one batch, reaped one by one with wait4
+/// (RUSAGE_CHILDREN would only count children already waited for, and its
+/// peak RSS is the largest child, not a sum).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChildUsage {
+    pub user: Duration,
+    pub sys: Duration,
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+    /// Each reaped child's peak RSS.
+    pub peak_rss: Vec<u64>,
+}
+
+impl ChildUsage {
+    pub fn add(&mut self, u: &Usage) {
+        self.user += u.user;
+        self.sys += u.sys;
+        self.ctx_voluntary += u.ctx_voluntary;
+        self.ctx_involuntary += u.ctx_involuntary;
+        self.peak_rss.push(u.max_rss_bytes);
+    }
+
+    pub fn merge(&mut self, other: ChildUsage) {
+        self.user += other.user;
+        self.sys += other.sys;
+        self.ctx_voluntary += other.ctx_voluntary;
+        self.ctx_involuntary += other.ctx_involuntary;
+        self.peak_rss.extend(other.peak_rss);
+    }
+
+    /// Peak memory of the children that can have been alive together: at most
+    /// `live` at a time, so the sum of the `live` largest peaks. For pools
+    /// (all workers live throughout) this is exactly their sum.
+    pub fn concurrent_peak(&self, live: usize) -> u64 {
+        let mut peaks = self.peak_rss.clone();
+        peaks.sort_unstable_by(|a, b| b.cmp(a));
+        peaks.iter().take(live).sum()
+    }
+}
+
+/// How a child ended, from wait4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// Blocks until child `pid` ends and returns how, with its rusage. Call it
+/// only for a child that is ending or was killed (the models bound every wait
+/// by killing the child first when a deadline passes).
+pub fn reap(pid: u32) -> std::io::Result<(Exit, Usage)> {
+    // SAFETY: wait4 writes the status and the rusage we pass.
+    unsafe {
+        let mut status = 0;
+        let mut ru: libc::rusage = std::mem::zeroed();
+        loop {
+            let r = libc::wait4(pid as libc::pid_t, &mut status, 0, &mut ru);
+            if r == pid as libc::pid_t {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        let exit = if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(libc::WEXITSTATUS(status))
+        };
+        Ok((exit, Usage::from_rusage(&ru)))
+    }
+}
+
+/// Resets the harness's peak RSS (VmHWM) to its current RSS, so each
+/// repetition reads its own peak. Linux >= 4.0; a no-op where refused.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The harness's peak RSS since the last reset, in bytes.
+pub fn peak_rss() -> u64 {
+    status_kib("VmHWM:").map_or_else(|| self_usage().max_rss_bytes, |kib| kib * 1024)
+}
+
+/// The harness's current RSS, in bytes.
+pub fn current_rss() -> u64 {
+    status_kib("VmRSS:").map_or(0, |kib| kib * 1024)
+}
+
+fn status_kib(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A latency histogram in microseconds, 3 significant digits, up to an hour.
+pub struct Latencies(hdrhistogram::Histogram<u64>);
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies(
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("static histogram bounds are valid"),
+        )
+    }
+}
+
+impl Latencies {
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).clamp(1, 3_600_000_000);
+        self.0.saturating_record(us);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// p50, p90, p99 and max in milliseconds, or None when nothing was recorded.
+    pub fn percentiles(&self) -> Option<Percentiles> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let ms = |us: u64| us as f64 / 1e3;
+        Some(Percentiles {
+            p50: ms(self.0.value_at_quantile(0.50)),
+            p90: ms(self.0.value_at_quantile(0.90)),
+            p99: ms(self.0.value_at_quantile(0.99)),
+            max: ms(self.0.max()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_usage_grows_with_work() {
+        let before = self_usage();
+        let mut x = 1u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+        }
+        let d = self_usage().since(&before);
+        assert!(d.user + d.sys >= Duration::from_millis(10), "{d:?}");
+    }
+
+    #[test]
+    fn concurrent_peak_sums_the_largest() {
+        let mut c = ChildUsage::default();
+        for rss in [5, 1, 9, 3] {
+            c.add(&Usage {
+                max_rss_bytes: rss,
+                ..Usage::default()
+            });
+        }
+        assert_eq!(c.concurrent_peak(2), 14);
+        assert_eq!(c.concurrent_peak(10), 18);
+    }
+
+    #[test]
+    fn reap_reports_exit_and_usage() {
+        let child = std::process::Command::new("sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap();
+        let (exit, usage) = reap(child.id()).unwrap();
+        assert_eq!(exit, Exit::Code(3));
+        assert!(usage.max_rss_bytes > 0);
+    }
+
+    #[test]
+    fn latency_percentiles_are_ordered() {
+        let mut l = Latencies::default();
+        assert!(l.percentiles().is_none());
+        for ms in 1..=100 {
+            l.record(Duration::from_millis(ms));
+        }
+        let p = l.percentiles().unwrap();
+        assert!(
+            (p.p50 - 50.0).abs() < 1.0 && (p.p99 - 99.0).abs() < 1.0,
+            "{p:?}"
+        );
+        assert!(p.p50 <= p.p90 && p.p90 <= p.p99 && p.p99 <= p.max);
+    }
+
+    #[test]
+    fn peak_rss_is_readable() {
+        reset_peak_rss();
+        assert!(peak_rss() > 0 && current_rss() > 0);
+    }
+}

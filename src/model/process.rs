@@ -1,0 +1,96 @@
+//! `process`: one child process per task (Python's multiprocessing.Process
+//! with the "spawn" start method): the harness re-executed as a worker, the
+//! task sent over its stdin, the result read from its stdout, the child
+//! reaped with wait4. At most `workers` children are alive at once.
+
+use super::child::{self, Finished, LiveChildren};
+use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
+use crate::measure::ChildUsage;
+use crate::worker::{Job, Reply};
+use std::time::{Duration, Instant};
+
+pub struct ProcessPerTask;
+
+/// What a child's reader thread reports: its reply (or why there is none),
+/// when it arrived, and how the child ended.
+type Done = (std::io::Result<Reply>, Instant, Finished);
+
+impl Model for ProcessPerTask {
+    fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        let live = LiveChildren::default();
+        let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+        let start = Instant::now();
+        let mut children = ChildUsage::default();
+        let mut records = Vec::with_capacity(batch.tasks.len());
+        let mut next = 0;
+        let mut in_flight = 0;
+        let result = (|| {
+            while records.len() < batch.tasks.len() {
+                while in_flight < batch.workers && next < batch.tasks.len() {
+                    // Spawned here, on the long-lived calling thread (see child::spawn).
+                    let mut worker =
+                        child::spawn(false, &live).map_err(|e| ModelError::Setup(e.into()))?;
+                    in_flight += 1;
+                    let job = Job {
+                        task: batch.tasks[next].clone(),
+                    };
+                    next += 1;
+                    let sent = worker.send(&job);
+                    worker.close_stdin();
+                    let tx = done_tx.clone();
+                    let live = live.clone();
+                    std::thread::Builder::new()
+                        .name(format!("reader-{}", worker.pid))
+                        .spawn(move || {
+                            let reply = sent.and_then(|()| worker.recv());
+                            let at = Instant::now();
+                            let finished = worker.finish(&live);
+                            let _ = tx.send((reply, at, finished));
+                        })
+                        .map_err(|e| ModelError::Setup(e.into()))?;
+                }
+                let (reply, at, finished) = recv_until(&done_rx, batch, start)?;
+                in_flight -= 1;
+                children.add(&finished.usage);
+                records.push(TaskRecord {
+                    output: into_output(reply, &finished)?,
+                    latency: at - start,
+                });
+            }
+            Ok(())
+        })();
+        let wall = start.elapsed();
+        if result.is_err() {
+            live.kill_all();
+        }
+        // Every child is reaped before returning, also after an error; killed
+        // children end at once, so this wait is short, yet still bounded.
+        let drain_deadline = Instant::now() + Duration::from_secs(10);
+        while in_flight > 0 && Instant::now() < drain_deadline {
+            if let Ok((_, _, finished)) = done_rx.recv_timeout(Duration::from_millis(100)) {
+                children.add(&finished.usage);
+                in_flight -= 1;
+            }
+        }
+        result?;
+        Ok(BatchOutcome {
+            records,
+            wall,
+            live_children: batch.workers.min(batch.tasks.len()),
+            children,
+            ..BatchOutcome::default()
+        })
+    }
+}
+
+/// A reply, or the reason the worker gave none (its exit status and stderr).
+pub(super) fn into_output(
+    reply: std::io::Result<Reply>,
+    finished: &Finished,
+) -> Result<crate::workload::TaskOutput, ModelError> {
+    match reply {
+        Ok(Reply::Done { output, .. }) => Ok(output),
+        Ok(Reply::Failed(msg)) => Err(ModelError::Task(anyhow::anyhow!(msg))),
+        Err(_) => Err(ModelError::Worker(finished.describe())),
+    }
+}

@@ -1,0 +1,53 @@
+//! `thread`: one OS thread per task, started for the task and joined after
+//! it, with at most `workers` alive at once (a new one starts as one ends).
+
+use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
+use crate::workload::{NoGil, TaskOutput, blocking};
+use std::time::Instant;
+
+pub struct ThreadPerTask;
+
+impl Model for ThreadPerTask {
+    fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        let start = Instant::now();
+        let (done_tx, done_rx) =
+            crossbeam_channel::unbounded::<(usize, anyhow::Result<TaskOutput>, Instant)>();
+        let mut handles: Vec<Option<std::thread::JoinHandle<()>>> = Vec::new();
+        let mut records = Vec::with_capacity(batch.tasks.len());
+        let mut next = 0;
+        let mut in_flight = 0;
+        while records.len() < batch.tasks.len() {
+            while in_flight < batch.workers && next < batch.tasks.len() {
+                let task = batch.tasks[next].clone();
+                let tx = done_tx.clone();
+                let slot = next;
+                let handle = std::thread::Builder::new()
+                    .name(format!("task-{slot}"))
+                    .spawn(move || {
+                        let out = blocking::execute(&task, &mut NoGil);
+                        let _ = tx.send((slot, out, Instant::now()));
+                    })
+                    .map_err(|e| ModelError::Setup(e.into()))?;
+                handles.push(Some(handle));
+                next += 1;
+                in_flight += 1;
+            }
+            // A thread that outlives its deadline cannot be killed; it is
+            // detached and ends on its own (every IO step has a timeout).
+            let (slot, out, at) = recv_until(&done_rx, batch, start)?;
+            if let Some(h) = handles[slot].take() {
+                let _ = h.join();
+            }
+            in_flight -= 1;
+            records.push(TaskRecord {
+                output: out.map_err(ModelError::Task)?,
+                latency: at - start,
+            });
+        }
+        Ok(BatchOutcome {
+            records,
+            wall: start.elapsed(),
+            ..BatchOutcome::default()
+        })
+    }
+}

@@ -1,0 +1,728 @@
+//! Suite files and command-line overrides in, a validated `Plan` out. Every
+//! check on input happens here, before anything runs, and each error names
+//! the file, line, column and key (or the flag) and says what is allowed.
+//! Pure: no clock, thread or measurement; it only reads the suite files.
+
+use crate::cli::{RunArgs, WorkloadArg};
+use crate::model::ModelKind;
+use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
+use crate::workload::Kernel;
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The suite embedded in the binary, used when no file is given.
+pub const DEFAULT_SUITE: &str = include_str!("../workloads/default.toml");
+pub const DEFAULT_SUITE_NAME: &str = "<builtin default>";
+
+pub const DEFAULT_REPETITIONS: u32 = 5;
+pub const DEFAULT_WARMUP: u32 = 1;
+pub const DEFAULT_TIMEOUT_S: f64 = 120.0;
+/// Repetitions under `--quick` when a scenario says nothing else.
+pub const QUICK_REPETITIONS: u32 = 3;
+
+/// A suite file's name and text.
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// Reads the suite files named on the command line, or the built-in default.
+pub fn load_sources(paths: &[std::path::PathBuf]) -> Result<Vec<Source>, PlanError> {
+    if paths.is_empty() {
+        return Ok(vec![Source {
+            name: DEFAULT_SUITE_NAME.into(),
+            text: DEFAULT_SUITE.into(),
+        }]);
+    }
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| PlanError::Read {
+                file: p.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            Ok(Source {
+                name: p.display().to_string(),
+                text,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{file}:{line}:{column}: {message}\n{snippet}{help}")]
+    At {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+        snippet: String,
+        help: String,
+    },
+    #[error("cannot read suite file {file}: {reason}")]
+    Read { file: String, reason: String },
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+    #[error("{0}")]
+    Suite(String),
+}
+
+/// Builds a located error: `file:line:col: key `k`: message`, the offending
+/// line with a caret, and a hint.
+fn located(
+    source: &Source,
+    span: Range<usize>,
+    key: Option<&str>,
+    message: &str,
+    help: &str,
+) -> PlanError {
+    let text = &source.text;
+    let at = span.start.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line_no = text[..at].matches('\n').count() + 1;
+    let column = text[line_start..at].chars().count() + 1;
+    let line_text = &text[line_start..line_end];
+    let key = key.map(str::to_owned).or_else(|| key_of_line(line_text));
+    let message = match key {
+        Some(k) => format!("key `{k}`: {message}"),
+        None => message.to_owned(),
+    };
+    let gutter = line_no.to_string().len();
+    let snippet = format!(
+        "{:gutter$} |\n{line_no} | {line_text}\n{:gutter$} | {}^",
+        "",
+        "",
+        " ".repeat(column - 1)
+    );
+    PlanError::At {
+        file: source.name.clone(),
+        line: line_no,
+        column,
+        message,
+        snippet,
+        help: if help.is_empty() {
+            String::new()
+        } else {
+            format!("\n  help: {help}")
+        },
+    }
+}
+
+/// The key assigned on a TOML line (`tasks = [0]` -> `tasks`), if any.
+fn key_of_line(line: &str) -> Option<String> {
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
+}
+
+/// Run-wide settings after defaults, files and flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub case_timeout: Duration,
+    pub quick: bool,
+    pub sources: Vec<String>,
+}
+
+/// One scenario, resolved: every value known and valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub workload: WorkloadKind,
+    pub models: Vec<ModelKind>,
+    pub workers: Vec<usize>,
+    pub tasks: Vec<usize>,
+    /// Target duration of one task, for the workloads sized in time.
+    pub task_ms: Vec<f64>,
+    pub kernel: Kernel,
+    pub cpu_fraction: f64,
+    pub server_delay_ms: f64,
+    pub round_trips: u32,
+    pub message_bytes: u32,
+    pub file_kib: u64,
+    pub releases_gil: bool,
+    pub repetitions: u32,
+    pub warmup: u32,
+}
+
+/// What one task of a case does, before calibration turns milliseconds into
+/// kernel iterations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskShape {
+    pub cpu_ms: f64,
+    pub kernel: Kernel,
+    pub sleep_ms: f64,
+    pub socket: Option<SocketShape>,
+    pub file_kib: Option<u64>,
+    pub releases_gil: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SocketShape {
+    pub round_trips: u32,
+    pub message_bytes: u32,
+    pub server_delay_ms: f64,
+}
+
+/// A (tasks, size) point of a scenario's sweep; each is run under every model
+/// and worker count.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub tasks: usize,
+    pub task_ms: Option<f64>,
+    pub shape: TaskShape,
+}
+
+impl Scenario {
+    pub fn uses_time_size(&self) -> bool {
+        matches!(
+            self.workload,
+            WorkloadKind::Cpu | WorkloadKind::IoSleep | WorkloadKind::Mixed
+        )
+    }
+
+    pub fn cpu_bound(&self) -> bool {
+        self.workload == WorkloadKind::Cpu
+            || (self.workload == WorkloadKind::Mixed && self.cpu_fraction >= 0.5)
+    }
+
+    pub fn uses_kernel(&self) -> bool {
+        matches!(self.workload, WorkloadKind::Cpu | WorkloadKind::Mixed)
+    }
+
+    /// Every (tasks, size) point, in sweep order.
+    pub fn points(&self) -> Vec<Point> {
+        let sizes: Vec<Option<f64>> = if self.uses_time_size() {
+            self.task_ms.iter().map(|&ms| Some(ms)).collect()
+        } else {
+            vec![None]
+        };
+        let mut out = Vec::new();
+        for &tasks in &self.tasks {
+            for &task_ms in &sizes {
+                out.push(Point {
+                    tasks,
+                    task_ms,
+                    shape: self.shape(task_ms.unwrap_or(0.0)),
+                });
+            }
+        }
+        out
+    }
+
+    fn shape(&self, task_ms: f64) -> TaskShape {
+        let (cpu_ms, sleep_ms) = match self.workload {
+            WorkloadKind::Cpu => (task_ms, 0.0),
+            WorkloadKind::IoSleep => (0.0, task_ms),
+            WorkloadKind::Mixed => (
+                task_ms * self.cpu_fraction,
+                task_ms * (1.0 - self.cpu_fraction),
+            ),
+            WorkloadKind::IoSocket | WorkloadKind::IoFile => (0.0, 0.0),
+        };
+        TaskShape {
+            cpu_ms,
+            kernel: self.kernel,
+            sleep_ms,
+            socket: (self.workload == WorkloadKind::IoSocket).then_some(SocketShape {
+                round_trips: self.round_trips,
+                message_bytes: self.message_bytes,
+                server_delay_ms: self.server_delay_ms,
+            }),
+            file_kib: (self.workload == WorkloadKind::IoFile).then_some(self.file_kib),
+            releases_gil: self.releases_gil,
+        }
+    }
+
+    /// Parameters that identify a case besides workload, model, workers,
+    /// tasks and task_ms (they go into results.json).
+    pub fn params(&self) -> Vec<(&'static str, f64)> {
+        match self.workload {
+            WorkloadKind::Cpu => vec![],
+            WorkloadKind::IoSleep => vec![],
+            WorkloadKind::Mixed => vec![("cpu_fraction", self.cpu_fraction)],
+            WorkloadKind::IoSocket => vec![
+                ("server_delay_ms", self.server_delay_ms),
+                ("round_trips", self.round_trips as f64),
+                ("message_bytes", self.message_bytes as f64),
+            ],
+            WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub settings: Settings,
+    pub scenarios: Vec<Scenario>,
+}
+
+/// Which keys apply to which workloads, for "does not apply" errors.
+fn applies(key: &str, w: WorkloadKind) -> bool {
+    use WorkloadKind::*;
+    match key {
+        "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
+        "kernel" => matches!(w, Cpu | Mixed),
+        "cpu_fraction" => w == Mixed,
+        "server_delay_ms" | "round_trips" | "message_bytes" => w == IoSocket,
+        "file_kib" => w == IoFile,
+        _ => true,
+    }
+}
+
+fn applies_to(key: &str) -> String {
+    WorkloadKind::ALL
+        .into_iter()
+        .filter(|w| applies(key, *w))
+        .map(WorkloadKind::id)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn model_ids() -> String {
+    ModelKind::ALL.map(ModelKind::id).join(", ")
+}
+
+/// Builds the plan from suite sources and the command line.
+pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
+    let mut scenarios = Vec::new();
+    let mut timeout_s = None;
+    if let Some(workload) = args.workload {
+        scenarios.push(adhoc(workload));
+    } else {
+        for source in sources {
+            let suite = spec::parse(&source.text).map_err(|e| {
+                let span = e.span().unwrap_or(0..0);
+                located(
+                    source,
+                    span,
+                    None,
+                    e.message().trim(),
+                    "see README.md, \"Workload files\"",
+                )
+            })?;
+            timeout_s = suite.settings.timeout_s.map(|t| t.0).or(timeout_s);
+            if suite.scenario.is_empty() {
+                return Err(PlanError::Suite(format!(
+                    "{}: no [[scenario]] table: a suite needs at least one",
+                    source.name
+                )));
+            }
+            for sc in &suite.scenario {
+                let resolved = resolve(source, sc, &suite.settings, args.quick)?;
+                if scenarios.iter().any(|s: &Scenario| s.name == resolved.name) {
+                    let span = sc.get_ref().name.as_ref().map_or(sc.span(), |n| n.span());
+                    return Err(located(
+                        source,
+                        span,
+                        Some("name"),
+                        &format!("scenario `{}` is defined twice", resolved.name),
+                        "give every scenario a unique name",
+                    ));
+                }
+                scenarios.push(resolved);
+            }
+        }
+    }
+    apply_flags(&mut scenarios, args)?;
+    if !args.only.is_empty() {
+        for name in &args.only {
+            if !scenarios.iter().any(|s| &s.name == name) {
+                return Err(PlanError::Flag {
+                    flag: "--only",
+                    message: format!(
+                        "no scenario named `{name}`; the suite has: {}",
+                        scenarios
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+        scenarios.retain(|s| args.only.contains(&s.name));
+    }
+    let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return Err(PlanError::Flag {
+            flag: "--timeout",
+            message: format!("{timeout} is not allowed: give a number of seconds greater than 0"),
+        });
+    }
+    Ok(Plan {
+        settings: Settings {
+            case_timeout: Duration::from_secs_f64(timeout),
+            quick: args.quick,
+            sources: if args.workload.is_some() {
+                vec!["<command line>".into()]
+            } else {
+                sources.iter().map(|s| s.name.clone()).collect()
+            },
+        },
+        scenarios,
+    })
+}
+
+fn defaults(name: String, workload: WorkloadKind) -> Scenario {
+    Scenario {
+        name,
+        description: String::new(),
+        workload,
+        models: ModelKind::ALL.to_vec(),
+        workers: vec![1, 2, 4],
+        tasks: vec![8],
+        task_ms: vec![10.0],
+        kernel: Kernel::Hash,
+        cpu_fraction: 0.5,
+        server_delay_ms: 1.0,
+        round_trips: 1,
+        message_bytes: 64,
+        file_kib: 64,
+        releases_gil: false,
+        repetitions: DEFAULT_REPETITIONS,
+        warmup: DEFAULT_WARMUP,
+    }
+}
+
+fn adhoc(workload: WorkloadArg) -> Scenario {
+    let kind = match workload {
+        WorkloadArg::Cpu => WorkloadKind::Cpu,
+        WorkloadArg::IoSleep => WorkloadKind::IoSleep,
+        WorkloadArg::IoSocket => WorkloadKind::IoSocket,
+        WorkloadArg::IoFile => WorkloadKind::IoFile,
+        WorkloadArg::Mixed => WorkloadKind::Mixed,
+    };
+    let mut s = defaults(format!("adhoc-{}", kind.id()), kind);
+    s.description = format!("ad-hoc {} run from the command line", kind.id());
+    s
+}
+
+fn resolve(
+    source: &Source,
+    sc: &Spanned<ScenarioSpec>,
+    settings: &spec::SettingsSpec,
+    quick: bool,
+) -> Result<Scenario, PlanError> {
+    let spec = sc.get_ref();
+    let Some(name) = &spec.name else {
+        return Err(located(
+            source,
+            sc.span(),
+            Some("name"),
+            "missing: every scenario needs a name",
+            "add `name = \"...\"`",
+        ));
+    };
+    if name.get_ref().trim().is_empty() {
+        return Err(located(
+            source,
+            name.span(),
+            Some("name"),
+            "is empty",
+            "give the scenario a name",
+        ));
+    }
+    let Some(workload) = &spec.workload else {
+        return Err(located(
+            source,
+            name.span(),
+            Some("workload"),
+            &format!("missing in scenario `{}`", name.get_ref()),
+            &format!(
+                "add `workload = ...`, one of: {}",
+                WorkloadKind::ALL.map(WorkloadKind::id).join(", ")
+            ),
+        ));
+    };
+    let mut s = defaults(name.get_ref().clone(), *workload.get_ref());
+    s.repetitions = settings.repetitions.map_or(s.repetitions, |n| n.get());
+    s.warmup = settings.warmup.unwrap_or(s.warmup);
+    if let Some(d) = &spec.description {
+        s.description = d.get_ref().clone();
+    }
+    if let Some(models) = &spec.models {
+        s.models = parse_models(source, models)?;
+    }
+    apply_sweep(source, &mut s, spec)?;
+    if let Some(q) = &spec.quick {
+        let q_spec = q.get_ref();
+        for (key, set) in [
+            ("name", q_spec.name.is_some()),
+            ("description", q_spec.description.is_some()),
+            ("workload", q_spec.workload.is_some()),
+            ("models", q_spec.models.is_some()),
+            ("quick", q_spec.quick.is_some()),
+        ] {
+            if set {
+                return Err(located(
+                    source,
+                    q.span(),
+                    Some(key),
+                    "cannot be set in a [scenario.quick] table",
+                    "a quick table only changes sizes: workers, tasks, task_ms, repetitions, warmup and the workload parameters",
+                ));
+            }
+        }
+        if quick {
+            apply_sweep(source, &mut s, q_spec)?;
+        }
+    }
+    if quick
+        && spec
+            .quick
+            .as_ref()
+            .is_none_or(|q| q.get_ref().repetitions.is_none())
+    {
+        s.repetitions = s.repetitions.min(QUICK_REPETITIONS);
+    }
+    if quick
+        && spec
+            .quick
+            .as_ref()
+            .is_none_or(|q| q.get_ref().warmup.is_none())
+    {
+        s.warmup = 0;
+    }
+    Ok(s)
+}
+
+fn parse_models(
+    source: &Source,
+    models: &Spanned<Vec<Spanned<String>>>,
+) -> Result<Vec<ModelKind>, PlanError> {
+    if models.get_ref().is_empty() {
+        return Err(located(
+            source,
+            models.span(),
+            Some("models"),
+            "is empty",
+            &format!("list some of: all, {}", model_ids()),
+        ));
+    }
+    let mut out: Vec<ModelKind> = Vec::new();
+    for m in models.get_ref() {
+        let id = m.get_ref().as_str();
+        let kinds: Vec<ModelKind> = if id == "all" {
+            ModelKind::ALL.to_vec()
+        } else if let Some(k) = ModelKind::from_id(id) {
+            vec![k]
+        } else {
+            return Err(located(
+                source,
+                m.span(),
+                Some("models"),
+                &format!("unknown model `{id}`"),
+                &format!("use `all` or some of: {}", model_ids()),
+            ));
+        };
+        for k in kinds {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Applies the sweep keys a scenario (or its quick table) sets.
+fn apply_sweep(source: &Source, s: &mut Scenario, spec: &ScenarioSpec) -> Result<(), PlanError> {
+    let w = s.workload;
+    let not_applicable = |key: &str, span: Range<usize>| {
+        located(
+            source,
+            span,
+            Some(key),
+            &format!("does not apply to workload `{}`", w.id()),
+            &format!("remove it; `{key}` applies to: {}", applies_to(key)),
+        )
+    };
+    let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect::<Vec<_>>();
+    if let Some(v) = &spec.workers {
+        s.workers = sweep(v.get_ref());
+    }
+    if let Some(v) = &spec.tasks {
+        s.tasks = sweep(v.get_ref());
+    }
+    if let Some(v) = &spec.task_ms {
+        if !applies("task_ms", w) {
+            return Err(not_applicable("task_ms", v.span()));
+        }
+        s.task_ms = v.get_ref().0.iter().map(|p| p.0).collect();
+    }
+    if let Some(v) = &spec.kernel {
+        if !applies("kernel", w) {
+            return Err(not_applicable("kernel", v.span()));
+        }
+        s.kernel = Kernel::from_id(v.get_ref()).ok_or_else(|| {
+            located(
+                source,
+                v.span(),
+                Some("kernel"),
+                &format!("unknown kernel `{}`", v.get_ref()),
+                &format!("use one of: {}", Kernel::ALL.map(Kernel::id).join(", ")),
+            )
+        })?;
+    }
+    macro_rules! param {
+        ($field:ident, $key:literal, $conv:expr) => {
+            if let Some(v) = &spec.$field {
+                if !applies($key, w) {
+                    return Err(not_applicable($key, v.span()));
+                }
+                s.$field = $conv(*v.get_ref());
+            }
+        };
+    }
+    param!(cpu_fraction, "cpu_fraction", |f: spec::Fraction| f.0);
+    param!(
+        server_delay_ms,
+        "server_delay_ms",
+        |d: spec::NonNegative| d.0
+    );
+    param!(round_trips, "round_trips", |n: std::num::NonZeroU32| n
+        .get());
+    param!(message_bytes, "message_bytes", |n: std::num::NonZeroU32| n
+        .get());
+    param!(file_kib, "file_kib", |n: std::num::NonZeroU64| n.get());
+    if let Some(v) = &spec.releases_gil {
+        s.releases_gil = *v.get_ref();
+    }
+    if let Some(v) = &spec.repetitions {
+        s.repetitions = v.get_ref().get();
+    }
+    if let Some(v) = &spec.warmup {
+        s.warmup = *v.get_ref();
+    }
+    Ok(())
+}
+
+fn flag_err(flag: &'static str, message: impl Into<String>) -> PlanError {
+    PlanError::Flag {
+        flag,
+        message: message.into(),
+    }
+}
+
+/// Command-line values override every scenario (the file sets the scene,
+/// the flags try a variation).
+fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanError> {
+    if args.workers.contains(&0) {
+        return Err(flag_err("--workers", "0 is not allowed: give 1 or more"));
+    }
+    if args.tasks.contains(&0) {
+        return Err(flag_err("--tasks", "0 is not allowed: give 1 or more"));
+    }
+    if let Some(ms) = args
+        .task_ms
+        .iter()
+        .find(|ms| !(ms.is_finite() && **ms > 0.0))
+    {
+        return Err(flag_err(
+            "--task-ms",
+            format!("{ms} is not allowed: give a number greater than 0"),
+        ));
+    }
+    if args.repetitions == Some(0) {
+        return Err(flag_err(
+            "--repetitions",
+            "0 is not allowed: give 1 or more",
+        ));
+    }
+    if let Some(f) = args.cpu_fraction.filter(|f| !(0.0..=1.0).contains(f)) {
+        return Err(flag_err(
+            "--cpu-fraction",
+            format!("{f} is not allowed: give a fraction from 0 to 1"),
+        ));
+    }
+    if let Some(d) = args
+        .server_delay_ms
+        .filter(|d| !(d.is_finite() && *d >= 0.0))
+    {
+        return Err(flag_err(
+            "--server-delay-ms",
+            format!("{d} is not allowed: give 0 or more"),
+        ));
+    }
+    if args.file_kib == Some(0) || args.round_trips == Some(0) {
+        return Err(flag_err(
+            if args.file_kib == Some(0) {
+                "--file-kib"
+            } else {
+                "--round-trips"
+            },
+            "0 is not allowed: give 1 or more",
+        ));
+    }
+    let kernel = match &args.kernel {
+        Some(k) => Some(Kernel::from_id(k).ok_or_else(|| {
+            flag_err(
+                "--kernel",
+                format!(
+                    "unknown kernel `{k}`; use one of: {}",
+                    Kernel::ALL.map(Kernel::id).join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let models = if args.models.is_empty() {
+        None
+    } else {
+        let mut out = Vec::new();
+        for id in &args.models {
+            let kinds = if id == "all" {
+                ModelKind::ALL.to_vec()
+            } else {
+                vec![ModelKind::from_id(id).ok_or_else(|| {
+                    flag_err(
+                        "--models",
+                        format!(
+                            "unknown model `{id}`; use `all` or some of: {}",
+                            model_ids()
+                        ),
+                    )
+                })?]
+            };
+            for k in kinds {
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+        }
+        Some(out)
+    };
+    for s in scenarios.iter_mut() {
+        if !args.workers.is_empty() {
+            s.workers = args.workers.clone();
+        }
+        if !args.tasks.is_empty() {
+            s.tasks = args.tasks.clone();
+        }
+        if !args.task_ms.is_empty() && s.uses_time_size() {
+            s.task_ms = args.task_ms.clone();
+        }
+        if let (Some(k), true) = (kernel, s.uses_kernel()) {
+            s.kernel = k;
+        }
+        if let (Some(f), WorkloadKind::Mixed) = (args.cpu_fraction, s.workload) {
+            s.cpu_fraction = f;
+        }
+        if s.workload == WorkloadKind::IoSocket {
+            s.server_delay_ms = args.server_delay_ms.unwrap_or(s.server_delay_ms);
+            s.round_trips = args.round_trips.unwrap_or(s.round_trips);
+        }
+        if let (Some(kib), WorkloadKind::IoFile) = (args.file_kib, s.workload) {
+            s.file_kib = kib;
+        }
+        if let Some(m) = &models {
+            s.models = m.clone();
+        }
+        s.repetitions = args.repetitions.unwrap_or(s.repetitions);
+        s.warmup = args.warmup.unwrap_or(s.warmup);
+    }
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! Runs a plan: calibrates, then for each scenario and (tasks, size) point
+//! runs every (model, workers) case for warm-up and measured repetitions,
+//! interleaved so drift hits all models alike, verifies every checksum,
+//! summarizes, and rewrites results.json atomically after every point.
+//! The only place that measures.
+
+use crate::measure::{self, Latencies};
+use crate::model::{Batch, BatchOutcome, ModelError, ModelKind, model_for};
+use crate::plan::{Plan, Point, Scenario};
+use crate::results::{
+    Calibration, CaseResult, Harness, Repetition, RunReport, SCHEMA_VERSION, ScenarioInfo,
+    Settings, TimerFloor,
+};
+use crate::spec::WorkloadKind;
+use crate::stats;
+use crate::workload::{Step, Task, echo::EchoServer, expected_checksum};
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Kernel iterations between two eval-breaker checks: about 50 µs of work,
+/// fine enough for a 100 µs switch interval, coarse enough to cost nothing.
+const SLICE: Duration = Duration::from_micros(50);
+
+pub struct RunOptions {
+    pub out_dir: PathBuf,
+    pub command_line: Vec<String>,
+}
+
+/// Called as the run goes, for the progress bar.
+pub enum Event<'a> {
+    Planned {
+        runs: u64,
+    },
+    Calibrating,
+    Running {
+        scenario: &'a str,
+        model: ModelKind,
+        workers: usize,
+    },
+    RunDone,
+    CaseDone(&'a CaseResult),
+}
+
+/// Runs the whole plan. Returns the report; it is also in `out_dir/results.json`.
+pub fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+) -> anyhow::Result<RunReport> {
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("creating the output directory {}", opts.out_dir.display()))?;
+    let results_path = opts.out_dir.join("results.json");
+
+    on_event(Event::Planned {
+        runs: plan
+            .scenarios
+            .iter()
+            .map(|s| {
+                let cases = cases_of(s).len() as u64;
+                cases * s.points().len() as u64 * (s.warmup + s.repetitions) as u64
+            })
+            .sum(),
+    });
+    on_event(Event::Calibrating);
+    let calibration = calibrate(plan);
+    let mut report = RunReport {
+        schema_version: SCHEMA_VERSION,
+        harness: Harness {
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: crate::machine::git_commit(),
+            started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            command_line: opts.command_line.clone(),
+        },
+        machine: crate::machine::record(),
+        settings: Settings {
+            repetitions: plan
+                .scenarios
+                .iter()
+                .map(|s| s.repetitions)
+                .max()
+                .unwrap_or(0),
+            warmup: plan.scenarios.iter().map(|s| s.warmup).max().unwrap_or(0),
+            quick: plan.settings.quick,
+            case_timeout_s: plan.settings.case_timeout.as_secs_f64(),
+            sources: plan.settings.sources.clone(),
+        },
+        calibration,
+        interrupted: false,
+        scenarios: plan.scenarios.iter().map(scenario_info).collect(),
+        cases: Vec::new(),
+    };
+    write_atomic(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+
+    let echo = if plan
+        .scenarios
+        .iter()
+        .any(|s| s.workload == WorkloadKind::IoSocket)
+    {
+        Some(EchoServer::start()?)
+    } else {
+        None
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("parabench-")
+        .tempdir()
+        .context("creating the io-file scratch directory")?;
+    let env = Env {
+        calibration: &report.calibration.clone(),
+        echo: echo.as_ref().map(EchoServer::addr),
+        scratch: scratch.path(),
+        cores: report.machine.logical_cores,
+        timeout: plan.settings.case_timeout,
+        cancel,
+    };
+
+    'scenarios: for scenario in &plan.scenarios {
+        for point in scenario.points() {
+            let cases = run_point(scenario, &point, &env, on_event);
+            for case in &cases {
+                on_event(Event::CaseDone(case));
+            }
+            report.cases.extend(cases);
+            report.interrupted = cancel.load(Ordering::Relaxed);
+            write_atomic(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+            if report.interrupted {
+                break 'scenarios;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// What every case of the run shares.
+struct Env<'a> {
+    calibration: &'a Calibration,
+    echo: Option<std::net::SocketAddr>,
+    scratch: &'a Path,
+    cores: usize,
+    timeout: Duration,
+    cancel: &'a AtomicBool,
+}
+
+/// The (model, workers) cases of a scenario; `sequential` once, at 1 worker.
+pub fn cases_of(s: &Scenario) -> Vec<(ModelKind, usize)> {
+    let mut out = Vec::new();
+    if s.models.contains(&ModelKind::Sequential) {
+        out.push((ModelKind::Sequential, 1));
+    }
+    for &w in &s.workers {
+        for &m in &s.models {
+            if m != ModelKind::Sequential {
+                out.push((m, w));
+            }
+        }
+    }
+    out
+}
+
+fn scenario_info(s: &Scenario) -> ScenarioInfo {
+    ScenarioInfo {
+        name: s.name.clone(),
+        description: s.description.clone(),
+        workload: s.workload.id().into(),
+        cpu_bound: s.cpu_bound(),
+        models: s.models.iter().map(|m| m.id().to_owned()).collect(),
+    }
+}
+
+/// Measures the kernels the plan uses and the sleep floor of its sleeps.
+fn calibrate(plan: &Plan) -> Calibration {
+    let min_run = if plan.settings.quick {
+        Duration::from_millis(20)
+    } else {
+        Duration::from_millis(60)
+    };
+    let mut kernels = BTreeMap::new();
+    let mut sleeps: Vec<f64> = Vec::new();
+    for s in &plan.scenarios {
+        for p in s.points() {
+            if p.shape.cpu_ms > 0.0 {
+                kernels
+                    .entry(p.shape.kernel.id().to_owned())
+                    .or_insert_with(|| crate::workload::cpu::calibrate(p.shape.kernel, min_run));
+            }
+            if p.shape.sleep_ms > 0.0 && !sleeps.contains(&p.shape.sleep_ms) {
+                sleeps.push(p.shape.sleep_ms);
+            }
+        }
+    }
+    let samples = if plan.settings.quick { 5 } else { 15 };
+    let timer_floor = sleeps
+        .into_iter()
+        .map(|ms| TimerFloor {
+            nominal_ms: ms,
+            measured_ms: sleep_floor(Duration::from_secs_f64(ms / 1e3), samples),
+        })
+        .collect();
+    Calibration {
+        kernels,
+        timer_floor,
+    }
+}
+
+/// The median time a sleep of `d` really takes here (timer slack, wakeup).
+fn sleep_floor(d: Duration, samples: usize) -> f64 {
+    let taken: Vec<f64> = (0..samples)
+        .map(|_| {
+            let t = Instant::now();
+            std::thread::sleep(d);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    stats::median(&taken).unwrap_or(d.as_secs_f64() * 1e3)
+}
+
+/// Turns a point's task shape into concrete tasks for this machine.
+pub fn build_tasks(
+    point: &Point,
+    iters_per_ms: f64,
+    echo: Option<std::net::SocketAddr>,
+    scratch: &Path,
+) -> anyhow::Result<Vec<Task>> {
+    let shape = point.shape;
+    let mut steps = Vec::new();
+    if shape.cpu_ms > 0.0 {
+        steps.push(Step::Cpu {
+            kernel: shape.kernel,
+            iters: (shape.cpu_ms * iters_per_ms).round().max(1.0) as u64,
+            slice_iters: (SLICE.as_secs_f64() * 1e3 * iters_per_ms).round().max(1.0) as u64,
+        });
+    }
+    if shape.sleep_ms > 0.0 {
+        steps.push(Step::Sleep {
+            us: (shape.sleep_ms * 1e3).round() as u64,
+        });
+    }
+    if let Some(sock) = shape.socket {
+        steps.push(Step::Socket {
+            addr: echo.context("io-socket needs the echo server")?,
+            round_trips: sock.round_trips,
+            message_bytes: sock.message_bytes,
+            server_delay_us: (sock.server_delay_ms * 1e3).round() as u64,
+        });
+    }
+    if let Some(kib) = shape.file_kib {
+        steps.push(Step::File {
+            dir: scratch.to_owned(),
+            kib,
+        });
+    }
+    Ok((0..point.tasks as u32)
+        .map(|idx| Task {
+            idx,
+            steps: steps.clone(),
+            releases_gil: shape.releases_gil,
+        })
+        .collect())
+}
+
+/// One case's measurements as they accumulate.
+struct CaseRun {
+    model: ModelKind,
+    workers: usize,
+    reps: Vec<Repetition>,
+    latency: Latencies,
+    wait: Latencies,
+    run: Latencies,
+    failure: Option<String>,
+}
+
+fn run_point(
+    scenario: &Scenario,
+    point: &Point,
+    env: &Env,
+    on_event: &mut dyn FnMut(Event),
+) -> Vec<CaseResult> {
+    let iters_per_ms = env
+        .calibration
+        .kernels
+        .get(point.shape.kernel.id())
+        .copied()
+        .unwrap_or(1.0);
+    let mut cases: Vec<CaseRun> = cases_of(scenario)
+        .into_iter()
+        .map(|(model, workers)| CaseRun {
+            model,
+            workers,
+            reps: Vec::new(),
+            latency: Latencies::default(),
+            wait: Latencies::default(),
+            run: Latencies::default(),
+            failure: None,
+        })
+        .collect();
+    let tasks = match build_tasks(point, iters_per_ms, env.echo, env.scratch) {
+        Ok(t) => t,
+        Err(e) => {
+            for c in &mut cases {
+                c.failure = Some(format!("{e:#}"));
+            }
+            Vec::new()
+        }
+    };
+    let expected: Vec<u64> = tasks.iter().map(expected_checksum).collect();
+
+    let rounds = scenario.warmup + scenario.repetitions;
+    for round in 0..rounds {
+        let measured = round >= scenario.warmup;
+        // Rotate the order each round so no model always runs first or last.
+        let n = cases.len().max(1);
+        for k in 0..cases.len() {
+            if env.cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let case = &mut cases[(k + round as usize) % n];
+            on_event(Event::Running {
+                scenario: &scenario.name,
+                model: case.model,
+                workers: case.workers,
+            });
+            if case.failure.is_none() {
+                match run_once(case.model, case.workers, &tasks, &expected, env) {
+                    Ok((rep, outcome)) if measured => {
+                        for r in &outcome.records {
+                            case.latency.record(r.latency);
+                            case.wait.record(r.queue_wait());
+                            case.run.record(r.output.run());
+                        }
+                        case.reps.push(rep);
+                    }
+                    Ok(_) => {}
+                    Err(e) => case.failure = Some(e),
+                }
+            }
+            on_event(Event::RunDone);
+        }
+    }
+    summarize(scenario, point, cases, env)
+}
+
+/// Runs one batch and measures it. Errors are the case's status text.
+fn run_once(
+    model: ModelKind,
+    workers: usize,
+    tasks: &[Task],
+    expected: &[u64],
+    env: &Env,
+) -> Result<(Repetition, BatchOutcome), String> {
+    let batch = Batch {
+        tasks,
+        workers,
+        deadline: Instant::now() + env.timeout,
+        cancel: env.cancel,
+    };
+    measure::reset_peak_rss();
+    let before = measure::self_usage();
+    let outcome = model_for(model).run(&batch).map_err(|e| match e {
+        ModelError::Cancelled => "interrupted".to_owned(),
+        e => e.to_string(),
+    })?;
+    let harness = measure::self_usage().since(&before);
+    let harness_peak = measure::peak_rss();
+    verify(&outcome, expected)?;
+    let p99 = {
+        let mut l = Latencies::default();
+        outcome.records.iter().for_each(|r| l.record(r.latency));
+        l.percentiles().map_or(0.0, |p| p.p99)
+    };
+    let c = &outcome.children;
+    let rep = Repetition {
+        wall_s: outcome.wall.as_secs_f64(),
+        startup_s: outcome.startup.map(|d| d.as_secs_f64()),
+        cpu_user_s: (harness.user + c.user).as_secs_f64(),
+        cpu_sys_s: (harness.sys + c.sys).as_secs_f64(),
+        harness_peak_rss_bytes: harness_peak,
+        children_peak_rss_bytes: c.concurrent_peak(outcome.live_children),
+        ctx_voluntary: harness.ctx_voluntary + c.ctx_voluntary,
+        ctx_involuntary: harness.ctx_involuntary + c.ctx_involuntary,
+        latency_p99_ms: p99,
+    };
+    Ok((rep, outcome))
+}
+
+/// Every task ran once and produced the checksum the sequential reference
+/// computes; otherwise the model is broken and its case fails.
+fn verify(outcome: &BatchOutcome, expected: &[u64]) -> Result<(), String> {
+    if outcome.records.len() != expected.len() {
+        return Err(format!(
+            "returned {} results for {} tasks",
+            outcome.records.len(),
+            expected.len()
+        ));
+    }
+    let mut seen = vec![false; expected.len()];
+    for r in &outcome.records {
+        let idx = r.output.idx as usize;
+        match expected.get(idx) {
+            Some(&want) if r.output.checksum == want && !seen[idx] => seen[idx] = true,
+            Some(&want) if r.output.checksum != want => {
+                return Err(format!(
+                    "checksum mismatch on task {idx}: got {:#x}, expected {want:#x}",
+                    r.output.checksum
+                ));
+            }
+            _ => return Err(format!("task {idx} reported twice or out of range")),
+        }
+    }
+    Ok(())
+}
+
+fn summarize(
+    scenario: &Scenario,
+    point: &Point,
+    cases: Vec<CaseRun>,
+    env: &Env,
+) -> Vec<CaseResult> {
+    let wall = |c: &CaseRun| stats::median(&c.reps.iter().map(|r| r.wall_s).collect::<Vec<_>>());
+    let sequential = cases
+        .iter()
+        .find(|c| c.model == ModelKind::Sequential && c.failure.is_none());
+    let seq_wall = sequential.and_then(wall);
+    // One task's IO cost when run alone: the measured sleep floor, or for
+    // sockets and files the median task run time of the sequential baseline.
+    let io_ms = match scenario.workload {
+        WorkloadKind::Cpu => 0.0,
+        WorkloadKind::IoSleep | WorkloadKind::Mixed => env
+            .calibration
+            .timer_floor
+            .iter()
+            .find(|f| f.nominal_ms == point.shape.sleep_ms)
+            .map_or(point.shape.sleep_ms, |f| f.measured_ms),
+        WorkloadKind::IoSocket | WorkloadKind::IoFile => sequential
+            .and_then(|c| c.run.percentiles())
+            .map_or(0.0, |p| p.p50),
+    };
+    cases
+        .into_iter()
+        .map(|c| {
+            let med = |f: &dyn Fn(&Repetition) -> f64| {
+                stats::median(&c.reps.iter().map(f).collect::<Vec<_>>())
+            };
+            let samples: Vec<f64> = c.reps.iter().map(|r| r.wall_s).collect();
+            let wall_est = stats::median_ci(&samples);
+            let speedup = match (seq_wall, wall_est) {
+                (Some(s), Some(m)) => stats::speedup(s, m.median),
+                _ => None,
+            };
+            let ideal =
+                stats::ideal_speedup(point.tasks, c.workers, env.cores, point.shape.cpu_ms, io_ms);
+            let startups: Vec<f64> = c.reps.iter().filter_map(|r| r.startup_s).collect();
+            let status = match (&c.failure, c.reps.is_empty()) {
+                (Some(f), _) => f.clone(),
+                (None, true) => "interrupted".into(),
+                (None, false) => "ok".into(),
+            };
+            let harness_rss = med(&|r| r.harness_peak_rss_bytes as f64).map(|v| v as u64);
+            let children_rss = med(&|r| r.children_peak_rss_bytes as f64).map(|v| v as u64);
+            CaseResult {
+                scenario: scenario.name.clone(),
+                workload: scenario.workload.id().into(),
+                kernel: scenario
+                    .uses_kernel()
+                    .then(|| scenario.kernel.id().to_owned()),
+                model: c.model.id().into(),
+                workers: c.workers,
+                tasks: point.tasks,
+                task_ms: point.task_ms,
+                params: scenario
+                    .params()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                status,
+                wall_s: wall_est,
+                samples_wall_s: samples,
+                startup_s: stats::median_ci(&startups),
+                speedup,
+                ideal_speedup: Some(ideal),
+                efficiency: speedup.map(|s| s / ideal),
+                cpu_user_s: med(&|r| r.cpu_user_s),
+                cpu_sys_s: med(&|r| r.cpu_sys_s),
+                peak_rss_bytes: harness_rss.zip(children_rss).map(|(h, c)| h + c),
+                harness_peak_rss_bytes: harness_rss,
+                children_peak_rss_bytes: children_rss,
+                ctx_voluntary: med(&|r| r.ctx_voluntary as f64).map(|v| v as u64),
+                ctx_involuntary: med(&|r| r.ctx_involuntary as f64).map(|v| v as u64),
+                task_latency_ms: c.latency.percentiles(),
+                queue_wait_ms: c.wait.percentiles(),
+                task_run_ms: c.run.percentiles(),
+                gil: None,
+                repetitions: c.reps,
+            }
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so readers never see a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

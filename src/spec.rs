@@ -1,0 +1,178 @@
+//! The serde mirror of a suite file (TOML). It checks shapes, types, unknown
+//! keys and single values while parsing, so those errors carry toml's line
+//! and column; everything that relates keys to each other is checked in
+//! `plan`. No logic beyond that lives here.
+
+use serde::de::{self, Deserializer, IntoDeserializer};
+use serde::{Deserialize, Serialize};
+use std::num::NonZeroUsize;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    #[serde(default)]
+    pub settings: SettingsSpec,
+    #[serde(default)]
+    pub scenario: Vec<Spanned<ScenarioSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsSpec {
+    pub repetitions: Option<NonZeroU32>,
+    pub warmup: Option<u32>,
+    pub timeout_s: Option<Positive>,
+}
+
+type NonZeroU32 = std::num::NonZeroU32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    Cpu,
+    IoSleep,
+    IoSocket,
+    IoFile,
+    Mixed,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 5] = [
+        WorkloadKind::Cpu,
+        WorkloadKind::IoSleep,
+        WorkloadKind::IoSocket,
+        WorkloadKind::IoFile,
+        WorkloadKind::Mixed,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            WorkloadKind::Cpu => "cpu",
+            WorkloadKind::IoSleep => "io-sleep",
+            WorkloadKind::IoSocket => "io-socket",
+            WorkloadKind::IoFile => "io-file",
+            WorkloadKind::Mixed => "mixed",
+        }
+    }
+}
+
+/// One `[[scenario]]` table. Its `[scenario.quick]` table has the same
+/// shape; under `--quick` its keys replace the scenario's (`plan` refuses
+/// `name`, `workload`, `models` and `description` there).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub workload: Option<Spanned<WorkloadKind>>,
+    pub models: Option<Spanned<Vec<Spanned<String>>>>,
+    pub workers: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub tasks: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub task_ms: Option<Spanned<Sweep<Positive>>>,
+    pub kernel: Option<Spanned<String>>,
+    pub cpu_fraction: Option<Spanned<Fraction>>,
+    pub server_delay_ms: Option<Spanned<NonNegative>>,
+    pub round_trips: Option<Spanned<NonZeroU32>>,
+    pub message_bytes: Option<Spanned<NonZeroU32>>,
+    pub file_kib: Option<Spanned<std::num::NonZeroU64>>,
+    pub releases_gil: Option<Spanned<bool>>,
+    pub repetitions: Option<Spanned<NonZeroU32>>,
+    pub warmup: Option<Spanned<u32>>,
+    pub quick: Option<Spanned<Box<ScenarioSpec>>>,
+}
+
+/// One value or a list of them: `tasks = 8` and `tasks = [8, 64]` both work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sweep<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = Sweep<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a non-empty list of numbers")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| Sweep(vec![t]))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| Sweep(vec![t]))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| Sweep(vec![t]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element()? {
+                    out.push(t);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                Ok(Sweep(out))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A number > 0 (durations).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Positive(pub f64);
+
+impl TryFrom<f64> for Positive {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && v > 0.0 {
+            Ok(Positive(v))
+        } else {
+            Err(format!(
+                "{v} is not allowed here: give a number greater than 0"
+            ))
+        }
+    }
+}
+
+/// A number >= 0.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct NonNegative(pub f64);
+
+impl TryFrom<f64> for NonNegative {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(NonNegative(v))
+        } else {
+            Err(format!(
+                "{v} is not allowed here: give a number of 0 or more"
+            ))
+        }
+    }
+}
+
+/// A number between 0 and 1 inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Fraction(pub f64);
+
+impl TryFrom<f64> for Fraction {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&v) {
+            Ok(Fraction(v))
+        } else {
+            Err(format!(
+                "{v} is not allowed here: give a fraction from 0 to 1"
+            ))
+        }
+    }
+}
+
+/// Parses a suite's text. Errors come back as toml's, with their span.
+pub fn parse(text: &str) -> Result<SuiteSpec, toml::de::Error> {
+    toml::from_str(text)
+}

@@ -1,0 +1,145 @@
+//! Pure statistics over measured samples: medians with distribution-free
+//! confidence intervals, speedup, and the ideal speedup a machine allows.
+//! No clocks, threads or files here.
+
+use crate::results::Estimate;
+
+/// The median of `samples` (the mean of the middle two for an even count).
+/// None when empty.
+pub fn median(samples: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+/// The median with a 95% confidence interval from order statistics: the
+/// interval between the k-th smallest and k-th largest sample, with k the
+/// largest rank whose binomial(n, 1/2) tail stays under 2.5%. It assumes
+/// nothing about the distribution (timings are skewed). With fewer than six
+/// samples no such k exists and the interval is [min, max], whose coverage is
+/// then lower (93.75% at five, 75% at three): run more repetitions for a
+/// tighter claim.
+pub fn median_ci(samples: &[f64]) -> Option<Estimate> {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    let med = median(&s)?;
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let k = ci_rank(n);
+    Some(Estimate {
+        median: med,
+        low: s[k],
+        high: s[n - 1 - k],
+    })
+}
+
+/// The 0-based rank k such that P(Binomial(n, 1/2) <= k) <= 2.5% is largest.
+fn ci_rank(n: usize) -> usize {
+    let mut cdf = 0.0;
+    let mut k = 0;
+    for i in 0..n {
+        cdf += binomial_half(n, i);
+        if cdf > 0.025 {
+            break;
+        }
+        k = i;
+    }
+    k.min((n - 1) / 2)
+}
+
+fn binomial_half(n: usize, i: usize) -> f64 {
+    // ln C(n, i) - n ln 2, summed in logs to stay finite for large n.
+    let ln_c: f64 = (0..i)
+        .map(|j| ((n - j) as f64).ln() - ((j + 1) as f64).ln())
+        .sum();
+    (ln_c - n as f64 * std::f64::consts::LN_2).exp()
+}
+
+/// How much faster a model is than the sequential baseline.
+pub fn speedup(sequential: f64, model: f64) -> Option<f64> {
+    (sequential > 0.0 && model > 0.0).then(|| sequential / model)
+}
+
+/// The best speedup this machine allows for a batch, given the measured
+/// cost of one task's CPU part and IO part when run alone.
+///
+/// Sequentially the batch takes `tasks * (cpu + io)`. With `workers` running
+/// at once, it can finish no sooner than the longer of: the CPU work spread
+/// over the cores that can run it, `tasks * cpu / min(workers, cores)`; and
+/// the rounds of tasks, `ceil(tasks / workers) * (cpu + io)` (each task takes
+/// its own time, whatever else runs). For pure CPU work this is about
+/// min(workers, tasks, cores); for pure IO, the concurrency bound.
+pub fn ideal_speedup(tasks: usize, workers: usize, cores: usize, cpu: f64, io: f64) -> f64 {
+    let tasks = tasks.max(1) as f64;
+    let workers = workers.max(1) as f64;
+    let cores = cores.max(1) as f64;
+    let per_task = cpu + io;
+    if per_task <= 0.0 {
+        return 1.0;
+    }
+    let sequential = tasks * per_task;
+    let cpu_bound = tasks * cpu / workers.min(cores);
+    let rounds = (tasks / workers).ceil() * per_task;
+    sequential / cpu_bound.max(rounds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn small_samples_use_the_full_range() {
+        let e = median_ci(&[5.0, 1.0, 3.0]).unwrap();
+        assert_eq!((e.low, e.median, e.high), (1.0, 3.0, 5.0));
+    }
+
+    #[test]
+    fn larger_samples_trim_the_extremes() {
+        // n = 20: the classic table gives ranks 6 and 15 (1-based).
+        let s: Vec<f64> = (1..=20).map(f64::from).collect();
+        let e = median_ci(&s).unwrap();
+        assert_eq!((e.low, e.high), (6.0, 15.0));
+        assert!(e.low <= e.median && e.median <= e.high);
+    }
+
+    #[test]
+    fn ci_rank_matches_binomial_tables() {
+        // Known 95% ranks for the median (0-based k): n=6 -> 0, n=10 -> 1, n=30 -> 9.
+        assert_eq!(ci_rank(6), 0);
+        assert_eq!(ci_rank(10), 1);
+        assert_eq!(ci_rank(30), 9);
+    }
+
+    #[test]
+    fn ideal_speedup_for_cpu_io_and_mixed() {
+        // CPU: bounded by cores.
+        assert!((ideal_speedup(8, 4, 2, 20.0, 0.0) - 2.0).abs() < 1e-9);
+        assert!((ideal_speedup(8, 1, 2, 20.0, 0.0) - 1.0).abs() < 1e-9);
+        // IO: bounded by concurrency.
+        assert!((ideal_speedup(64, 64, 2, 0.0, 50.0) - 64.0).abs() < 1e-9);
+        assert!((ideal_speedup(10, 4, 2, 0.0, 50.0) - 10.0 / 3.0).abs() < 1e-9);
+        // Mixed, 30% CPU, 8 workers, 2 cores: CPU spread over 2 cores limits it.
+        let s = ideal_speedup(16, 8, 2, 3.0, 7.0);
+        assert!((s - 160.0 / 24.0).abs() < 1e-9, "{s}");
+    }
+
+    #[test]
+    fn speedup_guards_against_zero() {
+        assert_eq!(speedup(2.0, 1.0), Some(2.0));
+        assert_eq!(speedup(2.0, 0.0), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! The child side of the process models: `parabench worker [--pool]` reads
+//! jobs as JSON lines on stdin and answers each with a JSON line on stdout.
+//! A pool worker first says `ready`, then serves jobs until stdin closes; a
+//! one-shot worker serves one job and exits.
+//!
+//! `PARABENCH_WORKER_FAULT=crash|hang` makes a worker abort or hang on its
+//! first job: the fault-injection hook the tests use to prove a crashing or
+//! hanging worker fails its case instead of hanging the harness.
+
+use crate::results::GilCounters;
+use crate::workload::{NoGil, Task, TaskOutput, blocking};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+
+pub const READY: &str = "ready";
+pub const FAULT_ENV: &str = "PARABENCH_WORKER_FAULT";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub task: Task,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reply {
+    Done {
+        output: TaskOutput,
+        gil: Option<GilCounters>,
+    },
+    Failed(String),
+}
+
+/// Runs one job where it is; what both worker kinds do per job.
+pub fn run_job(job: &Job) -> Reply {
+    match blocking::execute(&job.task, &mut NoGil) {
+        Ok(output) => Reply::Done { output, gil: None },
+        Err(e) => Reply::Failed(format!("{e:#}")),
+    }
+}
+
+/// The `worker` subcommand.
+pub fn serve(pool: bool) -> anyhow::Result<()> {
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    if pool {
+        writeln!(stdout, "{READY}")?;
+        stdout.flush()?;
+    }
+    for line in stdin.lines() {
+        let line = line.context("reading a job from stdin")?;
+        let job: Job = serde_json::from_str(&line).context("decoding a job")?;
+        inject_fault();
+        let reply = run_job(&job);
+        serde_json::to_writer(&mut stdout, &reply)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+        if !pool {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn inject_fault() {
+    match std::env::var(FAULT_ENV).as_deref() {
+        Ok("crash") => std::process::abort(),
+        Ok("hang") => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        _ => {}
+    }
+}

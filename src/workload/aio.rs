@@ -1,0 +1,143 @@
+//! Runs a task's steps as a future: what the async models do. IO steps use
+//! tokio's own sleep, sockets and files; CPU steps run inside the task and
+//! block its executor thread, so users see what blocking an executor costs.
+
+use super::{Step, Task, TaskOutput, combine, echo, file_bytes, file_path, fnv1a};
+use anyhow::Context;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Runs CPU steps; the async models pass one that takes an emulated GIL
+/// around the step when they run under one.
+pub trait CpuStep: Sync {
+    fn run(&self, task: &Task, kernel: super::Kernel, iters: u64, slice_iters: u64) -> u64;
+}
+
+/// CPU steps straight on the executor thread.
+pub struct Inline;
+impl CpuStep for Inline {
+    fn run(&self, task: &Task, kernel: super::Kernel, iters: u64, slice_iters: u64) -> u64 {
+        super::blocking::cpu_step(task.idx, kernel, iters, slice_iters, &mut || {})
+    }
+}
+
+pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutput> {
+    let start = Instant::now();
+    let mut sum = 0;
+    for step in &task.steps {
+        let part = match step {
+            Step::Cpu {
+                kernel,
+                iters,
+                slice_iters,
+            } => cpu.run(task, *kernel, *iters, *slice_iters),
+            Step::Sleep { us } => {
+                tokio::time::sleep(Duration::from_micros(*us)).await;
+                *us
+            }
+            Step::Socket {
+                addr,
+                round_trips,
+                message_bytes,
+                server_delay_us,
+            } => {
+                let io = socket_round_trips(
+                    task.idx,
+                    *addr,
+                    *round_trips,
+                    *message_bytes,
+                    *server_delay_us,
+                );
+                tokio::time::timeout(super::blocking::IO_TIMEOUT, io)
+                    .await
+                    .context("echo server round trip timed out")??
+            }
+            Step::File { dir, kib } => file_round_trip(task.idx, dir, *kib).await?,
+        };
+        sum = combine(sum, part);
+    }
+    Ok(TaskOutput {
+        idx: task.idx,
+        checksum: sum,
+        run_ns: start.elapsed().as_nanos() as u64,
+    })
+}
+
+async fn socket_round_trips(
+    idx: u32,
+    addr: std::net::SocketAddr,
+    round_trips: u32,
+    len: u32,
+    delay_us: u64,
+) -> anyhow::Result<u64> {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to the echo server at {addr}"))?;
+    stream.set_nodelay(true)?;
+    let mut sum = 0;
+    let mut back = vec![0u8; len as usize];
+    for round in 0..round_trips {
+        let mut request = echo::header(len, delay_us).to_vec();
+        request.extend_from_slice(&super::message(idx, round, len));
+        stream.write_all(&request).await?;
+        stream.read_exact(&mut back).await?;
+        sum = combine(sum, fnv1a(&back));
+    }
+    Ok(sum)
+}
+
+async fn file_round_trip(idx: u32, dir: &std::path::Path, kib: u64) -> anyhow::Result<u64> {
+    let path = file_path(dir, idx);
+    let data = file_bytes(idx, kib);
+    let result = async {
+        let mut file = tokio::fs::File::create(&path).await?;
+        file.write_all(&data).await?;
+        file.sync_all().await?;
+        drop(file);
+        tokio::fs::read(&path).await
+    }
+    .await
+    .with_context(|| format!("write, fsync and read back {}", path.display()));
+    let _ = tokio::fs::remove_file(&path).await;
+    Ok(fnv1a(&result?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Kernel, Task, expected_checksum};
+    use super::*;
+
+    #[test]
+    fn async_steps_reproduce_the_expected_checksum() {
+        let server = echo::EchoServer::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let task = Task {
+            idx: 9,
+            steps: vec![
+                Step::Cpu {
+                    kernel: Kernel::Hash,
+                    iters: 5_000,
+                    slice_iters: 1_000,
+                },
+                Step::Sleep { us: 50 },
+                Step::Socket {
+                    addr: server.addr(),
+                    round_trips: 3,
+                    message_bytes: 32,
+                    server_delay_us: 10,
+                },
+                Step::File {
+                    dir: dir.path().to_owned(),
+                    kib: 2,
+                },
+            ],
+            releases_gil: false,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = rt.block_on(execute(&task, &Inline)).unwrap();
+        assert_eq!(out.checksum, expected_checksum(&task));
+    }
+}

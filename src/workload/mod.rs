@@ -1,0 +1,139 @@
+//! What one task does, as data: a list of steps (compute, sleep, socket round
+//! trips, file write+fsync+read). A workload never knows which model runs it;
+//! `blocking` and `aio` execute the same steps, each in its own way.
+//!
+//! `Task` crosses process boundaries as JSON (the worker protocol), so it
+//! derives serde besides the spec and the results schema.
+
+pub mod aio;
+pub mod blocking;
+pub mod cpu;
+pub mod echo;
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use cpu::Kernel;
+
+/// One task: its index in the batch (it seeds the work) and its steps, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub idx: u32,
+    pub steps: Vec<Step>,
+    /// CPU work done by a C extension that drops the GIL (numpy, hashlib).
+    #[serde(default)]
+    pub releases_gil: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Cpu {
+        kernel: Kernel,
+        iters: u64,
+        /// Iterations between two eval-breaker checks under a GIL.
+        slice_iters: u64,
+    },
+    Sleep {
+        us: u64,
+    },
+    Socket {
+        addr: SocketAddr,
+        round_trips: u32,
+        message_bytes: u32,
+        server_delay_us: u64,
+    },
+    File {
+        dir: PathBuf,
+        kib: u64,
+    },
+}
+
+/// What a task returns: a checksum that every model must reproduce, and how
+/// long it ran once started (measured where it ran).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskOutput {
+    pub idx: u32,
+    pub checksum: u64,
+    pub run_ns: u64,
+}
+
+impl TaskOutput {
+    pub fn run(&self) -> Duration {
+        Duration::from_nanos(self.run_ns)
+    }
+}
+
+/// How a task's thread cooperates with an interpreter lock, if any. Without a
+/// GIL both hooks do nothing; under the emulated GIL `between_slices` is the
+/// eval breaker and `blocking` releases the lock around IO.
+pub trait Interpreter {
+    fn between_slices(&mut self) {}
+    fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+/// No interpreter lock: native threads.
+pub struct NoGil;
+impl Interpreter for NoGil {}
+
+/// The checksum a correct run of `task` must produce, computed without doing
+/// any IO (the IO steps' checksums depend only on what they send or write).
+pub fn expected_checksum(task: &Task) -> u64 {
+    let mut sum = 0;
+    for step in &task.steps {
+        let part = match step {
+            Step::Cpu { kernel, iters, .. } => kernel.run(task.idx as u64, *iters),
+            Step::Sleep { us } => *us,
+            Step::Socket {
+                round_trips,
+                message_bytes,
+                ..
+            } => (0..*round_trips).fold(0, |acc, round| {
+                combine(acc, fnv1a(&message(task.idx, round, *message_bytes)))
+            }),
+            Step::File { kib, .. } => fnv1a(&file_bytes(task.idx, *kib)),
+        };
+        sum = combine(sum, part);
+    }
+    sum
+}
+
+/// Folds one step's checksum into the task's, order-sensitively.
+pub fn combine(acc: u64, part: u64) -> u64 {
+    cpu::mix64(acc ^ part.rotate_left(17))
+}
+
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// The bytes task `idx` sends in round `round`: distinct per task and round,
+/// so an echo server that mixed up connections would break the checksum.
+pub fn message(idx: u32, round: u32, len: u32) -> Vec<u8> {
+    let seed = cpu::mix64(((idx as u64) << 32) | round as u64);
+    (0..len as u64)
+        .map(|i| (cpu::mix64(seed ^ i) & 0xFF) as u8)
+        .collect()
+}
+
+/// The bytes task `idx` writes to its file.
+pub fn file_bytes(idx: u32, kib: u64) -> Vec<u8> {
+    let seed = cpu::mix64(idx as u64 ^ 0xF11E);
+    (0..kib * 1024)
+        .map(|i| (cpu::mix64(seed ^ (i / 8)) >> ((i % 8) * 8)) as u8)
+        .collect()
+}
+
+/// A name for one task's file that no other task or process will use.
+pub fn file_path(dir: &std::path::Path, idx: u32) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("task-{idx}-{}-{n}", std::process::id()))
+}
