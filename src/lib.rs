@@ -5,11 +5,15 @@
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
 pub mod cli;
+pub mod compare;
 pub mod console;
 pub mod cpython;
+pub mod export;
 pub mod fonts;
 pub mod gil;
+pub mod history;
 pub mod limits;
+pub mod load;
 pub mod machine;
 pub mod measure;
 pub mod model;

@@ -5,8 +5,9 @@
 
 use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{Cli, Command, ListArgs, RunArgs};
-use parabench::{console, plan, runner};
+use parabench::cli::{Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, RunArgs};
+use parabench::{compare, console, export, history, load, plan, runner};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +20,9 @@ fn main() -> ExitCode {
         Command::Sysinfo => sysinfo(),
         Command::Worker(args) => parabench::worker::serve(args.pool).map(|()| 0),
         Command::Report(_) => Err(anyhow::anyhow!("report: not wired yet")),
-        Command::Compare(_) => Err(anyhow::anyhow!("compare: not wired yet")),
-        Command::Export(_) => Err(anyhow::anyhow!("export: not wired yet")),
-        Command::History(_) => Err(anyhow::anyhow!("history: not wired yet")),
+        Command::Compare(args) => compare_command(&args),
+        Command::Export(args) => export_command(&args),
+        Command::History(args) => history_command(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -34,11 +35,13 @@ fn main() -> ExitCode {
 
 /// Input the user can fix exits 2; anything else that went wrong exits 1.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<plan::PlanError>()) {
-        2
-    } else {
-        1
-    }
+    let user_error = |e: &(dyn std::error::Error + 'static)| {
+        e.is::<plan::PlanError>()
+            || e.is::<load::LoadError>()
+            || e.is::<compare::CompareError>()
+            || e.is::<history::HistoryError>()
+    };
+    if err.chain().any(user_error) { 2 } else { 1 }
 }
 
 fn run(args: RunArgs) -> anyhow::Result<u8> {
@@ -133,4 +136,49 @@ fn sysinfo() -> anyhow::Result<u8> {
     let machine = parabench::machine::record();
     println!("{}", serde_json::to_string_pretty(&machine)?);
     Ok(0)
+}
+
+/// Exit 1 when at least one case confidently regressed, 0 otherwise.
+fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
+    let options = compare::CompareOptions::new(args.metric, args.threshold)?;
+    let baseline = load::load_report(&args.baseline)?;
+    let current = load::load_report(&args.current)?;
+    let comparison = compare::compare(&baseline, &current, &options);
+    // Warnings also go to stderr, so that they are seen when stdout is
+    // redirected to a file or a step summary.
+    for warning in &comparison.warnings {
+        eprintln!("warning: {warning}");
+    }
+    write_stdout(&compare::render(&comparison, args.format))?;
+    Ok(u8::from(comparison.has_regression()))
+}
+
+fn export_command(args: &ExportArgs) -> anyhow::Result<u8> {
+    let report = load::load_report(&args.results)?;
+    let text = export::export(&report, args.format);
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("writing the export to {}", path.display()))?,
+        None => write_stdout(&text)?,
+    }
+    Ok(0)
+}
+
+fn history_command(args: &HistoryArgs) -> anyhow::Result<u8> {
+    let summary = history::write_history(&args.inputs, &args.out)?;
+    eprintln!(
+        "wrote {} charts from {} runs; see {}",
+        summary.n_charts,
+        summary.n_runs,
+        summary.index.display()
+    );
+    Ok(0)
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
 }
