@@ -24,6 +24,8 @@ pub struct ProcessPool {
     n_workers: usize,
     n_finished: usize,
     children: ChildUsage,
+    /// Why the last worker that died without answering died.
+    death: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl ProcessPool {
@@ -40,6 +42,7 @@ impl ProcessPool {
             n_workers: 0,
             n_finished: 0,
             children: ChildUsage::default(),
+            death: Default::default(),
         };
         let started = Instant::now();
         for _ in 0..n.max(1) {
@@ -49,6 +52,7 @@ impl ProcessPool {
             let (jobs_rx, finished_tx, ready_tx) =
                 (jobs_rx.clone(), finished_tx.clone(), ready_tx.clone());
             let live = pool.live.clone();
+            let death = pool.death.clone();
             std::thread::Builder::new()
                 .name(format!("feeder-{}", worker.pid))
                 .spawn(move || {
@@ -70,7 +74,9 @@ impl ProcessPool {
                     }
                     let finished = worker.finish(&live);
                     if let Some(reply_tx) = broken {
-                        let _ = reply_tx.send(Err(finished.describe()));
+                        let why = finished.describe();
+                        *death.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+                        let _ = reply_tx.send(Err(why));
                     }
                     let _ = finished_tx.send(finished);
                 })
@@ -103,7 +109,20 @@ impl ProcessPool {
         started: Instant,
     ) -> Result<Vec<JobResult>, ModelError> {
         let handles: Vec<_> = jobs.into_iter().map(|j| self.submit(j)).collect();
-        handles.iter().map(|h| h.wait(batch, started)).collect()
+        handles
+            .iter()
+            .map(|h| h.wait(batch, started))
+            .collect::<Result<_, _>>()
+            .map_err(|e| match e {
+                // Every worker is gone: say what killed them, not only that.
+                ModelError::Worker(_) => {
+                    match self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                        Some(why) => ModelError::Worker(why),
+                        None => e,
+                    }
+                }
+                e => e,
+            })
     }
 
     /// Stops taking jobs and reaps every worker. With `wait`, workers finish

@@ -137,6 +137,9 @@ mod tests {
             workers: 2,
             deadline: Instant::now() + Duration::from_secs(30),
             cancel,
+            gil: None,
+            shape: None,
+            switch_interval: Duration::from_millis(5),
         }
     }
 

@@ -4,4 +4,6 @@
 mod compare;
 mod export;
 mod history;
+mod models;
+mod run;
 mod workflow;

@@ -1,0 +1,251 @@
+//! Every model, on every workload, reproduces the sequential checksum; the
+//! pools keep their executor semantics; no child is left a zombie.
+
+use parabench::model::{Batch, ModelId, ModelKind, model_for};
+use parabench::plan::{Point, SocketShape, TaskShape};
+use parabench::runner::build_tasks;
+use parabench::workload::echo::EchoServer;
+use parabench::workload::{Kernel, expected_checksum};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+pub fn use_built_worker() {
+    parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
+}
+
+fn shape() -> TaskShape {
+    TaskShape {
+        cpu_ms: 0.0,
+        kernel: Kernel::Hash,
+        sleep_ms: 0.0,
+        socket: None,
+        file_kib: None,
+        releases_gil: false,
+    }
+}
+
+/// The models with and without the emulated GIL.
+fn every_model() -> Vec<ModelId> {
+    let mut out: Vec<ModelId> = ModelKind::ALL.map(ModelId::native).to_vec();
+    out.extend(
+        ModelKind::ALL
+            .into_iter()
+            .filter(|k| k.accepts_gil())
+            .map(|kind| ModelId { kind, gil: true }),
+    );
+    out
+}
+
+fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
+    use_built_worker();
+    let dir = tempfile::tempdir().unwrap();
+    let point = Point {
+        tasks: 6,
+        task_ms: None,
+        shape,
+    };
+    // A small, fixed iteration count keeps this deterministic and fast.
+    let tasks = build_tasks(&point, 200.0, echo.map(EchoServer::addr), dir.path()).unwrap();
+    let expected: Vec<u64> = tasks.iter().map(expected_checksum).collect();
+    let cancel = AtomicBool::new(false);
+    for id in every_model() {
+        let batch = Batch {
+            tasks: &tasks,
+            workers: 3,
+            deadline: Instant::now() + Duration::from_secs(60),
+            cancel: &cancel,
+            gil: id.gil.then_some(parabench::gil::GilKind::New {
+                switch_interval: Duration::from_millis(1),
+            }),
+            shape: Some(&point.shape),
+            switch_interval: Duration::from_millis(5),
+        };
+        let outcome = model_for(id.kind)
+            .run(&batch)
+            .unwrap_or_else(|e| panic!("{name}/{id}: {e}"));
+        let mut got: Vec<(u32, u64)> = outcome
+            .records
+            .iter()
+            .map(|r| (r.output.idx, r.output.checksum))
+            .collect();
+        got.sort();
+        let want: Vec<(u32, u64)> = expected
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (i as u32, c))
+            .collect();
+        assert_eq!(got, want, "{name}/{id}: checksums differ from sequential");
+        assert_eq!(outcome.gil.is_some(), id.gil, "{name}/{id}: GIL counters");
+        if id.kind.uses_processes() {
+            assert!(
+                !outcome.children.peak_rss.is_empty(),
+                "{name}/{id}: children were reaped with their usage"
+            );
+        }
+    }
+    // Files written by io-file tasks are removed again.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn cpu_hash() {
+    check_all_models(
+        "cpu-hash",
+        TaskShape {
+            cpu_ms: 2.0,
+            ..shape()
+        },
+        None,
+    );
+}
+
+#[test]
+fn cpu_mandelbrot() {
+    let s = TaskShape {
+        cpu_ms: 2.0,
+        kernel: Kernel::Mandelbrot,
+        ..shape()
+    };
+    check_all_models("cpu-mandelbrot", s, None);
+}
+
+#[test]
+fn io_sleep_socket_file_and_mixed() {
+    let echo = EchoServer::start().unwrap();
+    check_all_models(
+        "io-sleep",
+        TaskShape {
+            sleep_ms: 1.0,
+            ..shape()
+        },
+        None,
+    );
+    let socket = TaskShape {
+        socket: Some(SocketShape {
+            round_trips: 2,
+            message_bytes: 48,
+            server_delay_ms: 0.2,
+        }),
+        ..shape()
+    };
+    check_all_models("io-socket", socket, Some(&echo));
+    check_all_models(
+        "io-file",
+        TaskShape {
+            file_kib: Some(8),
+            ..shape()
+        },
+        None,
+    );
+    let mixed = TaskShape {
+        cpu_ms: 1.0,
+        sleep_ms: 1.0,
+        ..shape()
+    };
+    check_all_models("mixed", mixed, None);
+}
+
+/// Zombies among our own children, seen twice 300 ms apart (a child of a
+/// concurrently running test may be a zombie for a moment before its wait).
+pub fn lasting_zombies() -> Vec<u32> {
+    let scan = || -> Vec<u32> {
+        let me = std::process::id();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    return false;
+                };
+                // Fields after the parenthesized command: state, ppid, ...
+                let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+                let mut f = rest.split_whitespace();
+                let state = f.next().unwrap_or("");
+                let ppid: u32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                state == "Z" && ppid == me
+            })
+            .collect()
+    };
+    let first = scan();
+    if first.is_empty() {
+        return first;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    scan().into_iter().filter(|p| first.contains(p)).collect()
+}
+
+#[test]
+fn process_models_leave_no_zombie() {
+    use_built_worker();
+    let point = Point {
+        tasks: 5,
+        task_ms: None,
+        shape: TaskShape {
+            cpu_ms: 1.0,
+            ..shape()
+        },
+    };
+    let tasks = build_tasks(&point, 100.0, None, std::path::Path::new("/tmp")).unwrap();
+    let cancel = AtomicBool::new(false);
+    for kind in [ModelKind::Process, ModelKind::ProcessPool] {
+        let batch = Batch {
+            tasks: &tasks,
+            workers: 2,
+            deadline: Instant::now() + Duration::from_secs(60),
+            cancel: &cancel,
+            gil: None,
+            shape: None,
+            switch_interval: Duration::from_millis(5),
+        };
+        model_for(kind).run(&batch).unwrap();
+    }
+    assert_eq!(lasting_zombies(), Vec::<u32>::new());
+}
+
+#[test]
+fn process_pool_map_keeps_order_and_shutdown_reaps() {
+    use parabench::model::process_pool::ProcessPool;
+    use parabench::worker::{Job, Reply};
+    use_built_worker();
+    let point = Point {
+        tasks: 6,
+        task_ms: None,
+        shape: TaskShape {
+            sleep_ms: 1.0,
+            ..shape()
+        },
+    };
+    let mut tasks = build_tasks(&point, 1.0, None, std::path::Path::new("/tmp")).unwrap();
+    // Early tasks sleep longer, so they finish last.
+    for (i, t) in tasks.iter_mut().enumerate() {
+        t.steps = vec![parabench::workload::Step::Sleep {
+            us: (6 - i as u64) * 3_000,
+        }];
+    }
+    let cancel = AtomicBool::new(false);
+    let batch = Batch {
+        tasks: &tasks,
+        workers: 3,
+        deadline: Instant::now() + Duration::from_secs(60),
+        cancel: &cancel,
+        gil: None,
+        shape: None,
+        switch_interval: Duration::from_millis(5),
+    };
+    let pool = ProcessPool::start(3, &batch).unwrap();
+    let jobs = tasks.iter().map(|t| Job {
+        task: t.clone(),
+        gil: None,
+    });
+    let results = pool.map(jobs, &batch, Instant::now()).unwrap();
+    let order: Vec<u32> = results
+        .into_iter()
+        .map(|r| match r.unwrap().0 {
+            Reply::Done { output, .. } => output.idx,
+            Reply::Failed(e) => panic!("{e}"),
+        })
+        .collect();
+    assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
+    let usage = pool.shutdown(true, Duration::from_secs(10));
+    assert_eq!(usage.peak_rss.len(), 3, "every worker reaped");
+}

@@ -1,0 +1,334 @@
+//! `parabench run`, `list` and `sysinfo` through the executable: input errors
+//! are caught before anything runs, with file, line, key and a hint; faults
+//! in workers fail their case only; `--quick` writes a valid results.json.
+
+use parabench::results::{RunReport, SCHEMA_VERSION};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn parabench(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parabench"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("parabench runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a suite file with `text` and returns the failed run's output.
+fn run_suite(text: &str) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("suite.toml"), text).unwrap();
+    let out = parabench(&["run", "suite.toml", "--out", "out"], dir.path());
+    (out, dir)
+}
+
+fn assert_input_error(text: &str, must_contain: &[&str]) {
+    let (out, dir) = run_suite(text);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "exit code for bad input: {err}");
+    for needle in must_contain {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing may run on bad input"
+    );
+}
+
+const GOOD: &str =
+    "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\ntask_ms = 1\ntasks = 2\nworkers = [1, 2]\n";
+
+#[test]
+fn unknown_key_names_file_line_and_allowed_keys() {
+    assert_input_error(
+        "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\nwrkers = [1]\n",
+        &["suite.toml:4:1", "wrkers", "expected one of", "workers"],
+    );
+}
+
+#[test]
+fn zero_tasks_is_refused_with_its_line() {
+    assert_input_error(
+        &GOOD.replace("tasks = 2", "tasks = 0"),
+        &["suite.toml:5:", "key `tasks`", "nonzero"],
+    );
+}
+
+#[test]
+fn negative_duration_is_refused() {
+    assert_input_error(
+        &GOOD.replace("task_ms = 1", "task_ms = -5"),
+        &["suite.toml:4:", "key `task_ms`", "greater than 0"],
+    );
+}
+
+#[test]
+fn unknown_model_lists_the_models() {
+    assert_input_error(
+        &format!("{GOOD}models = [\"thread\", \"fibers\"]\n"),
+        &[
+            "suite.toml:7:",
+            "unknown model `fibers`",
+            "thread-pool",
+            "process-pool+gil",
+        ],
+    );
+}
+
+#[test]
+fn unknown_workload_lists_the_workloads() {
+    assert_input_error(
+        &GOOD.replace("\"cpu\"", "\"gpu\""),
+        &["suite.toml:3:", "gpu", "io-sleep"],
+    );
+}
+
+#[test]
+fn a_key_for_another_workload_is_refused() {
+    assert_input_error(
+        &format!("{GOOD}file_kib = 4\n"),
+        &[
+            "suite.toml:7:",
+            "key `file_kib`",
+            "does not apply to workload `cpu`",
+            "io-file",
+        ],
+    );
+}
+
+#[test]
+fn malformed_toml_is_located() {
+    assert_input_error("[[scenario]\nname = \"a\"\n", &["suite.toml:1:"]);
+}
+
+#[test]
+fn wrong_type_is_located() {
+    assert_input_error(
+        &GOOD.replace("tasks = 2", "tasks = \"many\""),
+        &["suite.toml:5:", "key `tasks`"],
+    );
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["run", "--workload", "cpu", "--tasks", "0"][..],
+        &["run", "--workload", "cpu", "--models", "nope"][..],
+        &["run", "--workload", "cpu", "--only", "nothing"][..],
+        &["run", "--workload", "cpu", "--task-ms", "-1"][..],
+    ] {
+        let out = parabench(args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!dir.path().join("reports").exists(), "{args:?} ran");
+    }
+}
+
+#[test]
+fn a_missing_suite_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(&["run", "nope.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope.toml"));
+}
+
+#[test]
+fn an_impossible_sweep_is_refused_before_spawning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(
+        &[
+            "run",
+            "--workload",
+            "io-sleep",
+            "--models",
+            "process",
+            "--workers",
+            "1000000",
+            "--tasks",
+            "1000000",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing to run"), "{}", stderr(&out));
+}
+
+fn read_report(path: &Path) -> RunReport {
+    let text = std::fs::read_to_string(path).expect("results.json written");
+    serde_json::from_str(&text).expect("results.json matches the schema")
+}
+
+/// Worker processes of this test binary's parabench still alive.
+fn leftover_workers() -> usize {
+    let exe = env!("CARGO_BIN_EXE_parabench");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+            args.first() == Some(&exe.as_bytes()) && args.get(1) == Some(&&b"worker"[..])
+        })
+        .count()
+}
+
+fn run_with_fault(fault: &str) -> (Output, RunReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_parabench"))
+        .args([
+            "run",
+            "--workload",
+            "cpu",
+            "--task-ms",
+            "1",
+            "--tasks",
+            "3",
+            "--workers",
+            "2",
+            "--models",
+            "sequential,thread,process,process-pool",
+            "--repetitions",
+            "1",
+            "--warmup",
+            "0",
+            "--timeout",
+            "3",
+            "--out",
+            "out",
+            "--no-report",
+        ])
+        .env(parabench::worker::FAULT_ENV, fault)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let report = read_report(&dir.path().join("out/results.json"));
+    (out, report)
+}
+
+fn status<'a>(report: &'a RunReport, model: &str) -> &'a str {
+    &report
+        .cases
+        .iter()
+        .find(|c| c.model == model)
+        .unwrap()
+        .status
+}
+
+#[test]
+fn a_crashing_worker_fails_its_case_and_the_sweep_goes_on() {
+    let (out, report) = run_with_fault("crash");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(status(&report, "thread"), "ok");
+    assert_eq!(status(&report, "sequential"), "ok");
+    for model in ["process", "process-pool"] {
+        let s = status(&report, model);
+        assert!(s.contains("signal 6"), "{model}: {s}");
+    }
+    assert_eq!(leftover_workers(), 0);
+}
+
+#[test]
+fn a_hanging_worker_times_out_and_is_killed() {
+    let (out, report) = run_with_fault("hang");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(status(&report, "thread"), "ok");
+    for model in ["process", "process-pool"] {
+        let s = status(&report, model);
+        assert!(s.contains("timed out"), "{model}: {s}");
+    }
+    assert_eq!(leftover_workers(), 0);
+    assert_eq!(super::models::lasting_zombies(), Vec::<u32>::new());
+}
+
+#[test]
+fn quick_default_suite_writes_a_schema_valid_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(&["run", "--quick", "--out", "q", "--no-report"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = read_report(&dir.path().join("q/results.json"));
+    assert_eq!(report.schema_version, SCHEMA_VERSION);
+    assert!(!report.interrupted);
+    assert!(report.machine.logical_cores >= 1 && report.machine.memory_bytes > 0);
+    assert!(report.calibration.kernels.contains_key("hash"));
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    for case in &report.cases {
+        assert_eq!(case.status, "ok", "{case:?}");
+        assert!(names.contains(&case.scenario.as_str()));
+        let wall = case.wall_s.expect("wall time");
+        assert!(wall.low <= wall.median && wall.median <= wall.high);
+        assert_eq!(case.samples_wall_s.len(), case.repetitions.len());
+        assert!(case.task_latency_ms.is_some() && case.cpu_user_s.is_some());
+        assert!(case.peak_rss_bytes.unwrap() > 0);
+        if case.model == "sequential" {
+            assert!((case.speedup.unwrap() - 1.0).abs() < 1e-9);
+        }
+    }
+    // Every workload of the default suite ran under every model it lists.
+    for s in &report.scenarios {
+        for m in &s.models {
+            assert!(
+                report
+                    .cases
+                    .iter()
+                    .any(|c| &c.scenario == &s.name && &c.model == m),
+                "{} {m}",
+                s.name
+            );
+        }
+    }
+    // The stdout table lists every case.
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(table.lines().count(), report.cases.len() + 1);
+}
+
+#[test]
+fn list_and_sysinfo_work_without_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(&["list"], dir.path());
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cpu-scaling") && text.contains("process-pool"));
+    let out = parabench(&["sysinfo"], dir.path());
+    let machine: parabench::results::Machine = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(machine.logical_cores >= 1);
+}
+
+#[test]
+fn cpu_threads_scale_and_sleeping_tasks_overlap() {
+    // Ratios with generous margins only: the machine is shared and noisy.
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(
+        &[
+            "run",
+            "--workload",
+            "io-sleep",
+            "--task-ms",
+            "20",
+            "--tasks",
+            "16",
+            "--workers",
+            "16",
+            "--models",
+            "sequential,thread,async",
+            "--repetitions",
+            "3",
+            "--warmup",
+            "0",
+            "--out",
+            "o",
+            "--no-report",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = read_report(&dir.path().join("o/results.json"));
+    for m in ["thread", "async"] {
+        let c = report.cases.iter().find(|c| c.model == m).unwrap();
+        // 16 sleeps at once against one after another: ideally 16x.
+        assert!(c.speedup.unwrap() > 4.0, "{m}: {:?}", c.speedup);
+    }
+}
