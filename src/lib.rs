@@ -6,4 +6,5 @@
 
 pub mod cli;
 pub mod fonts;
+pub mod report;
 pub mod results;
