@@ -1026,3 +1026,143 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::render;
+    use crate::report::tests::sample;
+    use std::collections::BTreeMap;
+
+    fn svgs(report: &RunReport) -> Vec<(String, String)> {
+        render(report)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.name.ends_with(".svg"))
+            .map(|a| (a.name, String::from_utf8(a.bytes).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn svg_is_well_formed_and_labelled() {
+        let report = sample();
+        for (name, svg) in svgs(&report) {
+            assert!(
+                svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"),
+                "{name}"
+            );
+            for tag in ["text", "svg"] {
+                let opened = svg.matches(&format!("<{tag}")).count();
+                let closed = svg.matches(&format!("</{tag}>")).count();
+                assert_eq!(opened, closed, "{name}: unbalanced <{tag}>");
+            }
+            assert!(
+                svg.contains("AMD EPYC 7B13, 2 logical cores"),
+                "{name}: no machine"
+            );
+        }
+        let speedup = svgs(&report)
+            .into_iter()
+            .find(|(name, _)| name == "cpu-hash-speedup.svg")
+            .unwrap()
+            .1;
+        for label in [
+            "cpu-hash: speedup vs workers",
+            "\nworkers\n",
+            "speedup over sequential (×)",
+            "\nideal\n",
+        ] {
+            assert!(speedup.contains(label), "speedup chart lacks {label:?}");
+        }
+    }
+
+    /// Reads each legend swatch's colour from the SVG: the element drawn just
+    /// before the model's legend text.
+    #[test]
+    fn a_model_has_the_same_colour_in_every_chart() {
+        let report = sample();
+        let models: Vec<&str> = report.cases.iter().map(|c| c.model.as_str()).collect();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut legends = 0;
+        for (name, svg) in svgs(&report) {
+            let lines: Vec<&str> = svg.lines().collect();
+            for (idx, line) in lines.iter().enumerate().skip(2) {
+                if !models.contains(line) || !lines[idx - 1].starts_with("<text") {
+                    continue;
+                }
+                let swatch = lines[idx - 2];
+                let Some(at) = swatch.find("=\"#") else {
+                    continue;
+                };
+                let colour = swatch[at + 2..at + 9].to_string();
+                legends += 1;
+                let first = seen
+                    .entry(line.to_string())
+                    .or_insert_with(|| colour.clone());
+                assert_eq!(*first, colour, "{line} changes colour in {name}");
+            }
+        }
+        assert!(legends > 50, "only {legends} legend entries found");
+        let mut colours: Vec<&String> = seen.values().collect();
+        colours.sort();
+        colours.dedup();
+        assert_eq!(
+            colours.len(),
+            seen.len(),
+            "two models share a colour: {seen:?}"
+        );
+    }
+
+    #[test]
+    fn failed_cases_never_reach_a_chart() {
+        let report = sample();
+        let failed = report.cases.iter().find(|c| !c.is_ok()).unwrap();
+        let scenario = report
+            .scenarios
+            .iter()
+            .find(|s| s.name == failed.scenario)
+            .unwrap();
+        let charts = scenario_charts(&report, scenario);
+        let Some(Plot::Lines(speedup)) = charts
+            .iter()
+            .find(|c| c.kind == ChartKind::Speedup)
+            .map(|c| &c.plot)
+        else {
+            panic!("{} has a speedup chart", scenario.name);
+        };
+        let failed_x = failed.workers as f64;
+        let line = |colour| speedup.lines.iter().find(|l| l.colour == colour).unwrap();
+        // The failed model's line stops short; another model reaches that point.
+        assert!(
+            line(model_colour(&failed.model))
+                .points
+                .iter()
+                .all(|p| p.x != failed_x)
+        );
+        assert!(
+            line(model_colour("thread"))
+                .points
+                .iter()
+                .any(|p| p.x == failed_x)
+        );
+    }
+
+    #[test]
+    fn charts_without_data_are_skipped() {
+        let mut report = sample();
+        for case in &mut report.cases {
+            case.task_latency_ms = None;
+            case.peak_rss_bytes = None;
+        }
+        let kinds: Vec<ChartKind> = report
+            .scenarios
+            .iter()
+            .flat_map(|s| scenario_charts(&report, s))
+            .map(|c| c.kind)
+            .collect();
+        assert!(!kinds.contains(&ChartKind::Latency));
+        assert!(!kinds.contains(&ChartKind::MemoryPerUnit));
+        assert!(!kinds.contains(&ChartKind::Convoy));
+        assert!(kinds.contains(&ChartKind::Speedup));
+    }
+}

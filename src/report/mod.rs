@@ -13,6 +13,7 @@ pub mod verdicts;
 
 use crate::results::{RunReport, SCHEMA_VERSION, ScenarioInfo};
 use anyhow::Context;
+use rayon::prelude::*;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -105,8 +106,10 @@ pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
     for scenario in &report.scenarios {
         let slug = unique(slugify(&scenario.name), &slugs);
         slugs.push(slug.clone());
+        // Drawing dominates the time to render a report; charts are
+        // independent, so they are drawn on all cores.
         let charts = charts::scenario_charts(report, scenario)
-            .into_iter()
+            .par_iter()
             .map(|chart| {
                 Ok(RenderedChart {
                     stem: format!("{slug}-{}", chart.kind.slug()),

@@ -1,0 +1,3 @@
+//! The one integration test binary; each area of parabench is a module.
+
+mod report;
