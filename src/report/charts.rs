@@ -163,13 +163,18 @@ fn model_entries<'a>(
 
 /// True when values span two decades or more, where a log axis reads better.
 fn spans_decades(values: impl IntoIterator<Item = f64>) -> bool {
+    spans(values, 100.0)
+}
+
+/// True when the largest positive value is at least `ratio` times the smallest.
+fn spans(values: impl IntoIterator<Item = f64>, ratio: f64) -> bool {
     let (low, high) = values
         .into_iter()
         .filter(|v| *v > 0.0)
         .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-    high / low >= 100.0
+    high / low >= ratio
 }
 
 /// Scale and unit that keep the largest duration between 1 and 1000.
@@ -275,15 +280,17 @@ fn speedup(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built
         lines.push(reference_line(ideal));
         legend.push(entry("ideal", INK, Swatch::Dashed));
     }
-    let xs: Vec<f64> = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.x))
-        .collect();
+    // Worker sweeps double; from a tenfold span on, log-log axes keep the
+    // small counts readable and the ideal line straight.
+    let log = spans(
+        lines.iter().flat_map(|l| l.points.iter().map(|p| p.x)),
+        10.0,
+    );
     let plot = Plot::Lines(Lines {
         x_label: "workers".into(),
         y_label: "speedup over sequential (×)".into(),
-        x_log: spans_decades(xs),
-        y_log: false,
+        x_log: log,
+        y_log: log,
         x_integer: true,
         lines,
     });
@@ -830,12 +837,54 @@ where
     let (x0, x1) = bounds(points().map(|p| p.x), plot.x_log, false);
     let ys = points().flat_map(|p| [Some(p.y), p.interval.map(|i| i.0), p.interval.map(|i| i.1)]);
     let (y0, y1) = bounds(ys.flatten(), plot.y_log, true);
+    // Log axes get ticks at the measured x values (sweeps are usually powers
+    // of two) or at 1-2-5 steps, since plotters would label decades only.
+    let xs: Vec<f64> = points().map(|p| p.x).collect();
+    let x_ticks = || log_ticks(x0, x1, &xs);
+    let y_ticks = || log_ticks(y0, y1, &[]);
     match (plot.x_log, plot.y_log) {
         (false, false) => lines_in(area, plot, x0..x1, y0..y1),
-        (true, false) => lines_in(area, plot, (x0..x1).log_scale(), y0..y1),
-        (false, true) => lines_in(area, plot, x0..x1, (y0..y1).log_scale()),
-        (true, true) => lines_in(area, plot, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        (true, false) => lines_in(
+            area,
+            plot,
+            (x0..x1).log_scale().with_key_points(x_ticks()),
+            y0..y1,
+        ),
+        (false, true) => lines_in(
+            area,
+            plot,
+            x0..x1,
+            (y0..y1).log_scale().with_key_points(y_ticks()),
+        ),
+        (true, true) => lines_in(
+            area,
+            plot,
+            (x0..x1).log_scale().with_key_points(x_ticks()),
+            (y0..y1).log_scale().with_key_points(y_ticks()),
+        ),
     }
+}
+
+/// Ticks for a log axis over `low..high`: the distinct `measured` values when
+/// there are a few, else 1, 2 and 5 times powers of ten (thinned to decades
+/// when those would crowd the axis).
+fn log_ticks(low: f64, high: f64, measured: &[f64]) -> Vec<f64> {
+    let mut distinct: Vec<f64> = measured.iter().copied().filter(|v| *v > 0.0).collect();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    if (2..=12).contains(&distinct.len()) {
+        return distinct;
+    }
+    let decades = (low.log10().floor() as i32)..=(high.log10().ceil() as i32);
+    let steps: &[f64] = if decades.clone().count() > 4 {
+        &[1.0]
+    } else {
+        &[1.0, 2.0, 5.0]
+    };
+    decades
+        .flat_map(|exp| steps.iter().map(move |step| step * 10f64.powi(exp)))
+        .filter(|v| *v >= low && *v <= high)
+        .collect()
 }
 
 /// Tick labels: at most three significant digits, no trailing zeros.
@@ -933,7 +982,8 @@ where
     let reference = plot.reference.as_ref().map(|(_, v)| *v);
     let (x0, x1) = bounds(values.flatten().chain(reference), plot.log, true);
     if plot.log {
-        bars_in(area, plot, (x0..x1).log_scale(), x0)
+        let ticks = log_ticks(x0, x1, &[]);
+        bars_in(area, plot, (x0..x1).log_scale().with_key_points(ticks), x0)
     } else {
         bars_in(area, plot, x0..x1, x0)
     }
@@ -1144,6 +1194,19 @@ mod tests {
                 .points
                 .iter()
                 .any(|p| p.x == failed_x)
+        );
+    }
+
+    #[test]
+    fn log_axes_tick_at_the_sweep_or_at_1_2_5() {
+        assert_eq!(
+            log_ticks(0.7, 90.0, &[1.0, 8.0, 64.0, 8.0]),
+            vec![1.0, 8.0, 64.0]
+        );
+        assert_eq!(log_ticks(0.7, 30.0, &[]), vec![1.0, 2.0, 5.0, 10.0, 20.0]);
+        assert_eq!(
+            log_ticks(0.5, 20_000.0, &[]),
+            vec![1.0, 10.0, 100.0, 1e3, 1e4]
         );
     }
 
