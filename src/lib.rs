@@ -4,6 +4,7 @@
 //! suite TOML -> `spec` -> `plan` (validated cases) -> `runner` (models run
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod compare;
 pub mod console;
@@ -18,6 +19,7 @@ pub mod machine;
 pub mod measure;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod spec;

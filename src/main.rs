@@ -5,9 +5,12 @@
 
 use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, RunArgs};
+use parabench::cli::{
+    Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs,
+};
 use parabench::{compare, console, export, history, load, plan, runner};
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +22,7 @@ fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
         Command::Worker(args) => parabench::worker::serve(args.pool).map(|()| 0),
-        Command::Report(_) => Err(anyhow::anyhow!("report: not wired yet")),
+        Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
         Command::History(args) => history_command(&args),
@@ -72,6 +75,35 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let report = report?;
     print!("{}", console::table(&report));
     eprintln!("results: {}", args.out.join("results.json").display());
+    if !args.no_report {
+        let written = parabench::report::write_all(&report, &args.out)?;
+        eprintln!(
+            "report: {} ({} files)",
+            args.out.join("index.html").display(),
+            written.len()
+        );
+    }
+    if let Some(name) = &args.save_baseline {
+        let path = baseline_path(name)?;
+        parabench::atomic_file::write(&path, &serde_json::to_vec_pretty(&report)?)?;
+        eprintln!("baseline saved: {}", path.display());
+    }
+    let mut regressed = false;
+    if let Some(name) = &args.baseline {
+        let path = resolve_baseline(name);
+        let baseline = load::load_report(&path)?;
+        let options = compare::CompareOptions::new(parabench::cli::Metric::Wall, 10.0)?;
+        let comparison = compare::compare(&baseline, &report, &options);
+        for w in &comparison.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!("\ncompared with {}:", path.display());
+        print!(
+            "{}",
+            compare::render(&comparison, parabench::cli::CompareFormat::Table)
+        );
+        regressed = comparison.has_regression();
+    }
     let failed = report
         .cases
         .iter()
@@ -85,7 +117,39 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("{failed} case(s) failed; see their status");
         return Ok(1);
     }
-    Ok(0)
+    Ok(u8::from(regressed))
+}
+
+/// Named baselines live under reports/baselines/NAME.json.
+const BASELINE_DIR: &str = "reports/baselines";
+
+fn baseline_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !valid {
+        return Err(plan::PlanError::Flag {
+            flag: "--save-baseline",
+            message: format!(
+                "`{name}` is not a usable name: use letters, digits, '-', '_' and '.'"
+            ),
+        }
+        .into());
+    }
+    std::fs::create_dir_all(BASELINE_DIR).with_context(|| format!("creating {BASELINE_DIR}"))?;
+    Ok(Path::new(BASELINE_DIR).join(format!("{name}.json")))
+}
+
+/// `--baseline` takes a file path, or the name of a saved baseline.
+fn resolve_baseline(name: &str) -> std::path::PathBuf {
+    let named = Path::new(BASELINE_DIR).join(format!("{name}.json"));
+    if !Path::new(name).exists() && named.exists() {
+        named
+    } else {
+        name.into()
+    }
 }
 
 fn list(args: ListArgs) -> anyhow::Result<u8> {
@@ -181,4 +245,25 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("writing to stdout")
+}
+
+fn report(args: &ReportArgs) -> anyhow::Result<u8> {
+    let results = parabench::load::load_report(&args.results)?;
+    let beside = match args.results.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let out = args.out.as_deref().unwrap_or(beside);
+    for path in parabench::report::write_all(&results, out)? {
+        println!("{}", path.display());
+    }
+    // The page links to results.json beside it; keep that link working.
+    let copy = out.join("results.json");
+    let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
+    if !same(&copy, &args.results) {
+        std::fs::copy(&args.results, &copy)
+            .with_context(|| format!("copying {} to {}", args.results.display(), copy.display()))?;
+        println!("{}", copy.display());
+    }
+    Ok(0)
 }

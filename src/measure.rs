@@ -230,6 +230,8 @@ mod tests {
 
     #[test]
     fn reap_reports_exit_and_usage() {
+        // Reaped by `reap` (wait4) below, not by std's wait.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new("sh")
             .args(["-c", "exit 3"])
             .spawn()

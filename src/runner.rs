@@ -93,7 +93,7 @@ pub fn run(
         scenarios: plan.scenarios.iter().map(scenario_info).collect(),
         cases: Vec::new(),
     };
-    write_atomic(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
 
     let echo = if plan
         .scenarios
@@ -125,7 +125,7 @@ pub fn run(
             }
             report.cases.extend(cases);
             report.interrupted = cancel.load(Ordering::Relaxed);
-            write_atomic(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+            crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
             if report.interrupted {
                 break 'scenarios;
             }
@@ -534,16 +534,4 @@ fn per_repetition(g: GilCounters, n: usize) -> GilCounters {
         drop_requests: g.drop_requests / n,
         wait_s: g.wait_s / n as f64,
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so readers never see a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

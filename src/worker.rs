@@ -38,10 +38,9 @@ pub enum Reply {
 /// has one GIL of its own, made at its first `+gil` job and kept for the
 /// next ones; the reply carries what this job added to its counters.
 pub fn run_job(job: &Job, gil: &mut Option<Gil>) -> Reply {
-    let gil = match job.gil {
-        Some(kind) => Some(&*gil.get_or_insert_with(|| Gil::new(kind))),
-        None => None,
-    };
+    let gil = job
+        .gil
+        .map(|kind| &*gil.get_or_insert_with(|| Gil::new(kind)));
     let before = gil.map(Gil::counters);
     match crate::model::run_task(&job.task, gil) {
         Ok(output) => Reply::Done {

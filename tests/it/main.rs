@@ -5,5 +5,6 @@ mod compare;
 mod export;
 mod history;
 mod models;
+mod report;
 mod run;
 mod workflow;

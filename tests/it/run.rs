@@ -274,7 +274,7 @@ fn quick_default_suite_writes_a_schema_valid_results_file() {
                 report
                     .cases
                     .iter()
-                    .any(|c| &c.scenario == &s.name && &c.model == m),
+                    .any(|c| c.scenario == s.name && &c.model == m),
                 "{} {m}",
                 s.name
             );

@@ -1,0 +1,120 @@
+//! `summary.md`: the verdicts and each scenario's numbers as GitHub-flavoured
+//! Markdown, short enough for a CI job summary.
+
+use super::verdicts::{Outcome, Verdict};
+use super::{query, table};
+use crate::results::RunReport;
+use std::fmt::Write;
+
+/// Text safe inside a table cell: no pipes, no raw HTML, no emphasis.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' | '\\' | '*' | '_' | '`' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn mark(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Holds => "✅",
+        Outcome::DoesNotHold => "❌",
+        Outcome::Inconclusive => "❔",
+    }
+}
+
+pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
+    let m = &report.machine;
+    let s = &report.settings;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# parabench summary\n\n{}, {} logical cores · {} · run started {} · {} repetitions, {} warm-up\n",
+        escape(&m.cpu_brand),
+        m.logical_cores,
+        escape(&m.os),
+        escape(&report.harness.started_at),
+        s.repetitions,
+        s.warmup
+    );
+    if report.interrupted {
+        md.push_str("> **Interrupted**: some cases were never measured.\n\n");
+    }
+    md.push_str("## Verdicts\n\n| Claim | Scenario | Verdict | Evidence |\n|---|---|---|---|\n");
+    for verdict in verdicts {
+        let mut evidence: Vec<String> = verdict
+            .checks
+            .iter()
+            .map(|check| format!("{} {}", mark(check.outcome), escape(&check.text)))
+            .collect();
+        evidence.extend(verdict.note.iter().map(|note| escape(note)));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} {} | {} |",
+            escape(verdict.claim),
+            verdict.scenario.as_deref().map_or("–".into(), escape),
+            mark(verdict.outcome),
+            verdict.outcome.label(),
+            evidence.join("<br>")
+        );
+    }
+    for scenario in &report.scenarios {
+        let _ = writeln!(
+            md,
+            "\n## {}\n\n{}\n",
+            escape(&scenario.name),
+            escape(&scenario.description)
+        );
+        let _ = writeln!(md, "| {} |", table::HEADER.join(" | "));
+        let _ = writeln!(md, "|{}", "---|".repeat(table::HEADER.len()));
+        let cases = query::scenario_cases(report, &scenario.name);
+        for row in table::rows(report, &cases) {
+            let cells: Vec<String> = row.cells.iter().map(|cell| escape(cell)).collect();
+            let _ = writeln!(md, "| {} |", cells.join(" | "));
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::sample;
+    use crate::report::verdicts::verdicts;
+
+    #[test]
+    fn one_table_row_per_case_and_per_verdict() {
+        let report = sample();
+        let verdicts = verdicts(&report);
+        let md = render(&report, &verdicts);
+        let table_rows = md
+            .lines()
+            .filter(|line| {
+                line.starts_with("| ")
+                    && !line.starts_with("| Claim")
+                    && !line.starts_with("| Model")
+            })
+            .count();
+        assert_eq!(table_rows, report.cases.len() + verdicts.len());
+        let separators = md.lines().filter(|line| line.starts_with("|---")).count();
+        assert_eq!(separators, 1 + report.scenarios.len());
+        assert!(md.contains("✅ holds"));
+        assert!(md.contains("spawn failed"));
+    }
+
+    #[test]
+    fn cells_cannot_break_the_table_or_inject_html() {
+        assert_eq!(escape("a|b<script>"), "a\\|b&lt;script&gt;");
+        assert_eq!(escape("x\ny"), "x y");
+    }
+}

@@ -1,0 +1,215 @@
+//! Reports: turns a `RunReport` into `index.html` (charts inline), one PNG and
+//! one SVG per chart, and `summary.md`. Every renderer is pure (data in, bytes
+//! out); `write_all` is the only function here that writes files, and `load`
+//! the only one that reads them.
+
+mod charts;
+mod html;
+mod markdown;
+mod palette;
+mod query;
+mod table;
+pub mod verdicts;
+
+use crate::results::{RunReport, ScenarioInfo};
+use anyhow::Context;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// One file of a report: its name inside the output directory and its bytes.
+#[derive(Debug)]
+pub struct Artifact {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A scenario with its rendered charts, as the HTML page lays them out.
+#[derive(Debug)]
+struct Section<'a> {
+    scenario: &'a ScenarioInfo,
+    /// Unique among the report's sections; prefixes the chart file names.
+    slug: String,
+    charts: Vec<RenderedChart>,
+}
+
+#[derive(Debug)]
+struct RenderedChart {
+    /// File name without extension: `<scenario slug>-<chart kind>`.
+    stem: String,
+    title: String,
+    svg: String,
+    png: Vec<u8>,
+}
+
+/// Renders every file of the report, in memory.
+pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
+    let verdicts = verdicts::verdicts(report);
+    let mut slugs: Vec<String> = Vec::new();
+    let mut sections = Vec::new();
+    for scenario in &report.scenarios {
+        let slug = unique(slugify(&scenario.name), &slugs);
+        slugs.push(slug.clone());
+        // Drawing dominates the time to render a report; charts are
+        // independent, so they are drawn on all cores.
+        let charts = charts::scenario_charts(report, scenario)
+            .par_iter()
+            .map(|chart| {
+                Ok(RenderedChart {
+                    stem: format!("{slug}-{}", chart.kind.slug()),
+                    title: chart.title.clone(),
+                    svg: chart.svg()?,
+                    png: chart.png()?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .with_context(|| format!("drawing the charts of scenario {}", scenario.name))?;
+        sections.push(Section {
+            scenario,
+            slug,
+            charts,
+        });
+    }
+    let mut artifacts = vec![
+        Artifact {
+            name: "index.html".into(),
+            bytes: html::render(report, &verdicts, &sections).into_bytes(),
+        },
+        Artifact {
+            name: "summary.md".into(),
+            bytes: markdown::render(report, &verdicts).into_bytes(),
+        },
+    ];
+    for chart in sections.into_iter().flat_map(|section| section.charts) {
+        artifacts.push(Artifact {
+            name: format!("{}.svg", chart.stem),
+            bytes: chart.svg.into_bytes(),
+        });
+        artifacts.push(Artifact {
+            name: format!("{}.png", chart.stem),
+            bytes: chart.png,
+        });
+    }
+    Ok(artifacts)
+}
+
+/// Renders the report and writes each file atomically into `out_dir`
+/// (created if needed); returns the paths written.
+pub fn write_all(report: &RunReport, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let artifacts = render(report)?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    artifacts
+        .into_iter()
+        .map(|artifact| {
+            let path = out_dir.join(&artifact.name);
+            crate::atomic_file::write(&path, &artifact.bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Lower-case ASCII letters and digits, other runs of characters as one `-`.
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "scenario".to_string()
+    } else {
+        slug.to_string()
+    }
+}
+
+/// `slug`, or `slug-2`, `slug-3`... when another scenario already took it.
+fn unique(slug: String, taken: &[String]) -> String {
+    if !taken.contains(&slug) {
+        return slug;
+    }
+    (2..)
+        .map(|n| format!("{slug}-{n}"))
+        .find(|candidate| !taken.contains(candidate))
+        .expect("an unused suffix exists")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The realistic results file shared by the renderers' tests.
+    pub(crate) fn sample() -> RunReport {
+        let text = include_str!("../../tests/fixtures/results-sample.json");
+        serde_json::from_str(text).expect("fixture parses")
+    }
+
+    #[test]
+    fn slugs_are_stable_and_unique() {
+        assert_eq!(slugify("CPU hash (4 MiB)"), "cpu-hash-4-mib");
+        assert_eq!(
+            slugify("<script>alert(1)</script>"),
+            "script-alert-1-script"
+        );
+        assert_eq!(slugify("ééé"), "scenario");
+        let taken = vec!["cpu".to_string(), "cpu-2".to_string()];
+        assert_eq!(unique("cpu".into(), &taken), "cpu-3");
+    }
+
+    #[test]
+    fn renders_every_file_with_stable_names() {
+        let artifacts = render(&sample()).unwrap();
+        let names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
+        for expected in [
+            "index.html",
+            "summary.md",
+            "cpu-hash-speedup.svg",
+            "cpu-hash-speedup.png",
+            "cpu-hash-latency.png",
+            "cpu-hash-cpu-and-switches.svg",
+            "cpu-hash-memory-per-unit.svg",
+            "cpu-hash-gil-speedup.svg",
+            "spawn-many-wall-vs-tasks.svg",
+            "io-sleep-speedup.svg",
+            "io-sleep-gil-speedup.png",
+            "convoy-convoy.svg",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        // Charts that need a sweep the scenario lacks are skipped, not drawn empty.
+        assert!(!names.contains(&"spawn-many-speedup.svg"));
+        assert!(!names.contains(&"convoy-speedup.svg"));
+        assert!(!names.contains(&"cpu-hash-wall-vs-tasks.svg"));
+        assert!(!names.contains(&"spawn-many-gil-speedup.svg"));
+        for png in artifacts.iter().filter(|a| a.name.ends_with(".png")) {
+            assert!(png.bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", png.name);
+            assert!(
+                png.bytes.len() > 10_000,
+                "{} is suspiciously small",
+                png.name
+            );
+        }
+    }
+
+    #[test]
+    fn write_all_writes_what_render_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("nested/report");
+        let paths = write_all(&sample(), &out).unwrap();
+        assert_eq!(paths.len(), render(&sample()).unwrap().len());
+        for path in &paths {
+            let meta = std::fs::metadata(path).unwrap();
+            assert!(meta.len() > 0, "{}", path.display());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        }
+        // Nothing but the report: no temporary files left behind.
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), paths.len());
+    }
+}
