@@ -86,10 +86,7 @@ async fn run_batch(
         tokio::select! {
             joined = set.join_next() => match joined {
                 None => return Ok(records),
-                Some(Ok((out, at))) => records.push(TaskRecord {
-                    output: out.map_err(ModelError::Task)?,
-                    latency: at - start,
-                }),
+                Some(Ok((out, at))) => records.push(TaskRecord::new(out, at, start)?),
                 Some(Err(e)) => return Err(ModelError::Task(e.into())),
             },
             _ = tokio::time::sleep_until(deadline) => {

@@ -277,6 +277,19 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// A task's result as it reached the submitter at `at`; a task error
+    /// fails the batch.
+    pub fn new(
+        out: anyhow::Result<TaskOutput>,
+        at: Instant,
+        submitted: Instant,
+    ) -> Result<TaskRecord, ModelError> {
+        Ok(TaskRecord {
+            output: out.map_err(ModelError::Task)?,
+            latency: at - submitted,
+        })
+    }
+
     /// Time between submit and the start of the task (queueing, spawning,
     /// transfer): latency minus the run time measured where the task ran.
     pub fn queue_wait(&self) -> Duration {

@@ -43,12 +43,7 @@ impl Model for RayonModel {
         let wall = start.elapsed();
         let records = results
             .into_iter()
-            .map(|(out, at)| {
-                Ok(TaskRecord {
-                    output: out.map_err(ModelError::Task)?,
-                    latency: at - start,
-                })
-            })
+            .map(|(out, at)| TaskRecord::new(out, at, start))
             .collect::<Result<_, ModelError>>()?;
         Ok(BatchOutcome {
             records,

@@ -43,10 +43,7 @@ impl Model for ThreadPerTask {
                 let _ = h.join();
             }
             in_flight -= 1;
-            records.push(TaskRecord {
-                output: out.map_err(ModelError::Task)?,
-                latency: at - start,
-            });
+            records.push(TaskRecord::new(out, at, start)?);
         }
         Ok(BatchOutcome {
             records,
