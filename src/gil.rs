@@ -91,10 +91,6 @@ impl Gil {
         }
     }
 
-    pub fn kind(&self) -> GilKind {
-        self.kind
-    }
-
     /// Blocks until the calling thread holds the GIL (`take_gil`).
     pub fn acquire(&self) -> GilHolder<'_> {
         let me = thread::current().id();

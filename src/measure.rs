@@ -180,10 +180,6 @@ impl Latencies {
         self.0.saturating_record(us);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// p50, p90, p99 and max in milliseconds, or None when nothing was recorded.
     pub fn percentiles(&self) -> Option<Percentiles> {
         if self.0.is_empty() {

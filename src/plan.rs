@@ -185,10 +185,7 @@ pub struct Point {
 
 impl Scenario {
     pub fn uses_time_size(&self) -> bool {
-        matches!(
-            self.workload,
-            WorkloadKind::Cpu | WorkloadKind::IoSleep | WorkloadKind::Mixed
-        )
+        applies("task_ms", self.workload)
     }
 
     pub fn cpu_bound(&self) -> bool {
@@ -197,7 +194,7 @@ impl Scenario {
     }
 
     pub fn uses_kernel(&self) -> bool {
-        matches!(self.workload, WorkloadKind::Cpu | WorkloadKind::Mixed)
+        applies("kernel", self.workload)
     }
 
     /// Every (tasks, size) point, in sweep order.
@@ -678,11 +675,15 @@ fn flag_err(flag: &'static str, message: impl Into<String>) -> PlanError {
 /// Command-line values override every scenario (the file sets the scene,
 /// the flags try a variation).
 fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanError> {
-    if args.workers.contains(&0) {
-        return Err(flag_err("--workers", "0 is not allowed: give 1 or more"));
-    }
-    if args.tasks.contains(&0) {
-        return Err(flag_err("--tasks", "0 is not allowed: give 1 or more"));
+    let zero = [
+        ("--workers", args.workers.contains(&0)),
+        ("--tasks", args.tasks.contains(&0)),
+        ("--repetitions", args.repetitions == Some(0)),
+        ("--file-kib", args.file_kib == Some(0)),
+        ("--round-trips", args.round_trips == Some(0)),
+    ];
+    if let Some((flag, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
+        return Err(flag_err(flag, "0 is not allowed: give 1 or more"));
     }
     if let Some(ms) = args
         .task_ms
@@ -692,12 +693,6 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         return Err(flag_err(
             "--task-ms",
             format!("{ms} is not allowed: give a number greater than 0"),
-        ));
-    }
-    if args.repetitions == Some(0) {
-        return Err(flag_err(
-            "--repetitions",
-            "0 is not allowed: give 1 or more",
         ));
     }
     if let Some(f) = args.cpu_fraction.filter(|f| !(0.0..=1.0).contains(f)) {
@@ -713,16 +708,6 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         return Err(flag_err(
             "--server-delay-ms",
             format!("{d} is not allowed: give 0 or more"),
-        ));
-    }
-    if args.file_kib == Some(0) || args.round_trips == Some(0) {
-        return Err(flag_err(
-            if args.file_kib == Some(0) {
-                "--file-kib"
-            } else {
-                "--round-trips"
-            },
-            "0 is not allowed: give 1 or more",
         ));
     }
     let kernel = match &args.kernel {

@@ -5,7 +5,7 @@
 //! The only place that measures.
 
 use crate::measure::{self, Latencies};
-use crate::model::{Batch, BatchOutcome, ModelError, ModelId, ModelKind, model_for};
+use crate::model::{Batch, BatchOutcome, ModelId, ModelKind, model_for};
 use crate::plan::{Plan, Point, Scenario};
 use crate::results::{
     Calibration, CaseResult, GilCounters, Harness, Repetition, RunReport, SCHEMA_VERSION,
@@ -109,7 +109,7 @@ pub fn run(
         .tempdir()
         .context("creating the io-file scratch directory")?;
     let env = Env {
-        calibration: &report.calibration.clone(),
+        calibration: report.calibration.clone(),
         echo: echo.as_ref().map(EchoServer::addr),
         scratch: scratch.path(),
         cores: report.machine.logical_cores,
@@ -136,7 +136,7 @@ pub fn run(
 
 /// What every case of the run shares.
 struct Env<'a> {
-    calibration: &'a Calibration,
+    calibration: Calibration,
     echo: Option<std::net::SocketAddr>,
     scratch: &'a Path,
     cores: usize,
@@ -372,10 +372,7 @@ fn run_once(
     let model = case.model.kind;
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = model_for(model).run(&batch).map_err(|e| match e {
-        ModelError::Cancelled => "interrupted".to_owned(),
-        e => e.to_string(),
-    })?;
+    let outcome = model_for(model).run(&batch).map_err(|e| e.to_string())?;
     let harness = measure::self_usage().since(&before);
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {

@@ -74,9 +74,11 @@ impl Model for CpythonModel {
             switch_interval_s: Some(batch.switch_interval.as_secs_f64()),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
+        let started = Instant::now();
         let response = cpython::run(python, &request, timeout).map_err(|e| {
-            if timeout < Duration::from_millis(1) {
-                ModelError::TimedOut(timeout)
+            // The driver kills python at `timeout`; report that as the case's timeout.
+            if Instant::now() >= batch.deadline {
+                ModelError::TimedOut(started.elapsed())
             } else {
                 ModelError::Worker(format!("{e:#}"))
             }

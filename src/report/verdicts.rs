@@ -72,6 +72,21 @@ pub struct Verdict {
     pub note: Option<String>,
 }
 
+impl Verdict {
+    /// A verdict about scenario `s`, inconclusive until its checks decide.
+    fn pending(claim: &'static str, test: String, s: &ScenarioInfo) -> Verdict {
+        Verdict {
+            claim,
+            test,
+            scenario: Some(s.name.clone()),
+            outcome: Outcome::Inconclusive,
+            checks: Vec::new(),
+            cases: Vec::new(),
+            note: None,
+        }
+    }
+}
+
 const PROCESSES_FOR_COMPUTE: &str = "Processes for compute";
 const THREADS_FOR_IO: &str = "Threads for IO";
 const NATIVE_THREADS_COMPUTE: &str = "Without a GIL, threads compute in parallel too";
@@ -222,18 +237,14 @@ fn processes_for_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) -> 
     let cases = query::scenario_cases(report, &s.name);
     let (thread_model, threads) = first_model(&cases, &GIL_THREADS)?;
     let (process_model, _) = first_model(&cases, &PROCESS_POOLS)?;
-    let mut verdict = Verdict {
-        claim: PROCESSES_FOR_COMPUTE,
-        test: format!(
+    let mut verdict = Verdict::pending(
+        PROCESSES_FOR_COMPUTE,
+        format!(
             "with workers ≥ {cores} logical cores, {process_model} is faster than {thread_model} by at least \
              1 + {PROCESS_GAIN_PER_EXTRA_CORE} × (usable cores − 1), capped at {PROCESS_GAIN_CAP}×"
         ),
-        scenario: Some(s.name.clone()),
-        outcome: Outcome::Inconclusive,
-        checks: Vec::new(),
-        cases: Vec::new(),
-        note: None,
-    };
+        s,
+    );
     if cores <= 1 {
         verdict.note = one_core_note();
         return Some(verdict);
@@ -276,19 +287,16 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo) -> Option<Verdict> {
         .copied()
         .filter(|case| query::baseline(report, case).is_some())
         .max_by_key(|case| (case.workers, case.tasks))?;
-    let mut verdict = Verdict {
-        claim: THREADS_FOR_IO,
-        test: format!(
+    let mut verdict = Verdict::pending(
+        THREADS_FOR_IO,
+        format!(
             "{thread_model} reaches ≥ {} of the ideal speedup, and threads use less memory and start \
              faster per unit than processes",
             table::percent(THREADS_IO_MIN_EFFICIENCY)
         ),
-        scenario: Some(s.name.clone()),
-        outcome: Outcome::Inconclusive,
-        checks: Vec::new(),
-        cases: vec![case_label(thread)],
-        note: None,
-    };
+        s,
+    );
+    verdict.cases.push(case_label(thread));
     let mut missing = Vec::new();
     match (query::speedup(report, thread), thread.ideal_speedup) {
         (Some(speedup), Some(ideal)) if ideal > 0.0 => {
@@ -386,18 +394,14 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
     NATIVE_THREADS
         .iter()
         .find(|model| first_model(&cases, &[**model]).is_some())?;
-    let mut verdict = Verdict {
-        claim: NATIVE_THREADS_COMPUTE,
-        test: format!(
+    let mut verdict = Verdict::pending(
+        NATIVE_THREADS_COMPUTE,
+        format!(
             "at the most workers measured, thread, thread-pool and rayon each reach ≥ {} of {process_model}'s speedup",
             table::percent(NATIVE_THREADS_MIN_SHARE)
         ),
-        scenario: Some(s.name.clone()),
-        outcome: Outcome::Inconclusive,
-        checks: Vec::new(),
-        cases: Vec::new(),
-        note: None,
-    };
+        s,
+    );
     if cores <= 1 {
         verdict.note = one_core_note();
         return Some(verdict);
@@ -443,17 +447,13 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
 fn gil_serializes(report: &RunReport, s: &ScenarioInfo, cores: usize) -> Option<Verdict> {
     let cases = query::scenario_cases(report, &s.name);
     let (model, threads) = first_model(&cases, &["thread+gil"])?;
-    let mut verdict = Verdict {
-        claim: GIL_SERIALIZES,
-        test: format!(
+    let mut verdict = Verdict::pending(
+        GIL_SERIALIZES,
+        format!(
             "{model} with 2 or more workers is at most {GIL_MAX_SPEEDUP}× faster than {SEQUENTIAL}"
         ),
-        scenario: Some(s.name.clone()),
-        outcome: Outcome::Inconclusive,
-        checks: Vec::new(),
-        cases: Vec::new(),
-        note: None,
-    };
+        s,
+    );
     if cores <= 1 {
         verdict.note = one_core_note();
         return Some(verdict);
