@@ -16,6 +16,7 @@ import os
 import platform
 import resource
 import socket
+import struct
 import sys
 import threading
 import time
@@ -81,37 +82,51 @@ def parse_addr(addr):
     return host.strip("[]"), int(port)
 
 
-def socket_step(sock_spec):
-    host, port = parse_addr(sock_spec["addr"])
+def echo_request(sock_spec):
+    """The harness's echo protocol: a header (payload length u32 LE, server
+    delay in us u64 LE), then the payload, which comes back alone."""
     n = sock_spec["message_bytes"]
     message = bytes(i & 0xFF for i in range(n))
+    header = struct.pack("<IQ", n, sock_spec.get("server_delay_us", 0))
+    return header + message, message
+
+
+def socket_step(sock_spec, times):
+    """Round trips on one connection; appends each one's time to `times`."""
+    host, port = parse_addr(sock_spec["addr"])
+    request, message = echo_request(sock_spec)
+    n = len(message)
     buf = bytearray(n)
     view = memoryview(buf)
     with socket.create_connection((host, port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for _ in range(sock_spec["round_trips"]):
-            s.sendall(message)
+            sent = now()
+            s.sendall(request)
             got = 0
             while got < n:
                 k = s.recv_into(view[got:])
                 if k == 0:
                     raise ConnectionError("echo server closed the connection")
                 got += k
+            times.append(now() - sent)
             if buf != message:
                 raise ValueError("echo server returned different bytes")
 
 
-async def socket_step_async(sock_spec):
+async def socket_step_async(sock_spec, times):
     host, port = parse_addr(sock_spec["addr"])
-    n = sock_spec["message_bytes"]
-    message = bytes(i & 0xFF for i in range(n))
+    request, message = echo_request(sock_spec)
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for _ in range(sock_spec["round_trips"]):
-            writer.write(message)
+            sent = now()
+            writer.write(request)
             await writer.drain()
-            if await reader.readexactly(n) != message:
+            back = await reader.readexactly(len(message))
+            times.append(now() - sent)
+            if back != message:
                 raise ValueError("echo server returned different bytes")
     finally:
         writer.close()
@@ -136,36 +151,49 @@ def file_step(file_spec, task_idx):
             pass
 
 
+def task_steps(task, task_idx):
+    """The steps of task `task_idx`: all of them, or in a convoy the CPU part
+    for the first tasks and the IO part for the last (the probe)."""
+    if not task["convoy"]:
+        return task
+    probe = task_idx == task["n_tasks"] - 1
+    return dict(task, iters=0 if probe else task["iters"], socket=task["socket"] if probe else None)
+
+
 def run_task(task, task_idx):
     """One task, steps in the harness's order: cpu, sleep, socket, file.
 
-    Returns (task_idx, checksum, start, end).
+    Returns (task_idx, checksum, start, end, round-trip times).
     """
+    task = task_steps(task, task_idx)
     start = now()
+    times = []
     checksum = hash_kernel(task["iters"]) if task["iters"] else None
     if task["sleep_s"] > 0:
         time.sleep(task["sleep_s"])
     if task["socket"]:
-        socket_step(task["socket"])
+        socket_step(task["socket"], times)
     if task["file"]:
         file_step(task["file"], task_idx)
-    return task_idx, checksum, start, now()
+    return task_idx, checksum, start, now(), times
 
 
 async def run_task_async(task, task_idx):
     """`run_task` for asyncio: the CPU part blocks the loop, as it would in
     real asyncio code; file IO goes to the loop's default thread pool
     (`run_in_executor`), since asyncio has no asynchronous files."""
+    task = task_steps(task, task_idx)
     start = now()
+    times = []
     checksum = hash_kernel(task["iters"]) if task["iters"] else None
     if task["sleep_s"] > 0:
         await asyncio.sleep(task["sleep_s"])
     if task["socket"]:
-        await socket_step_async(task["socket"])
+        await socket_step_async(task["socket"], times)
     if task["file"]:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, file_step, task["file"], task_idx)
-    return task_idx, checksum, start, now()
+    return task_idx, checksum, start, now(), times
 
 
 # Each model returns (startup_s or None, t0, t1, results); a result is
@@ -355,9 +383,10 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
     if len(results) != n_tasks:
         raise RuntimeError("%d of %d tasks returned" % (len(results), n_tasks))
     results.sort(key=lambda r: r[0])
-    for idx, checksum, _, _, _ in results:
-        if checksum != expected:
-            raise RuntimeError("checksum mismatch in task %d: %r, expected %r" % (idx, checksum, expected))
+    for idx, checksum, _, _, _, _ in results:
+        want = expected if task_steps(task, idx)["iters"] else None
+        if checksum != want:
+            raise RuntimeError("checksum mismatch in task %d: %r, expected %r" % (idx, checksum, want))
 
     def delta(field):
         return (getattr(self1, field) - getattr(self0, field)) + (
@@ -378,9 +407,11 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
         "children_peak_rss_bytes": child1.ru_maxrss * 1024,
         "ctx_voluntary": int(delta("ru_nvcsw")),
         "ctx_involuntary": int(delta("ru_nivcsw")),
-        "task_latency_ms": [ms(done - t0) for _, _, _, _, done in results],
-        "queue_wait_ms": [ms(start - t0) for _, _, start, _, _ in results],
-        "task_run_ms": [ms(end - start) for _, _, start, end, _ in results],
+        "task_latency_ms": [ms(done - t0) for _, _, _, _, _, done in results],
+        "queue_wait_ms": [ms(start - t0) for _, _, start, _, _, _ in results],
+        "task_run_ms": [ms(end - start) for _, _, start, end, _, _ in results],
+        # The last task's round trips: in a convoy, what the IO thread saw.
+        "round_trips_ms": [ms(t) for t in results[-1][4]] if results else [],
     }
 
 
@@ -430,6 +461,8 @@ def main():
         "sleep_s": spec.get("sleep_ms", 0) / 1e3,
         "socket": spec.get("socket"),
         "file": spec.get("file"),
+        "convoy": bool(req.get("convoy")),
+        "n_tasks": req["tasks"],
     }
     # Every model must reproduce the sequential result of the same work.
     expected = hash_kernel(iters) if iters else None

@@ -77,6 +77,9 @@ pub struct RunArgs {
     /// Concurrency levels, comma-separated for a sweep (overrides the suite)
     #[arg(long, value_delimiter = ',')]
     pub workers: Vec<usize>,
+    /// Convoy: CPU-bound threads beside the IO thread, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_delimiter = ',')]
+    pub cpu_threads: Vec<usize>,
     /// CPU kernel: hash or mandelbrot (overrides the suite)
     #[arg(long)]
     pub kernel: Option<String>,
@@ -110,6 +113,7 @@ pub enum WorkloadArg {
     IoSocket,
     IoFile,
     Mixed,
+    Convoy,
 }
 
 #[derive(Debug, Args)]

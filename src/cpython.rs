@@ -118,6 +118,10 @@ pub struct CpythonRequest {
     /// `sys.setswitchinterval`; Python's default (5 ms) when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub switch_interval_s: Option<f64>,
+    /// Convoy: `tasks - 1` CPU-bound tasks run beside one IO task (the last)
+    /// that does the socket round trips and times each one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub convoy: bool,
 }
 
 /// What one task does, steps in this order: cpu, sleep, socket, file.
@@ -136,12 +140,15 @@ pub struct TaskRequest {
     pub file: Option<FileRequest>,
 }
 
-/// Round trips to an echo server: send `message_bytes`, read them back.
+/// Round trips to parabench's echo server (`workload::echo`'s protocol: a
+/// 12-byte header with the length and the server-side delay, then
+/// `message_bytes`, read back).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SocketRequest {
     pub addr: SocketAddr,
     pub round_trips: u32,
     pub message_bytes: usize,
+    pub server_delay_us: u64,
 }
 
 /// Write `kib` KiB to a new file in `dir`, fsync, read back, delete.
@@ -203,6 +210,9 @@ pub struct PyRepetition {
     /// Batch start to the task starting (includes process start-up for `process`).
     pub queue_wait_ms: Vec<f64>,
     pub task_run_ms: Vec<f64>,
+    /// Convoy: each of the IO task's round trips, in order.
+    #[serde(default)]
+    pub round_trips_ms: Vec<f64>,
 }
 
 /// Resource use of a reaped child and the descendants it reaped.
@@ -533,6 +543,7 @@ mod tests {
             warmup: 0,
             task,
             switch_interval_s: Some(0.005),
+            convoy: false,
         }
     }
 
@@ -626,10 +637,13 @@ mod tests {
         (addr, served)
     }
 
+    /// Speaks the harness's echo protocol: header (length, delay), payload back.
     fn echo(mut stream: TcpStream) {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = stream.read(&mut buf) {
-            if stream.write_all(&buf[..n]).is_err() {
+        let mut head = [0u8; crate::workload::echo::HEADER_LEN];
+        while stream.read_exact(&mut head).is_ok() {
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let mut payload = vec![0u8; len];
+            if stream.read_exact(&mut payload).is_err() || stream.write_all(&payload).is_err() {
                 return;
             }
         }
@@ -649,6 +663,7 @@ mod tests {
                     addr,
                     round_trips: 3,
                     message_bytes: 64,
+                    server_delay_us: 100,
                 }),
                 file: Some(FileRequest {
                     dir: dir.path().to_owned(),

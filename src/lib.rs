@@ -10,6 +10,7 @@ pub mod compare;
 pub mod console;
 pub mod cpython;
 pub mod export;
+pub mod fidelity;
 pub mod fonts;
 pub mod gil;
 pub mod history;

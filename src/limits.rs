@@ -5,7 +5,6 @@
 
 use crate::model::ModelKind;
 use crate::plan::Plan;
-use crate::spec::WorkloadKind;
 
 /// The largest case of a plan, in what it asks of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,37 +26,31 @@ pub struct Limits {
     pub harness_rss: u64,
 }
 
-/// Tasks a case has in flight at most.
+/// What each case of the plan asks of the machine.
 fn demands(plan: &Plan) -> Vec<Demand> {
     let mut out = Vec::new();
     for s in &plan.scenarios {
-        for &tasks in &s.tasks {
-            for &workers in &s.workers {
-                for &m in &s.models {
-                    let live = workers.min(tasks);
-                    let processes = if m.kind.uses_processes() { live } else { 0 };
-                    let sockets = if s.workload == WorkloadKind::IoSocket {
-                        // Client and server ends of every task in flight.
-                        let in_flight = if m.kind == ModelKind::Sequential {
-                            1
-                        } else {
-                            live
-                        };
-                        2 * in_flight
-                    } else {
-                        0
-                    };
-                    out.push(Demand {
-                        what: format!(
-                            "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
-                            s.name
-                        ),
-                        threads: m.kind.threads_needed(workers, tasks),
-                        processes,
-                        // Three pipes per child, sockets, and a margin for files.
-                        fds: 3 * processes + sockets + 64,
-                    });
-                }
+        for point in s.points() {
+            let tasks = point.tasks;
+            for (m, workers) in crate::runner::cases_of(s, &point) {
+                let live = workers.min(tasks);
+                let processes = if m.kind.uses_processes() { live } else { 0 };
+                // Client and server ends of every socket in flight.
+                let sockets = match point.shape.socket {
+                    Some(_) if m.kind == ModelKind::Sequential => 2,
+                    Some(_) => 2 * live,
+                    None => 0,
+                };
+                out.push(Demand {
+                    what: format!(
+                        "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
+                        s.name
+                    ),
+                    threads: m.kind.threads_needed(workers, tasks),
+                    processes,
+                    // Three pipes per child, sockets, and a margin for files.
+                    fds: 3 * processes + sockets + 64,
+                });
             }
         }
     }

@@ -136,6 +136,8 @@ pub struct Scenario {
     pub models: Vec<ModelId>,
     pub workers: Vec<usize>,
     pub tasks: Vec<usize>,
+    /// Convoy: CPU-bound threads beside the IO probe, swept.
+    pub cpu_threads: Vec<usize>,
     /// Target duration of one task, for the workloads sized in time.
     pub task_ms: Vec<f64>,
     pub kernel: Kernel,
@@ -181,6 +183,19 @@ pub struct Point {
     pub tasks: usize,
     pub task_ms: Option<f64>,
     pub shape: TaskShape,
+    /// Convoy points: this many CPU-bound tasks run beside one IO task that
+    /// does the round trips (the probe), each on a worker of its own.
+    pub cpu_threads: Option<usize>,
+}
+
+impl Point {
+    /// The worker counts to run this point at.
+    pub fn workers(&self, scenario: &Scenario) -> Vec<usize> {
+        match self.cpu_threads {
+            Some(k) => vec![k + 1],
+            None => scenario.workers.clone(),
+        }
+    }
 }
 
 impl Scenario {
@@ -205,12 +220,26 @@ impl Scenario {
             vec![None]
         };
         let mut out = Vec::new();
+        if self.workload == WorkloadKind::Convoy {
+            for &k in &self.cpu_threads {
+                for &task_ms in &sizes {
+                    out.push(Point {
+                        tasks: k + 1,
+                        task_ms,
+                        shape: self.shape(task_ms.unwrap_or(0.0)),
+                        cpu_threads: Some(k),
+                    });
+                }
+            }
+            return out;
+        }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
                 out.push(Point {
                     tasks,
                     task_ms,
                     shape: self.shape(task_ms.unwrap_or(0.0)),
+                    cpu_threads: None,
                 });
             }
         }
@@ -219,7 +248,7 @@ impl Scenario {
 
     fn shape(&self, task_ms: f64) -> TaskShape {
         let (cpu_ms, sleep_ms) = match self.workload {
-            WorkloadKind::Cpu => (task_ms, 0.0),
+            WorkloadKind::Cpu | WorkloadKind::Convoy => (task_ms, 0.0),
             WorkloadKind::IoSleep => (0.0, task_ms),
             WorkloadKind::Mixed => (
                 task_ms * self.cpu_fraction,
@@ -231,11 +260,12 @@ impl Scenario {
             cpu_ms,
             kernel: self.kernel,
             sleep_ms,
-            socket: (self.workload == WorkloadKind::IoSocket).then_some(SocketShape {
-                round_trips: self.round_trips,
-                message_bytes: self.message_bytes,
-                server_delay_ms: self.server_delay_ms,
-            }),
+            socket: matches!(self.workload, WorkloadKind::IoSocket | WorkloadKind::Convoy)
+                .then_some(SocketShape {
+                    round_trips: self.round_trips,
+                    message_bytes: self.message_bytes,
+                    server_delay_ms: self.server_delay_ms,
+                }),
             file_kib: (self.workload == WorkloadKind::IoFile).then_some(self.file_kib),
             releases_gil: self.releases_gil,
         }
@@ -280,7 +310,7 @@ impl Scenario {
             WorkloadKind::Cpu => vec![],
             WorkloadKind::IoSleep => vec![],
             WorkloadKind::Mixed => vec![("cpu_fraction", self.cpu_fraction)],
-            WorkloadKind::IoSocket => vec![
+            WorkloadKind::IoSocket | WorkloadKind::Convoy => vec![
                 ("server_delay_ms", self.server_delay_ms),
                 ("round_trips", self.round_trips as f64),
                 ("message_bytes", self.message_bytes as f64),
@@ -300,10 +330,13 @@ pub struct Plan {
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
     match key {
-        "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
-        "kernel" => matches!(w, Cpu | Mixed),
+        "task_ms" => matches!(w, Cpu | IoSleep | Mixed | Convoy),
+        "kernel" => matches!(w, Cpu | Mixed | Convoy),
         "cpu_fraction" => w == Mixed,
-        "server_delay_ms" | "round_trips" | "message_bytes" => w == IoSocket,
+        "server_delay_ms" | "round_trips" | "message_bytes" => matches!(w, IoSocket | Convoy),
+        "cpu_threads" => w == Convoy,
+        // A convoy point's tasks and workers follow from its CPU threads.
+        "workers" | "tasks" => w != Convoy,
         "file_kib" => w == IoFile,
         _ => true,
     }
@@ -413,6 +446,7 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
 }
 
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
+    let convoy = workload == WorkloadKind::Convoy;
     Scenario {
         name,
         description: String::new(),
@@ -420,11 +454,13 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         models: ModelKind::ALL.map(ModelId::native).to_vec(),
         workers: vec![1, 2, 4],
         tasks: vec![8],
-        task_ms: vec![10.0],
+        cpu_threads: vec![0, 1, 2],
+        // A convoy's CPU tasks must outlast the probe's round trips.
+        task_ms: vec![if convoy { 400.0 } else { 10.0 }],
         kernel: Kernel::Hash,
         cpu_fraction: 0.5,
-        server_delay_ms: 1.0,
-        round_trips: 1,
+        server_delay_ms: if convoy { 0.0 } else { 1.0 },
+        round_trips: if convoy { 40 } else { 1 },
         message_bytes: 64,
         file_kib: 64,
         releases_gil: false,
@@ -443,6 +479,7 @@ fn adhoc(workload: WorkloadArg) -> Scenario {
         WorkloadArg::IoSocket => WorkloadKind::IoSocket,
         WorkloadArg::IoFile => WorkloadKind::IoFile,
         WorkloadArg::Mixed => WorkloadKind::Mixed,
+        WorkloadArg::Convoy => WorkloadKind::Convoy,
     };
     let mut s = defaults(format!("adhoc-{}", kind.id()), kind);
     s.description = format!("ad-hoc {} run from the command line", kind.id());
@@ -586,10 +623,22 @@ fn apply_sweep(source: &Source, s: &mut Scenario, spec: &ScenarioSpec) -> Result
     };
     let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect::<Vec<_>>();
     if let Some(v) = &spec.workers {
+        if !applies("workers", w) {
+            return Err(not_applicable("workers", v.span()));
+        }
         s.workers = sweep(v.get_ref());
     }
     if let Some(v) = &spec.tasks {
+        if !applies("tasks", w) {
+            return Err(not_applicable("tasks", v.span()));
+        }
         s.tasks = sweep(v.get_ref());
+    }
+    if let Some(v) = &spec.cpu_threads {
+        if !applies("cpu_threads", w) {
+            return Err(not_applicable("cpu_threads", v.span()));
+        }
+        s.cpu_threads = v.get_ref().0.clone();
     }
     if let Some(v) = &spec.task_ms {
         if !applies("task_ms", w) {
@@ -745,26 +794,34 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         Some(out)
     };
     for s in scenarios.iter_mut() {
-        if !args.workers.is_empty() {
+        // A flag changes the scenarios its key applies to and leaves the others.
+        let w = s.workload;
+        let set = |key: &str, given: bool| given && applies(key, w);
+        if set("workers", !args.workers.is_empty()) {
             s.workers = args.workers.clone();
         }
-        if !args.tasks.is_empty() {
+        if set("tasks", !args.tasks.is_empty()) {
             s.tasks = args.tasks.clone();
         }
-        if !args.task_ms.is_empty() && s.uses_time_size() {
+        if set("cpu_threads", !args.cpu_threads.is_empty()) {
+            s.cpu_threads = args.cpu_threads.clone();
+        }
+        if set("task_ms", !args.task_ms.is_empty()) {
             s.task_ms = args.task_ms.clone();
         }
-        if let (Some(k), true) = (kernel, s.uses_kernel()) {
+        if let (Some(k), true) = (kernel, applies("kernel", w)) {
             s.kernel = k;
         }
-        if let (Some(f), WorkloadKind::Mixed) = (args.cpu_fraction, s.workload) {
+        if let (Some(f), true) = (args.cpu_fraction, applies("cpu_fraction", w)) {
             s.cpu_fraction = f;
         }
-        if s.workload == WorkloadKind::IoSocket {
-            s.server_delay_ms = args.server_delay_ms.unwrap_or(s.server_delay_ms);
-            s.round_trips = args.round_trips.unwrap_or(s.round_trips);
+        if let (Some(d), true) = (args.server_delay_ms, applies("server_delay_ms", w)) {
+            s.server_delay_ms = d;
         }
-        if let (Some(kib), WorkloadKind::IoFile) = (args.file_kib, s.workload) {
+        if let (Some(n), true) = (args.round_trips, applies("round_trips", w)) {
+            s.round_trips = n;
+        }
+        if let (Some(kib), true) = (args.file_kib, applies("file_kib", w)) {
             s.file_kib = kib;
         }
         if let Some(m) = &models {

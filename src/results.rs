@@ -23,6 +23,31 @@ pub struct RunReport {
     pub interrupted: bool,
     pub scenarios: Vec<ScenarioInfo>,
     pub cases: Vec<CaseResult>,
+    /// How closely each emulated `+gil` case tracks its real-CPython twin
+    /// measured in the same run (see `fidelity`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fidelity: Vec<Fidelity>,
+}
+
+/// An emulated-GIL case against the real-CPython case of the same scenario,
+/// workers, tasks and size: the ratio of their figures, each against its own
+/// sequential baseline (speedup), or for convoy points the IO thread's median
+/// round trip.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fidelity {
+    pub scenario: String,
+    pub emulated: String,
+    pub reference: String,
+    pub workers: usize,
+    pub tasks: usize,
+    pub task_ms: Option<f64>,
+    pub params: BTreeMap<String, f64>,
+    /// `speedup` or `io_round_trip_p50_ms`.
+    pub metric: String,
+    pub emulated_value: f64,
+    pub reference_value: f64,
+    /// `emulated_value / reference_value`; 1 is a perfect match.
+    pub ratio: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -124,6 +149,10 @@ pub struct CaseResult {
     pub queue_wait_ms: Option<Percentiles>,
     /// Time a task ran once started.
     pub task_run_ms: Option<Percentiles>,
+    /// Convoy points: the IO thread's round trips per second (median over
+    /// repetitions); its round-trip times are `task_latency_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_round_trips_per_s: Option<f64>,
     /// GIL counters, for `+gil` models.
     pub gil: Option<GilCounters>,
     /// Every measured repetition, in order.
@@ -164,6 +193,9 @@ pub struct Repetition {
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
     pub latency_p99_ms: f64,
+    /// Convoy points: the IO thread's round trips per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_round_trips_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]

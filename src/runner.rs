@@ -20,10 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Kernel iterations between two eval-breaker checks: about 50 µs of work,
-/// fine enough for a 100 µs switch interval, coarse enough to cost nothing.
-const SLICE: Duration = Duration::from_micros(50);
-
 pub struct RunOptions {
     pub out_dir: PathBuf,
     pub command_line: Vec<String>,
@@ -60,8 +56,8 @@ pub fn run(
             .scenarios
             .iter()
             .map(|s| {
-                let cases = cases_of(s).len() as u64;
-                cases * s.points().len() as u64 * (s.warmup + s.repetitions) as u64
+                let runs: usize = s.points().iter().map(|p| cases_of(s, p).len()).sum();
+                runs as u64 * (s.warmup + s.repetitions) as u64
             })
             .sum(),
     });
@@ -92,13 +88,14 @@ pub fn run(
         interrupted: false,
         scenarios: plan.scenarios.iter().map(scenario_info).collect(),
         cases: Vec::new(),
+        fidelity: Vec::new(),
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
 
     let echo = if plan
         .scenarios
         .iter()
-        .any(|s| s.workload == WorkloadKind::IoSocket)
+        .any(|s| s.points().iter().any(|p| p.shape.socket.is_some()))
     {
         Some(EchoServer::start()?)
     } else {
@@ -124,6 +121,7 @@ pub fn run(
                 on_event(Event::CaseDone(case));
             }
             report.cases.extend(cases);
+            report.fidelity = crate::fidelity::pairs(&report.cases);
             report.interrupted = cancel.load(Ordering::Relaxed);
             crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
             if report.interrupted {
@@ -146,7 +144,7 @@ struct Env<'a> {
 
 /// The (model, workers) cases of a scenario; the sequential baselines
 /// (native and CPython) once, at 1 worker.
-pub fn cases_of(s: &Scenario) -> Vec<(ModelId, usize)> {
+pub fn cases_of(s: &Scenario, point: &Point) -> Vec<(ModelId, usize)> {
     let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
     let mut out: Vec<(ModelId, usize)> = s
         .models
@@ -154,7 +152,7 @@ pub fn cases_of(s: &Scenario) -> Vec<(ModelId, usize)> {
         .filter(|m| is_baseline(m))
         .map(|&m| (m, 1))
         .collect();
-    for &w in &s.workers {
+    for w in point.workers(s) {
         for &m in &s.models {
             if !is_baseline(&m) {
                 out.push((m, w));
@@ -234,7 +232,7 @@ pub fn build_tasks(
         steps.push(Step::Cpu {
             kernel: shape.kernel,
             iters: (shape.cpu_ms * iters_per_ms).round().max(1.0) as u64,
-            slice_iters: (SLICE.as_secs_f64() * 1e3 * iters_per_ms).round().max(1.0) as u64,
+            slice_iters: crate::gil::slice_iters(iters_per_ms),
         });
     }
     if shape.sleep_ms > 0.0 {
@@ -256,10 +254,22 @@ pub fn build_tasks(
             kib,
         });
     }
-    Ok((0..point.tasks as u32)
+    // A convoy point: the first tasks only compute, the last (the probe)
+    // only does its round trips; otherwise every task does every step.
+    let steps_of = |idx: usize| -> Vec<Step> {
+        match point.cpu_threads {
+            Some(k) => steps
+                .iter()
+                .filter(|s| matches!(s, Step::Cpu { .. }) == (idx < k))
+                .cloned()
+                .collect(),
+            None => steps.clone(),
+        }
+    };
+    Ok((0..point.tasks)
         .map(|idx| Task {
-            idx,
-            steps: steps.clone(),
+            idx: idx as u32,
+            steps: steps_of(idx),
             releases_gil: shape.releases_gil,
         })
         .collect())
@@ -289,7 +299,7 @@ fn run_point(
         .get(point.shape.kernel.id())
         .copied()
         .unwrap_or(1.0);
-    let mut cases: Vec<CaseRun> = cases_of(scenario)
+    let mut cases: Vec<CaseRun> = cases_of(scenario, point)
         .into_iter()
         .map(|(model, workers)| CaseRun {
             model,
@@ -334,8 +344,10 @@ fn run_point(
                         if let Some(g) = &outcome.gil {
                             case.gil.get_or_insert_with(GilCounters::default).add(g);
                         }
-                        for r in &outcome.records {
-                            case.latency.record(r.latency);
+                        for d in latency_samples(&outcome, point) {
+                            case.latency.record(d);
+                        }
+                        for r in reported(&outcome, point) {
                             case.wait.record(r.queue_wait());
                             case.run.record(r.output.run());
                         }
@@ -366,7 +378,7 @@ fn run_once(
         deadline: Instant::now() + env.timeout,
         cancel: env.cancel,
         gil: case.model.gil.then(|| scenario.gil_kind()),
-        shape: Some(&point.shape),
+        point: Some(point),
         switch_interval: scenario.switch_interval(),
     };
     let model = case.model.kind;
@@ -380,9 +392,13 @@ fn run_once(
     }
     let p99 = {
         let mut l = Latencies::default();
-        outcome.records.iter().for_each(|r| l.record(r.latency));
+        latency_samples(&outcome, point).for_each(|d| l.record(d));
         l.percentiles().map_or(0.0, |p| p.p99)
     };
+    // The probe's round trips per second of its run (convoy points).
+    let io_round_trips_per_s = reported(&outcome, point)
+        .find(|r| !r.output.round_trips_ns.is_empty() && point.cpu_threads.is_some())
+        .map(|r| r.output.round_trips_ns.len() as f64 / r.output.run().as_secs_f64().max(1e-9));
     let c = &outcome.children;
     let rep = Repetition {
         wall_s: outcome.wall.as_secs_f64(),
@@ -394,8 +410,40 @@ fn run_once(
         ctx_voluntary: harness.ctx_voluntary + c.ctx_voluntary,
         ctx_involuntary: harness.ctx_involuntary + c.ctx_involuntary,
         latency_p99_ms: p99,
+        io_round_trips_per_s,
     };
     Ok((rep, outcome))
+}
+
+/// The tasks whose waits and run times a case reports: all of them, or at a
+/// convoy point only the probe (the IO task, the last one).
+fn reported<'a>(
+    outcome: &'a BatchOutcome,
+    point: &Point,
+) -> impl Iterator<Item = &'a crate::model::TaskRecord> + use<'a> {
+    let probe = point.cpu_threads.map(|k| k as u32);
+    outcome
+        .records
+        .iter()
+        .filter(move |r| probe.is_none_or(|p| r.output.idx == p))
+}
+
+/// The latencies a case reports: each task's submit-to-result time, or at a
+/// convoy point each of the probe's round trips as its thread saw them.
+fn latency_samples<'a>(
+    outcome: &'a BatchOutcome,
+    point: &Point,
+) -> Box<dyn Iterator<Item = Duration> + 'a> {
+    if point.cpu_threads.is_some() {
+        Box::new(reported(outcome, point).flat_map(|r| {
+            r.output
+                .round_trips_ns
+                .iter()
+                .map(|&ns| Duration::from_nanos(ns))
+        }))
+    } else {
+        Box::new(outcome.records.iter().map(|r| r.latency))
+    }
 }
 
 /// Every task ran once and produced the checksum the sequential reference
@@ -441,7 +489,7 @@ fn summarize(
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match scenario.workload {
-        WorkloadKind::Cpu => 0.0,
+        WorkloadKind::Cpu | WorkloadKind::Convoy => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -469,12 +517,16 @@ fn summarize(
             };
             let samples: Vec<f64> = c.reps.iter().map(|r| r.wall_s).collect();
             let wall_est = stats::median_ci(&samples);
+            // A convoy batch is not a faster way to do the same work: it has
+            // no speedup; its figures are the probe's latency and throughput.
+            let convoy = point.cpu_threads.is_some();
             let speedup = match (seq_wall, wall_est) {
-                (Some(s), Some(m)) => stats::speedup(s, m.median),
+                (Some(s), Some(m)) if !convoy => stats::speedup(s, m.median),
                 _ => None,
             };
-            let ideal =
-                stats::ideal_speedup(point.tasks, c.workers, env.cores, point.shape.cpu_ms, io_ms);
+            let ideal = (!convoy).then(|| {
+                stats::ideal_speedup(point.tasks, c.workers, env.cores, point.shape.cpu_ms, io_ms)
+            });
             let startups: Vec<f64> = c.reps.iter().filter_map(|r| r.startup_s).collect();
             let status = match (&c.failure, c.reps.is_empty()) {
                 (Some(f), _) => f.clone(),
@@ -496,6 +548,7 @@ fn summarize(
                 params: scenario
                     .params()
                     .into_iter()
+                    .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect(),
                 status,
@@ -503,8 +556,14 @@ fn summarize(
                 samples_wall_s: samples,
                 startup_s: stats::median_ci(&startups),
                 speedup,
-                ideal_speedup: Some(ideal),
-                efficiency: speedup.map(|s| s / ideal),
+                ideal_speedup: ideal,
+                efficiency: speedup.zip(ideal).map(|(s, i)| s / i),
+                io_round_trips_per_s: stats::median(
+                    &c.reps
+                        .iter()
+                        .filter_map(|r| r.io_round_trips_per_s)
+                        .collect::<Vec<_>>(),
+                ),
                 cpu_user_s: med(&|r| r.cpu_user_s),
                 cpu_sys_s: med(&|r| r.cpu_sys_s),
                 peak_rss_bytes: harness_rss.zip(children_rss).map(|(h, c)| h + c),

@@ -35,15 +35,17 @@ pub enum WorkloadKind {
     IoSocket,
     IoFile,
     Mixed,
+    Convoy,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 5] = [
+    pub const ALL: [WorkloadKind; 6] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
+        WorkloadKind::Convoy,
     ];
 
     pub fn id(self) -> &'static str {
@@ -53,6 +55,7 @@ impl WorkloadKind {
             WorkloadKind::IoSocket => "io-socket",
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
+            WorkloadKind::Convoy => "convoy",
         }
     }
 }
@@ -69,6 +72,7 @@ pub struct ScenarioSpec {
     pub models: Option<Spanned<Vec<Spanned<String>>>>,
     pub workers: Option<Spanned<Sweep<NonZeroUsize>>>,
     pub tasks: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub cpu_threads: Option<Spanned<Sweep<usize>>>,
     pub task_ms: Option<Spanned<Sweep<Positive>>>,
     pub kernel: Option<Spanned<String>>,
     pub cpu_fraction: Option<Spanned<Fraction>>,

@@ -36,10 +36,12 @@ impl Model for CpythonModel {
             ModelKind::CpythonProcessPool => PyModel::ProcessPool,
             _ => PyModel::Asyncio,
         };
-        let shape = batch
-            .shape
+        let point = batch
+            .point
             .ok_or_else(|| ModelError::Setup(anyhow::anyhow!("no task shape for python")))?;
-        let steps = batch.tasks.first().map_or(&[][..], |t| &t.steps[..]);
+        let shape = &point.shape;
+        // The last task has every IO step (at a convoy point, it is the probe).
+        let steps = batch.tasks.last().map_or(&[][..], |t| &t.steps[..]);
         let request = CpythonRequest {
             model,
             workers: batch.workers,
@@ -55,11 +57,12 @@ impl Model for CpythonModel {
                         addr,
                         round_trips,
                         message_bytes,
-                        ..
+                        server_delay_us,
                     } => Some(SocketRequest {
                         addr: *addr,
                         round_trips: *round_trips,
                         message_bytes: *message_bytes as usize,
+                        server_delay_us: *server_delay_us,
                     }),
                     _ => None,
                 }),
@@ -72,6 +75,7 @@ impl Model for CpythonModel {
                 }),
             },
             switch_interval_s: Some(batch.switch_interval.as_secs_f64()),
+            convoy: point.cpu_threads.is_some(),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -93,6 +97,7 @@ impl Model for CpythonModel {
             .first()
             .ok_or_else(|| ModelError::Worker("python returned no repetition".into()))?;
         let ms = |v: f64| Duration::from_secs_f64(v.max(0.0) / 1e3);
+        let last = rep.task_run_ms.len().saturating_sub(1);
         let records = rep
             .task_latency_ms
             .iter()
@@ -104,6 +109,15 @@ impl Model for CpythonModel {
                     // Python checked its checksums against its own reference.
                     checksum: 0,
                     run_ns: ms(run).as_nanos() as u64,
+                    // Python times the round trips of its last (IO) task.
+                    round_trips_ns: if idx == last {
+                        rep.round_trips_ms
+                            .iter()
+                            .map(|&t| ms(t).as_nanos() as u64)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                 },
                 latency: ms(latency),
             })

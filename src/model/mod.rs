@@ -242,9 +242,9 @@ pub struct Batch<'a> {
     pub cancel: &'a AtomicBool,
     /// Run under an emulated GIL of this kind (the `+gil` models).
     pub gil: Option<GilKind>,
-    /// What each task does, for the CPython models, which re-implement the
-    /// workload in Python rather than run `tasks`.
-    pub shape: Option<&'a crate::plan::TaskShape>,
+    /// The point the tasks were built from, for the CPython models, which
+    /// re-implement the workload in Python rather than run `tasks`.
+    pub point: Option<&'a crate::plan::Point>,
     /// `sys.setswitchinterval` for the CPython models.
     pub switch_interval: Duration,
 }
@@ -269,7 +269,7 @@ pub struct BatchOutcome {
     pub self_verified: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TaskRecord {
     pub output: TaskOutput,
     /// Submit to result, as seen by the submitter.

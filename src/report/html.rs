@@ -100,6 +100,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
          <a href=\"results.json\">results.json</a></nav>\n</header>\n<main>\n",
     );
     render_verdicts(&mut page, verdicts);
+    render_fidelity(&mut page, report);
     for section in sections {
         render_section(&mut page, report, section);
     }
@@ -165,6 +166,31 @@ fn render_verdicts(page: &mut String, verdicts: &[Verdict]) {
         page.push_str("</article>\n");
     }
     page.push_str("</section>\n");
+}
+
+/// The emulated GIL judged against real CPython, when both ran.
+fn render_fidelity(page: &mut String, report: &RunReport) {
+    let rows = table::fidelity_rows(report);
+    if rows.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section id=\"fidelity\">\n<h2>GIL emulation against real CPython</h2>\n\
+         <p>Each emulated <code>+gil</code> case beside the CPython case of the same point, \
+         measured in this run; each speedup is against its own sequential baseline.</p>\n<table>\n<tr>",
+    );
+    for name in table::FIDELITY_HEADER {
+        let _ = write!(page, "<th>{name}</th>");
+    }
+    page.push_str("</tr>\n");
+    for row in rows {
+        page.push_str("<tr>");
+        for cell in row {
+            let _ = write!(page, "<td>{}</td>", escape(&cell));
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</table>\n</section>\n");
 }
 
 fn render_section(page: &mut String, report: &RunReport, section: &Section) {
@@ -348,6 +374,16 @@ mod tests {
     fn page(report: &RunReport) -> String {
         let artifacts = render(report).unwrap();
         String::from_utf8(artifacts.into_iter().next().unwrap().bytes).unwrap()
+    }
+
+    #[test]
+    fn fidelity_section_appears_only_with_pairs_and_is_escaped() {
+        assert!(!page(&sample()).contains("id=\"fidelity\""));
+        let html = page(&crate::report::tests::with_fidelity("<b>x</b>"));
+        assert!(html.contains("GIL emulation against real CPython"));
+        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && !html.contains("<b>x</b>"));
+        // 0.66 is outside the 25% tolerance.
+        assert!(html.contains("<td>0.66</td><td>no</td>"), "{html}");
     }
 
     #[test]

@@ -68,6 +68,16 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             evidence.join("<br>")
         );
     }
+    let fidelity = table::fidelity_rows(report);
+    if !fidelity.is_empty() {
+        md.push_str("\n## GIL emulation against real CPython\n\n");
+        let _ = writeln!(md, "| {} |", table::FIDELITY_HEADER.join(" | "));
+        let _ = writeln!(md, "|{}", "---|".repeat(table::FIDELITY_HEADER.len()));
+        for row in fidelity {
+            let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
+            let _ = writeln!(md, "| {} |", cells.join(" | "));
+        }
+    }
     for scenario in &report.scenarios {
         let _ = writeln!(
             md,
@@ -91,6 +101,15 @@ mod tests {
     use super::*;
     use crate::report::tests::sample;
     use crate::report::verdicts::verdicts;
+
+    #[test]
+    fn fidelity_pairs_get_a_table() {
+        let report = crate::report::tests::with_fidelity("gil-cpu");
+        let md = render(&report, &verdicts(&report));
+        assert!(md.contains("## GIL emulation against real CPython"));
+        assert!(md.contains("| gil-cpu | 2 workers, 8 tasks"), "{md}");
+        assert!(!render(&sample(), &[]).contains("against real CPython"));
+    }
 
     #[test]
     fn one_table_row_per_case_and_per_verdict() {

@@ -143,6 +143,25 @@ pub(crate) mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     /// The realistic results file shared by the renderers' tests.
+    /// The sample report with one emulated-vs-CPython pair, named `scenario`.
+    pub(crate) fn with_fidelity(scenario: &str) -> RunReport {
+        let mut report = sample();
+        report.fidelity.push(crate::results::Fidelity {
+            scenario: scenario.into(),
+            emulated: "thread+gil".into(),
+            reference: "cpython-thread".into(),
+            workers: 2,
+            tasks: 8,
+            task_ms: Some(20.0),
+            params: Default::default(),
+            metric: "speedup".into(),
+            emulated_value: 0.99,
+            reference_value: 1.5,
+            ratio: 0.66,
+        });
+        report
+    }
+
     pub(crate) fn sample() -> RunReport {
         let text = include_str!("../../tests/fixtures/results-sample.json");
         serde_json::from_str(text).expect("fixture parses")

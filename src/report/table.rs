@@ -132,6 +132,52 @@ pub fn ratio_interval(estimate: Estimate) -> String {
     )
 }
 
+/// Columns of the emulation-vs-CPython table.
+pub const FIDELITY_HEADER: [&str; 7] = [
+    "Scenario",
+    "Point",
+    "Emulated",
+    "CPython",
+    "Figure",
+    "Emulated / CPython",
+    "Within 25%",
+];
+
+/// One row per emulated-GIL case paired with its real-CPython twin.
+pub fn fidelity_rows(report: &RunReport) -> Vec<Vec<String>> {
+    report
+        .fidelity
+        .iter()
+        .map(|f| {
+            let mut point = format!("{} workers, {} tasks", f.workers, f.tasks);
+            if let Some(ms) = f.task_ms {
+                point.push_str(&format!(", {}", millis(ms)));
+            }
+            for (key, value) in &f.params {
+                point.push_str(&format!(", {key} {}", significant(*value)));
+            }
+            let figure = |v: f64| match f.metric.as_str() {
+                "speedup" => format!("{}×", significant(v)),
+                _ => millis(v),
+            };
+            vec![
+                f.scenario.clone(),
+                point,
+                format!("{} {}", f.emulated, figure(f.emulated_value)),
+                format!("{} {}", f.reference, figure(f.reference_value)),
+                f.metric.replace('_', " "),
+                format!("{:.2}", f.ratio),
+                if (f.ratio - 1.0).abs() <= crate::fidelity::TOLERANCE {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .into(),
+            ]
+        })
+        .collect()
+}
+
 pub fn percent(fraction: f64) -> String {
     format!("{:.0}%", fraction * 100.0)
 }

@@ -24,6 +24,7 @@ impl CpuStep for Inline {
 pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutput> {
     let start = Instant::now();
     let mut sum = 0;
+    let mut round_trips_ns = Vec::new();
     for step in &task.steps {
         let part = match step {
             Step::Cpu {
@@ -47,6 +48,7 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
                     *round_trips,
                     *message_bytes,
                     *server_delay_us,
+                    &mut round_trips_ns,
                 );
                 tokio::time::timeout(super::blocking::IO_TIMEOUT, io)
                     .await
@@ -60,6 +62,7 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
         idx: task.idx,
         checksum: sum,
         run_ns: start.elapsed().as_nanos() as u64,
+        round_trips_ns,
     })
 }
 
@@ -69,6 +72,7 @@ async fn socket_round_trips(
     round_trips: u32,
     len: u32,
     delay_us: u64,
+    times_ns: &mut Vec<u64>,
 ) -> anyhow::Result<u64> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -79,8 +83,10 @@ async fn socket_round_trips(
     for round in 0..round_trips {
         let mut request = echo::header(len, delay_us).to_vec();
         request.extend_from_slice(&super::message(idx, round, len));
+        let sent = Instant::now();
         stream.write_all(&request).await?;
         stream.read_exact(&mut back).await?;
+        times_ns.push(sent.elapsed().as_nanos() as u64);
         sum = combine(sum, fnv1a(&back));
     }
     Ok(sum)

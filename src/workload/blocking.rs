@@ -14,6 +14,7 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<TaskOutput> {
     let start = Instant::now();
     let mut sum = 0;
+    let mut round_trips_ns = Vec::new();
     for step in &task.steps {
         let part = match step {
             Step::Cpu {
@@ -39,15 +40,13 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 round_trips,
                 message_bytes,
                 server_delay_us,
-            } => interp.blocking(|| {
-                socket_round_trips(
-                    task.idx,
-                    *addr,
-                    *round_trips,
-                    *message_bytes,
-                    *server_delay_us,
-                )
-            })?,
+            } => socket_round_trips(
+                interp,
+                task.idx,
+                *addr,
+                (*round_trips, *message_bytes, *server_delay_us),
+                &mut round_trips_ns,
+            )?,
             Step::File { dir, kib } => interp.blocking(|| file_round_trip(task.idx, dir, *kib))?,
         };
         sum = combine(sum, part);
@@ -56,6 +55,7 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
         idx: task.idx,
         checksum: sum,
         run_ns: start.elapsed().as_nanos() as u64,
+        round_trips_ns,
     })
 }
 
@@ -81,33 +81,46 @@ pub fn cpu_step(
     state
 }
 
+/// Round trips on one connection. Each send+receive is one blocking call, as
+/// in a Python loop of `sendall`/`recv`: under a GIL the thread releases it
+/// for the call and must take it back before the next round, which is where
+/// the convoy effect shows.
 fn socket_round_trips(
+    interp: &mut impl Interpreter,
     idx: u32,
     addr: std::net::SocketAddr,
-    round_trips: u32,
-    len: u32,
-    delay_us: u64,
+    (round_trips, len, delay_us): (u32, u32, u64),
+    times_ns: &mut Vec<u64>,
 ) -> anyhow::Result<u64> {
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .with_context(|| format!("connecting to the echo server at {addr}"))?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut stream = interp.blocking(|| connect(addr))?;
     let mut sum = 0;
     let mut back = vec![0u8; len as usize];
     for round in 0..round_trips {
         let msg = super::message(idx, round, len);
         let mut request = echo::header(len, delay_us).to_vec();
         request.extend_from_slice(&msg);
-        stream
-            .write_all(&request)
-            .context("sending to the echo server")?;
-        stream
-            .read_exact(&mut back)
-            .context("reading the echo server's reply")?;
+        let sent = Instant::now();
+        interp.blocking(|| -> anyhow::Result<()> {
+            stream
+                .write_all(&request)
+                .context("sending to the echo server")?;
+            stream
+                .read_exact(&mut back)
+                .context("reading the echo server's reply")
+        })?;
+        times_ns.push(sent.elapsed().as_nanos() as u64);
         sum = combine(sum, fnv1a(&back));
     }
     Ok(sum)
+}
+
+fn connect(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
+    let stream = std::net::TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+        .with_context(|| format!("connecting to the echo server at {addr}"))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(stream)
 }
 
 fn file_round_trip(idx: u32, dir: &std::path::Path, kib: u64) -> anyhow::Result<u64> {

@@ -51,13 +51,18 @@ pub enum Step {
     },
 }
 
-/// What a task returns: a checksum that every model must reproduce, and how
-/// long it ran once started (measured where it ran).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a task returns: a checksum that every model must reproduce, how
+/// long it ran once started, and the time of each of its socket round trips
+/// (all measured where it ran).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskOutput {
     pub idx: u32,
     pub checksum: u64,
     pub run_ns: u64,
+    /// Each round trip as the task's thread saw it: from the send until it
+    /// could go on computing (under a GIL, after taking it back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round_trips_ns: Vec<u64>,
 }
 
 impl TaskOutput {

@@ -40,6 +40,7 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
     use_built_worker();
     let dir = tempfile::tempdir().unwrap();
     let point = Point {
+        cpu_threads: None,
         tasks: 6,
         task_ms: None,
         shape,
@@ -57,7 +58,7 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
             gil: id.gil.then_some(parabench::gil::GilKind::New {
                 switch_interval: Duration::from_millis(1),
             }),
-            shape: Some(&point.shape),
+            point: Some(&point),
             switch_interval: Duration::from_millis(5),
         };
         let outcome = model_for(id.kind)
@@ -178,6 +179,7 @@ pub fn lasting_zombies() -> Vec<u32> {
 fn process_models_leave_no_zombie() {
     use_built_worker();
     let point = Point {
+        cpu_threads: None,
         tasks: 5,
         task_ms: None,
         shape: TaskShape {
@@ -194,7 +196,7 @@ fn process_models_leave_no_zombie() {
             deadline: Instant::now() + Duration::from_secs(60),
             cancel: &cancel,
             gil: None,
-            shape: None,
+            point: None,
             switch_interval: Duration::from_millis(5),
         };
         model_for(kind).run(&batch).unwrap();
@@ -208,6 +210,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
     use parabench::worker::{Job, Reply};
     use_built_worker();
     let point = Point {
+        cpu_threads: None,
         tasks: 6,
         task_ms: None,
         shape: TaskShape {
@@ -229,7 +232,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
         deadline: Instant::now() + Duration::from_secs(60),
         cancel: &cancel,
         gil: None,
-        shape: None,
+        point: None,
         switch_interval: Duration::from_millis(5),
     };
     let pool = ProcessPool::start(3, &batch).unwrap();

@@ -162,17 +162,32 @@ fn read_report(path: &Path) -> RunReport {
     serde_json::from_str(&text).expect("results.json matches the schema")
 }
 
-/// Worker processes of this test binary's parabench still alive.
+/// Orphaned worker processes of this test binary's parabench: workers whose
+/// parent is not a `parabench run` that is still going (other tests run
+/// concurrently and have live workers of their own).
 fn leftover_workers() -> usize {
-    let exe = env!("CARGO_BIN_EXE_parabench");
+    let exe = env!("CARGO_BIN_EXE_parabench").as_bytes();
+    let cmdline = |pid: &str| -> Vec<Vec<u8>> {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let is = |args: &[Vec<u8>], sub: &[u8]| {
+        args.first().map(Vec::as_slice) == Some(exe) && args.get(1).map(Vec::as_slice) == Some(sub)
+    };
+    let parent = |pid: &str| -> Option<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = stat.rsplit_once(')')?.1;
+        rest.split_whitespace().nth(1).map(str::to_owned)
+    };
     std::fs::read_dir("/proc")
         .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|cmd| {
-            let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-            args.first() == Some(&exe.as_bytes()) && args.get(1) == Some(&&b"worker"[..])
-        })
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| is(&cmdline(pid), b"worker"))
+        .filter(|pid| !parent(pid).is_some_and(|ppid| is(&cmdline(&ppid), b"run")))
         .count()
 }
 
@@ -331,4 +346,80 @@ fn cpu_threads_scale_and_sleeping_tasks_overlap() {
         // 16 sleeps at once against one after another: ideally 16x.
         assert!(c.speedup.unwrap() > 4.0, "{m}: {:?}", c.speedup);
     }
+}
+
+#[test]
+fn convoy_keys_are_checked_like_any_other() {
+    let convoy = "[[scenario]]\nname = \"c\"\nworkload = \"convoy\"\n";
+    assert_input_error(
+        &format!("{convoy}tasks = 4\n"),
+        &[
+            "suite.toml:4:",
+            "key `tasks`",
+            "does not apply to workload `convoy`",
+        ],
+    );
+    assert_input_error(
+        &GOOD.replace("workers = [1, 2]", "cpu_threads = [1]"),
+        &["suite.toml:6:", "key `cpu_threads`", "convoy"],
+    );
+}
+
+/// The convoy effect through the CLI: under the emulated GIL, the IO thread's
+/// round trips wait for the switch interval once a CPU thread runs; without
+/// it, or with the CPU work in another process, they do not. Ratios only.
+#[test]
+fn the_emulated_gil_shows_the_convoy_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("convoy.toml"),
+        "[[scenario]]\nname = \"convoy\"\nworkload = \"convoy\"\ncpu_threads = [0, 1]\n\
+         task_ms = 150\nround_trips = 10\nswitch_interval_us = 5000\nrepetitions = 1\nwarmup = 0\n\
+         models = [\"thread\", \"thread+gil\", \"process-pool+gil\", \"cpython-thread\"]\n",
+    )
+    .unwrap();
+    let out = parabench(
+        &["run", "convoy.toml", "--out", "o", "--no-report"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = read_report(&dir.path().join("o/results.json"));
+    let p50 = |model: &str, cpu_threads: f64| {
+        let case = report
+            .cases
+            .iter()
+            .find(|c| c.model == model && c.params.get("cpu_threads") == Some(&cpu_threads))
+            .unwrap_or_else(|| panic!("no {model} case at {cpu_threads}"));
+        assert!(case.speedup.is_none() && case.io_round_trips_per_s.unwrap() > 0.0);
+        case.task_latency_ms.unwrap().p50
+    };
+    // One CPU thread under the GIL: a round trip waits for the switch
+    // interval (5 ms) to get the lock back. Load from other tests can only
+    // lengthen round trips, so the GIL side is bounded below by the interval
+    // and compared with the others by generous ratios.
+    let convoy = p50("thread+gil", 1.0);
+    let others = [
+        p50("thread+gil", 0.0),
+        p50("thread", 1.0),
+        p50("process-pool+gil", 1.0),
+    ];
+    assert!(
+        convoy >= 2.5,
+        "p50 {convoy} ms, under half the switch interval"
+    );
+    assert!(
+        others.iter().all(|&o| convoy > 3.0 * o),
+        "{convoy} ms against {others:?}"
+    );
+    // Real CPython, when present, is paired with the emulation.
+    let cpython_ran = report
+        .cases
+        .iter()
+        .any(|c| c.model == "cpython-thread" && c.is_ok());
+    let paired = report
+        .fidelity
+        .iter()
+        .filter(|f| f.metric == "io_round_trip_p50_ms")
+        .count();
+    assert_eq!(paired, if cpython_ran { 2 } else { 0 });
 }
