@@ -698,7 +698,7 @@ fn convoy(_: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
     let ys = lines.iter().flat_map(|l| l.points.iter().map(|p| p.y));
     let plot = Plot::Lines(Lines {
         x_label: "busy CPU threads beside the IO tasks".into(),
-        y_label: "task latency (ms)".into(),
+        y_label: "IO thread's round trip (ms)".into(),
         x_log: false,
         y_log: spans_decades(ys),
         x_integer: true,

@@ -75,6 +75,13 @@ impl Axis<'_> {
             Axis::Param(name) => case.params.get(*name).copied(),
         }
     }
+
+    /// Whether the task count moves with this axis: a convoy point runs one
+    /// task per CPU thread plus its IO task, so along `cpu_threads` the task
+    /// count is not held fixed.
+    fn moves_tasks(&self) -> bool {
+        matches!(self, Axis::Tasks | Axis::Param("cpu_threads"))
+    }
 }
 
 /// One line of a chart: a model's successful cases, ordered along the axis.
@@ -102,7 +109,7 @@ impl Slice<'_> {
 /// What identifies a case apart from its model, workers and the axis value.
 fn fixed_key(case: &CaseResult, axis: Axis) -> String {
     let mut parts = Vec::new();
-    if axis != Axis::Tasks {
+    if !axis.moves_tasks() {
         parts.push(format!("tasks={}", case.tasks));
     }
     if let Some(ms) = case.task_ms {
@@ -187,6 +194,24 @@ pub fn representatives<'a>(cases: &[&'a CaseResult], models: &'a [String]) -> Ve
 mod tests {
     use super::*;
     use crate::report::tests::sample;
+
+    #[test]
+    fn convoy_points_line_up_although_their_task_counts_differ() {
+        let report = sample();
+        let mut cases: Vec<CaseResult> = Vec::new();
+        for k in 0..3 {
+            let mut case = report.cases.iter().find(|c| c.is_ok()).unwrap().clone();
+            case.model = "thread+gil".into();
+            case.tasks = k + 1;
+            case.workers = k + 1;
+            case.params = [("cpu_threads".to_owned(), k as f64)].into();
+            cases.push(case);
+        }
+        let refs: Vec<&CaseResult> = cases.iter().collect();
+        let models = vec!["thread+gil".to_owned()];
+        let slice = slice(&refs, &models, Axis::Param("cpu_threads"));
+        assert_eq!(slice.series[0].cases.len(), 3);
+    }
 
     #[test]
     fn speedup_interval_brackets_the_runner_speedup() {
