@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and nothing else: values are checked and
 //! resolved in `plan`, and the commands are carried out in `main`.
 
+use crate::spec::WorkloadKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -67,7 +68,7 @@ pub struct RunArgs {
     pub timeout: Option<f64>,
     /// Ad-hoc mode: run this workload without a suite file
     #[arg(long, value_enum, conflicts_with = "suites")]
-    pub workload: Option<WorkloadArg>,
+    pub workload: Option<WorkloadKind>,
     /// Target duration of one task in milliseconds (overrides the suite)
     #[arg(long, value_name = "MS", value_delimiter = ',')]
     pub task_ms: Vec<f64>,
@@ -104,16 +105,6 @@ pub struct RunArgs {
     /// Save the results as a named baseline under reports/baselines/
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WorkloadArg {
-    Cpu,
-    IoSleep,
-    IoSocket,
-    IoFile,
-    Mixed,
-    Convoy,
 }
 
 #[derive(Debug, Args)]

@@ -142,11 +142,12 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{RunArgs, WorkloadArg};
+    use crate::cli::RunArgs;
+    use crate::spec::WorkloadKind;
 
     fn plan(workers: usize) -> Plan {
         let args = RunArgs {
-            workload: Some(WorkloadArg::IoSleep),
+            workload: Some(WorkloadKind::IoSleep),
             workers: vec![workers],
             tasks: vec![workers],
             ..RunArgs::default()

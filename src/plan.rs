@@ -3,7 +3,7 @@
 //! the file, line, column and key (or the flag) and says what is allowed.
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
-use crate::cli::{RunArgs, WorkloadArg};
+use crate::cli::RunArgs;
 use crate::gil::GilKind;
 use crate::model::{ModelId, ModelKind};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
@@ -472,15 +472,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
     }
 }
 
-fn adhoc(workload: WorkloadArg) -> Scenario {
-    let kind = match workload {
-        WorkloadArg::Cpu => WorkloadKind::Cpu,
-        WorkloadArg::IoSleep => WorkloadKind::IoSleep,
-        WorkloadArg::IoSocket => WorkloadKind::IoSocket,
-        WorkloadArg::IoFile => WorkloadKind::IoFile,
-        WorkloadArg::Mixed => WorkloadKind::Mixed,
-        WorkloadArg::Convoy => WorkloadKind::Convoy,
-    };
+fn adhoc(kind: WorkloadKind) -> Scenario {
     let mut s = defaults(format!("adhoc-{}", kind.id()), kind);
     s.description = format!("ad-hoc {} run from the command line", kind.id());
     s
