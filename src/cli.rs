@@ -57,9 +57,15 @@ pub struct RunArgs {
     /// Run only these models (comma-separated ids, see `parabench list`)
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
-    /// Measured repetitions per case
+    /// Measured repetitions per case: exactly N, or the fewest with --max-repetitions
     #[arg(long)]
     pub repetitions: Option<u32>,
+    /// The most repetitions a point gets while a verdict on it is undecided
+    #[arg(long)]
+    pub max_repetitions: Option<u32>,
+    /// Seconds a point may spend on extra repetitions for an undecided verdict
+    #[arg(long, value_name = "SECONDS")]
+    pub point_budget: Option<f64>,
     /// Unmeasured warm-up runs per case
     #[arg(long)]
     pub warmup: Option<u32>,

@@ -26,6 +26,7 @@ impl Progress {
     pub fn on_event(&self, event: Event) {
         match event {
             Event::Planned { runs } => self.bar.set_length(runs),
+            Event::MoreRuns { runs } => self.bar.inc_length(runs),
             Event::Calibrating => self.bar.set_message("calibrating"),
             Event::Running {
                 scenario,
@@ -54,11 +55,12 @@ impl Default for Progress {
     }
 }
 
-/// The compact table printed after a run: one line per case.
+/// The compact table printed after a run: one line per case, then one line
+/// per verdict.
 pub fn table(report: &RunReport) -> String {
     let mut out = String::new();
     let header = format!(
-        "{:<16} {:<14} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6}  {}\n",
+        "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
         "scenario",
         "model",
         "wkrs",
@@ -67,11 +69,23 @@ pub fn table(report: &RunReport) -> String {
         "wall ms [95% CI]",
         "speedup",
         "eff",
+        "reps",
         "status"
     );
     out.push_str(&header);
     for c in &report.cases {
         out.push_str(&row(c));
+    }
+    out.push_str("\nverdicts:\n");
+    for v in crate::report::verdicts::verdicts(report) {
+        out.push_str(&format!(
+            "  {:<13} {}{}\n",
+            v.outcome.label(),
+            v.title(),
+            v.scenario
+                .as_deref()
+                .map_or(String::new(), |s| format!(" on {s}"))
+        ));
     }
     out
 }
@@ -87,7 +101,7 @@ fn row(c: &CaseResult) -> String {
         )
     });
     format!(
-        "{:<16} {:<14} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6}  {}\n",
+        "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
         truncate(&c.scenario, 16),
         c.model,
         c.workers,
@@ -96,6 +110,7 @@ fn row(c: &CaseResult) -> String {
         wall,
         opt(c.speedup, 2),
         opt(c.efficiency.map(|e| e * 100.0), 0) + if c.efficiency.is_some() { "%" } else { "" },
+        c.repetitions.len(),
         c.status
     )
 }

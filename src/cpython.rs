@@ -132,6 +132,10 @@ pub struct TaskRequest {
     pub cpu_ms: f64,
     /// Kernel id; the runner knows `hash`.
     pub kernel: String,
+    /// The kernel's speed from an earlier call of this run, so that every
+    /// call does the same work; the runner calibrates when it is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iters_per_ms: Option<f64>,
     /// `time.sleep` / `asyncio.sleep`; 0 for none.
     pub sleep_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -551,6 +555,7 @@ mod tests {
         TaskRequest {
             cpu_ms: 0.0,
             kernel: "hash".to_owned(),
+            iters_per_ms: None,
             sleep_ms: 0.0,
             socket: None,
             file: None,

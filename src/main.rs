@@ -52,6 +52,9 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let plan = plan::build(&sources, &args)?;
     parabench::limits::check(&plan, &parabench::limits::current())
         .map_err(|reason| plan::PlanError::Suite(format!("refusing to run: {reason}")))?;
+    for notice in &plan.settings.notices {
+        eprintln!("note: {notice}");
+    }
 
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -162,7 +165,7 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             println!("  {}", s.description);
         }
         println!(
-            "  workers {:?}, tasks {:?}{}, {} repetitions + {} warm-up",
+            "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
             s.workers,
             s.tasks,
             if s.uses_time_size() {
@@ -171,6 +174,7 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
                 String::new()
             },
             s.repetitions,
+            s.max_repetitions,
             s.warmup
         );
         println!(

@@ -21,6 +21,12 @@ pub const DEFAULT_WARMUP: u32 = 1;
 pub const DEFAULT_TIMEOUT_S: f64 = 120.0;
 /// Repetitions under `--quick` when a scenario says nothing else.
 pub const QUICK_REPETITIONS: u32 = 3;
+/// The most measured repetitions a point gets while a verdict on it is undecided.
+pub const DEFAULT_MAX_REPETITIONS: u32 = 30;
+pub const QUICK_MAX_REPETITIONS: u32 = 12;
+/// Seconds a point may spend on extra repetitions for an undecided verdict.
+pub const DEFAULT_POINT_BUDGET_S: f64 = 20.0;
+pub const QUICK_POINT_BUDGET_S: f64 = 3.0;
 
 /// A suite file's name and text.
 pub struct Source {
@@ -125,6 +131,11 @@ pub struct Settings {
     pub case_timeout: Duration,
     pub quick: bool,
     pub sources: Vec<String>,
+    /// Time a point may spend on repetitions beyond its minimum while a
+    /// verdict on it is undecided (see `runner`).
+    pub point_budget: Duration,
+    /// What `plan` added on its own (a missing baseline), for the user to see.
+    pub notices: Vec<String>,
 }
 
 /// One scenario, resolved: every value known and valid.
@@ -153,7 +164,10 @@ pub struct Scenario {
     pub switch_interval_us: f64,
     /// Ticks between forced releases of the legacy GIL.
     pub check_interval: u32,
+    /// The fewest measured repetitions of every case.
     pub repetitions: u32,
+    /// The most, while a verdict on the point is undecided (≥ `repetitions`).
+    pub max_repetitions: u32,
     pub warmup: u32,
 }
 
@@ -368,6 +382,7 @@ fn expand_model(id: &str) -> Option<Vec<ModelId>> {
 pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
     let mut timeout_s = None;
+    let mut budget_s = None;
     if let Some(workload) = args.workload {
         scenarios.push(adhoc(workload));
     } else {
@@ -383,6 +398,7 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
                 )
             })?;
             timeout_s = suite.settings.timeout_s.map(|t| t.0).or(timeout_s);
+            budget_s = suite.settings.point_budget_s.map(|t| t.0).or(budget_s);
             if suite.scenario.is_empty() {
                 return Err(PlanError::Suite(format!(
                     "{}: no [[scenario]] table: a suite needs at least one",
@@ -431,6 +447,19 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
             message: format!("{timeout} is not allowed: give a number of seconds greater than 0"),
         });
     }
+    let default_budget = if args.quick {
+        QUICK_POINT_BUDGET_S
+    } else {
+        DEFAULT_POINT_BUDGET_S
+    };
+    let budget = args.point_budget.or(budget_s).unwrap_or(default_budget);
+    if !(budget.is_finite() && budget >= 0.0) {
+        return Err(PlanError::Flag {
+            flag: "--point-budget",
+            message: format!("{budget} is not allowed: give a number of seconds, 0 or more"),
+        });
+    }
+    let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
     Ok(Plan {
         settings: Settings {
             case_timeout: Duration::from_secs_f64(timeout),
@@ -440,9 +469,34 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
             } else {
                 sources.iter().map(|s| s.name.clone()).collect()
             },
+            point_budget: Duration::from_secs_f64(budget),
+            notices,
         },
         scenarios,
     })
+}
+
+/// Adds the baseline of every model family a scenario runs and lacks
+/// (`sequential`, `cpython-sequential`), so that every speedup has one;
+/// returns a notice for each. Convoy points have no speedup and need none.
+fn add_baselines(s: &mut Scenario) -> Vec<String> {
+    if s.workload == WorkloadKind::Convoy {
+        return Vec::new();
+    }
+    let mut notices = Vec::new();
+    for baseline in [ModelKind::Sequential, ModelKind::CpythonSequential] {
+        let id = ModelId::native(baseline);
+        let needed = s.models.iter().any(|m| m.kind.baseline() == baseline);
+        if needed && !s.models.contains(&id) {
+            s.models.insert(0, id);
+            notices.push(format!(
+                "scenario `{}`: added {} as the baseline of its speedups",
+                s.name,
+                baseline.id()
+            ));
+        }
+    }
+    notices
 }
 
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
@@ -468,6 +522,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         switch_interval_us: 5000.0,
         check_interval: 100,
         repetitions: DEFAULT_REPETITIONS,
+        max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
     }
 }
@@ -517,6 +572,9 @@ fn resolve(
     };
     let mut s = defaults(name.get_ref().clone(), *workload.get_ref());
     s.repetitions = settings.repetitions.map_or(s.repetitions, |n| n.get());
+    s.max_repetitions = settings
+        .max_repetitions
+        .map_or(s.max_repetitions, |n| n.get());
     s.warmup = settings.warmup.unwrap_or(s.warmup);
     if let Some(d) = &spec.description {
         s.description = d.get_ref().clone();
@@ -556,6 +614,9 @@ fn resolve(
     {
         s.repetitions = s.repetitions.min(QUICK_REPETITIONS);
     }
+    if quick && settings.max_repetitions.is_none() {
+        s.max_repetitions = s.max_repetitions.min(QUICK_MAX_REPETITIONS);
+    }
     if quick
         && spec
             .quick
@@ -564,6 +625,7 @@ fn resolve(
     {
         s.warmup = 0;
     }
+    s.max_repetitions = s.max_repetitions.max(s.repetitions);
     Ok(s)
 }
 
@@ -720,6 +782,7 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         ("--workers", args.workers.contains(&0)),
         ("--tasks", args.tasks.contains(&0)),
         ("--repetitions", args.repetitions == Some(0)),
+        ("--max-repetitions", args.max_repetitions == Some(0)),
         ("--file-kib", args.file_kib == Some(0)),
         ("--round-trips", args.round_trips == Some(0)),
     ];
@@ -819,7 +882,16 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         if let Some(m) = &models {
             s.models = m.clone();
         }
-        s.repetitions = args.repetitions.unwrap_or(s.repetitions);
+        // `--repetitions N` alone asks for exactly N; with
+        // `--max-repetitions` it is the minimum.
+        if let Some(n) = args.repetitions {
+            s.repetitions = n;
+            s.max_repetitions = n;
+        }
+        if let Some(n) = args.max_repetitions {
+            s.max_repetitions = n;
+        }
+        s.max_repetitions = s.max_repetitions.max(s.repetitions);
         s.warmup = args.warmup.unwrap_or(s.warmup);
     }
     Ok(())

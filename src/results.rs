@@ -74,7 +74,17 @@ pub struct Machine {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
+    /// The most measured repetitions any case took.
     pub repetitions: u32,
+    /// The fewest measured repetitions asked of every case.
+    #[serde(default)]
+    pub min_repetitions: u32,
+    /// The most a point could get while a verdict on it was undecided.
+    #[serde(default)]
+    pub max_repetitions: u32,
+    /// Seconds a point could spend on repetitions beyond its minimum.
+    #[serde(default)]
+    pub point_budget_s: f64,
     pub warmup: u32,
     pub quick: bool,
     pub case_timeout_s: f64,
@@ -105,6 +115,10 @@ pub struct ScenarioInfo {
     pub workload: String,
     /// True when the scenario's tasks are CPU-bound (decides the ideal line).
     pub cpu_bound: bool,
+    /// True when the CPU work runs without the GIL (`releases_gil`): the
+    /// scenario shows a GIL-releasing extension, not the GIL.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub releases_gil: bool,
     pub models: Vec<String>,
 }
 

@@ -30,6 +30,10 @@ pub enum Event<'a> {
     Planned {
         runs: u64,
     },
+    /// A point needs another round of its cases (an undecided verdict).
+    MoreRuns {
+        runs: u64,
+    },
     Calibrating,
     Running {
         scenario: &'a str,
@@ -73,12 +77,20 @@ pub fn run(
         },
         machine: crate::machine::record(),
         settings: Settings {
-            repetitions: plan
+            repetitions: 0,
+            min_repetitions: plan
                 .scenarios
                 .iter()
                 .map(|s| s.repetitions)
+                .min()
+                .unwrap_or(0),
+            max_repetitions: plan
+                .scenarios
+                .iter()
+                .map(|s| s.max_repetitions)
                 .max()
                 .unwrap_or(0),
+            point_budget_s: plan.settings.point_budget.as_secs_f64(),
             warmup: plan.scenarios.iter().map(|s| s.warmup).max().unwrap_or(0),
             quick: plan.settings.quick,
             case_timeout_s: plan.settings.case_timeout.as_secs_f64(),
@@ -111,16 +123,24 @@ pub fn run(
         scratch: scratch.path(),
         cores: report.machine.logical_cores,
         timeout: plan.settings.case_timeout,
+        point_budget: plan.settings.point_budget,
         cancel,
     };
 
     'scenarios: for scenario in &plan.scenarios {
         for point in scenario.points() {
-            let cases = run_point(scenario, &point, &env, on_event);
+            let undecided = |cases: &[CaseResult]| undecided_verdicts(&report, cases);
+            let cases = run_point(scenario, &point, &env, &undecided, on_event);
             for case in &cases {
                 on_event(Event::CaseDone(case));
             }
             report.cases.extend(cases);
+            report.settings.repetitions = report
+                .cases
+                .iter()
+                .map(|c| c.repetitions.len() as u32)
+                .max()
+                .unwrap_or(0);
             report.fidelity = crate::fidelity::pairs(&report.cases);
             report.interrupted = cancel.load(Ordering::Relaxed);
             crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
@@ -139,7 +159,21 @@ struct Env<'a> {
     scratch: &'a Path,
     cores: usize,
     timeout: Duration,
+    point_budget: Duration,
     cancel: &'a AtomicBool,
+}
+
+/// True when some verdict resting on one of `cases` (a point's cases, not
+/// yet in `report`) is undecided for want of repetitions.
+fn undecided_verdicts(report: &RunReport, cases: &[CaseResult]) -> bool {
+    use crate::report::verdicts;
+    let mut provisional = report.clone();
+    provisional.cases.extend(cases.iter().cloned());
+    let labels: Vec<String> = cases.iter().map(verdicts::case_label).collect();
+    verdicts::verdicts(&provisional)
+        .iter()
+        .filter(|v| v.wants_samples())
+        .any(|v| v.cases.iter().any(|c| labels.contains(c)))
 }
 
 /// The (model, workers) cases of a scenario; the sequential baselines
@@ -168,6 +202,7 @@ fn scenario_info(s: &Scenario) -> ScenarioInfo {
         description: s.description.clone(),
         workload: s.workload.id().into(),
         cpu_bound: s.cpu_bound(),
+        releases_gil: s.releases_gil && s.cpu_bound(),
         models: s.models.iter().map(ModelId::to_string).collect(),
     }
 }
@@ -287,12 +322,19 @@ struct CaseRun {
     failure: Option<String>,
 }
 
+/// Runs every case of a point in interleaved rounds: the scenario's minimum
+/// of measured repetitions, then more while `undecided` says a verdict on the
+/// point's cases could still be decided by them, until the most repetitions
+/// allowed or the point's time budget (a decision's minimum of
+/// `verdicts::MIN_SAMPLES` repetitions always fits).
 fn run_point(
     scenario: &Scenario,
     point: &Point,
     env: &Env,
+    undecided: &dyn Fn(&[CaseResult]) -> bool,
     on_event: &mut dyn FnMut(Event),
 ) -> Vec<CaseResult> {
+    let started = Instant::now();
     let iters_per_ms = env
         .calibration
         .kernels
@@ -323,8 +365,23 @@ fn run_point(
     };
     let expected: Vec<u64> = tasks.iter().map(expected_checksum).collect();
 
-    let rounds = scenario.warmup + scenario.repetitions;
-    for round in 0..rounds {
+    let min_rounds = scenario.warmup + scenario.repetitions;
+    let max_rounds = scenario.warmup + scenario.max_repetitions;
+    for round in 0..max_rounds {
+        if round >= min_rounds {
+            let done = round - scenario.warmup;
+            let budget_spent = done as usize >= crate::report::verdicts::MIN_SAMPLES
+                && started.elapsed() >= env.point_budget;
+            if env.cancel.load(Ordering::Relaxed)
+                || budget_spent
+                || !undecided(&summarize(scenario, point, &cases, env))
+            {
+                break;
+            }
+            on_event(Event::MoreRuns {
+                runs: cases.len() as u64,
+            });
+        }
         let measured = round >= scenario.warmup;
         // Rotate the order each round so no model always runs first or last.
         let n = cases.len().max(1);
@@ -360,7 +417,7 @@ fn run_point(
             on_event(Event::RunDone);
         }
     }
-    summarize(scenario, point, cases, env)
+    summarize(scenario, point, &cases, env)
 }
 
 /// Runs one batch and measures it. Errors are the case's status text.
@@ -473,12 +530,7 @@ fn verify(outcome: &BatchOutcome, expected: &[u64]) -> Result<(), String> {
     Ok(())
 }
 
-fn summarize(
-    scenario: &Scenario,
-    point: &Point,
-    cases: Vec<CaseRun>,
-    env: &Env,
-) -> Vec<CaseResult> {
+fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> {
     let wall = |c: &CaseRun| stats::median(&c.reps.iter().map(|r| r.wall_s).collect::<Vec<_>>());
     let baseline = |kind: ModelKind| {
         cases
@@ -500,18 +552,22 @@ fn summarize(
             .and_then(|c| c.run.percentiles())
             .map_or(0.0, |p| p.p50),
     };
-    let baseline_walls: Vec<(ModelKind, Option<f64>)> =
+    let baseline_walls: Vec<(ModelKind, Option<f64>, Vec<f64>)> =
         [ModelKind::Sequential, ModelKind::CpythonSequential]
             .into_iter()
-            .map(|k| (k, baseline(k).and_then(wall)))
+            .map(|k| {
+                let case = baseline(k);
+                let samples = case.map(|c| c.reps.iter().map(|r| r.wall_s).collect());
+                (k, case.and_then(wall), samples.unwrap_or_default())
+            })
             .collect();
     cases
-        .into_iter()
+        .iter()
         .map(|c| {
-            let seq_wall = baseline_walls
+            let (seq_wall, seq_samples) = baseline_walls
                 .iter()
-                .find(|(k, _)| *k == c.model.kind.baseline())
-                .and_then(|(_, w)| *w);
+                .find(|(k, _, _)| *k == c.model.kind.baseline())
+                .map_or((None, &[][..]), |(_, w, s)| (*w, &s[..]));
             let med = |f: &dyn Fn(&Repetition) -> f64| {
                 stats::median(&c.reps.iter().map(f).collect::<Vec<_>>())
             };
@@ -520,8 +576,13 @@ fn summarize(
             // A convoy batch is not a faster way to do the same work: it has
             // no speedup; its figures are the probe's latency and throughput.
             let convoy = point.cpu_threads.is_some();
+            // Paired round by round with the baseline where the rounds line up.
             let speedup = match (seq_wall, wall_est) {
-                (Some(s), Some(m)) if !convoy => stats::speedup(s, m.median),
+                _ if convoy => None,
+                _ if let Some(paired) = stats::paired_ratio(seq_samples, &samples) => {
+                    Some(paired.median)
+                }
+                (Some(s), Some(m)) => stats::speedup(s, m.median),
                 _ => None,
             };
             let ideal = (!convoy).then(|| {
@@ -575,7 +636,7 @@ fn summarize(
                 queue_wait_ms: c.wait.percentiles(),
                 task_run_ms: c.run.percentiles(),
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
-                repetitions: c.reps,
+                repetitions: c.reps.clone(),
             }
         })
         .collect()

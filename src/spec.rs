@@ -21,8 +21,10 @@ pub struct SuiteSpec {
 #[serde(deny_unknown_fields)]
 pub struct SettingsSpec {
     pub repetitions: Option<NonZeroU32>,
+    pub max_repetitions: Option<NonZeroU32>,
     pub warmup: Option<u32>,
     pub timeout_s: Option<Positive>,
+    pub point_budget_s: Option<NonNegative>,
 }
 
 type NonZeroU32 = std::num::NonZeroU32;

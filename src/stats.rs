@@ -62,6 +62,17 @@ fn binomial_half(n: usize, i: usize) -> f64 {
     (ln_c - n as f64 * std::f64::consts::LN_2).exp()
 }
 
+/// The median of the element-wise ratios `num[i] / den[i]` with its 95%
+/// interval (see `median_ci`): for samples taken in pairs, such as two models
+/// timed in the same round. None unless both have the same, non-zero length.
+pub fn paired_ratio(num: &[f64], den: &[f64]) -> Option<Estimate> {
+    if num.is_empty() || num.len() != den.len() {
+        return None;
+    }
+    let ratios: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
+    median_ci(&ratios)
+}
+
 /// How much faster a model is than the sequential baseline.
 pub fn speedup(sequential: f64, model: f64) -> Option<f64> {
     (sequential > 0.0 && model > 0.0).then(|| sequential / model)
@@ -135,6 +146,17 @@ mod tests {
         // Mixed, 30% CPU, 8 workers, 2 cores: CPU spread over 2 cores limits it.
         let s = ideal_speedup(16, 8, 2, 3.0, 7.0);
         assert!((s - 160.0 / 24.0).abs() < 1e-9, "{s}");
+    }
+
+    #[test]
+    fn paired_ratio_pairs_samples_by_position() {
+        // Round 3 ran slow for both: pairing cancels it.
+        let a = [2.0, 2.2, 4.0, 2.1, 1.9, 2.0];
+        let b = [1.0, 1.1, 2.0, 1.05, 0.95, 1.0];
+        let r = paired_ratio(&a, &b).unwrap();
+        assert_eq!((r.low, r.median, r.high), (2.0, 2.0, 2.0));
+        assert_eq!(paired_ratio(&a, &b[..5]), None);
+        assert_eq!(paired_ratio(&[], &[]), None);
     }
 
     #[test]

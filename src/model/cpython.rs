@@ -25,6 +25,11 @@ fn python() -> Result<&'static PythonInfo, String> {
         .map_err(Clone::clone)
 }
 
+/// The python kernel's iterations per ms, from the first call that
+/// calibrated it: later calls reuse it, so every call of a run does the same
+/// work and repetitions pair up with the baseline's.
+static PY_ITERS_PER_MS: OnceLock<f64> = OnceLock::new();
+
 impl Model for CpythonModel {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
         let python = python().map_err(ModelError::Skipped)?;
@@ -51,6 +56,7 @@ impl Model for CpythonModel {
             task: TaskRequest {
                 cpu_ms: shape.cpu_ms,
                 kernel: shape.kernel.id().into(),
+                iters_per_ms: PY_ITERS_PER_MS.get().copied(),
                 sleep_ms: shape.sleep_ms,
                 socket: steps.iter().find_map(|s| match s {
                     Step::Socket {
@@ -87,6 +93,9 @@ impl Model for CpythonModel {
                 ModelError::Worker(format!("{e:#}"))
             }
         })?;
+        if let Some(cal) = &response.calibration {
+            let _ = PY_ITERS_PER_MS.set(cal.iters_per_ms);
+        }
         if !response.checksum_ok {
             return Err(ModelError::Worker(
                 "python's tasks did not reproduce its sequential checksum".into(),

@@ -5,8 +5,8 @@
 
 use super::palette::{hex, model_colour};
 use super::verdicts::{
-    GIL_MAX_SPEEDUP, NATIVE_THREADS_MIN_SHARE, Outcome, PROCESS_GAIN_CAP,
-    PROCESS_GAIN_PER_EXTRA_CORE, THREADS_IO_MIN_EFFICIENCY, Verdict,
+    GIL_MAX_SPEEDUP, MIN_SAMPLES, NATIVE_THREADS_MIN_SHARE, Outcome, PROCESS_GAIN_CAP,
+    PROCESS_GAIN_PER_EXTRA_CORE, THREADS_IO_MIN_SHARE, Verdict,
 };
 use super::{Section, query, table};
 use crate::results::RunReport;
@@ -43,8 +43,8 @@ nav a { margin-right: 12px; }
 .verdict.does-not-hold { border-left-color: #c62828; }
 .verdict.inconclusive { border-left-color: #9e9e9e; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 0.85em; margin-right: 6px; background: #757575; }
-.holds .badge, .badge.holds { background: #2e7d32; }
-.does-not-hold .badge, .badge.does-not-hold { background: #c62828; }
+.badge.holds { background: #2e7d32; }
+.badge.does-not-hold { background: #c62828; }
 figure.chart { margin: 16px 0; background: #fff; border: 1px solid #ddd; padding: 8px; }
 figure.chart svg { width: 100%; height: auto; display: block; }
 figcaption { color: #555; font-size: 0.9em; }
@@ -128,9 +128,9 @@ fn render_verdicts(page: &mut String, verdicts: &[Verdict]) {
         let class = outcome_class(verdict.outcome);
         let _ = write!(
             page,
-            "<article class=\"verdict {class}\">\n<h3><span class=\"badge\">{}</span>{}{}</h3>\n",
+            "<article class=\"verdict {class}\">\n<h3><span class=\"badge {class}\">{}</span>{}{}</h3>\n",
             verdict.outcome.label(),
-            escape(verdict.claim),
+            escape(&verdict.title()),
             verdict
                 .scenario
                 .as_deref()
@@ -326,12 +326,18 @@ fn render_method(page: &mut String, report: &RunReport) {
     let _ = write!(
         page,
         "<section id=\"method\">\n<h2>Method</h2>\n\
-<p>Each case runs {warmup} unmeasured warm-up batch(es), then {reps} measured batches. A batch submits every task \
-and waits for the last result; its wall time excludes pool and runtime start-up, which is measured apart. Tables \
-and charts show the median of the repetitions with its 95% confidence interval as <em>median [low, high]</em>; \
+<p>Each case runs {warmup} unmeasured warm-up batch(es), then at least {min_reps} measured batches (up to {reps} here). \
+The cases of one point (same work, every model and worker count) run in interleaved rounds, each round in a rotated order, \
+so drift hits every model alike. A point gets more rounds while a verdict that rests on its cases is undecided (its \
+interval straddles the threshold, or it rests on fewer than {min_samples} rounds), until it is decided, the point's time \
+budget is spent or the most repetitions allowed are reached; each case shows how many repetitions it took. \
+A batch submits every task and waits for the last result; its wall time excludes pool and runtime start-up, which is \
+measured apart. Tables and charts show the median of the repetitions with its 95% confidence interval as \
+<em>median [low, high]</em> (order statistics, no assumption about the distribution); \
 CPU time, memory and context switches are medians over repetitions.</p>\n\
-<p><strong>Speedup</strong> = sequential median wall / model median wall, for the same workload, tasks and size. \
-Its interval is the widest the two wall intervals allow: [sequential low / model high, sequential high / model low]. \
+<p><strong>Speedup</strong> = baseline wall / model wall for the same workload, tasks and size, the baseline being \
+<code>sequential</code> for native and <code>+gil</code> models and <code>cpython-sequential</code> for <code>cpython-*</code>. \
+Two cases of one point are compared round by round: the ratio is the median of the per-round ratios, with its interval. \
 <strong>Efficiency</strong> = speedup / ideal speedup. The <strong>ideal speedup</strong> is computed by the runner: \
 for CPU-bound work, min(workers, tasks, logical cores); for IO-bound work, the concurrency bound min(workers, tasks) \
 corrected by the measured timer floor (a sleep never ends before its floor, see Machine).</p>\n\
@@ -343,23 +349,30 @@ thread must hold to compute; a waiting thread asks the holder to drop it after t
 in CPython by default) and the holder is forced to switch at its next check; a task releases the GIL while it waits on IO, as \
 CPython does around blocking calls. Processes each have their own GIL, so <code>process-pool+gil</code> \
 computes in parallel. <code>cpython-*</code> models run the same tasks in a real CPython interpreter.</p>\n\
-<p><strong>Verdicts</strong> are computed from the numbers, never written by hand. A verdict holds when the whole \
-interval is past its threshold, does not hold when the whole interval falls short, and is inconclusive when the \
-interval straddles the threshold or a needed case is missing (the verdict names it). On a machine with one \
+<p><strong>Verdicts</strong> are computed from the numbers, never written by hand, each on the comparison its claim \
+makes and only on the scenarios it speaks of: once on the emulated GIL and native models, and once on real CPython \
+when <code>cpython-*</code> models ran. A verdict holds when the whole interval is past its threshold, does not hold \
+when the whole interval falls short, and is inconclusive when the interval straddles the threshold, rests on fewer \
+than {min_samples} paired repetitions, or a needed case is missing (the verdict names it). On a machine with one \
 logical core no claim about scaling is made. Thresholds:</p>\n<ul>\n\
 <li>Processes for compute: with workers ≥ logical cores, the process pool beats GIL threads by at least \
 1 + {gain} × (min(cores, workers) − 1), capped at {cap}× (1.5× on 2 cores: half the gain of perfect scaling).</li>\n\
-<li>Threads for IO: threads reach at least {io_eff} of the ideal speedup, and use less peak RSS per unit and \
-start faster per unit (pool start-up / workers) than processes at the same workers.</li>\n\
+<li>The GIL serializes compute: GIL threads with 2 or more workers have a speedup of at most {gil}×. Not judged on \
+scenarios whose CPU work releases the GIL.</li>\n\
+<li>Threads for IO: at the most workers measured, threads (the faster of one thread per task and the thread pool), \
+with and without the GIL, reach at least {io_share} of the speedup of the best model on the same IO-bound work.</li>\n\
 <li>Without a GIL, threads compute in parallel too: thread, thread-pool and rayon each reach at least {native} \
 of the process speedup at the most workers measured.</li>\n\
-<li>The GIL serializes compute: thread+gil with 2 or more workers has a speedup of at most {gil}×.</li>\n</ul>\n\
+<li>A GIL-releasing extension lets threads compute in parallel: on scenarios whose CPU work releases the GIL, GIL \
+threads with workers ≥ logical cores beat sequential by the same margin processes must.</li>\n</ul>\n\
 </section>\n",
         warmup = s.warmup,
         reps = s.repetitions,
+        min_reps = s.min_repetitions,
+        min_samples = MIN_SAMPLES,
         gain = PROCESS_GAIN_PER_EXTRA_CORE,
         cap = PROCESS_GAIN_CAP,
-        io_eff = table::percent(THREADS_IO_MIN_EFFICIENCY),
+        io_share = table::percent(THREADS_IO_MIN_SHARE),
         native = table::percent(NATIVE_THREADS_MIN_SHARE),
         gil = GIL_MAX_SPEEDUP,
     );

@@ -61,7 +61,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} {} | {} |",
-            escape(verdict.claim),
+            escape(&verdict.title()),
             verdict.scenario.as_deref().map_or("–".into(), escape),
             mark(verdict.outcome),
             verdict.outcome.label(),
@@ -127,7 +127,10 @@ mod tests {
         assert_eq!(table_rows, report.cases.len() + verdicts.len());
         let separators = md.lines().filter(|line| line.starts_with("|---")).count();
         assert_eq!(separators, 1 + report.scenarios.len());
-        assert!(md.contains("✅ holds"));
+        for verdict in &verdicts {
+            assert!(md.contains(&format!("| {} |", escape(&verdict.title()))));
+        }
+        assert!(md.contains(verdicts[0].outcome.label()));
         assert!(md.contains("spawn failed"));
     }
 

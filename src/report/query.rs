@@ -2,7 +2,9 @@
 //! scenario, the sequential baseline of a case, speedup intervals, and the one
 //! slice of a sweep that a chart can show.
 
+use crate::model::ModelId;
 use crate::results::{CaseResult, Estimate, RunReport};
+use crate::stats;
 use std::collections::BTreeMap;
 
 /// The model every speedup is measured against.
@@ -28,30 +30,63 @@ pub fn same_work(a: &CaseResult, b: &CaseResult) -> bool {
         && a.params == b.params
 }
 
-/// The successful `sequential` case that ran the same work as `case`.
+/// The model a case's speedup is measured against: `sequential` for native
+/// and `+gil` models, `cpython-sequential` for the `cpython-*` models.
+pub fn baseline_model(model: &str) -> &'static str {
+    ModelId::parse(model).map_or(SEQUENTIAL, |m| m.kind.baseline().id())
+}
+
+/// The successful baseline case that ran the same work as `case`.
 pub fn baseline<'a>(report: &'a RunReport, case: &CaseResult) -> Option<&'a CaseResult> {
+    let model = baseline_model(&case.model);
     report
         .cases
         .iter()
-        .find(|seq| seq.model == SEQUENTIAL && seq.is_ok() && same_work(seq, case))
+        .find(|seq| seq.model == model && seq.is_ok() && same_work(seq, case))
 }
 
-/// `num / den` with the widest interval the two intervals allow.
-pub fn ratio(num: Estimate, den: Estimate) -> Estimate {
-    Estimate {
-        median: num.median / den.median,
-        low: num.low / den.high,
-        high: num.high / den.low,
+/// A ratio of two cases' wall times with its 95% interval, and the number of
+/// samples that interval rests on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    pub estimate: Estimate,
+    pub samples: usize,
+}
+
+/// `num`'s wall time over `den`'s. Cases of one point ran in the same
+/// interleaved rounds, so their repetitions pair up: the ratio is the median
+/// of the per-round ratios with its interval (drift that hits a whole round
+/// cancels out). Cases with unequal repetition counts cannot be paired and get
+/// the widest interval their two wall intervals allow.
+pub fn wall_ratio(num: &CaseResult, den: &CaseResult) -> Option<Ratio> {
+    if let Some(estimate) = stats::paired_ratio(&num.samples_wall_s, &den.samples_wall_s) {
+        return Some(Ratio {
+            estimate,
+            samples: num.samples_wall_s.len(),
+        });
     }
+    let (n, d) = (num.wall_s?, den.wall_s?);
+    Some(Ratio {
+        estimate: Estimate {
+            median: n.median / d.median,
+            low: n.low / d.high,
+            high: n.high / d.low,
+        },
+        samples: num.samples_wall_s.len().min(den.samples_wall_s.len()),
+    })
 }
 
-/// Speedup of a successful case over its sequential baseline, with an interval
-/// derived from both wall-time intervals.
-pub fn speedup(report: &RunReport, case: &CaseResult) -> Option<Estimate> {
+/// Speedup of a successful case over its baseline (see `wall_ratio`).
+pub fn speedup_ratio(report: &RunReport, case: &CaseResult) -> Option<Ratio> {
     if !case.is_ok() {
         return None;
     }
-    Some(ratio(baseline(report, case)?.wall_s?, case.wall_s?))
+    wall_ratio(baseline(report, case)?, case)
+}
+
+/// Speedup of a successful case over its baseline, with its interval.
+pub fn speedup(report: &RunReport, case: &CaseResult) -> Option<Estimate> {
+    speedup_ratio(report, case).map(|r| r.estimate)
 }
 
 /// Units that actually run at once: a case cannot use more workers than tasks.
@@ -214,13 +249,20 @@ mod tests {
     }
 
     #[test]
-    fn speedup_interval_brackets_the_runner_speedup() {
+    fn paired_speedup_lies_within_the_unpaired_bound() {
         let report = sample();
         for case in report.cases.iter().filter(|case| case.is_ok()) {
             let estimate = speedup(&report, case).expect("every sample case has a baseline");
-            let recorded = case.speedup.expect("recorded");
-            assert!((estimate.median - recorded).abs() < 1e-3 * recorded);
             assert!(estimate.low <= estimate.median && estimate.median <= estimate.high);
+            // With five repetitions each, the paired interval lies inside the
+            // widest interval the two wall intervals allow.
+            let (seq, own) = (
+                baseline(&report, case).unwrap().wall_s.unwrap(),
+                case.wall_s.unwrap(),
+            );
+            let eps = 1e-9;
+            assert!(estimate.low >= seq.low / own.high - eps, "{case:?}");
+            assert!(estimate.high <= seq.high / own.low + eps, "{case:?}");
         }
     }
 

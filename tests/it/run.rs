@@ -262,7 +262,19 @@ fn a_hanging_worker_times_out_and_is_killed() {
 #[test]
 fn quick_default_suite_writes_a_schema_valid_results_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = parabench(&["run", "--quick", "--out", "q", "--no-report"], dir.path());
+    // Two repetitions exactly: this checks the schema, not the verdicts.
+    let out = parabench(
+        &[
+            "run",
+            "--quick",
+            "--repetitions",
+            "2",
+            "--out",
+            "q",
+            "--no-report",
+        ],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let report = read_report(&dir.path().join("q/results.json"));
     assert_eq!(report.schema_version, SCHEMA_VERSION);
@@ -270,8 +282,18 @@ fn quick_default_suite_writes_a_schema_valid_results_file() {
     assert!(report.machine.logical_cores >= 1 && report.machine.memory_bytes > 0);
     assert!(report.calibration.kernels.contains_key("hash"));
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
-    for case in &report.cases {
+    // Without python3 the cpython-* models are skipped, with the reason.
+    let python = report
+        .cases
+        .iter()
+        .any(|c| c.model.starts_with("cpython-") && c.is_ok());
+    for case in report
+        .cases
+        .iter()
+        .filter(|c| python || !c.model.starts_with("cpython-"))
+    {
         assert_eq!(case.status, "ok", "{case:?}");
+        assert_eq!(case.repetitions.len(), 2);
         assert!(names.contains(&case.scenario.as_str()));
         let wall = case.wall_s.expect("wall time");
         assert!(wall.low <= wall.median && wall.median <= wall.high);
@@ -295,9 +317,11 @@ fn quick_default_suite_writes_a_schema_valid_results_file() {
             );
         }
     }
-    // The stdout table lists every case.
+    // The stdout table lists every case, then every verdict, each conclusive.
     let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(table.lines().count(), report.cases.len() + 1);
+    let (cases, verdicts) = table.split_once("\nverdicts:\n").expect("a verdicts block");
+    assert_eq!(cases.lines().count(), report.cases.len() + 1);
+    assert!(verdicts.lines().count() >= 4, "{verdicts}");
 }
 
 #[test]
@@ -422,4 +446,93 @@ fn the_emulated_gil_shows_the_convoy_effect() {
         .filter(|f| f.metric == "io_round_trip_p50_ms")
         .count();
     assert_eq!(paired, if cpython_ran { 2 } else { 0 });
+}
+
+/// A model family without its baseline gets it added, with a notice, so
+/// that every speedup cell holds a number.
+#[test]
+fn missing_baselines_are_added_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(
+        &[
+            "run",
+            "--workload",
+            "cpu",
+            "--task-ms",
+            "1",
+            "--tasks",
+            "2",
+            "--workers",
+            "2",
+            "--repetitions",
+            "1",
+            "--warmup",
+            "0",
+            "--models",
+            "thread+gil,cpython-thread",
+            "--out",
+            "o",
+            "--no-report",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    for baseline in ["sequential", "cpython-sequential"] {
+        assert!(
+            err.contains(&format!("added {baseline} as the baseline")),
+            "{err}"
+        );
+    }
+    let report = read_report(&dir.path().join("o/results.json"));
+    for case in report.cases.iter().filter(|c| c.is_ok()) {
+        assert!(case.speedup.is_some(), "{case:?}");
+    }
+    assert!(report.cases.iter().any(|c| c.model == "sequential"));
+}
+
+/// A point whose verdict rests on too few repetitions gets more of them
+/// (up to the six a decision needs, even with no time budget left); a point
+/// no verdict rests on keeps the minimum. `--repetitions` alone is exact.
+#[test]
+fn undecided_verdicts_get_more_repetitions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "[settings]\nrepetitions = 2\nmax_repetitions = 9\npoint_budget_s = 0\nwarmup = 0\n\
+         [[scenario]]\nname = \"judged\"\nworkload = \"cpu\"\ntask_ms = 1\ntasks = 4\nworkers = 2\n\
+         models = [\"sequential\", \"thread+gil\"]\n\
+         [[scenario]]\nname = \"unjudged\"\nworkload = \"mixed\"\ntask_ms = 1\ntasks = 4\nworkers = 2\n\
+         models = [\"sequential\", \"thread\"]\n",
+    )
+    .unwrap();
+    let reps = |args: &[&str]| {
+        let mut all = vec!["run", "s.toml", "--out", "o", "--no-report"];
+        all.extend_from_slice(args);
+        let out = parabench(&all, dir.path());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report = read_report(&dir.path().join("o/results.json"));
+        let of = |scenario: &str| {
+            report
+                .cases
+                .iter()
+                .filter(|c| c.scenario == scenario)
+                .map(|c| c.repetitions.len())
+                .collect::<Vec<_>>()
+        };
+        (of("judged"), of("unjudged"), report.settings)
+    };
+    let (judged, unjudged, settings) = reps(&[]);
+    assert_eq!(judged, [6, 6]);
+    assert_eq!(unjudged, [2, 2]);
+    assert_eq!(
+        (
+            settings.min_repetitions,
+            settings.max_repetitions,
+            settings.repetitions
+        ),
+        (2, 9, 6)
+    );
+    let (judged, unjudged, _) = reps(&["--repetitions", "3"]);
+    assert_eq!((judged, unjudged), (vec![3, 3], vec![3, 3]));
 }
