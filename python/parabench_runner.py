@@ -77,6 +77,45 @@ def die_with_parent():
         pass  # Not Linux: the harness's process-group kill still applies.
 
 
+def kib_line(text, key):
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def peak_pss(pid="self"):
+    """A live process's peak PSS in bytes: its PSS now plus what its RSS fell
+    since its high-water mark (memory freed since the peak was private), as
+    the harness's measure::ProcMemory::peak_pss. None where /proc lacks it."""
+    try:
+        with open("/proc/%s/smaps_rollup" % pid) as f:
+            rollup = f.read()
+        with open("/proc/%s/status" % pid) as f:
+            status = f.read()
+    except OSError:
+        return None
+    pss, rss, hwm = kib_line(rollup, "Pss:"), kib_line(rollup, "Rss:"), kib_line(status, "VmHWM:")
+    if None in (pss, rss, hwm):
+        return None
+    return pss + max(0, hwm - rss)
+
+
+# Per repetition: the peak PSS of the children alive at once, and of the runner
+# sampled while they were alive (models without children leave both alone).
+_MEMORY = {"children": [], "runner": None}
+
+
+def touch(kib):
+    """`touch_kib`: a buffer of `kib` KiB with every page written, held by the
+    caller for the rest of its task."""
+    if not kib:
+        return None
+    buf = bytearray(kib * 1024)
+    buf[::4096] = b"\x01" * len(range(0, len(buf), 4096))
+    return buf
+
+
 def parse_addr(addr):
     host, _, port = addr.rpartition(":")
     return host.strip("[]"), int(port)
@@ -168,6 +207,7 @@ def run_task(task, task_idx):
     task = task_steps(task, task_idx)
     start = now()
     times = []
+    held = touch(task["touch_kib"])
     checksum = hash_kernel(task["iters"]) if task["iters"] else None
     if task["sleep_s"] > 0:
         time.sleep(task["sleep_s"])
@@ -175,6 +215,7 @@ def run_task(task, task_idx):
         socket_step(task["socket"], times)
     if task["file"]:
         file_step(task["file"], task_idx)
+    del held
     return task_idx, checksum, start, now(), times
 
 
@@ -185,6 +226,7 @@ async def run_task_async(task, task_idx):
     task = task_steps(task, task_idx)
     start = now()
     times = []
+    held = touch(task["touch_kib"])
     checksum = hash_kernel(task["iters"]) if task["iters"] else None
     if task["sleep_s"] > 0:
         await asyncio.sleep(task["sleep_s"])
@@ -193,6 +235,7 @@ async def run_task_async(task, task_idx):
     if task["file"]:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, file_step, task["file"], task_idx)
+    del held
     return task_idx, checksum, start, now(), times
 
 
@@ -286,7 +329,11 @@ def model_process_pool(task, workers, n_tasks):
         startup = now() - start
         t0 = now()
         results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
-        return startup, t0, now(), results
+        t1 = now()
+        # Every worker is alive and idle: sample them with the runner.
+        _MEMORY["children"] = [peak_pss(pid) for pid in list(pool._processes)]
+        _MEMORY["runner"] = peak_pss()
+        return startup, t0, t1, results
     finally:
         # Joins the workers, so RUSAGE_CHILDREN includes them.
         pool.shutdown(wait=True)
@@ -295,7 +342,9 @@ def model_process_pool(task, workers, n_tasks):
 def process_task_main(conn, task, task_idx):
     die_with_parent()
     try:
-        conn.send(("ok",) + run_task(task, task_idx))
+        result = run_task(task, task_idx)
+        # The child's own peak PSS, sampled alive, travels with its result.
+        conn.send(("ok",) + result + (peak_pss(),))
     except BaseException as e:
         conn.send(("error", "task %d: %r" % (task_idx, e)))
     finally:
@@ -330,7 +379,11 @@ def model_process(task, workers, n_tasks):
                 p.join()
                 if msg[0] != "ok":
                     raise RuntimeError(msg[1])
-                results.append(tuple(msg[1:]) + (done,))
+                if _MEMORY["runner"] is None:
+                    # The runner while its first children are still alive.
+                    _MEMORY["runner"] = peak_pss()
+                _MEMORY["children"].append(msg[-1])
+                results.append(tuple(msg[1:-1]) + (done,))
         return None, t0, now(), results
     finally:
         for p, _ in running.values():
@@ -376,7 +429,15 @@ def ms(seconds):
 def measure_repetition(fn, task, workers, n_tasks, expected):
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _MEMORY["children"], _MEMORY["runner"] = [], None
     startup, t0, t1, results = fn(task, workers, n_tasks)
+    children = sorted(_MEMORY["children"], key=lambda v: -1 if v is None else v, reverse=True)
+    runner = _MEMORY["runner"] if _MEMORY["runner"] is not None else peak_pss()
+    if runner is None or None in children:
+        pss = None
+    else:
+        # At most `workers` children are alive at once.
+        pss = runner + sum(children[:workers])
     # Children count only once waited for: every model has joined its own.
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -405,6 +466,7 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
         # the largest single child, not a sum.
         "peak_rss_bytes": self1.ru_maxrss * 1024,
         "children_peak_rss_bytes": child1.ru_maxrss * 1024,
+        "peak_pss_bytes": pss,
         "ctx_voluntary": int(delta("ru_nvcsw")),
         "ctx_involuntary": int(delta("ru_nivcsw")),
         "task_latency_ms": [ms(done - t0) for _, _, _, _, _, done in results],
@@ -463,6 +525,7 @@ def main():
         "sleep_s": spec.get("sleep_ms", 0) / 1e3,
         "socket": spec.get("socket"),
         "file": spec.get("file"),
+        "touch_kib": spec.get("touch_kib", 0),
         "convoy": bool(req.get("convoy")),
         "n_tasks": req["tasks"],
     }

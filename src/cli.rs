@@ -96,6 +96,9 @@ pub struct RunArgs {
     /// KiB written, fsynced and read back by each io-file task (overrides the suite)
     #[arg(long)]
     pub file_kib: Option<u64>,
+    /// KiB each cpu, io-sleep or mixed task writes and holds while it runs (overrides the suite)
+    #[arg(long, value_name = "KIB")]
+    pub touch_kib: Option<u64>,
     /// Server-side delay of the loopback echo server in ms (overrides the suite)
     #[arg(long, value_name = "MS")]
     pub server_delay_ms: Option<f64>,

@@ -142,6 +142,8 @@ pub struct TaskRequest {
     pub socket: Option<SocketRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileRequest>,
+    /// KiB each task writes and holds while it runs (`bytearray`); 0 for none.
+    pub touch_kib: u64,
 }
 
 /// Round trips to parabench's echo server (`workload::echo`'s protocol: a
@@ -207,6 +209,12 @@ pub struct PyRepetition {
     pub peak_rss_bytes: u64,
     /// The largest single reaped child so far, not a sum.
     pub children_peak_rss_bytes: u64,
+    /// The peak PSS of the runner plus that of every child that was alive
+    /// at once (pool workers, or the largest `workers` one-shot children),
+    /// each sampled alive from /proc (see `measure::ProcMemory::peak_pss`);
+    /// absent where /proc/PID/smaps_rollup cannot be read.
+    #[serde(default)]
+    pub peak_pss_bytes: Option<u64>,
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
     /// Per task, by task index: batch start to the submitter seeing its result.
@@ -559,6 +567,7 @@ mod tests {
             sleep_ms: 0.0,
             socket: None,
             file: None,
+            touch_kib: 0,
         }
     }
 

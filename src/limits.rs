@@ -13,6 +13,8 @@ pub struct Demand {
     pub threads: usize,
     pub processes: usize,
     pub fds: usize,
+    /// Bytes of `touch_kib` held at once.
+    pub touched: u64,
 }
 
 /// What the machine allows; `None` where unknown or unlimited.
@@ -50,6 +52,8 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                     processes,
                     // Three pipes per child, sockets, and a margin for files.
                     fds: 3 * processes + sockets + 64,
+                    // `touch_kib` held by every task alive.
+                    touched: live as u64 * point.shape.touch_kib * 1024,
                 });
             }
         }
@@ -98,7 +102,8 @@ fn raise_nofile() {
 /// Refuses the plan if one of its cases would pass a limit. Threads and
 /// processes may use at most half of what the limits leave, since the rest of
 /// the machine needs them too; each worker process is assumed to need as much
-/// memory as the harness has now, each thread 256 KiB.
+/// memory as the harness has now, each thread 256 KiB, each task alive its
+/// `touch_kib`.
 pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
     let half = |l: Option<u64>| l.map(|v| (v / 2) as usize);
     for d in demands(plan) {
@@ -126,7 +131,8 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
                 d.what, d.fds
             ));
         }
-        let memory = d.processes as u64 * limits.harness_rss + d.threads as u64 * 256 * 1024;
+        let memory =
+            d.processes as u64 * limits.harness_rss + d.threads as u64 * 256 * 1024 + d.touched;
         if limits.available_memory > 0 && memory > limits.available_memory / 2 {
             return Err(format!(
                 "{} needs about {} MiB, more than half of the {} MiB available; lower `workers`",

@@ -1,7 +1,8 @@
 //! Reading what the OS knows about us: CPU time and context switches
 //! (getrusage, and wait4 per child), peak memory (VmHWM, reset per
-//! repetition through /proc/self/clear_refs), and per-task latency
-//! histograms. Only the runner and the models call these.
+//! repetition through /proc/self/clear_refs; a live child's peak PSS from
+//! /proc/PID/smaps_rollup), and per-task latency histograms. Only the runner
+//! and the models call these.
 
 use crate::results::Percentiles;
 use std::time::Duration;
@@ -15,6 +16,9 @@ pub struct Usage {
     pub ctx_involuntary: u64,
     /// Peak resident set size; for a child, its own lifetime peak.
     pub max_rss_bytes: u64,
+    /// A child's peak proportional set size (see `peak_pss`), when it was
+    /// sampled before it was told to finish.
+    pub peak_pss_bytes: Option<u64>,
 }
 
 impl Usage {
@@ -26,6 +30,7 @@ impl Usage {
             ctx_voluntary: ru.ru_nvcsw as u64,
             ctx_involuntary: ru.ru_nivcsw as u64,
             max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+            peak_pss_bytes: None,
         }
     }
 
@@ -38,6 +43,7 @@ impl Usage {
             ctx_voluntary: self.ctx_voluntary.saturating_sub(earlier.ctx_voluntary),
             ctx_involuntary: self.ctx_involuntary.saturating_sub(earlier.ctx_involuntary),
             max_rss_bytes: self.max_rss_bytes,
+            peak_pss_bytes: self.peak_pss_bytes,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct ChildUsage {
     pub ctx_involuntary: u64,
     /// Each reaped child's peak RSS.
     pub peak_rss: Vec<u64>,
+    /// Each reaped child's peak PSS, where it was sampled.
+    pub peak_pss: Vec<Option<u64>>,
 }
 
 impl ChildUsage {
@@ -72,6 +80,7 @@ impl ChildUsage {
         self.ctx_voluntary += u.ctx_voluntary;
         self.ctx_involuntary += u.ctx_involuntary;
         self.peak_rss.push(u.max_rss_bytes);
+        self.peak_pss.push(u.peak_pss_bytes);
     }
 
     pub fn merge(&mut self, other: ChildUsage) {
@@ -80,6 +89,7 @@ impl ChildUsage {
         self.ctx_voluntary += other.ctx_voluntary;
         self.ctx_involuntary += other.ctx_involuntary;
         self.peak_rss.extend(other.peak_rss);
+        self.peak_pss.extend(other.peak_pss);
     }
 
     /// Peak memory of the children that can have been alive together: at most
@@ -90,6 +100,51 @@ impl ChildUsage {
         peaks.sort_unstable_by(|a, b| b.cmp(a));
         peaks.iter().take(live).sum()
     }
+
+    /// The same sum over the children's peak PSS: shared pages (the
+    /// executable, libraries, pages a fork shares) count once in all, not
+    /// once per child. None unless every reaped child was sampled.
+    pub fn concurrent_peak_pss(&self, live: usize) -> Option<u64> {
+        let mut peaks: Vec<u64> = self.peak_pss.iter().copied().collect::<Option<_>>()?;
+        if peaks.is_empty() {
+            return None;
+        }
+        peaks.sort_unstable_by(|a, b| b.cmp(a));
+        Some(peaks.iter().take(live).sum())
+    }
+}
+
+/// What /proc says about one live process's memory, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcMemory {
+    /// Proportional set size: each shared page divided by its sharers.
+    pub pss: u64,
+    pub rss: u64,
+    /// Peak RSS (VmHWM).
+    pub hwm: u64,
+}
+
+impl ProcMemory {
+    /// The process's peak PSS, estimated at a sample taken after the peak:
+    /// its PSS now plus what its RSS has fallen since its high-water mark.
+    /// Memory freed since the peak is private (heap, task buffers), so it
+    /// counts in full, as it did in PSS when it was resident. PSS itself has
+    /// no high-water mark.
+    pub fn peak_pss(&self) -> u64 {
+        self.pss + self.hwm.saturating_sub(self.rss)
+    }
+}
+
+/// Samples process `pid` (`/proc/PID/smaps_rollup` and `status`); None when it
+/// has exited, is a zombie, or the kernel lacks smaps_rollup (Linux < 4.14).
+pub fn proc_memory(pid: u32) -> Option<ProcMemory> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some(ProcMemory {
+        pss: kib_field(&rollup, "Pss:")? * 1024,
+        rss: kib_field(&rollup, "Rss:")? * 1024,
+        hwm: kib_field(&status, "VmHWM:")? * 1024,
+    })
 }
 
 /// How a child ended, from wait4.
@@ -152,8 +207,12 @@ pub fn current_rss() -> u64 {
 }
 
 fn status_kib(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
+    kib_field(&std::fs::read_to_string("/proc/self/status").ok()?, key)
+}
+
+/// The value of a `Key:   123 kB` line of a /proc file, in KiB.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
     line[key.len()..]
         .trim()
         .trim_end_matches("kB")
@@ -250,6 +309,35 @@ mod tests {
             "{p:?}"
         );
         assert!(p.p50 <= p.p90 && p.p90 <= p.p99 && p.p99 <= p.max);
+    }
+
+    #[test]
+    fn concurrent_peak_pss_needs_every_child_sampled() {
+        let mut c = ChildUsage::default();
+        assert_eq!(c.concurrent_peak_pss(2), None);
+        for pss in [Some(5), Some(9), Some(3)] {
+            c.add(&Usage {
+                peak_pss_bytes: pss,
+                ..Usage::default()
+            });
+        }
+        assert_eq!(c.concurrent_peak_pss(2), Some(14));
+        c.add(&Usage::default());
+        assert_eq!(c.concurrent_peak_pss(2), None);
+    }
+
+    #[test]
+    fn proc_memory_of_self_and_its_peak() {
+        let m = proc_memory(std::process::id()).expect("smaps_rollup is readable");
+        assert!(m.pss > 0 && m.pss <= m.rss && m.rss <= m.hwm, "{m:?}");
+        assert!(m.peak_pss() >= m.pss);
+        let freed = ProcMemory {
+            pss: 10,
+            rss: 20,
+            hwm: 50,
+        };
+        assert_eq!(freed.peak_pss(), 40);
+        assert_eq!(proc_memory(u32::MAX / 2), None);
     }
 
     #[test]

@@ -157,6 +157,8 @@ pub struct Scenario {
     pub round_trips: u32,
     pub message_bytes: u32,
     pub file_kib: u64,
+    /// KiB each task writes and holds while it runs (0: none).
+    pub touch_kib: u64,
     pub releases_gil: bool,
     /// The emulated GIL for `+gil` models: new (CPython 3.2+) or legacy (Python 2).
     pub legacy_gil: bool,
@@ -180,6 +182,8 @@ pub struct TaskShape {
     pub sleep_ms: f64,
     pub socket: Option<SocketShape>,
     pub file_kib: Option<u64>,
+    /// KiB the task writes and holds until it ends (0: none).
+    pub touch_kib: u64,
     pub releases_gil: bool,
 }
 
@@ -281,6 +285,7 @@ impl Scenario {
                     server_delay_ms: self.server_delay_ms,
                 }),
             file_kib: (self.workload == WorkloadKind::IoFile).then_some(self.file_kib),
+            touch_kib: self.touch_kib,
             releases_gil: self.releases_gil,
         }
     }
@@ -309,6 +314,9 @@ impl Scenario {
     /// tasks and task_ms (they go into results.json).
     pub fn params(&self) -> Vec<(&'static str, f64)> {
         let mut out = self.workload_params();
+        if self.touch_kib > 0 {
+            out.push(("touch_kib", self.touch_kib as f64));
+        }
         if self.interpreted() {
             if self.legacy_gil {
                 out.push(("legacy_gil_check_interval", self.check_interval as f64));
@@ -352,6 +360,7 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         // A convoy point's tasks and workers follow from its CPU threads.
         "workers" | "tasks" => w != Convoy,
         "file_kib" => w == IoFile,
+        "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
         _ => true,
     }
 }
@@ -517,6 +526,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         round_trips: if convoy { 40 } else { 1 },
         message_bytes: 64,
         file_kib: 64,
+        touch_kib: 0,
         releases_gil: false,
         legacy_gil: false,
         switch_interval_us: 5000.0,
@@ -735,6 +745,7 @@ fn apply_sweep(source: &Source, s: &mut Scenario, spec: &ScenarioSpec) -> Result
     param!(message_bytes, "message_bytes", |n: std::num::NonZeroU32| n
         .get());
     param!(file_kib, "file_kib", |n: std::num::NonZeroU64| n.get());
+    param!(touch_kib, "touch_kib", |n: u64| n);
     if let Some(v) = &spec.releases_gil {
         s.releases_gil = *v.get_ref();
     }
@@ -878,6 +889,9 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         }
         if let (Some(kib), true) = (args.file_kib, applies("file_kib", w)) {
             s.file_kib = kib;
+        }
+        if let (Some(kib), true) = (args.touch_kib, applies("touch_kib", w)) {
+            s.touch_kib = kib;
         }
         if let Some(m) = &models {
             s.models = m.clone();

@@ -155,6 +155,10 @@ pub struct CaseResult {
     pub peak_rss_bytes: Option<u64>,
     pub harness_peak_rss_bytes: Option<u64>,
     pub children_peak_rss_bytes: Option<u64>,
+    /// Process models: the children's peak PSS summed over those alive at
+    /// once (median over repetitions); see `Repetition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children_peak_pss_bytes: Option<u64>,
     pub ctx_voluntary: Option<u64>,
     pub ctx_involuntary: Option<u64>,
     /// Submit-to-result latency of one task, over every task of every repetition.
@@ -204,6 +208,14 @@ pub struct Repetition {
     pub cpu_sys_s: f64,
     pub harness_peak_rss_bytes: u64,
     pub children_peak_rss_bytes: u64,
+    /// Process models: each child's peak PSS (its PSS sampled alive just
+    /// before it was told to finish, plus what its RSS had fallen from its
+    /// high-water mark), summed over the most children alive at once; for
+    /// `cpython-*` models the runner's own sum over itself and its children.
+    /// Shared pages count once in all, where `children_peak_rss_bytes`
+    /// counts them once per child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children_peak_pss_bytes: Option<u64>,
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
     pub latency_p99_ms: f64,

@@ -263,6 +263,12 @@ pub fn build_tasks(
 ) -> anyhow::Result<Vec<Task>> {
     let shape = point.shape;
     let mut steps = Vec::new();
+    // First, so the memory is held through every other step.
+    if shape.touch_kib > 0 {
+        steps.push(Step::Touch {
+            kib: shape.touch_kib,
+        });
+    }
     if shape.cpu_ms > 0.0 {
         steps.push(Step::Cpu {
             kernel: shape.kernel,
@@ -464,6 +470,7 @@ fn run_once(
         cpu_sys_s: (harness.sys + c.sys).as_secs_f64(),
         harness_peak_rss_bytes: harness_peak,
         children_peak_rss_bytes: c.concurrent_peak(outcome.live_children),
+        children_peak_pss_bytes: c.concurrent_peak_pss(outcome.live_children),
         ctx_voluntary: harness.ctx_voluntary + c.ctx_voluntary,
         ctx_involuntary: harness.ctx_involuntary + c.ctx_involuntary,
         latency_p99_ms: p99,
@@ -630,6 +637,13 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
                 peak_rss_bytes: harness_rss.zip(children_rss).map(|(h, c)| h + c),
                 harness_peak_rss_bytes: harness_rss,
                 children_peak_rss_bytes: children_rss,
+                children_peak_pss_bytes: stats::median(
+                    &c.reps
+                        .iter()
+                        .filter_map(|r| r.children_peak_pss_bytes.map(|b| b as f64))
+                        .collect::<Vec<_>>(),
+                )
+                .map(|v| v as u64),
                 ctx_voluntary: med(&|r| r.ctx_voluntary as f64).map(|v| v as u64),
                 ctx_involuntary: med(&|r| r.ctx_involuntary as f64).map(|v| v as u64),
                 task_latency_ms: c.latency.percentiles(),

@@ -83,6 +83,7 @@ pub struct ScenarioSpec {
     pub round_trips: Option<Spanned<NonZeroU32>>,
     pub message_bytes: Option<Spanned<NonZeroU32>>,
     pub file_kib: Option<Spanned<std::num::NonZeroU64>>,
+    pub touch_kib: Option<Spanned<u64>>,
     pub releases_gil: Option<Spanned<bool>>,
     pub gil: Option<Spanned<String>>,
     pub switch_interval_us: Option<Spanned<Positive>>,

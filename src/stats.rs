@@ -1,5 +1,6 @@
 //! Pure statistics over measured samples: medians with distribution-free
-//! confidence intervals, speedup, and the ideal speedup a machine allows.
+//! confidence intervals, slopes (Theil–Sen) with rank-based intervals,
+//! speedup, and the ideal speedup a machine allows.
 //! No clocks, threads or files here.
 
 use crate::results::Estimate;
@@ -71,6 +72,75 @@ pub fn paired_ratio(num: &[f64], den: &[f64]) -> Option<Estimate> {
     }
     let ratios: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
     median_ci(&ratios)
+}
+
+/// A straight-line fit `y = intercept + slope * x`: the slope with its 95%
+/// confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slope {
+    pub slope: Estimate,
+    /// The median of `y - slope * x`, for drawing the line.
+    pub intercept: f64,
+}
+
+/// The Theil–Sen slope of `points` (x, y): the median of the slopes of every
+/// pair of points with different x, which one outlier cannot move. Its 95%
+/// interval is Sen's (1968), from the distribution of Kendall's S: the
+/// pairwise slopes of ranks (N - C) / 2 and (N + C) / 2 + 1 among the N
+/// sorted ones, with C = 1.96 * sd(S), the variance corrected for ties in x
+/// (many repetitions at one x). It assumes only independent errors, not their
+/// distribution. With too few points for such ranks (C >= N) the interval is
+/// the full range of pairwise slopes. None with fewer than two distinct x.
+pub fn theil_sen(points: &[(f64, f64)]) -> Option<Slope> {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let mut slopes = Vec::new();
+    for (i, &(xi, yi)) in pts.iter().enumerate() {
+        for &(xj, yj) in &pts[i + 1..] {
+            if xi != xj {
+                slopes.push((yj - yi) / (xj - xi));
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let slope = median(&slopes)?;
+    let n_pairs = slopes.len();
+    // Var(S) = [n(n-1)(2n+5) - sum over groups of tied x of t(t-1)(2t+5)] / 18.
+    let term = |t: usize| (t * t.saturating_sub(1) * (2 * t + 5)) as f64;
+    let mut xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    let ties: f64 = xs
+        .chunk_by(|a, b| a == b)
+        .map(|group| term(group.len()))
+        .sum();
+    let c = 1.96 * ((term(pts.len()) - ties) / 18.0).max(0.0).sqrt();
+    // 1-based ranks M1 = (N - C) / 2 and M2 + 1 = (N + C) / 2 + 1, rounded
+    // outwards; as 0-based indexes, M1 - 1 and M2.
+    let low_rank = ((n_pairs as f64 - c) / 2.0).floor();
+    let high_rank = ((n_pairs as f64 + c) / 2.0).ceil() + 1.0;
+    let (low, high) = if low_rank >= 1.0 && high_rank <= n_pairs as f64 {
+        (
+            slopes[low_rank as usize - 1],
+            slopes[high_rank as usize - 1],
+        )
+    } else {
+        (slopes[0], slopes[n_pairs - 1])
+    };
+    let residuals: Vec<f64> = pts.iter().map(|(x, y)| y - slope * x).collect();
+    Some(Slope {
+        slope: Estimate {
+            median: slope,
+            low: low.min(slope),
+            high: high.max(slope),
+        },
+        intercept: median(&residuals)?,
+    })
 }
 
 /// How much faster a model is than the sequential baseline.
@@ -163,5 +233,59 @@ mod tests {
     fn speedup_guards_against_zero() {
         assert_eq!(speedup(2.0, 1.0), Some(2.0));
         assert_eq!(speedup(2.0, 0.0), None);
+    }
+
+    #[test]
+    fn theil_sen_recovers_an_exact_line() {
+        // y = 100 + 2048 x, three repetitions at each of 1, 4, 8.
+        let points: Vec<(f64, f64)> = [1.0, 4.0, 8.0]
+            .iter()
+            .flat_map(|&x| [(x, 100.0 + 2048.0 * x); 3])
+            .collect();
+        let fit = theil_sen(&points).unwrap();
+        assert_eq!(fit.slope.median, 2048.0);
+        assert_eq!((fit.slope.low, fit.slope.high), (2048.0, 2048.0));
+        assert_eq!(fit.intercept, 100.0);
+    }
+
+    #[test]
+    fn theil_sen_interval_brackets_a_noisy_slope_and_ignores_an_outlier() {
+        // y = 10 + 3 x with deterministic noise of +-1, and one wild point.
+        let mut points: Vec<(f64, f64)> = (0..30)
+            .map(|i| {
+                let x = (i % 6) as f64;
+                let noise = [0.7, -1.0, 0.2, 0.9, -0.4, -0.6][i / 6 % 6];
+                (x, 10.0 + 3.0 * x + noise)
+            })
+            .collect();
+        points.push((2.0, 1e6));
+        let fit = theil_sen(&points).unwrap();
+        let s = fit.slope;
+        assert!(s.low <= s.median && s.median <= s.high, "{s:?}");
+        assert!(s.low < 3.0 && 3.0 < s.high, "{s:?}");
+        assert!((s.median - 3.0).abs() < 0.3, "{s:?}");
+        assert!(s.high - s.low < 1.0, "{s:?}");
+    }
+
+    #[test]
+    fn theil_sen_needs_two_distinct_x() {
+        assert_eq!(theil_sen(&[]), None);
+        assert_eq!(theil_sen(&[(4.0, 1.0), (4.0, 2.0), (4.0, 3.0)]), None);
+        // Two points: the one slope, with nothing to widen it.
+        let two = theil_sen(&[(1.0, 1.0), (3.0, 5.0)]).unwrap();
+        assert_eq!(
+            (two.slope.low, two.slope.median, two.slope.high),
+            (2.0, 2.0, 2.0)
+        );
+    }
+
+    #[test]
+    fn theil_sen_with_few_points_uses_the_full_range() {
+        // Three points, three pairwise slopes 1, 2, 3: C >= N, full range.
+        let fit = theil_sen(&[(0.0, 0.0), (1.0, 1.0), (2.0, 4.0)]).unwrap();
+        assert_eq!(
+            (fit.slope.low, fit.slope.median, fit.slope.high),
+            (1.0, 2.0, 3.0)
+        );
     }
 }

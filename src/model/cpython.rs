@@ -79,6 +79,13 @@ impl Model for CpythonModel {
                     }),
                     _ => None,
                 }),
+                touch_kib: steps
+                    .iter()
+                    .find_map(|s| match s {
+                        Step::Touch { kib } => Some(*kib),
+                        _ => None,
+                    })
+                    .unwrap_or(0),
             },
             switch_interval_s: Some(batch.switch_interval.as_secs_f64()),
             convoy: point.cpu_threads.is_some(),
@@ -133,7 +140,8 @@ impl Model for CpythonModel {
             .collect();
         // The python process and its children: CPU and switches from the
         // runner's getrusage deltas, memory as the interpreter's peak plus
-        // its largest child's for every child that can be alive at once.
+        // its largest child's for every child that can be alive at once
+        // (RSS), or as the runner's own sum of their peak PSS.
         let live = if self.0.uses_processes() {
             batch.workers.min(batch.tasks.len())
         } else {
@@ -146,10 +154,14 @@ impl Model for CpythonModel {
             ctx_voluntary: rep.ctx_voluntary,
             ctx_involuntary: rep.ctx_involuntary,
             max_rss_bytes: rep.peak_rss_bytes,
+            // The runner sums the peak PSS of itself and its live children.
+            peak_pss_bytes: rep.peak_pss_bytes,
         });
         children
             .peak_rss
             .extend(std::iter::repeat_n(rep.children_peak_rss_bytes, live));
+        // Already inside the runner's sum above.
+        children.peak_pss.extend(std::iter::repeat_n(Some(0), live));
         Ok(BatchOutcome {
             records,
             wall: Duration::from_secs_f64(rep.wall_s),

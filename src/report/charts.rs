@@ -541,44 +541,92 @@ fn cpu_and_switches(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult])
     Some((slice.fixed, Plot::Split(scatter, bars), legend))
 }
 
-fn memory_per_unit(_: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
-    let reps: Vec<&CaseResult> = query::representatives(cases, &s.models)
-        .into_iter()
-        .filter(|case| case.peak_rss_bytes.is_some())
+/// Memory against units, every repetition a point with each model's fitted
+/// line, beside the slope (memory per unit) with its 95% interval. Models
+/// with a single unit count have no slope and appear in neither panel; the
+/// table says why.
+fn memory_per_unit(report: &RunReport, s: &ScenarioInfo, _: &[&CaseResult]) -> Built {
+    let fits: Vec<query::MemoryPerUnit> = s
+        .models
+        .iter()
+        .filter_map(|model| query::memory_per_unit(report, &s.name, model).ok())
         .collect();
-    if reps.is_empty() {
+    if fits.is_empty() {
         return None;
     }
-    let per_unit =
-        |case: &CaseResult| case.peak_rss_bytes.unwrap_or(0) as f64 / query::units(case) as f64;
-    let max = reps.iter().map(|c| per_unit(c)).fold(0.0, f64::max);
+    let mib = 1.0 / (1024.0 * 1024.0);
+    let mut lines = Vec::new();
+    for fit in &fits {
+        let colour = model_colour(fit.model);
+        lines.push(Line {
+            colour,
+            dashed: false,
+            connect: false,
+            marker: Marker::Circle,
+            points: fit
+                .points
+                .iter()
+                .map(|&(units, bytes)| Point {
+                    x: units as f64,
+                    y: bytes * mib,
+                    interval: None,
+                })
+                .collect(),
+        });
+        let (lo, hi) = fit.points.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), p| {
+            (lo.min(p.0 as f64), hi.max(p.0 as f64))
+        });
+        let on_line = |x: f64| (fit.intercept + fit.per_unit.median * x) * mib;
+        lines.push(Line {
+            colour,
+            ..reference_line(vec![(lo, on_line(lo)), (hi, on_line(hi))])
+        });
+    }
+    let xs = fits.iter().flat_map(|f| f.points.iter().map(|p| p.0 as f64));
+    let scatter = Lines {
+        x_label: "units alive at once, min(workers, tasks)".into(),
+        y_label: "peak memory of the batch (MiB)".into(),
+        x_log: spans(xs, 16.0),
+        y_log: false,
+        x_integer: true,
+        lines,
+    };
+    let max = fits
+        .iter()
+        .map(|f| f.per_unit.high.abs().max(f.per_unit.median.abs()))
+        .fold(0.0, f64::max);
     let (scale, unit) = if max >= 1024.0 * 1024.0 {
-        (1.0 / (1024.0 * 1024.0), "MiB")
+        (mib, "MiB")
     } else {
         (1.0 / 1024.0, "KiB")
     };
-    let rows: Vec<BarRow> = reps
+    let rows: Vec<BarRow> = fits
         .iter()
-        .map(|case| BarRow {
-            label: format!("{} (units={})", case.model, query::units(case)),
+        .map(|fit| BarRow {
+            label: format!("{} ({})", fit.model, fit.metric.label()),
             bars: vec![Bar {
-                colour: model_colour(&case.model),
+                colour: model_colour(fit.model),
                 opacity: 1.0,
-                value: per_unit(case) * scale,
-                interval: None,
-                text: Some(table::bytes(per_unit(case) as u64)),
+                value: fit.per_unit.median * scale,
+                interval: Some((fit.per_unit.low * scale, fit.per_unit.high * scale)),
+                text: Some(table::bytes_signed(fit.per_unit.median)),
             }],
         })
         .collect();
-    let values = rows.iter().map(|r| r.bars[0].value);
-    let plot = Plot::Bars(Bars {
-        value_label: format!("peak RSS / min(workers, tasks) ({unit})"),
-        log: spans_decades(values),
+    let bars = Bars {
+        value_label: format!("memory per unit: slope across the sweep ({unit})"),
+        // A slope may be zero or negative within its noise: no log axis.
+        log: false,
         rows,
         reference: None,
-    });
-    let legend = model_entries(reps.iter().map(|c| c.model.as_str()), Swatch::Block);
-    Some((representatives_note(&reps), plot, legend))
+    };
+    let legend = model_entries(fits.iter().map(|f| f.model), Swatch::Block);
+    let fixed = fits
+        .first()
+        .and_then(|f| f.cases.first())
+        .map(|case| format!("tasks={}, {}", case.tasks, table::work(case)))
+        .unwrap_or_default();
+    Some((fixed, Plot::Split(scatter, bars), legend))
 }
 
 /// Native model, its emulated-GIL twin and the real CPython equivalent.
@@ -1216,6 +1264,8 @@ mod tests {
         for case in &mut report.cases {
             case.task_latency_ms = None;
             case.peak_rss_bytes = None;
+            case.harness_peak_rss_bytes = None;
+            case.repetitions.clear();
         }
         let kinds: Vec<ChartKind> = report
             .scenarios

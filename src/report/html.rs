@@ -9,7 +9,7 @@ use super::verdicts::{
     PROCESS_GAIN_PER_EXTRA_CORE, THREADS_IO_MIN_SHARE, Verdict,
 };
 use super::{Section, query, table};
-use crate::results::RunReport;
+use crate::results::{RunReport, ScenarioInfo};
 use std::fmt::Write;
 
 /// Text safe inside HTML elements and quoted attributes.
@@ -254,7 +254,31 @@ fn render_section(page: &mut String, report: &RunReport, section: &Section) {
         }
         page.push_str("</tr>\n");
     }
-    page.push_str("</tbody></table></div>\n</section>\n");
+    page.push_str("</tbody></table></div>\n");
+    render_memory_table(page, report, scenario);
+    page.push_str("</section>\n");
+}
+
+/// Memory per unit: each model's slope across its sweep, or why it has none.
+fn render_memory_table(page: &mut String, report: &RunReport, scenario: &ScenarioInfo) {
+    let rows = table::memory_rows(report, scenario);
+    if rows.is_empty() {
+        return;
+    }
+    page.push_str("<div class=\"table-wrap\"><table class=\"memory\">\n<thead><tr>");
+    for heading in table::MEMORY_HEADER {
+        let _ = write!(page, "<th>{}</th>", escape(heading));
+    }
+    page.push_str("</tr></thead>\n<tbody>\n");
+    for row in rows {
+        page.push_str("<tr>");
+        for (idx, cell) in row.iter().enumerate() {
+            let class = if matches!(idx, 1 | 4) { " class=\"num\"" } else { "" };
+            let _ = write!(page, "<td{class}>{}</td>", escape(cell));
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</tbody></table></div>\n");
 }
 
 /// The SVG element alone: an XML declaration is not allowed inside HTML.
@@ -342,8 +366,19 @@ Two cases of one point are compared round by round: the ratio is the median of t
 for CPU-bound work, min(workers, tasks, logical cores); for IO-bound work, the concurrency bound min(workers, tasks) \
 corrected by the measured timer floor (a sleep never ends before its floor, see Machine).</p>\n\
 <p>Charts hold every dimension but one fixed: the most measured combination (ties go to the most tasks), and each \
-model at its most workers where one case per model is shown. Memory per unit is peak RSS / min(workers, tasks). \
+model at its most workers where one case per model is shown. \
 Failed cases appear in the tables with their status and never in charts.</p>\n\
+<p><strong>Memory per unit</strong> is the marginal cost of one more thread, process or task alive: the \
+Theil–Sen slope of each repetition's memory against its units, min(workers, tasks), across the model's sweep of \
+workers for the same work (the median of the slopes between every two points with different units), with Sen's \
+rank-based 95% interval from Kendall's S, corrected for tied units. A peak divided by a unit count would charge \
+the harness's own memory to the units; a model with a single unit count therefore has no figure. Memory is the \
+harness's peak RSS (VmHWM, reset per repetition) plus, for process models, each child's peak PSS summed over \
+the children alive at once: PSS divides a shared page among its sharers, where RSS counts it in every process. \
+A child is sampled (<code>/proc/PID/smaps_rollup</code>) alive just before it is told to finish; its peak is \
+that PSS plus what its RSS has fallen since its high-water mark (memory freed since the peak is private). The \
+kernel updates that mark from approximate per-CPU counters, so a child's peak can read a few dozen pages low. \
+Results without PSS fall back to RSS, and say so.</p>\n\
 <p><strong>The emulated GIL</strong> (<code>+gil</code> models) follows CPython 3.2+'s new GIL: one lock that a \
 thread must hold to compute; a waiting thread asks the holder to drop it after the switch interval (5 ms \
 in CPython by default) and the holder is forced to switch at its next check; a task releases the GIL while it waits on IO, as \

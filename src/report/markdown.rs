@@ -92,6 +92,16 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             let cells: Vec<String> = row.cells.iter().map(|cell| escape(cell)).collect();
             let _ = writeln!(md, "| {} |", cells.join(" | "));
         }
+        let memory = table::memory_rows(report, scenario);
+        if !memory.is_empty() {
+            md.push_str("\nMemory per unit (the slope across the sweep of workers):\n\n");
+            let _ = writeln!(md, "| {} |", table::MEMORY_HEADER.join(" | "));
+            let _ = writeln!(md, "|{}", "---|".repeat(table::MEMORY_HEADER.len()));
+            for row in memory {
+                let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
+                let _ = writeln!(md, "| {} |", cells.join(" | "));
+            }
+        }
     }
     md
 }
@@ -124,9 +134,17 @@ mod tests {
                     && !line.starts_with("| Model")
             })
             .count();
-        assert_eq!(table_rows, report.cases.len() + verdicts.len());
+        let memory_rows: usize = report
+            .scenarios
+            .iter()
+            .map(|s| table::memory_rows(&report, s).len())
+            .sum();
+        assert_eq!(
+            table_rows,
+            report.cases.len() + verdicts.len() + memory_rows
+        );
         let separators = md.lines().filter(|line| line.starts_with("|---")).count();
-        assert_eq!(separators, 1 + report.scenarios.len());
+        assert_eq!(separators, 1 + 2 * report.scenarios.len());
         for verdict in &verdicts {
             assert!(md.contains(&format!("| {} |", escape(&verdict.title()))));
         }

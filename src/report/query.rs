@@ -1,9 +1,10 @@
 //! Pure queries over a `RunReport` that every renderer shares: the cases of a
-//! scenario, the sequential baseline of a case, speedup intervals, and the one
-//! slice of a sweep that a chart can show.
+//! scenario, the sequential baseline of a case, speedup intervals, memory per
+//! unit (the slope across a sweep), and the one slice of a sweep that a chart
+//! can show.
 
 use crate::model::ModelId;
-use crate::results::{CaseResult, Estimate, RunReport};
+use crate::results::{CaseResult, Estimate, Repetition, RunReport};
 use crate::stats;
 use std::collections::BTreeMap;
 
@@ -92,6 +93,149 @@ pub fn speedup(report: &RunReport, case: &CaseResult) -> Option<Estimate> {
 /// Units that actually run at once: a case cannot use more workers than tasks.
 pub fn units(case: &CaseResult) -> usize {
     case.workers.min(case.tasks).max(1)
+}
+
+/// What a model's memory figures are: processes are counted by PSS, where
+/// shared pages count once in all; threads and tasks by the harness's RSS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryMetric {
+    /// Harness peak RSS + the children's peak PSS (see `Repetition`).
+    Pss,
+    /// Harness peak RSS + the children's peak RSS (each child counts the
+    /// pages it shares in full; results from before PSS was recorded).
+    Rss,
+}
+
+impl MemoryMetric {
+    pub fn label(self) -> &'static str {
+        match self {
+            MemoryMetric::Pss => "PSS",
+            MemoryMetric::Rss => "RSS",
+        }
+    }
+
+    /// One repetition's memory in bytes, or None when not recorded.
+    pub fn of(self, rep: &Repetition) -> Option<f64> {
+        let children = match self {
+            MemoryMetric::Pss => rep.children_peak_pss_bytes?,
+            MemoryMetric::Rss => rep.children_peak_rss_bytes,
+        };
+        Some((rep.harness_peak_rss_bytes + children) as f64)
+    }
+}
+
+/// A model's memory per unit in one scenario: the marginal cost of one more
+/// thread, process or task alive, as the slope of memory against units
+/// across its sweep of workers (same work), never a total divided by a count.
+#[derive(Debug, Clone)]
+pub struct MemoryPerUnit<'a> {
+    pub model: &'a str,
+    pub metric: MemoryMetric,
+    /// Bytes per unit: the Theil–Sen slope and its 95% interval (see
+    /// `stats::theil_sen`).
+    pub per_unit: Estimate,
+    /// Bytes at zero units on the fitted line (the model's fixed cost).
+    pub intercept: f64,
+    /// Every repetition's (units, bytes).
+    pub points: Vec<(usize, f64)>,
+    /// The cases the points come from, by units.
+    pub cases: Vec<&'a CaseResult>,
+}
+
+/// Why a model has no memory per unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoMemorySlope {
+    /// No successful case of the model in the scenario.
+    NoCases,
+    /// Its cases recorded no memory.
+    NoMemory,
+    /// Its sweep has a single unit count (`min(workers, tasks)`), so there
+    /// is no slope; dividing by it would charge the fixed cost to the units.
+    OneUnitCount(usize),
+}
+
+impl std::fmt::Display for NoMemorySlope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoMemorySlope::NoCases => f.write_str("no successful case"),
+            NoMemorySlope::NoMemory => f.write_str("no memory recorded"),
+            NoMemorySlope::OneUnitCount(n) => write!(
+                f,
+                "one unit count ({n}): a slope needs two or more worker counts"
+            ),
+        }
+    }
+}
+
+/// Memory per unit of `model` in `scenario`: the slope of memory against
+/// units (`units`) over every repetition of its successful cases that ran
+/// the same work. Where the scenario sweeps several works (task counts,
+/// sizes), the one with the most distinct unit counts is used, ties to the
+/// most tasks. Processes are counted by PSS where every repetition has it.
+pub fn memory_per_unit<'a>(
+    report: &'a RunReport,
+    scenario: &str,
+    model: &str,
+) -> Result<MemoryPerUnit<'a>, NoMemorySlope> {
+    let cases: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|case| case.scenario == scenario && case.model == model && case.is_ok())
+        .collect();
+    let model = cases.first().ok_or(NoMemorySlope::NoCases)?.model.as_str();
+    let distinct_units = |group: &[&CaseResult]| {
+        let mut u: Vec<usize> = group.iter().map(|case| units(case)).collect();
+        u.sort_unstable();
+        u.dedup();
+        u.len()
+    };
+    let mut groups: Vec<Vec<&CaseResult>> = Vec::new();
+    for case in cases {
+        match groups.iter_mut().find(|g| same_work(g[0], case)) {
+            Some(group) => group.push(case),
+            None => groups.push(vec![case]),
+        }
+    }
+    let mut group = groups
+        .into_iter()
+        .max_by_key(|g| (distinct_units(g), g[0].tasks))
+        .expect("at least one case");
+    group.sort_by_key(|case| units(case));
+    let reps = || group.iter().flat_map(|case| case.repetitions.iter());
+    let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some())
+    {
+        MemoryMetric::Pss
+    } else {
+        MemoryMetric::Rss
+    };
+    let mut points: Vec<(usize, f64)> = Vec::new();
+    for case in &group {
+        if case.repetitions.is_empty() {
+            // Summaries without repetitions: the case's medians, one point.
+            if let (Some(h), Some(c)) = (case.harness_peak_rss_bytes, case.children_peak_rss_bytes)
+            {
+                points.push((units(case), (h + c) as f64));
+            }
+        }
+        points.extend(
+            case.repetitions
+                .iter()
+                .filter_map(|rep| Some((units(case), metric.of(rep)?))),
+        );
+    }
+    if points.is_empty() {
+        return Err(NoMemorySlope::NoMemory);
+    }
+    let xy: Vec<(f64, f64)> = points.iter().map(|&(u, b)| (u as f64, b)).collect();
+    let fit = crate::stats::theil_sen(&xy).ok_or(NoMemorySlope::OneUnitCount(points[0].0))?;
+    Ok(MemoryPerUnit {
+        model,
+        metric,
+        per_unit: fit.slope,
+        intercept: fit.intercept,
+        points,
+        cases: group,
+    })
 }
 
 /// The dimension a chart puts on its x axis.
@@ -306,5 +450,65 @@ mod tests {
         assert!(!slice(&cases, &info.models, Axis::Workers).has_lines());
         let reps = representatives(&cases, &info.models);
         assert!(reps.iter().all(|case| case.tasks == 10_000));
+    }
+
+    /// `model` at `workers` (8 tasks), three repetitions whose harness peak
+    /// is 10 MiB + `per_unit` per unit and whose children hold `child`
+    /// (RSS) or `child / 2` (PSS) each.
+    fn memory_cases(model: &str, workers: &[usize], per_unit: u64, pss: bool) -> Vec<CaseResult> {
+        let template = sample().cases.into_iter().find(|c| c.is_ok()).unwrap();
+        workers
+            .iter()
+            .map(|&w| {
+                let mut case = template.clone();
+                case.scenario = "mem".into();
+                case.model = model.into();
+                case.workers = w;
+                case.tasks = 8;
+                let rep = case.repetitions[0].clone();
+                case.repetitions = (0..3)
+                    .map(|_| Repetition {
+                        harness_peak_rss_bytes: (10 << 20) + per_unit * w as u64,
+                        children_peak_rss_bytes: if pss { (4 << 20) * w as u64 } else { 0 },
+                        children_peak_pss_bytes: pss.then_some((2 << 20) * w as u64),
+                        ..rep.clone()
+                    })
+                    .collect();
+                case
+            })
+            .collect()
+    }
+
+    #[test]
+    fn memory_per_unit_is_the_slope_not_a_division() {
+        let mut report = sample();
+        report.cases = memory_cases("thread", &[1, 4, 8], 2048 * 1024, false);
+        report.cases.extend(memory_cases("process", &[1, 4, 8], 0, true));
+        report.cases.extend(memory_cases("async", &[4], 0, false));
+        let thread = memory_per_unit(&report, "mem", "thread").unwrap();
+        assert_eq!(thread.metric, MemoryMetric::Rss);
+        assert_eq!(thread.per_unit.median, 2048.0 * 1024.0);
+        assert!(thread.per_unit.low <= thread.per_unit.median);
+        assert_eq!(thread.intercept, 10.0 * 1024.0 * 1024.0);
+        assert_eq!(thread.points.len(), 9);
+        let process = memory_per_unit(&report, "mem", "process").unwrap();
+        assert_eq!(process.metric, MemoryMetric::Pss);
+        assert_eq!(process.per_unit.median, 2.0 * 1024.0 * 1024.0);
+        assert_eq!(
+            memory_per_unit(&report, "mem", "async").unwrap_err(),
+            NoMemorySlope::OneUnitCount(4)
+        );
+        assert_eq!(
+            memory_per_unit(&report, "mem", "rayon").unwrap_err(),
+            NoMemorySlope::NoCases
+        );
+    }
+
+    #[test]
+    fn old_results_without_pss_use_rss() {
+        let report = sample();
+        let m = memory_per_unit(&report, "io-sleep", "process").unwrap();
+        assert_eq!(m.metric, MemoryMetric::Rss);
+        assert!(m.per_unit.low <= m.per_unit.median && m.per_unit.median <= m.per_unit.high);
     }
 }

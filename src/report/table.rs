@@ -3,7 +3,7 @@
 //! for its own format.
 
 use super::query;
-use crate::results::{CaseResult, Estimate, RunReport};
+use crate::results::{CaseResult, Estimate, RunReport, ScenarioInfo};
 
 pub const HEADER: [&str; 12] = [
     "Model",
@@ -180,6 +180,69 @@ pub fn fidelity_rows(report: &RunReport) -> Vec<Vec<String>> {
 
 pub fn percent(fraction: f64) -> String {
     format!("{:.0}%", fraction * 100.0)
+}
+
+/// `bytes` for a figure that may be negative (a slope within its noise).
+pub fn bytes_signed(value: f64) -> String {
+    if value < 0.0 {
+        format!("-{}", bytes((-value).round() as u64))
+    } else {
+        bytes(value.round() as u64)
+    }
+}
+
+/// Columns of a scenario's memory-per-unit table.
+pub const MEMORY_HEADER: [&str; 5] = [
+    "Model",
+    "Memory per unit [95% CI]",
+    "Measured as",
+    "Units",
+    "Fixed cost",
+];
+
+/// One row per model of the scenario: its memory per unit (the slope across
+/// its sweep), or a dash and the reason there is none.
+pub fn memory_rows(report: &RunReport, scenario: &ScenarioInfo) -> Vec<Vec<String>> {
+    scenario
+        .models
+        .iter()
+        .filter(|model| model.as_str() != query::SEQUENTIAL)
+        .map(
+            |model| match query::memory_per_unit(report, &scenario.name, model) {
+                Ok(m) => {
+                    let mut units: Vec<usize> = m.points.iter().map(|p| p.0).collect();
+                    units.dedup();
+                    vec![
+                        model.clone(),
+                        format!(
+                            "{} [{}, {}]",
+                            bytes_signed(m.per_unit.median),
+                            bytes_signed(m.per_unit.low),
+                            bytes_signed(m.per_unit.high)
+                        ),
+                        match m.metric {
+                            query::MemoryMetric::Pss => "harness RSS + children PSS",
+                            query::MemoryMetric::Rss => "RSS",
+                        }
+                        .into(),
+                        units
+                            .iter()
+                            .map(usize::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        bytes_signed(m.intercept),
+                    ]
+                }
+                Err(why) => vec![
+                    model.clone(),
+                    "–".into(),
+                    why.to_string(),
+                    "–".into(),
+                    "–".into(),
+                ],
+            },
+        )
+        .collect()
 }
 
 pub fn bytes(value: u64) -> String {

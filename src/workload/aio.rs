@@ -25,6 +25,8 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
     let start = Instant::now();
     let mut sum = 0;
     let mut round_trips_ns = Vec::new();
+    // Touched memory stays mapped until the task ends.
+    let mut held = Vec::new();
     for step in &task.steps {
         let part = match step {
             Step::Cpu {
@@ -55,8 +57,16 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
                     .context("echo server round trip timed out")??
             }
             Step::File { dir, kib } => file_round_trip(task.idx, dir, *kib).await?,
+            Step::Touch { kib } => {
+                held.push(super::touch::Touched::new(task.idx, *kib)?);
+                0
+            }
         };
         sum = combine(sum, part);
+    }
+    // Read back at the end: the pages were held for the whole task.
+    for touched in &held {
+        sum = combine(sum, touched.checksum());
     }
     Ok(TaskOutput {
         idx: task.idx,
@@ -136,6 +146,7 @@ mod tests {
                     dir: dir.path().to_owned(),
                     kib: 2,
                 },
+                Step::Touch { kib: 16 },
             ],
             releases_gil: false,
         };

@@ -15,6 +15,8 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
     let start = Instant::now();
     let mut sum = 0;
     let mut round_trips_ns = Vec::new();
+    // Touched memory stays mapped until the task ends.
+    let mut held = Vec::new();
     for step in &task.steps {
         let part = match step {
             Step::Cpu {
@@ -48,8 +50,16 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 &mut round_trips_ns,
             )?,
             Step::File { dir, kib } => interp.blocking(|| file_round_trip(task.idx, dir, *kib))?,
+            Step::Touch { kib } => {
+                held.push(super::touch::Touched::new(task.idx, *kib)?);
+                0
+            }
         };
         sum = combine(sum, part);
+    }
+    // Read back at the end: the pages were held for the whole task.
+    for touched in &held {
+        sum = combine(sum, touched.checksum());
     }
     Ok(TaskOutput {
         idx: task.idx,
@@ -172,6 +182,7 @@ mod tests {
                 dir: dir.path().to_owned(),
                 kib: 4,
             },
+            Step::Touch { kib: 64 },
         ]);
         let out = execute(&t, &mut NoGil).unwrap();
         assert_eq!(out.checksum, expected_checksum(&t));

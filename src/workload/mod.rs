@@ -1,5 +1,5 @@
 //! What one task does, as data: a list of steps (compute, sleep, socket round
-//! trips, file write+fsync+read). A workload never knows which model runs it;
+//! trips, file write+fsync+read, memory held for the rest of the task). A workload never knows which model runs it;
 //! `blocking` and `aio` execute the same steps, each in its own way.
 //!
 //! `Task` crosses process boundaries as JSON (the worker protocol), so it
@@ -9,6 +9,7 @@ pub mod aio;
 pub mod blocking;
 pub mod cpu;
 pub mod echo;
+pub mod touch;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -47,6 +48,11 @@ pub enum Step {
     },
     File {
         dir: PathBuf,
+        kib: u64,
+    },
+    /// Map `kib` KiB, write every page, and hold them until the task ends
+    /// (`touch_kib`: a known memory cost per task alive).
+    Touch {
         kib: u64,
     },
 }
@@ -101,8 +107,15 @@ pub fn expected_checksum(task: &Task) -> u64 {
                 combine(acc, fnv1a(&message(task.idx, round, *message_bytes)))
             }),
             Step::File { kib, .. } => fnv1a(&file_bytes(task.idx, *kib)),
+            // Read back when the task ends, below.
+            Step::Touch { .. } => 0,
         };
         sum = combine(sum, part);
+    }
+    for step in &task.steps {
+        if let Step::Touch { kib } = step {
+            sum = combine(sum, touch::expected(task.idx, *kib));
+        }
     }
     sum
 }

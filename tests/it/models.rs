@@ -20,6 +20,7 @@ fn shape() -> TaskShape {
         sleep_ms: 0.0,
         socket: None,
         file_kib: None,
+        touch_kib: 0,
         releases_gil: false,
     }
 }
@@ -144,6 +145,12 @@ fn io_sleep_socket_file_and_mixed() {
         ..shape()
     };
     check_all_models("mixed", mixed, None);
+    let touch = TaskShape {
+        sleep_ms: 1.0,
+        touch_kib: 64,
+        ..shape()
+    };
+    check_all_models("touch", touch, None);
 }
 
 /// Zombies among our own children, seen twice 300 ms apart (a child of a
