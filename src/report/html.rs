@@ -273,7 +273,11 @@ fn render_memory_table(page: &mut String, report: &RunReport, scenario: &Scenari
     for row in rows {
         page.push_str("<tr>");
         for (idx, cell) in row.iter().enumerate() {
-            let class = if matches!(idx, 1 | 4) { " class=\"num\"" } else { "" };
+            let class = if matches!(idx, 1 | 4) {
+                " class=\"num\""
+            } else {
+                ""
+            };
             let _ = write!(page, "<td{class}>{}</td>", escape(cell));
         }
         page.push_str("</tr>\n");
@@ -395,7 +399,9 @@ logical core no claim about scaling is made. Thresholds:</p>\n<ul>\n\
 <li>The GIL serializes compute: GIL threads with 2 or more workers have a speedup of at most {gil}×. Not judged on \
 scenarios whose CPU work releases the GIL.</li>\n\
 <li>Threads for IO: at the most workers measured, threads (the faster of one thread per task and the thread pool), \
-with and without the GIL, reach at least {io_share} of the speedup of the best model on the same IO-bound work.</li>\n\
+with and without the GIL, reach at least {io_share} of the speedup of the best model on the same IO-bound work; \
+and threads cost less memory per unit and less start-up per worker than processes, both slopes across the sweep \
+whose intervals do not overlap.</li>\n\
 <li>Without a GIL, threads compute in parallel too: thread, thread-pool and rayon each reach at least {native} \
 of the process speedup at the most workers measured.</li>\n\
 <li>A GIL-releasing extension lets threads compute in parallel: on scenarios whose CPU work releases the GIL, GIL \

@@ -202,8 +202,7 @@ pub fn memory_per_unit<'a>(
         .expect("at least one case");
     group.sort_by_key(|case| units(case));
     let reps = || group.iter().flat_map(|case| case.repetitions.iter());
-    let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some())
-    {
+    let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some()) {
         MemoryMetric::Pss
     } else {
         MemoryMetric::Rss
@@ -236,6 +235,40 @@ pub fn memory_per_unit<'a>(
         points,
         cases: group,
     })
+}
+
+/// Start-up per worker of a pool `model` in `scenario`: the slope of its
+/// measured start-up time against workers over every repetition of its
+/// successful cases that ran the same work, with its interval (never the
+/// start-up of one pool divided by its size). None without start-up times at
+/// two or more worker counts.
+pub fn startup_per_unit(report: &RunReport, scenario: &str, model: &str) -> Option<Estimate> {
+    let cases: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|case| case.scenario == scenario && case.model == model && case.is_ok())
+        .collect();
+    // The work with the most worker counts, as for memory.
+    let first = cases.iter().copied().max_by_key(|case| {
+        let mut workers: Vec<usize> = cases
+            .iter()
+            .filter(|other| same_work(other, case))
+            .map(|other| other.workers)
+            .collect();
+        workers.sort_unstable();
+        workers.dedup();
+        (workers.len(), case.tasks)
+    })?;
+    let points: Vec<(f64, f64)> = cases
+        .iter()
+        .filter(|case| same_work(case, first))
+        .flat_map(|case| {
+            case.repetitions
+                .iter()
+                .filter_map(|rep| Some((case.workers as f64, rep.startup_s?)))
+        })
+        .collect();
+    stats::theil_sen(&points).map(|fit| fit.slope)
 }
 
 /// The dimension a chart puts on its x axis.
@@ -483,7 +516,9 @@ mod tests {
     fn memory_per_unit_is_the_slope_not_a_division() {
         let mut report = sample();
         report.cases = memory_cases("thread", &[1, 4, 8], 2048 * 1024, false);
-        report.cases.extend(memory_cases("process", &[1, 4, 8], 0, true));
+        report
+            .cases
+            .extend(memory_cases("process", &[1, 4, 8], 0, true));
         report.cases.extend(memory_cases("async", &[4], 0, false));
         let thread = memory_per_unit(&report, "mem", "thread").unwrap();
         assert_eq!(thread.metric, MemoryMetric::Rss);

@@ -191,6 +191,16 @@ pub fn bytes_signed(value: f64) -> String {
     }
 }
 
+/// A byte figure with its interval: `1.5 MiB [1.2 MiB, 1.9 MiB]`.
+pub fn bytes_interval(e: Estimate) -> String {
+    format!(
+        "{} [{}, {}]",
+        bytes_signed(e.median),
+        bytes_signed(e.low),
+        bytes_signed(e.high)
+    )
+}
+
 /// Columns of a scenario's memory-per-unit table.
 pub const MEMORY_HEADER: [&str; 5] = [
     "Model",
@@ -214,12 +224,7 @@ pub fn memory_rows(report: &RunReport, scenario: &ScenarioInfo) -> Vec<Vec<Strin
                     units.dedup();
                     vec![
                         model.clone(),
-                        format!(
-                            "{} [{}, {}]",
-                            bytes_signed(m.per_unit.median),
-                            bytes_signed(m.per_unit.low),
-                            bytes_signed(m.per_unit.high)
-                        ),
+                        bytes_interval(m.per_unit),
                         match m.metric {
                             query::MemoryMetric::Pss => "harness RSS + children PSS",
                             query::MemoryMetric::Rss => "RSS",

@@ -490,7 +490,8 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
         world,
         format!(
             "at the most workers measured, {sides_text} (the faster of each pair) reach ≥ {} of the \
-             best model's speedup on the same work",
+             best model's speedup on the same work; and threads cost less memory and start-up per unit \
+             than processes (slopes across the sweep, intervals apart)",
             table::percent(THREADS_IO_MIN_SHARE)
         ),
         s,
@@ -549,7 +550,87 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
             verdict.cases.push(case_label(thread));
         }
     }
+    cost_per_unit(report, s, world, &mut verdict, &mut missing);
     Some(verdict.settle(missing))
+}
+
+/// Outcome of "`a` is smaller than `b`", two intervals.
+fn smaller(a: Estimate, b: Estimate) -> Outcome {
+    if a.high < b.low {
+        Outcome::Holds
+    } else if a.low > b.high {
+        Outcome::DoesNotHold
+    } else {
+        Outcome::Inconclusive
+    }
+}
+
+/// The "fraction of the memory and start-up cost" half of threads for IO:
+/// memory per unit (threads against processes) and start-up per worker
+/// (thread pool against process pool), each a slope across the sweep.
+fn cost_per_unit(
+    report: &RunReport,
+    s: &ScenarioInfo,
+    world: &World,
+    verdict: &mut Verdict,
+    missing: &mut Vec<String>,
+) {
+    let (threads, processes): (Vec<&str>, Vec<&str>) = if world.cpython {
+        (
+            world.threads.to_vec(),
+            vec![world.process_pool, "cpython-process"],
+        )
+    } else {
+        (
+            [&world.threads[..], &NATIVE_IO_THREADS[..]].concat(),
+            vec![world.process_pool, "process-pool", "process"],
+        )
+    };
+    let memory = |models: &[&str]| {
+        models
+            .iter()
+            .find_map(|m| query::memory_per_unit(report, &s.name, m).ok())
+    };
+    match (memory(&threads), memory(&processes)) {
+        (Some(t), Some(p)) => verdict.checks.push(Check {
+            outcome: smaller(t.per_unit, p.per_unit),
+            text: format!(
+                "memory per unit (the slope across the sweep): {} {}, {} {} ({})",
+                t.model,
+                table::bytes_interval(t.per_unit),
+                p.model,
+                table::bytes_interval(p.per_unit),
+                p.metric.label()
+            ),
+        }),
+        _ => missing.push("memory per unit of a thread and a process model".into()),
+    }
+    let pools = [
+        (world.threads[1], world.process_pool),
+        ("thread-pool", "process-pool"),
+    ];
+    let startup = pools.iter().find_map(|(t, p)| {
+        Some((
+            *t,
+            query::startup_per_unit(report, &s.name, t)?,
+            *p,
+            query::startup_per_unit(report, &s.name, p)?,
+        ))
+    });
+    match startup {
+        Some((t, t_unit, p, p_unit)) => verdict.checks.push(Check {
+            outcome: smaller(t_unit, p_unit),
+            text: format!(
+                "start-up per worker (the slope across the sweep): {t} {}, {p} {}",
+                table::seconds_interval(t_unit),
+                table::seconds_interval(p_unit)
+            ),
+        }),
+        None => missing.push(format!(
+            "start-up times of {} and {} at two or more worker counts",
+            world.threads[1], world.process_pool
+        )),
+    }
 }
 
 fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) -> Option<Verdict> {
@@ -836,7 +917,9 @@ mod tests {
         let holds = crafted("io-sleep", &base);
         let verdict = find(&verdicts(&holds), THREADS_FOR_IO, "io-sleep").clone();
         assert_eq!(verdict.outcome, Outcome::Holds, "{verdict:#?}");
-        assert_eq!(verdict.checks.len(), 2, "native and GIL threads");
+        // Native and GIL threads against the best model, then memory and
+        // start-up per unit against processes.
+        assert_eq!(verdict.checks.len(), 4, "{verdict:#?}");
 
         // GIL threads twice as slow as the best model: the claim fails,
         // whatever the ideal bound says.
@@ -854,6 +937,62 @@ mod tests {
         assert_eq!(
             outcome(&unsure, THREADS_FOR_IO, "io-sleep"),
             Outcome::Inconclusive
+        );
+    }
+
+    /// Sets every repetition of `model` in io-sleep to `per_unit` bytes per
+    /// unit (with ±1% noise) over a 20 MiB base, and `startup` seconds per
+    /// worker.
+    fn set_costs(report: &mut RunReport, model: &str, per_unit: f64, startup: f64) {
+        for case in report
+            .cases
+            .iter_mut()
+            .filter(|c| c.scenario == "io-sleep" && c.model == model)
+        {
+            let units = query::units(case) as f64;
+            let workers = case.workers as f64;
+            for (i, rep) in case.repetitions.iter_mut().enumerate() {
+                let noise = 1.0 + 0.01 * (i as f64 - 2.0);
+                rep.harness_peak_rss_bytes = (20.0 * 1048576.0 + units * per_unit * noise) as u64;
+                rep.children_peak_rss_bytes = 0;
+                rep.children_peak_pss_bytes = Some(0);
+                rep.startup_s = Some(workers * startup * noise);
+            }
+        }
+    }
+
+    #[test]
+    fn threads_for_io_weighs_memory_and_start_up_per_unit() {
+        let costs = |thread_bytes: f64, thread_startup: f64| {
+            let mut report = crafted("io-sleep", &[]);
+            for model in ["thread+gil", "thread-pool+gil", "thread", "thread-pool"] {
+                set_costs(&mut report, model, thread_bytes, thread_startup);
+            }
+            for model in ["process-pool+gil", "process-pool", "process"] {
+                set_costs(&mut report, model, 2_000_000.0, 0.001);
+            }
+            let verdict = find(&verdicts(&report), THREADS_FOR_IO, "io-sleep").clone();
+            let outcome_of = |what: &str| {
+                verdict
+                    .checks
+                    .iter()
+                    .find(|c| c.text.starts_with(what))
+                    .unwrap_or_else(|| panic!("no {what} check: {verdict:#?}"))
+                    .outcome
+            };
+            (outcome_of("memory"), outcome_of("start-up"))
+        };
+        // Threads at 40 KiB and 20 µs per unit against processes at 2 MB and 1 ms.
+        assert_eq!(costs(40_000.0, 20e-6), (Outcome::Holds, Outcome::Holds));
+        // Threads dearer than processes.
+        assert_eq!(
+            costs(4_000_000.0, 0.01),
+            (Outcome::DoesNotHold, Outcome::DoesNotHold)
+        );
+        // The same cost: the intervals overlap.
+        assert_eq!(
+            costs(2_000_000.0, 0.001),
+            (Outcome::Inconclusive, Outcome::Inconclusive)
         );
     }
 
