@@ -573,16 +573,21 @@ fn memory_per_unit(report: &RunReport, s: &ScenarioInfo, _: &[&CaseResult]) -> B
                 })
                 .collect(),
         });
-        let (lo, hi) = fit.points.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), p| {
-            (lo.min(p.0 as f64), hi.max(p.0 as f64))
-        });
+        let (lo, hi) = fit
+            .points
+            .iter()
+            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), p| {
+                (lo.min(p.0 as f64), hi.max(p.0 as f64))
+            });
         let on_line = |x: f64| (fit.intercept + fit.per_unit.median * x) * mib;
         lines.push(Line {
             colour,
             ..reference_line(vec![(lo, on_line(lo)), (hi, on_line(hi))])
         });
     }
-    let xs = fits.iter().flat_map(|f| f.points.iter().map(|p| p.0 as f64));
+    let xs = fits
+        .iter()
+        .flat_map(|f| f.points.iter().map(|p| p.0 as f64));
     let scatter = Lines {
         x_label: "units alive at once, min(workers, tasks)".into(),
         y_label: "peak memory of the batch (MiB)".into(),

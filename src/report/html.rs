@@ -273,7 +273,11 @@ fn render_memory_table(page: &mut String, report: &RunReport, scenario: &Scenari
     for row in rows {
         page.push_str("<tr>");
         for (idx, cell) in row.iter().enumerate() {
-            let class = if matches!(idx, 1 | 4) { " class=\"num\"" } else { "" };
+            let class = if matches!(idx, 1 | 4) {
+                " class=\"num\""
+            } else {
+                ""
+            };
             let _ = write!(page, "<td{class}>{}</td>", escape(cell));
         }
         page.push_str("</tr>\n");

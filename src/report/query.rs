@@ -167,8 +167,7 @@ pub fn memory_per_unit<'a>(
         .expect("at least one case");
     group.sort_by_key(|case| units(case));
     let reps = || group.iter().flat_map(|case| case.repetitions.iter());
-    let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some())
-    {
+    let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some()) {
         MemoryMetric::Pss
     } else {
         MemoryMetric::Rss
@@ -441,7 +440,9 @@ mod tests {
     fn memory_per_unit_is_the_slope_not_a_division() {
         let mut report = sample();
         report.cases = memory_cases("thread", &[1, 4, 8], 2048 * 1024, false);
-        report.cases.extend(memory_cases("process", &[1, 4, 8], 0, true));
+        report
+            .cases
+            .extend(memory_cases("process", &[1, 4, 8], 0, true));
         report.cases.extend(memory_cases("async", &[4], 0, false));
         let thread = memory_per_unit(&report, "mem", "thread").unwrap();
         assert_eq!(thread.metric, MemoryMetric::Rss);

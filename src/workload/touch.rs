@@ -50,7 +50,12 @@ impl Touched {
         };
         for page in 0..touched.pages() {
             // SAFETY: each page start lies inside the mapping and is aligned.
-            unsafe { touched.ptr.add(page * PAGE / 8).write_volatile(word(idx, page)) };
+            unsafe {
+                touched
+                    .ptr
+                    .add(page * PAGE / 8)
+                    .write_volatile(word(idx, page))
+            };
         }
         Ok(touched)
     }
@@ -97,10 +102,7 @@ mod tests {
         assert_eq!(t.checksum(), expected(3, 8 * 1024));
         assert_ne!(expected(3, 8), expected(4, 8));
         // 8 MiB written: RSS grows by most of it (other threads may free some).
-        assert!(
-            during >= before + 6 * 1024 * 1024,
-            "{before} -> {during}"
-        );
+        assert!(during >= before + 6 * 1024 * 1024, "{before} -> {during}");
         drop(t);
     }
 }
