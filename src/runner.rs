@@ -470,7 +470,10 @@ fn run_once(
         cpu_sys_s: (harness.sys + c.sys).as_secs_f64(),
         harness_peak_rss_bytes: harness_peak,
         children_peak_rss_bytes: c.concurrent_peak(outcome.live_children),
-        children_peak_pss_bytes: c.concurrent_peak_pss(outcome.live_children),
+        // Sampled together during the batch; else each child's own peak.
+        children_peak_pss_bytes: outcome
+            .children_peak_pss
+            .or_else(|| c.concurrent_peak_pss(outcome.live_children)),
         ctx_voluntary: harness.ctx_voluntary + c.ctx_voluntary,
         ctx_involuntary: harness.ctx_involuntary + c.ctx_involuntary,
         latency_p99_ms: p99,

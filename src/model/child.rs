@@ -164,6 +164,18 @@ impl LiveChildren {
         }
     }
 
+    /// The children alive now, for the memory sampler. A pid read here may
+    /// be reaped before it is sampled; its reuse within one pass is unlikely
+    /// and would only skew one sample.
+    pub fn pids(&self) -> Vec<u32> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
     }

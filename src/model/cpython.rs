@@ -168,6 +168,7 @@ impl Model for CpythonModel {
             startup: rep.startup_s.map(Duration::from_secs_f64),
             children,
             live_children: 1 + live,
+            children_peak_pss: None,
             gil: None,
             self_verified: true,
         })

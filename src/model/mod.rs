@@ -262,6 +262,9 @@ pub struct BatchOutcome {
     pub children: ChildUsage,
     /// How many children can have been alive at once.
     pub live_children: usize,
+    /// The largest summed PSS of the children alive together, sampled
+    /// during the batch (process models).
+    pub children_peak_pss: Option<u64>,
     pub gil: Option<GilCounters>,
     /// True when the model checked its tasks' checksums itself against a
     /// reference of its own (the CPython runner's pure-Python kernel, whose

@@ -5,7 +5,7 @@
 
 use super::child::{self, Finished, LiveChildren};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
-use crate::measure::ChildUsage;
+use crate::measure::{ChildUsage, PssSampler};
 use crate::results::GilCounters;
 use crate::worker::{Job, Reply};
 use std::time::{Duration, Instant};
@@ -20,6 +20,10 @@ impl Model for ProcessPerTask {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
         let live = LiveChildren::default();
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
+        let sampler = {
+            let live = live.clone();
+            PssSampler::start(move || live.pids())
+        };
         let start = Instant::now();
         let mut children = ChildUsage::default();
         let mut gil = batch.gil.map(|_| GilCounters::default());
@@ -64,6 +68,7 @@ impl Model for ProcessPerTask {
             Ok(())
         })();
         let wall = start.elapsed();
+        let children_peak_pss = sampler.finish();
         if result.is_err() {
             live.kill_all();
         }
@@ -81,6 +86,7 @@ impl Model for ProcessPerTask {
             records,
             wall,
             live_children: batch.workers.min(batch.tasks.len()),
+            children_peak_pss,
             children,
             gil,
             ..BatchOutcome::default()

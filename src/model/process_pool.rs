@@ -8,7 +8,7 @@
 use super::child::{self, Finished, LiveChildren};
 use super::pool::{Handle, handle};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
-use crate::measure::ChildUsage;
+use crate::measure::{ChildUsage, PssSampler};
 use crate::results::GilCounters;
 use crate::worker::{Job, Reply};
 use std::time::{Duration, Instant};
@@ -180,6 +180,10 @@ impl Model for ProcessPoolModel {
         let boot = Instant::now();
         let pool = ProcessPool::start(batch.workers, batch)?;
         let startup = boot.elapsed();
+        let sampler = {
+            let live = pool.live.clone();
+            PssSampler::start(move || live.pids())
+        };
         let start = Instant::now();
         let jobs = batch.tasks.iter().map(|t| Job {
             task: t.clone(),
@@ -187,6 +191,8 @@ impl Model for ProcessPoolModel {
         });
         let results = pool.map(jobs, batch, start);
         let wall = start.elapsed();
+        // Its last pass sees every worker alive, before the shutdown.
+        let children_peak_pss = sampler.finish();
         let children = pool.shutdown(results.is_ok(), Duration::from_secs(5));
         let mut gil = batch.gil.map(|_| GilCounters::default());
         let records = results?
@@ -213,6 +219,7 @@ impl Model for ProcessPoolModel {
             wall,
             startup: Some(startup),
             live_children: batch.workers,
+            children_peak_pss,
             children,
             gil,
             ..BatchOutcome::default()

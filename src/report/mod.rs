@@ -7,7 +7,7 @@ mod charts;
 mod html;
 mod markdown;
 mod palette;
-mod query;
+pub mod query;
 mod table;
 pub mod verdicts;
 

@@ -4,6 +4,7 @@
 mod compare;
 mod export;
 mod history;
+mod memory;
 mod models;
 mod report;
 mod run;
