@@ -99,7 +99,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
         "<a href=\"#machine\">Machine</a><a href=\"#method\">Method</a>\
          <a href=\"results.json\">results.json</a></nav>\n</header>\n<main>\n",
     );
-    render_verdicts(&mut page, verdicts);
+    render_verdicts(&mut page, report, verdicts);
     render_fidelity(&mut page, report);
     for section in sections {
         render_section(&mut page, report, section);
@@ -122,8 +122,11 @@ fn outcome_class(outcome: Outcome) -> &'static str {
     }
 }
 
-fn render_verdicts(page: &mut String, verdicts: &[Verdict]) {
+fn render_verdicts(page: &mut String, report: &RunReport, verdicts: &[Verdict]) {
     page.push_str("<section id=\"verdicts\">\n<h2>Verdicts</h2>\n");
+    if let Some(notice) = super::verdicts::cpython_notice(report) {
+        let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape(&notice));
+    }
     for verdict in verdicts {
         let class = outcome_class(verdict.outcome);
         let _ = write!(

@@ -50,7 +50,11 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
     if report.interrupted {
         md.push_str("> **Interrupted**: some cases were never measured.\n\n");
     }
-    md.push_str("## Verdicts\n\n| Claim | Scenario | Verdict | Evidence |\n|---|---|---|---|\n");
+    md.push_str("## Verdicts\n\n");
+    if let Some(notice) = super::verdicts::cpython_notice(report) {
+        let _ = writeln!(md, "{}\n", escape(&notice));
+    }
+    md.push_str("| Claim | Scenario | Verdict | Evidence |\n|---|---|---|---|\n");
     for verdict in verdicts {
         let mut evidence: Vec<String> = verdict
             .checks

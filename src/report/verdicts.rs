@@ -239,6 +239,28 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     out
 }
 
+/// Why the claims were not checked on real CPython although the run asked
+/// for `cpython-*` models: every one of them was skipped (python3 missing or
+/// too old), and this says so with the reason. None when one ran or none was
+/// asked for.
+pub fn cpython_notice(report: &RunReport) -> Option<String> {
+    let cpython: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|c| c.model.starts_with("cpython-"))
+        .collect();
+    let first = cpython.first()?;
+    cpython
+        .iter()
+        .all(|c| c.status.starts_with("skipped"))
+        .then(|| {
+            format!(
+                "Real CPython: the claims were not checked against it, because every cpython-* case was {}",
+                first.status
+            )
+        })
+}
+
 /// Judges `claim` on every scenario that has the models it needs (`judge`
 /// returns `None` otherwise); one inconclusive verdict when none has them.
 fn per_scenario(
@@ -1064,6 +1086,21 @@ mod tests {
             gil.cases.iter().any(|c| c.contains("cpython-sequential")),
             "{gil:#?}"
         );
+    }
+
+    #[test]
+    fn without_python_the_page_says_why_cpython_was_not_judged() {
+        let mut report = sample();
+        assert_eq!(cpython_notice(&report), None, "none was asked for");
+        let mut twin = report.cases[0].clone();
+        twin.model = "cpython-thread".into();
+        twin.status = "skipped: python3 was not found on PATH".into();
+        report.cases.push(twin.clone());
+        let notice = cpython_notice(&report).expect("a notice");
+        assert!(notice.contains("python3 was not found"), "{notice}");
+        twin.status = "ok".into();
+        report.cases.push(twin);
+        assert_eq!(cpython_notice(&report), None, "one ran");
     }
 
     #[test]
