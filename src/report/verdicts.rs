@@ -470,12 +470,24 @@ fn gil_serializes(
         ));
         return Some(verdict);
     };
+    speedup_verdict(report, verdict, thread, Bound::AtMost(GIL_MAX_SPEEDUP))
+}
+
+/// Settles `verdict` on one check: `thread`'s speedup over its baseline
+/// against `bound`.
+fn speedup_verdict(
+    report: &RunReport,
+    mut verdict: Verdict,
+    thread: &CaseResult,
+    bound: Bound,
+) -> Option<Verdict> {
     let speedup = query::speedup_ratio(report, thread)?;
     verdict.checks.push(check(
         speedup,
-        Bound::AtMost(GIL_MAX_SPEEDUP),
+        bound,
         format!(
-            "{model} at {} workers: speedup {}",
+            "{} at {} workers: speedup {}",
+            thread.model,
             thread.workers,
             table::ratio_interval(speedup.estimate)
         ),
@@ -739,21 +751,8 @@ fn gil_releasing(report: &RunReport, s: &ScenarioInfo, cores: usize) -> Option<V
         ));
         return Some(verdict);
     };
-    let speedup = query::speedup_ratio(report, thread)?;
-    verdict.checks.push(check(
-        speedup,
-        Bound::AtLeast(parallel_gain(cores, thread.workers)),
-        format!(
-            "{model} at {} workers: speedup {}",
-            thread.workers,
-            table::ratio_interval(speedup.estimate)
-        ),
-    ));
-    verdict.cases = vec![
-        case_label(thread),
-        case_label(query::baseline(report, thread)?),
-    ];
-    Some(verdict.settle(Vec::new()))
+    let bound = Bound::AtLeast(parallel_gain(cores, thread.workers));
+    speedup_verdict(report, verdict, thread, bound)
 }
 
 #[cfg(test)]
