@@ -153,6 +153,10 @@ pub struct CaseResult {
     /// repetitions); its round-trip times are `task_latency_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_round_trips_per_s: Option<f64>,
+    /// Convoy points: the probe's round trips, every one of every measured
+    /// repetition, as a distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convoy: Option<ConvoyStats>,
     /// GIL counters, for `+gil` models.
     pub gil: Option<GilCounters>,
     /// Every measured repetition, in order.
@@ -179,6 +183,22 @@ pub struct Percentiles {
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
+}
+
+/// The distribution of a convoy probe's round trips (milliseconds).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ConvoyStats {
+    /// Timed round trips, over every measured repetition.
+    pub round_trips: u64,
+    pub p10_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    /// Share of round trips that took `delayed_ms` or longer.
+    pub delayed_share: f64,
+    /// The server's own delay plus half the switch interval: a round trip
+    /// this long waited for the GIL.
+    pub delayed_ms: f64,
 }
 
 /// What one measured repetition of a case recorded.
