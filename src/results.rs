@@ -48,6 +48,36 @@ pub struct Fidelity {
     pub reference_value: f64,
     /// `emulated_value / reference_value`; 1 is a perfect match.
     pub ratio: f64,
+    /// The rule the pair was judged by: `speedup`, `convoy` or `no-convoy`
+    /// (see README, "The convoy effect"). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Each figure the rule checks; the pair is faithful when all pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<FidelityCheck>,
+    /// Whether every check passed. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faithful: Option<bool>,
+    /// Convoy points: both probes' round-trip distributions, side by side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated_convoy: Option<ConvoyStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_convoy: Option<ConvoyStats>,
+}
+
+/// One figure of a fidelity rule: the emulated and CPython values, what was
+/// compared (`ratio`, `difference` or `both below`) and the limit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FidelityCheck {
+    /// `speedup`, `p50_ms`, `p99_ms` or `delayed_share`.
+    pub figure: String,
+    pub emulated: f64,
+    pub reference: f64,
+    /// `ratio` (within `limit` of 1), `difference` (at most `limit` apart)
+    /// or `both below` (each under `limit`).
+    pub test: String,
+    pub limit: f64,
+    pub pass: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,8 +226,9 @@ pub struct ConvoyStats {
     pub p99_ms: f64,
     /// Share of round trips that took `delayed_ms` or longer.
     pub delayed_share: f64,
-    /// The server's own delay plus half the switch interval: a round trip
-    /// this long waited for the GIL.
+    /// A GIL-free round trip (the native `thread` case's median at the same
+    /// point, else the server's delay) plus half the switch interval: a
+    /// round trip this long waited for the GIL.
     pub delayed_ms: f64,
 }
 

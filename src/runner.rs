@@ -562,6 +562,15 @@ fn summarize(
             .and_then(|c| c.run.percentiles())
             .map_or(0.0, |p| p.p50),
     };
+    // A convoy's round trip without any GIL: the native `thread` case's
+    // median here when the point has one (the server's delay plus the
+    // wake-ups a round trip costs), else the server's delay. A round trip
+    // half a switch interval longer than this waited for the GIL.
+    let gil_free_ms = cases
+        .iter()
+        .find(|c| c.model == ModelId::native(ModelKind::Thread) && c.failure.is_none())
+        .and_then(|c| stats::median(&c.round_trips_ms))
+        .unwrap_or_else(|| point.shape.socket.map_or(0.0, |s| s.server_delay_ms));
     let baseline_walls: Vec<(ModelKind, Option<f64>)> =
         [ModelKind::Sequential, ModelKind::CpythonSequential]
             .into_iter()
@@ -636,12 +645,14 @@ fn summarize(
                 task_latency_ms: c.latency.percentiles(),
                 queue_wait_ms: c.wait.percentiles(),
                 task_run_ms: c.run.percentiles(),
-                convoy: convoy.then_some(()).and_then(|()| {
-                    // Delayed: half a switch interval beyond the server's own delay.
-                    let delayed_ms = point.shape.socket.map_or(0.0, |s| s.server_delay_ms)
-                        + scenario.switch_interval_us / 2e3;
-                    stats::convoy_stats(&c.round_trips_ms, delayed_ms)
-                }),
+                convoy: if convoy {
+                    stats::convoy_stats(
+                        &c.round_trips_ms,
+                        gil_free_ms + scenario.switch_interval_us / 2e3,
+                    )
+                } else {
+                    None
+                },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 repetitions: c.reps,
             }

@@ -375,6 +375,29 @@ mod tests {
         execute(&t, &mut count).unwrap();
         assert_eq!((count.slices, count.blocking), (9, 1));
 
+        // As CPython does, each blocking system call releases the GIL on its
+        // own: a connect, then per round trip one send and one receive (a
+        // 64-byte reply arrives in one read); a file's create, write, fsync,
+        // close, open, two reads (the data, then end of file), close and
+        // removal.
+        let server = echo::EchoServer::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let io = task(vec![
+            Step::Socket {
+                addr: server.addr(),
+                round_trips: 3,
+                message_bytes: 64,
+                server_delay_us: 0,
+            },
+            Step::File {
+                dir: dir.path().to_owned(),
+                kib: 4,
+            },
+        ]);
+        let mut count = Count::default();
+        execute(&io, &mut count).unwrap();
+        assert_eq!(count.blocking, (1 + 3 * 2) + 9);
+
         let mut released = t.clone();
         released.releases_gil = true;
         let mut count = Count::default();
