@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import ctypes
 import json
+import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -131,15 +132,17 @@ def echo_request(sock_spec):
 
 
 def socket_step(sock_spec, times):
-    """Round trips on one connection; appends each one's time to `times`."""
+    """Round trips on one connection; appends the time of each one after the
+    untimed warm-up ones to `times`."""
     host, port = parse_addr(sock_spec["addr"])
     request, message = echo_request(sock_spec)
     n = len(message)
     buf = bytearray(n)
     view = memoryview(buf)
+    untimed = sock_spec.get("warmup_round_trips", 0)
     with socket.create_connection((host, port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(sock_spec["round_trips"]):
+        for round_idx in range(untimed + sock_spec["round_trips"]):
             sent = now()
             s.sendall(request)
             got = 0
@@ -148,7 +151,8 @@ def socket_step(sock_spec, times):
                 if k == 0:
                     raise ConnectionError("echo server closed the connection")
                 got += k
-            times.append(now() - sent)
+            if round_idx >= untimed:
+                times.append(now() - sent)
             if buf != message:
                 raise ValueError("echo server returned different bytes")
 
@@ -156,15 +160,17 @@ def socket_step(sock_spec, times):
 async def socket_step_async(sock_spec, times):
     host, port = parse_addr(sock_spec["addr"])
     request, message = echo_request(sock_spec)
+    untimed = sock_spec.get("warmup_round_trips", 0)
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(sock_spec["round_trips"]):
+        for round_idx in range(untimed + sock_spec["round_trips"]):
             sent = now()
             writer.write(request)
             await writer.drain()
             back = await reader.readexactly(len(message))
-            times.append(now() - sent)
+            if round_idx >= untimed:
+                times.append(now() - sent)
             if back != message:
                 raise ValueError("echo server returned different bytes")
     finally:
@@ -190,6 +196,71 @@ def file_step(file_spec, task_idx):
             pass
 
 
+class Board:
+    """The convoy's board, shared with the harness (src/workload/board.rs):
+    an mmap'd file; byte 0 is "done", byte 1 + i "CPU task i runs". Reading
+    or writing a byte of the mapping never releases the GIL."""
+
+    def __init__(self, path):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            self.mem = mmap.mmap(fd, 0)
+        finally:
+            os.close(fd)
+
+    def mark_running(self, slot):
+        self.mem[1 + slot] = 1
+
+    def running(self):
+        return sum(1 for flag in self.mem[1:] if flag)
+
+    def finish(self):
+        self.mem[0] = 1
+
+    def done(self):
+        return self.mem[0] != 0
+
+
+BOARD_POLL_S = 0.0002
+
+
+def spin_step(iters, board_spec, slot):
+    """A convoy's CPU task: the same chunk of work again and again until the
+    probe is done; says it runs after the first chunk. Returns one chunk's
+    checksum, which every chunk must reproduce."""
+    board = Board(board_spec["path"])
+    limit = now() + board_spec["limit_s"]
+    first = None
+    while True:
+        chunk = hash_kernel(iters)
+        if first is None:
+            first = chunk
+            board.mark_running(slot)
+        elif chunk != first:
+            raise ValueError("convoy CPU task %d: a chunk gave a different checksum" % slot)
+        if board.done():
+            return first
+        if now() > limit:
+            raise RuntimeError("convoy CPU task %d: the probe did not finish in time" % slot)
+
+
+def probe_step(sock_spec, board_spec, times):
+    """A convoy's probe: waits (sleeping, so without the GIL) until every CPU
+    task runs, makes its round trips, and marks the board done in any case."""
+    board = Board(board_spec["path"])
+    try:
+        limit = now() + board_spec["limit_s"]
+        while board.running() < board_spec["cpu_tasks"]:
+            if now() > limit:
+                raise RuntimeError(
+                    "convoy probe: %d of %d CPU tasks running" % (board.running(), board_spec["cpu_tasks"])
+                )
+            time.sleep(BOARD_POLL_S)
+        socket_step(sock_spec, times)
+    finally:
+        board.finish()
+
+
 def task_steps(task, task_idx):
     """The steps of task `task_idx`: all of them, or in a convoy the CPU part
     for the first tasks and the IO part for the last (the probe)."""
@@ -208,6 +279,14 @@ def run_task(task, task_idx):
     start = now()
     times = []
     held = touch(task["touch_kib"])
+    if task["board"]:
+        # A convoy: the CPU tasks spin until the probe (the last task) is done.
+        if task["iters"]:
+            checksum = spin_step(task["iters"], task["board"], task_idx)
+        else:
+            checksum = None
+            probe_step(task["socket"], task["board"], times)
+        return task_idx, checksum, start, now(), times
     checksum = hash_kernel(task["iters"]) if task["iters"] else None
     if task["sleep_s"] > 0:
         time.sleep(task["sleep_s"])
@@ -227,6 +306,21 @@ async def run_task_async(task, task_idx):
     start = now()
     times = []
     held = touch(task["touch_kib"])
+    if task["board"]:
+        # A convoy's CPU task blocks the loop, as it would in asyncio code.
+        if task["iters"]:
+            return task_idx, spin_step(task["iters"], task["board"], task_idx), start, now(), times
+        board = Board(task["board"]["path"])
+        try:
+            limit = now() + task["board"]["limit_s"]
+            while board.running() < task["board"]["cpu_tasks"]:
+                if now() > limit:
+                    raise RuntimeError("convoy probe: the CPU tasks did not start")
+                await asyncio.sleep(BOARD_POLL_S)
+            await socket_step_async(task["socket"], times)
+        finally:
+            board.finish()
+        return task_idx, None, start, now(), times
     checksum = hash_kernel(task["iters"]) if task["iters"] else None
     if task["sleep_s"] > 0:
         await asyncio.sleep(task["sleep_s"])
@@ -527,6 +621,7 @@ def main():
         "file": spec.get("file"),
         "touch_kib": spec.get("touch_kib", 0),
         "convoy": bool(req.get("convoy")),
+        "board": req.get("board"),
         "n_tasks": req["tasks"],
     }
     # Every model must reproduce the sequential result of the same work.

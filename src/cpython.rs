@@ -122,6 +122,19 @@ pub struct CpythonRequest {
     /// that does the socket round trips and times each one.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub convoy: bool,
+    /// Convoy: the board the CPU tasks and the probe share (see
+    /// `workload::board`): the CPU tasks compute `cpu_ms` chunks until the
+    /// probe is done; the probe waits until every CPU task runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub board: Option<BoardRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoardRequest {
+    pub path: PathBuf,
+    pub cpu_tasks: u32,
+    /// How long a CPU task computes, or the probe waits, before failing.
+    pub limit_s: f64,
 }
 
 /// What one task does, steps in this order: cpu, sleep, socket, file.
@@ -152,6 +165,9 @@ pub struct TaskRequest {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SocketRequest {
     pub addr: SocketAddr,
+    /// Round trips made before the timed ones (convoy probes), not timed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warmup_round_trips: u32,
     pub round_trips: u32,
     pub message_bytes: usize,
     pub server_delay_us: u64,
@@ -162,6 +178,10 @@ pub struct SocketRequest {
 pub struct FileRequest {
     pub dir: PathBuf,
     pub kib: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What the runner measured.
@@ -556,6 +576,7 @@ mod tests {
             task,
             switch_interval_s: Some(0.005),
             convoy: false,
+            board: None,
         }
     }
 
@@ -675,6 +696,7 @@ mod tests {
                 sleep_ms: 1.0,
                 socket: Some(SocketRequest {
                     addr,
+                    warmup_round_trips: 0,
                     round_trips: 3,
                     message_bytes: 64,
                     server_delay_us: 100,

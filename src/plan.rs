@@ -266,7 +266,9 @@ impl Scenario {
 
     fn shape(&self, task_ms: f64) -> TaskShape {
         let (cpu_ms, sleep_ms) = match self.workload {
-            WorkloadKind::Cpu | WorkloadKind::Convoy => (task_ms, 0.0),
+            WorkloadKind::Cpu => (task_ms, 0.0),
+            // A convoy's CPU tasks compute in chunks until its probe is done.
+            WorkloadKind::Convoy => (crate::workload::CONVOY_CHUNK_MS, 0.0),
             WorkloadKind::IoSleep => (0.0, task_ms),
             WorkloadKind::Mixed => (
                 task_ms * self.cpu_fraction,
@@ -352,7 +354,7 @@ pub struct Plan {
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
     match key {
-        "task_ms" => matches!(w, Cpu | IoSleep | Mixed | Convoy),
+        "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
         "kernel" => matches!(w, Cpu | Mixed | Convoy),
         "cpu_fraction" => w == Mixed,
         "server_delay_ms" | "round_trips" | "message_bytes" => matches!(w, IoSocket | Convoy),
@@ -518,12 +520,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         workers: vec![1, 2, 4],
         tasks: vec![8],
         cpu_threads: vec![0, 1, 2],
-        // A convoy's CPU tasks must outlast the probe's round trips.
-        task_ms: vec![if convoy { 400.0 } else { 10.0 }],
+        task_ms: vec![10.0],
         kernel: Kernel::Hash,
         cpu_fraction: 0.5,
         server_delay_ms: if convoy { 0.0 } else { 1.0 },
-        round_trips: if convoy { 40 } else { 1 },
+        // Enough timed round trips for a convoy's p99 to mean something.
+        round_trips: if convoy { 1000 } else { 1 },
         message_bytes: 64,
         file_kib: 64,
         touch_kib: 0,

@@ -48,6 +48,36 @@ pub struct Fidelity {
     pub reference_value: f64,
     /// `emulated_value / reference_value`; 1 is a perfect match.
     pub ratio: f64,
+    /// The rule the pair was judged by: `speedup`, `convoy` or `no-convoy`
+    /// (see README, "The convoy effect"). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Each figure the rule checks; the pair is faithful when all pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<FidelityCheck>,
+    /// Whether every check passed. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faithful: Option<bool>,
+    /// Convoy points: both probes' round-trip distributions, side by side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated_convoy: Option<ConvoyStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_convoy: Option<ConvoyStats>,
+}
+
+/// One figure of a fidelity rule: the emulated and CPython values, what was
+/// compared (`ratio`, `difference` or `both below`) and the limit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FidelityCheck {
+    /// `speedup`, `p50_ms`, `p99_ms` or `delayed_share`.
+    pub figure: String,
+    pub emulated: f64,
+    pub reference: f64,
+    /// `ratio` (within `limit` of 1), `difference` (at most `limit` apart)
+    /// or `both below` (each under `limit`).
+    pub test: String,
+    pub limit: f64,
+    pub pass: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -171,6 +201,10 @@ pub struct CaseResult {
     /// repetitions); its round-trip times are `task_latency_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_round_trips_per_s: Option<f64>,
+    /// Convoy points: the probe's round trips, every one of every measured
+    /// repetition, as a distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convoy: Option<ConvoyStats>,
     /// GIL counters, for `+gil` models.
     pub gil: Option<GilCounters>,
     /// Every measured repetition, in order.
@@ -197,6 +231,23 @@ pub struct Percentiles {
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
+}
+
+/// The distribution of a convoy probe's round trips (milliseconds).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ConvoyStats {
+    /// Timed round trips, over every measured repetition.
+    pub round_trips: u64,
+    pub p10_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    /// Share of round trips that took `delayed_ms` or longer.
+    pub delayed_share: f64,
+    /// A GIL-free round trip (the native `thread` case's median at the same
+    /// point, else the server's delay) plus half the switch interval: a
+    /// round trip this long waited for the GIL.
+    pub delayed_ms: f64,
 }
 
 /// What one measured repetition of a case recorded.

@@ -13,7 +13,9 @@ use crate::results::{
 };
 use crate::spec::WorkloadKind;
 use crate::stats;
-use crate::workload::{Step, Task, echo::EchoServer, expected_checksum};
+use crate::workload::{
+    Board, BoardRef, PROBE_WARMUP_ROUND_TRIPS, Step, Task, echo::EchoServer, expected_checksum,
+};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -254,14 +256,21 @@ fn sleep_floor(d: Duration, samples: usize) -> f64 {
     stats::median(&taken).unwrap_or(d.as_secs_f64() * 1e3)
 }
 
-/// Turns a point's task shape into concrete tasks for this machine.
+/// Turns a point's task shape into concrete tasks for this machine. At a
+/// convoy point, `limit` bounds every wait on the convoy's board.
 pub fn build_tasks(
     point: &Point,
     iters_per_ms: f64,
     echo: Option<std::net::SocketAddr>,
     scratch: &Path,
+    limit: Duration,
 ) -> anyhow::Result<Vec<Task>> {
     let shape = point.shape;
+    let cpu_iters = (shape.cpu_ms * iters_per_ms).round().max(1.0) as u64;
+    let slice_iters = crate::gil::slice_iters(iters_per_ms);
+    if let Some(k) = point.cpu_threads {
+        return convoy_tasks(point, k, (cpu_iters, slice_iters), echo, scratch, limit);
+    }
     let mut steps = Vec::new();
     // First, so the memory is held through every other step.
     if shape.touch_kib > 0 {
@@ -272,8 +281,8 @@ pub fn build_tasks(
     if shape.cpu_ms > 0.0 {
         steps.push(Step::Cpu {
             kernel: shape.kernel,
-            iters: (shape.cpu_ms * iters_per_ms).round().max(1.0) as u64,
-            slice_iters: crate::gil::slice_iters(iters_per_ms),
+            iters: cpu_iters,
+            slice_iters,
         });
     }
     if shape.sleep_ms > 0.0 {
@@ -295,23 +304,57 @@ pub fn build_tasks(
             kib,
         });
     }
-    // A convoy point: the first tasks only compute, the last (the probe)
-    // only does its round trips; otherwise every task does every step.
-    let steps_of = |idx: usize| -> Vec<Step> {
-        match point.cpu_threads {
-            Some(k) => steps
-                .iter()
-                .filter(|s| matches!(s, Step::Cpu { .. }) == (idx < k))
-                .cloned()
-                .collect(),
-            None => steps.clone(),
-        }
-    };
     Ok((0..point.tasks)
         .map(|idx| Task {
             idx: idx as u32,
-            steps: steps_of(idx),
+            steps: steps.clone(),
             releases_gil: shape.releases_gil,
+        })
+        .collect())
+}
+
+/// A convoy point: `k` CPU tasks that compute in chunks until the probe (the
+/// last task) is done, all sharing one board in the scratch directory.
+fn convoy_tasks(
+    point: &Point,
+    k: usize,
+    (chunk_iters, slice_iters): (u64, u64),
+    echo: Option<std::net::SocketAddr>,
+    scratch: &Path,
+    limit: Duration,
+) -> anyhow::Result<Vec<Task>> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sock = point
+        .shape
+        .socket
+        .context("a convoy needs a socket shape")?;
+    let board = BoardRef {
+        path: scratch.join(format!(
+            "convoy-board-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )),
+        cpu_tasks: k as u32,
+        limit_ms: limit.as_millis() as u64,
+    };
+    let spin = Step::Spin {
+        kernel: point.shape.kernel,
+        chunk_iters,
+        slice_iters,
+        board: board.clone(),
+    };
+    let probe = Step::Probe {
+        addr: echo.context("a convoy needs the echo server")?,
+        warmup: PROBE_WARMUP_ROUND_TRIPS,
+        round_trips: sock.round_trips,
+        message_bytes: sock.message_bytes,
+        server_delay_us: (sock.server_delay_ms * 1e3).round() as u64,
+        board,
+    };
+    Ok((0..=k)
+        .map(|idx| Task {
+            idx: idx as u32,
+            steps: vec![if idx < k { spin.clone() } else { probe.clone() }],
+            releases_gil: point.shape.releases_gil,
         })
         .collect())
 }
@@ -325,6 +368,8 @@ struct CaseRun {
     wait: Latencies,
     run: Latencies,
     gil: Option<GilCounters>,
+    /// Convoy points: every timed round trip of the probe (ms).
+    round_trips_ms: Vec<f64>,
     failure: Option<String>,
 }
 
@@ -357,10 +402,11 @@ fn run_point(
             wait: Latencies::default(),
             run: Latencies::default(),
             gil: None,
+            round_trips_ms: Vec::new(),
             failure: None,
         })
         .collect();
-    let tasks = match build_tasks(point, iters_per_ms, env.echo, env.scratch) {
+    let tasks = match build_tasks(point, iters_per_ms, env.echo, env.scratch, env.timeout) {
         Ok(t) => t,
         Err(e) => {
             for c in &mut cases {
@@ -409,6 +455,9 @@ fn run_point(
                         }
                         for d in latency_samples(&outcome, point) {
                             case.latency.record(d);
+                            if point.cpu_threads.is_some() {
+                                case.round_trips_ms.push(d.as_secs_f64() * 1e3);
+                            }
                         }
                         for r in reported(&outcome, point) {
                             case.wait.record(r.queue_wait());
@@ -445,9 +494,22 @@ fn run_once(
         switch_interval: scenario.switch_interval(),
     };
     let model = case.model.kind;
+    // A convoy gets a fresh board per batch, marked done once the batch
+    // ends however it ends, so no CPU task outlives its batch for long.
+    let board = match tasks
+        .iter()
+        .find_map(|t| t.steps.iter().find_map(Step::board))
+    {
+        Some(b) => Some(Board::create(&b.path, b.cpu_tasks).map_err(|e| format!("{e:#}"))?),
+        None => None,
+    };
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = model_for(model).run(&batch).map_err(|e| e.to_string())?;
+    let outcome = model_for(model).run(&batch).map_err(|e| e.to_string());
+    if let Some(board) = &board {
+        board.finish();
+    }
+    let outcome = outcome?;
     let harness = measure::self_usage().since(&before);
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {
@@ -562,6 +624,15 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
             .and_then(|c| c.run.percentiles())
             .map_or(0.0, |p| p.p50),
     };
+    // A convoy's round trip without any GIL: the native `thread` case's
+    // median here when the point has one (the server's delay plus the
+    // wake-ups a round trip costs), else the server's delay. A round trip
+    // half a switch interval longer than this waited for the GIL.
+    let gil_free_ms = cases
+        .iter()
+        .find(|c| c.model == ModelId::native(ModelKind::Thread) && c.failure.is_none())
+        .and_then(|c| stats::median(&c.round_trips_ms))
+        .unwrap_or_else(|| point.shape.socket.map_or(0.0, |s| s.server_delay_ms));
     let baseline_walls: Vec<(ModelKind, Option<f64>, Vec<f64>)> =
         [ModelKind::Sequential, ModelKind::CpythonSequential]
             .into_iter()
@@ -652,6 +723,14 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
                 task_latency_ms: c.latency.percentiles(),
                 queue_wait_ms: c.wait.percentiles(),
                 task_run_ms: c.run.percentiles(),
+                convoy: if convoy {
+                    stats::convoy_stats(
+                        &c.round_trips_ms,
+                        gil_free_ms + scenario.switch_interval_us / 2e3,
+                    )
+                } else {
+                    None
+                },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 repetitions: c.reps.clone(),
             }

@@ -3,7 +3,7 @@
 //! speedup, and the ideal speedup a machine allows.
 //! No clocks, threads or files here.
 
-use crate::results::Estimate;
+use crate::results::{ConvoyStats, Estimate};
 
 /// The median of `samples` (the mean of the middle two for an even count).
 /// None when empty.
@@ -18,6 +18,36 @@ pub fn median(samples: &[f64]) -> Option<f64> {
         s[n / 2]
     } else {
         (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+/// The `q` quantile (0 to 1) of sorted finite samples, nearest rank.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// A convoy probe's round trips (ms), every one kept: their percentiles and
+/// the share that took `delayed_ms` or longer. None when empty.
+pub fn convoy_stats(round_trips_ms: &[f64], delayed_ms: f64) -> Option<ConvoyStats> {
+    let mut s: Vec<f64> = round_trips_ms
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let delayed = s.iter().filter(|&&ms| ms >= delayed_ms).count();
+    Some(ConvoyStats {
+        round_trips: s.len() as u64,
+        p10_ms: quantile(&s, 0.10),
+        p50_ms: quantile(&s, 0.50),
+        p90_ms: quantile(&s, 0.90),
+        p99_ms: quantile(&s, 0.99),
+        delayed_share: delayed as f64 / s.len() as f64,
+        delayed_ms,
     })
 }
 
@@ -287,5 +317,21 @@ mod tests {
             (fit.slope.low, fit.slope.median, fit.slope.high),
             (1.0, 2.0, 3.0)
         );
+    }
+
+    #[test]
+    fn convoy_stats_keep_the_whole_distribution() {
+        // 100 round trips: 70 quick ones and 30 that waited an interval.
+        let mut rts: Vec<f64> = (0..70).map(|i| 0.02 + i as f64 * 1e-4).collect();
+        rts.extend((0..30).map(|i| 5.1 + i as f64 * 0.01));
+        let c = convoy_stats(&rts, 2.5).unwrap();
+        assert_eq!(c.round_trips, 100);
+        assert!((c.p10_ms - 0.0209).abs() < 1e-9, "{c:?}");
+        assert!(
+            c.p50_ms < 0.03 && c.p90_ms > 5.0 && c.p99_ms > c.p90_ms,
+            "{c:?}"
+        );
+        assert!((c.delayed_share - 0.3).abs() < 1e-9);
+        assert!(convoy_stats(&[], 1.0).is_none());
     }
 }

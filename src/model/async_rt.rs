@@ -57,6 +57,16 @@ impl aio::CpuStep for GilCpu {
         let mut between = || holder.between_slices();
         crate::workload::blocking::cpu_step(task.idx, kernel, iters, slice_iters, &mut between)
     }
+
+    fn spin(
+        &self,
+        task: &Task,
+        kernel: Kernel,
+        iters: (u64, u64),
+        board: &crate::workload::BoardRef,
+    ) -> anyhow::Result<u64> {
+        crate::workload::blocking::spin(&mut self.0.acquire(), task, kernel, iters, board)
+    }
 }
 
 async fn run_batch(

@@ -6,8 +6,8 @@
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
-    self, CpythonModel as PyModel, CpythonRequest, FileRequest, PythonInfo, SocketRequest,
-    TaskRequest,
+    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, PythonInfo,
+    SocketRequest, TaskRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -66,6 +66,21 @@ impl Model for CpythonModel {
                         server_delay_us,
                     } => Some(SocketRequest {
                         addr: *addr,
+                        warmup_round_trips: 0,
+                        round_trips: *round_trips,
+                        message_bytes: *message_bytes as usize,
+                        server_delay_us: *server_delay_us,
+                    }),
+                    Step::Probe {
+                        addr,
+                        warmup,
+                        round_trips,
+                        message_bytes,
+                        server_delay_us,
+                        ..
+                    } => Some(SocketRequest {
+                        addr: *addr,
+                        warmup_round_trips: *warmup,
                         round_trips: *round_trips,
                         message_bytes: *message_bytes as usize,
                         server_delay_us: *server_delay_us,
@@ -89,6 +104,11 @@ impl Model for CpythonModel {
             },
             switch_interval_s: Some(batch.switch_interval.as_secs_f64()),
             convoy: point.cpu_threads.is_some(),
+            board: steps.iter().find_map(Step::board).map(|b| BoardRequest {
+                path: b.path.clone(),
+                cpu_tasks: b.cpu_tasks,
+                limit_s: b.limit().as_secs_f64(),
+            }),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();

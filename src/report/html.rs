@@ -180,7 +180,7 @@ fn render_fidelity(page: &mut String, report: &RunReport) {
     page.push_str(
         "<section id=\"fidelity\">\n<h2>GIL emulation against real CPython</h2>\n\
          <p>Each emulated <code>+gil</code> case beside the CPython case of the same point, \
-         measured in this run; each speedup is against its own sequential baseline.</p>\n<table>\n<tr>",
+         measured in this run; each speedup is against its own sequential baseline, and at convoy points both probes' round-trip distributions stand side by side (see the README, \"The convoy effect\", for the rules).</p>\n<table>\n<tr>",
     );
     for name in table::FIDELITY_HEADER {
         let _ = write!(page, "<th>{name}</th>");
@@ -440,7 +440,7 @@ mod tests {
         assert!(html.contains("GIL emulation against real CPython"));
         assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && !html.contains("<b>x</b>"));
         // 0.66 is outside the 25% tolerance.
-        assert!(html.contains("<td>0.66</td><td>no</td>"), "{html}");
+        assert!(html.contains("<td>ratio 0.66</td><td>no</td>"), "{html}");
     }
 
     #[test]

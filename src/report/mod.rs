@@ -158,6 +158,11 @@ pub(crate) mod tests {
             emulated_value: 0.99,
             reference_value: 1.5,
             ratio: 0.66,
+            rule: None,
+            checks: Vec::new(),
+            faithful: None,
+            emulated_convoy: None,
+            reference_convoy: None,
         });
         report
     }

@@ -3,7 +3,7 @@
 //! for its own format.
 
 use super::query;
-use crate::results::{CaseResult, Estimate, RunReport, ScenarioInfo};
+use crate::results::{CaseResult, ConvoyStats, Estimate, FidelityCheck, RunReport, ScenarioInfo};
 
 pub const HEADER: [&str; 12] = [
     "Model",
@@ -134,16 +134,11 @@ pub fn ratio_interval(estimate: Estimate) -> String {
 
 /// Columns of the emulation-vs-CPython table.
 pub const FIDELITY_HEADER: [&str; 7] = [
-    "Scenario",
-    "Point",
-    "Emulated",
-    "CPython",
-    "Figure",
-    "Emulated / CPython",
-    "Within 25%",
+    "Scenario", "Point", "Rule", "Emulated", "CPython", "Checks", "Faithful",
 ];
 
-/// One row per emulated-GIL case paired with its real-CPython twin.
+/// One row per emulated-GIL case paired with its real-CPython twin; at
+/// convoy points both round-trip distributions side by side.
 pub fn fidelity_rows(report: &RunReport) -> Vec<Vec<String>> {
     report
         .fidelity
@@ -156,26 +151,61 @@ pub fn fidelity_rows(report: &RunReport) -> Vec<Vec<String>> {
             for (key, value) in &f.params {
                 point.push_str(&format!(", {key} {}", significant(*value)));
             }
-            let figure = |v: f64| match f.metric.as_str() {
-                "speedup" => format!("{}×", significant(v)),
-                _ => millis(v),
+            let side = |model: &str, value: f64, convoy: Option<&ConvoyStats>| match convoy {
+                Some(c) => format!("{model} {}", distribution(c)),
+                None if f.metric == "speedup" => format!("{model} {}×", significant(value)),
+                None => format!("{model} {}", millis(value)),
             };
+            let checks = if f.checks.is_empty() {
+                format!("ratio {:.2}", f.ratio)
+            } else {
+                f.checks.iter().map(check).collect::<Vec<_>>().join("; ")
+            };
+            let faithful = f
+                .faithful
+                .unwrap_or((f.ratio - 1.0).abs() <= crate::fidelity::TOLERANCE);
             vec![
                 f.scenario.clone(),
                 point,
-                format!("{} {}", f.emulated, figure(f.emulated_value)),
-                format!("{} {}", f.reference, figure(f.reference_value)),
-                f.metric.replace('_', " "),
-                format!("{:.2}", f.ratio),
-                if (f.ratio - 1.0).abs() <= crate::fidelity::TOLERANCE {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .into(),
+                f.rule.clone().unwrap_or_else(|| f.metric.replace('_', " ")),
+                side(&f.emulated, f.emulated_value, f.emulated_convoy.as_ref()),
+                side(&f.reference, f.reference_value, f.reference_convoy.as_ref()),
+                checks,
+                if faithful { "yes" } else { "no" }.into(),
             ]
         })
         .collect()
+}
+
+/// A probe's round trips: p10 / p50 / p90 / p99 and the delayed share.
+pub fn distribution(c: &ConvoyStats) -> String {
+    format!(
+        "p10 {} · p50 {} · p90 {} · p99 {}, {} delayed (≥ {})",
+        millis(c.p10_ms),
+        millis(c.p50_ms),
+        millis(c.p90_ms),
+        millis(c.p99_ms),
+        percent(c.delayed_share),
+        millis(c.delayed_ms)
+    )
+}
+
+fn check(c: &FidelityCheck) -> String {
+    let mark = if c.pass { "✓" } else { "✗" };
+    let figure = c.figure.trim_end_matches("_ms").replace('_', " ");
+    match c.test.as_str() {
+        "ratio" => format!(
+            "{figure} {:.2}× (±{}) {mark}",
+            c.emulated / c.reference,
+            percent(c.limit)
+        ),
+        "difference" => format!(
+            "{figure} Δ{:.2} (≤ {:.2}) {mark}",
+            (c.emulated - c.reference).abs(),
+            c.limit
+        ),
+        _ => format!("{figure} both < {} {mark}", millis(c.limit)),
+    }
 }
 
 pub fn percent(fraction: f64) -> String {
@@ -294,5 +324,49 @@ mod tests {
         assert_eq!(row.cells.len(), HEADER.len());
         assert_eq!(row.cells[11], failed.status);
         assert_eq!(row.cells[4], "–");
+    }
+
+    #[test]
+    fn convoy_pairs_show_both_distributions_and_each_check() {
+        let mut report = sample();
+        let stats = |p50: f64| ConvoyStats {
+            round_trips: 2000,
+            p10_ms: 5.19,
+            p50_ms: p50,
+            p90_ms: 8.2,
+            p99_ms: 10.8,
+            delayed_share: 0.99,
+            delayed_ms: 2.8,
+        };
+        let cases: Vec<CaseResult> = [("thread+gil", 5.28), ("cpython-thread", 7.5)]
+            .into_iter()
+            .map(|(model, p50)| {
+                let mut c = report.cases[0].clone();
+                c.scenario = "convoy-5ms".into();
+                c.model = model.into();
+                c.status = "ok".into();
+                c.params = [("cpu_threads".to_owned(), 1.0)].into();
+                c.convoy = Some(stats(p50));
+                c
+            })
+            .collect();
+        report.fidelity = crate::fidelity::pairs(&cases);
+        let rows = fidelity_rows(&report);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row[2], "convoy");
+        assert!(
+            row[3].starts_with("thread+gil p10 5.19 ms · p50 5.28 ms"),
+            "{row:?}"
+        );
+        assert!(
+            row[4].starts_with("cpython-thread p10 5.19 ms · p50 7.50 ms"),
+            "{row:?}"
+        );
+        assert!(row[4].ends_with("99% delayed (≥ 2.80 ms)"), "{row:?}");
+        assert!(row[5].contains("p50 0.70× (±25%) ✗"), "{row:?}");
+        assert!(row[5].contains("p99 1.00× (±25%) ✓"), "{row:?}");
+        assert!(row[5].contains("delayed share Δ0.00 (≤ 0.15) ✓"), "{row:?}");
+        assert_eq!(row[6], "no");
     }
 }

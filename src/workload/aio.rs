@@ -1,8 +1,13 @@
 //! Runs a task's steps as a future: what the async models do. IO steps use
 //! tokio's own sleep, sockets and files; CPU steps run inside the task and
 //! block its executor thread, so users see what blocking an executor costs.
+//! Under `async+gil` the GIL is held only inside CPU steps: an asyncio loop
+//! holds it while it runs Python code and drops it only while it waits in
+//! `epoll`, which is where every await here waits.
 
-use super::{Step, Task, TaskOutput, combine, echo, file_bytes, file_path, fnv1a};
+use super::{
+    Board, BoardRef, NoGil, Step, Task, TaskOutput, combine, echo, file_bytes, file_path, fnv1a,
+};
 use anyhow::Context;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +16,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// around the step when they run under one.
 pub trait CpuStep: Sync {
     fn run(&self, task: &Task, kernel: super::Kernel, iters: u64, slice_iters: u64) -> u64;
+    /// A convoy CPU task (`Step::Spin`), blocking its executor thread.
+    fn spin(
+        &self,
+        task: &Task,
+        kernel: super::Kernel,
+        iters: (u64, u64),
+        board: &BoardRef,
+    ) -> anyhow::Result<u64>;
 }
 
 /// CPU steps straight on the executor thread.
@@ -18,6 +31,16 @@ pub struct Inline;
 impl CpuStep for Inline {
     fn run(&self, task: &Task, kernel: super::Kernel, iters: u64, slice_iters: u64) -> u64 {
         super::blocking::cpu_step(task.idx, kernel, iters, slice_iters, &mut || {})
+    }
+
+    fn spin(
+        &self,
+        task: &Task,
+        kernel: super::Kernel,
+        iters: (u64, u64),
+        board: &BoardRef,
+    ) -> anyhow::Result<u64> {
+        super::blocking::spin(&mut NoGil, task, kernel, iters, board)
     }
 }
 
@@ -47,7 +70,7 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
                 let io = socket_round_trips(
                     task.idx,
                     *addr,
-                    *round_trips,
+                    (0, *round_trips),
                     *message_bytes,
                     *server_delay_us,
                     &mut round_trips_ns,
@@ -60,6 +83,45 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
             Step::Touch { kib } => {
                 held.push(super::touch::Touched::new(task.idx, *kib)?);
                 0
+            }
+            Step::Spin {
+                kernel,
+                chunk_iters,
+                slice_iters,
+                board,
+            } => cpu.spin(task, *kernel, (*chunk_iters, *slice_iters), board)?,
+            Step::Probe {
+                addr,
+                warmup,
+                round_trips,
+                message_bytes,
+                server_delay_us,
+                board,
+            } => {
+                let board_ref = board;
+                let board = super::board::FinishOnDrop(Board::open(&board_ref.path)?);
+                let limit = Instant::now() + board_ref.limit();
+                while board.0.running() < board_ref.cpu_tasks as usize {
+                    anyhow::ensure!(
+                        Instant::now() < limit,
+                        "convoy probe: {} of {} CPU tasks running after {:?}",
+                        board.0.running(),
+                        board_ref.cpu_tasks,
+                        board_ref.limit()
+                    );
+                    tokio::time::sleep(super::blocking::BOARD_POLL).await;
+                }
+                let io = socket_round_trips(
+                    task.idx,
+                    *addr,
+                    (*warmup, *round_trips),
+                    *message_bytes,
+                    *server_delay_us,
+                    &mut round_trips_ns,
+                );
+                tokio::time::timeout(super::blocking::IO_TIMEOUT, io)
+                    .await
+                    .context("echo server round trip timed out")??
             }
         };
         sum = combine(sum, part);
@@ -76,10 +138,11 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
     })
 }
 
+/// Round trips on one connection; the first `untimed` are not timed.
 async fn socket_round_trips(
     idx: u32,
     addr: std::net::SocketAddr,
-    round_trips: u32,
+    (untimed, timed): (u32, u32),
     len: u32,
     delay_us: u64,
     times_ns: &mut Vec<u64>,
@@ -90,13 +153,15 @@ async fn socket_round_trips(
     stream.set_nodelay(true)?;
     let mut sum = 0;
     let mut back = vec![0u8; len as usize];
-    for round in 0..round_trips {
+    for round in 0..untimed + timed {
         let mut request = echo::header(len, delay_us).to_vec();
         request.extend_from_slice(&super::message(idx, round, len));
         let sent = Instant::now();
         stream.write_all(&request).await?;
         stream.read_exact(&mut back).await?;
-        times_ns.push(sent.elapsed().as_nanos() as u64);
+        if round >= untimed {
+            times_ns.push(sent.elapsed().as_nanos() as u64);
+        }
         sum = combine(sum, fnv1a(&back));
     }
     Ok(sum)

@@ -1,8 +1,15 @@
 //! Runs a task's steps with blocking calls on the current thread: what
-//! threads, processes, pools and rayon do. IO steps go through
-//! `Interpreter::blocking` so an emulated GIL is released around them.
+//! threads, processes, pools and rayon do. Every blocking system call goes
+//! through `Interpreter::blocking` on its own, as CPython wraps each one in
+//! `Py_BEGIN/END_ALLOW_THREADS`: an emulated GIL is released around each
+//! connect, send, receive, open, write, fsync, read, close and sleep, and
+//! must be taken back after each one.
 
-use super::{Interpreter, Step, Task, TaskOutput, combine, echo, file_bytes, file_path, fnv1a};
+use super::board::FinishOnDrop;
+use super::{
+    Board, BoardRef, Interpreter, Step, Task, TaskOutput, combine, echo, file_bytes, file_path,
+    fnv1a,
+};
 use anyhow::Context;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -10,6 +17,9 @@ use std::time::{Duration, Instant};
 /// No single socket read or write waits longer than this, so a thread whose
 /// case timed out still ends on its own.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a convoy's probe looks whether the CPU tasks run yet.
+pub const BOARD_POLL: Duration = Duration::from_micros(200);
 
 pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<TaskOutput> {
     let start = Instant::now();
@@ -42,14 +52,48 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 round_trips,
                 message_bytes,
                 server_delay_us,
-            } => socket_round_trips(
-                interp,
-                task.idx,
-                *addr,
-                (*round_trips, *message_bytes, *server_delay_us),
-                &mut round_trips_ns,
-            )?,
-            Step::File { dir, kib } => interp.blocking(|| file_round_trip(task.idx, dir, *kib))?,
+            } => {
+                let mut stream = interp.blocking(|| connect(*addr))?;
+                let shape = (*message_bytes, *server_delay_us);
+                socket_round_trips(
+                    interp,
+                    &mut stream,
+                    task.idx,
+                    shape,
+                    0,
+                    *round_trips,
+                    &mut round_trips_ns,
+                )?
+            }
+            Step::File { dir, kib } => file_round_trip(interp, task.idx, dir, *kib)?,
+            Step::Spin {
+                kernel,
+                chunk_iters,
+                slice_iters,
+                board,
+            } => spin(interp, task, *kernel, (*chunk_iters, *slice_iters), board)?,
+            Step::Probe {
+                addr,
+                warmup,
+                round_trips,
+                message_bytes,
+                server_delay_us,
+                board,
+            } => {
+                let shape = (*message_bytes, *server_delay_us);
+                probe(interp, board, |interp| {
+                    let mut stream = interp.blocking(|| connect(*addr))?;
+                    socket_round_trips(
+                        interp,
+                        &mut stream,
+                        task.idx,
+                        shape,
+                        *warmup,
+                        *round_trips,
+                        &mut round_trips_ns,
+                    )
+                })?
+            }
             Step::Touch { kib } => {
                 held.push(super::touch::Touched::new(task.idx, *kib)?);
                 0
@@ -91,34 +135,112 @@ pub fn cpu_step(
     state
 }
 
-/// Round trips on one connection. Each send+receive is one blocking call, as
-/// in a Python loop of `sendall`/`recv`: under a GIL the thread releases it
-/// for the call and must take it back before the next round, which is where
-/// the convoy effect shows.
+/// A convoy's CPU task: chunk after chunk until the board says done (or its
+/// limit passes, which fails the task). Returns one chunk's result, which
+/// every chunk must reproduce.
+pub(crate) fn spin(
+    interp: &mut impl Interpreter,
+    task: &Task,
+    kernel: super::Kernel,
+    (chunk_iters, slice_iters): (u64, u64),
+    board_ref: &BoardRef,
+) -> anyhow::Result<u64> {
+    let board = interp.blocking(|| Board::open(&board_ref.path))?;
+    let limit = Instant::now() + board_ref.limit();
+    let mut first = None;
+    loop {
+        let chunk = cpu_step(
+            std::hint::black_box(task.idx),
+            kernel,
+            chunk_iters,
+            slice_iters,
+            &mut || interp.between_slices(),
+        );
+        match first {
+            None => {
+                first = Some(chunk);
+                board.mark_running(task.idx);
+            }
+            Some(f) => anyhow::ensure!(
+                f == chunk,
+                "convoy CPU task {}: a chunk gave {chunk:#x}, the first gave {f:#x}",
+                task.idx
+            ),
+        }
+        if board.done() {
+            return Ok(chunk);
+        }
+        anyhow::ensure!(
+            Instant::now() < limit,
+            "convoy CPU task {}: the probe did not finish within {:?}",
+            task.idx,
+            board_ref.limit()
+        );
+        // The loop around the chunks is Python code too.
+        interp.between_slices();
+    }
+}
+
+/// A convoy's probe: waits (sleeping, so without the GIL) until every CPU
+/// task runs, then runs `round_trips`; marks the board done in every case.
+fn probe<I: Interpreter>(
+    interp: &mut I,
+    board_ref: &BoardRef,
+    round_trips: impl FnOnce(&mut I) -> anyhow::Result<u64>,
+) -> anyhow::Result<u64> {
+    let board = FinishOnDrop(interp.blocking(|| Board::open(&board_ref.path))?);
+    let limit = Instant::now() + board_ref.limit();
+    while board.0.running() < board_ref.cpu_tasks as usize {
+        anyhow::ensure!(
+            Instant::now() < limit,
+            "convoy probe: {} of {} CPU tasks running after {:?}",
+            board.0.running(),
+            board_ref.cpu_tasks,
+            board_ref.limit()
+        );
+        interp.blocking(|| std::thread::sleep(BOARD_POLL));
+    }
+    round_trips(interp)
+}
+
+/// Round trips on one connection, the first `untimed` of them not timed.
+/// Each send and each receive is a blocking call of its own, as in a Python
+/// loop of `sendall` and `recv_into`: under a GIL the thread releases it for
+/// each call and must take it back after each, which is where the convoy
+/// effect shows.
 fn socket_round_trips(
     interp: &mut impl Interpreter,
+    stream: &mut std::net::TcpStream,
     idx: u32,
-    addr: std::net::SocketAddr,
-    (round_trips, len, delay_us): (u32, u32, u64),
+    (len, delay_us): (u32, u64),
+    untimed: u32,
+    timed: u32,
     times_ns: &mut Vec<u64>,
 ) -> anyhow::Result<u64> {
-    let mut stream = interp.blocking(|| connect(addr))?;
     let mut sum = 0;
     let mut back = vec![0u8; len as usize];
-    for round in 0..round_trips {
+    for round in 0..untimed + timed {
         let msg = super::message(idx, round, len);
         let mut request = echo::header(len, delay_us).to_vec();
         request.extend_from_slice(&msg);
         let sent = Instant::now();
-        interp.blocking(|| -> anyhow::Result<()> {
-            stream
-                .write_all(&request)
+        let mut written = 0;
+        while written < request.len() {
+            written += interp
+                .blocking(|| stream.write(&request[written..]))
                 .context("sending to the echo server")?;
-            stream
-                .read_exact(&mut back)
-                .context("reading the echo server's reply")
-        })?;
-        times_ns.push(sent.elapsed().as_nanos() as u64);
+        }
+        let mut got = 0;
+        while got < back.len() {
+            let n = interp
+                .blocking(|| stream.read(&mut back[got..]))
+                .context("reading the echo server's reply")?;
+            anyhow::ensure!(n > 0, "the echo server closed the connection");
+            got += n;
+        }
+        if round >= untimed {
+            times_ns.push(sent.elapsed().as_nanos() as u64);
+        }
         sum = combine(sum, fnv1a(&back));
     }
     Ok(sum)
@@ -133,18 +255,44 @@ fn connect(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
     Ok(stream)
 }
 
-fn file_round_trip(idx: u32, dir: &std::path::Path, kib: u64) -> anyhow::Result<u64> {
+/// Write, fsync, read back: each open, write, fsync, read, close and the
+/// removal a blocking call of its own, as Python's unbuffered file IO does.
+fn file_round_trip(
+    interp: &mut impl Interpreter,
+    idx: u32,
+    dir: &std::path::Path,
+    kib: u64,
+) -> anyhow::Result<u64> {
     let path = file_path(dir, idx);
     let data = file_bytes(idx, kib);
-    let result = (|| {
-        let mut file = std::fs::File::create(&path)?;
-        file.write_all(&data)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::read(&path)
+    let result = (|| -> std::io::Result<Vec<u8>> {
+        let mut file = interp.blocking(|| std::fs::File::create(&path))?;
+        let mut written = 0;
+        while written < data.len() {
+            written += interp.blocking(|| file.write(&data[written..]))?;
+        }
+        interp.blocking(|| file.sync_all())?;
+        interp.blocking(|| drop(file));
+        let mut file = interp.blocking(|| std::fs::File::open(&path))?;
+        let mut back = vec![0u8; data.len()];
+        let mut got = 0;
+        loop {
+            // One read past the end, as `read()` to EOF does.
+            if got == back.len() {
+                back.resize(back.len() + 1024, 0);
+            }
+            let n = interp.blocking(|| file.read(&mut back[got..]))?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        back.truncate(got);
+        interp.blocking(|| drop(file));
+        Ok(back)
     })()
     .with_context(|| format!("write, fsync and read back {}", path.display()));
-    let _ = std::fs::remove_file(&path);
+    let _ = interp.blocking(|| std::fs::remove_file(&path));
     Ok(fnv1a(&result?))
 }
 
@@ -237,6 +385,29 @@ mod tests {
         let mut count = Count::default();
         execute(&t, &mut count).unwrap();
         assert_eq!((count.slices, count.blocking), (9, 1));
+
+        // As CPython does, each blocking system call releases the GIL on its
+        // own: a connect, then per round trip one send and one receive (a
+        // 64-byte reply arrives in one read); a file's create, write, fsync,
+        // close, open, two reads (the data, then end of file), close and
+        // removal.
+        let server = echo::EchoServer::start().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let io = task(vec![
+            Step::Socket {
+                addr: server.addr(),
+                round_trips: 3,
+                message_bytes: 64,
+                server_delay_us: 0,
+            },
+            Step::File {
+                dir: dir.path().to_owned(),
+                kib: 4,
+            },
+        ]);
+        let mut count = Count::default();
+        execute(&io, &mut count).unwrap();
+        assert_eq!(count.blocking, (1 + 3 * 2) + 9);
 
         let mut released = t.clone();
         released.releases_gil = true;

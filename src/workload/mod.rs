@@ -7,6 +7,7 @@
 
 pub mod aio;
 pub mod blocking;
+pub mod board;
 pub mod cpu;
 pub mod echo;
 pub mod touch;
@@ -16,7 +17,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use board::{Board, BoardRef};
 pub use cpu::Kernel;
+
+/// A convoy's CPU tasks compute in chunks of this much work and look at the
+/// board between two chunks, so they stop within about a chunk of the probe's
+/// end.
+pub const CONVOY_CHUNK_MS: f64 = 1.0;
+
+/// Round trips a convoy's probe makes before it starts timing: the first ones
+/// pay for the connection, cold caches and the CPU threads settling.
+pub const PROBE_WARMUP_ROUND_TRIPS: u32 = 20;
 
 /// One task: its index in the batch (it seeds the work) and its steps, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +66,37 @@ pub enum Step {
     Touch {
         kib: u64,
     },
+    /// A convoy's CPU task: computes `chunk_iters` from its seed again and
+    /// again (each chunk must give the same result, its checksum), says it
+    /// runs on the board after the first chunk and stops when the board says
+    /// done. Task `idx` uses board slot `idx`.
+    Spin {
+        kernel: Kernel,
+        chunk_iters: u64,
+        slice_iters: u64,
+        board: BoardRef,
+    },
+    /// A convoy's probe: waits until every CPU task on the board runs, makes
+    /// `warmup` untimed and then `round_trips` timed round trips on one
+    /// connection, and marks the board done, whatever happened.
+    Probe {
+        addr: SocketAddr,
+        warmup: u32,
+        round_trips: u32,
+        message_bytes: u32,
+        server_delay_us: u64,
+        board: BoardRef,
+    },
+}
+
+impl Step {
+    /// The convoy board this step uses, if any.
+    pub fn board(&self) -> Option<&BoardRef> {
+        match self {
+            Step::Spin { board, .. } | Step::Probe { board, .. } => Some(board),
+            _ => None,
+        }
+    }
 }
 
 /// What a task returns: a checksum that every model must reproduce, how
@@ -103,12 +145,22 @@ pub fn expected_checksum(task: &Task) -> u64 {
                 round_trips,
                 message_bytes,
                 ..
-            } => (0..*round_trips).fold(0, |acc, round| {
-                combine(acc, fnv1a(&message(task.idx, round, *message_bytes)))
-            }),
+            } => echoed_checksum(task.idx, *round_trips, *message_bytes),
             Step::File { kib, .. } => fnv1a(&file_bytes(task.idx, *kib)),
             // Read back when the task ends, below.
             Step::Touch { .. } => 0,
+            // However many chunks ran, each gave the result of one.
+            Step::Spin {
+                kernel,
+                chunk_iters,
+                ..
+            } => kernel.run(task.idx as u64, *chunk_iters),
+            Step::Probe {
+                warmup,
+                round_trips,
+                message_bytes,
+                ..
+            } => echoed_checksum(task.idx, warmup + round_trips, *message_bytes),
         };
         sum = combine(sum, part);
     }
@@ -118,6 +170,13 @@ pub fn expected_checksum(task: &Task) -> u64 {
         }
     }
     sum
+}
+
+/// What `rounds` round trips of task `idx` read back, folded in order.
+fn echoed_checksum(idx: u32, rounds: u32, len: u32) -> u64 {
+    (0..rounds).fold(0, |acc, round| {
+        combine(acc, fnv1a(&message(idx, round, len)))
+    })
 }
 
 /// Folds one step's checksum into the task's, order-sensitively.

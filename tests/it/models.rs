@@ -47,7 +47,14 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
         shape,
     };
     // A small, fixed iteration count keeps this deterministic and fast.
-    let tasks = build_tasks(&point, 200.0, echo.map(EchoServer::addr), dir.path()).unwrap();
+    let tasks = build_tasks(
+        &point,
+        200.0,
+        echo.map(EchoServer::addr),
+        dir.path(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     let expected: Vec<u64> = tasks.iter().map(expected_checksum).collect();
     let cancel = AtomicBool::new(false);
     for id in every_model() {
@@ -194,7 +201,14 @@ fn process_models_leave_no_zombie() {
             ..shape()
         },
     };
-    let tasks = build_tasks(&point, 100.0, None, std::path::Path::new("/tmp")).unwrap();
+    let tasks = build_tasks(
+        &point,
+        100.0,
+        None,
+        std::path::Path::new("/tmp"),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     let cancel = AtomicBool::new(false);
     for kind in [ModelKind::Process, ModelKind::ProcessPool] {
         let batch = Batch {
@@ -225,7 +239,14 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
             ..shape()
         },
     };
-    let mut tasks = build_tasks(&point, 1.0, None, std::path::Path::new("/tmp")).unwrap();
+    let mut tasks = build_tasks(
+        &point,
+        1.0,
+        None,
+        std::path::Path::new("/tmp"),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     // Early tasks sleep longer, so they finish last.
     for (i, t) in tasks.iter_mut().enumerate() {
         t.steps = vec![parabench::workload::Step::Sleep {

@@ -398,7 +398,7 @@ fn the_emulated_gil_shows_the_convoy_effect() {
     std::fs::write(
         dir.path().join("convoy.toml"),
         "[[scenario]]\nname = \"convoy\"\nworkload = \"convoy\"\ncpu_threads = [0, 1]\n\
-         task_ms = 150\nround_trips = 10\nswitch_interval_us = 5000\nrepetitions = 1\nwarmup = 0\n\
+         round_trips = 10\nserver_delay_ms = 0.2\nswitch_interval_us = 5000\nrepetitions = 1\nwarmup = 0\n\
          models = [\"thread\", \"thread+gil\", \"process-pool+gil\", \"cpython-thread\"]\n",
     )
     .unwrap();
