@@ -23,10 +23,15 @@ use std::time::{Duration, Instant};
 /// How much CPU work a model runs between two eval-breaker checks.
 ///
 /// CPython checks its eval breaker every few bytecodes (sub-microsecond), so a
-/// holder reacts to a drop request almost at once. 50 µs keeps that reaction
-/// within 1% of the default 5 ms switch interval while a tick (one relaxed
-/// atomic load in the common case) costs well under 0.01% of a slice.
-pub const SLICE: Duration = Duration::from_micros(50);
+/// holder reacts to a drop request almost at once, while the waiter that
+/// asked is still running: with two CPU threads that waiter usually wins the
+/// GIL, and an IO thread waiting beside them loses again and again. A 50 µs
+/// slice let the asker fall asleep first, so the GIL went to the longest
+/// waiter instead, and the IO thread's convoy was a third shorter than
+/// CPython's (2 intervals at the median instead of 3). 2 µs keeps the
+/// reaction within a few microseconds, as CPython's; a tick (one relaxed
+/// atomic load in the common case) still costs well under 1% of a slice.
+pub const SLICE: Duration = Duration::from_micros(2);
 
 /// Which GIL design to emulate.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -435,7 +440,8 @@ mod tests {
         run_sliced(&mut h, 10, 4, |n| slices.push(n));
         assert_eq!(slices, [4, 4, 2]);
         assert_eq!(slice_iters(0.0), 1);
-        assert_eq!(slice_iters(1_000.0), 50);
+        assert_eq!(slice_iters(1_000.0), 2);
+        assert_eq!(slice_iters(100_000.0), 200);
     }
 
     /// Wall time of `threads` threads each running `iters` of `spin`, under
