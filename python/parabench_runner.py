@@ -6,13 +6,9 @@ The Rust side (src/cpython.rs) embeds this file, owns the schema and documents
 the fields. Standard library only; Python 3.8 or newer; tuned for Linux.
 """
 
-import asyncio
-import concurrent.futures
 import ctypes
 import json
 import mmap
-import multiprocessing
-import multiprocessing.connection
 import os
 import platform
 import resource
@@ -29,7 +25,8 @@ KERNELS = ("hash",)
 MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio")
 # "fork" is the Linux default up to 3.13 and the cheapest way to start a worker;
 # 3.14 moved the default to "forkserver". The method used is in the response.
-START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+# Set by `import_for` with the process models.
+START_METHOD = None
 PR_SET_PDEATHSIG = 1
 # Generous bound on the warm-up barriers: a pool that cannot start its workers
 # within it is broken, and the error beats a hang.
@@ -571,6 +568,22 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
     }
 
 
+def import_for(model):
+    """Imports the modules `model` needs, and only those: every call of a
+    cpython-* case starts a fresh interpreter, and asyncio alone costs 40 ms
+    of start-up that a thread model would pay for nothing."""
+    global asyncio, concurrent, multiprocessing, START_METHOD
+    if model == "asyncio":
+        import asyncio
+    if model in ("thread-pool", "process-pool"):
+        import concurrent.futures
+    if model in ("process", "process-pool"):
+        import multiprocessing
+        import multiprocessing.connection
+
+        START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+
+
 def validate(req):
     if req.get("model") not in MODELS:
         raise ValueError("unknown model %r, expected one of %s" % (req.get("model"), ", ".join(MODELS)))
@@ -602,6 +615,7 @@ def main():
     req = json.loads(sys.stdin.read())
     if os.environ.get("PARABENCH_TEST_HANG") == "1":
         test_hang()
+    import_for(req.get("model"))
     validate(req)
     if req.get("switch_interval_s"):
         sys.setswitchinterval(req["switch_interval_s"])

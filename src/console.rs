@@ -77,6 +77,9 @@ pub fn table(report: &RunReport) -> String {
         out.push_str(&row(c));
     }
     out.push_str("\nverdicts:\n");
+    for notice in crate::report::verdicts::notices(report) {
+        out.push_str(&format!("  note: {notice}\n"));
+    }
     for v in crate::report::verdicts::verdicts(report) {
         out.push_str(&format!(
             "  {:<13} {}{}\n",

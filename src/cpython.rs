@@ -284,7 +284,23 @@ pub fn python3() -> Result<PythonInfo, PythonUnavailable> {
             version,
         });
     }
-    Ok(PythonInfo { path, version })
+    Ok(PythonInfo {
+        path: real_executable(&path).unwrap_or(path),
+        version,
+    })
+}
+
+/// The interpreter behind `python3`, as `sys.executable` names it: a version
+/// manager's shim (pyenv's is a shell script) costs over 100 ms at every
+/// start, paid once here instead of at every call of a cpython-* case.
+fn real_executable(python: &std::path::Path) -> Option<PathBuf> {
+    let out = Command::new(python)
+        .args(["-c", "import sys; sys.stdout.write(sys.executable)"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let exe = PathBuf::from(String::from_utf8(out.stdout).ok()?);
+    (out.status.success() && exe.is_absolute() && exe.is_file()).then_some(exe)
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -349,7 +365,11 @@ fn run_with_env(
 
     let mut command = Command::new(&python.path);
     command
+        // Isolated, unbuffered, and without site-packages: the runner needs
+        // the standard library only, and a site's .pth files cost tens of
+        // milliseconds at every start.
         .arg("-I")
+        .arg("-S")
         .arg("-u")
         .arg(&script)
         .envs(env.iter().copied())

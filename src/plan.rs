@@ -23,10 +23,10 @@ pub const DEFAULT_TIMEOUT_S: f64 = 120.0;
 pub const QUICK_REPETITIONS: u32 = 3;
 /// The most measured repetitions a point gets while a verdict on it is undecided.
 pub const DEFAULT_MAX_REPETITIONS: u32 = 30;
-pub const QUICK_MAX_REPETITIONS: u32 = 12;
+pub const QUICK_MAX_REPETITIONS: u32 = 20;
 /// Seconds a point may spend on extra repetitions for an undecided verdict.
 pub const DEFAULT_POINT_BUDGET_S: f64 = 20.0;
-pub const QUICK_POINT_BUDGET_S: f64 = 3.0;
+pub const QUICK_POINT_BUDGET_S: f64 = 6.0;
 
 /// A suite file's name and text.
 pub struct Source {
@@ -463,7 +463,12 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
     } else {
         DEFAULT_POINT_BUDGET_S
     };
-    let budget = args.point_budget.or(budget_s).unwrap_or(default_budget);
+    // --quick caps the suite's budget; a flag is taken as given.
+    let budget = args.point_budget.unwrap_or_else(|| match budget_s {
+        Some(b) if args.quick => b.min(default_budget),
+        Some(b) => b,
+        None => default_budget,
+    });
     if !(budget.is_finite() && budget >= 0.0) {
         return Err(PlanError::Flag {
             flag: "--point-budget",
@@ -626,7 +631,7 @@ fn resolve(
     {
         s.repetitions = s.repetitions.min(QUICK_REPETITIONS);
     }
-    if quick && settings.max_repetitions.is_none() {
+    if quick {
         s.max_repetitions = s.max_repetitions.min(QUICK_MAX_REPETITIONS);
     }
     if quick

@@ -435,13 +435,11 @@ fn run_point(
             });
         }
         let measured = round >= scenario.warmup;
-        // Rotate the order each round so no model always runs first or last.
-        let n = cases.len().max(1);
-        for k in 0..cases.len() {
+        for idx in round_order(&cases, round as usize) {
             if env.cancel.load(Ordering::Relaxed) {
                 break;
             }
-            let case = &mut cases[(k + round as usize) % n];
+            let case = &mut cases[idx];
             on_event(Event::Running {
                 scenario: &scenario.name,
                 model: case.model,
@@ -473,6 +471,23 @@ fn run_point(
         }
     }
     summarize(scenario, point, &cases, env)
+}
+
+/// The order of a round's cases: each model family (native and `+gil`, then
+/// `cpython-*`) together, rotated by one every round so that no model always
+/// runs first or last. A family's cases run back to back because they are
+/// compared with each other round by round, and the machine's speed drifts
+/// (on shared VMs, real CPython's by up to 1.6× within a second).
+fn round_order(cases: &[CaseRun], round: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(cases.len());
+    for cpython in [false, true] {
+        let family: Vec<usize> = (0..cases.len())
+            .filter(|&i| cases[i].model.kind.is_cpython() == cpython)
+            .collect();
+        let n = family.len().max(1);
+        order.extend((0..family.len()).map(|k| family[(k + round) % n]));
+    }
+    order
 }
 
 /// Runs one batch and measures it. Errors are the case's status text.

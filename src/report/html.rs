@@ -124,7 +124,7 @@ fn outcome_class(outcome: Outcome) -> &'static str {
 
 fn render_verdicts(page: &mut String, report: &RunReport, verdicts: &[Verdict]) {
     page.push_str("<section id=\"verdicts\">\n<h2>Verdicts</h2>\n");
-    if let Some(notice) = super::verdicts::cpython_notice(report) {
+    for notice in super::verdicts::notices(report) {
         let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape(&notice));
     }
     for verdict in verdicts {

@@ -51,7 +51,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
         md.push_str("> **Interrupted**: some cases were never measured.\n\n");
     }
     md.push_str("## Verdicts\n\n");
-    if let Some(notice) = super::verdicts::cpython_notice(report) {
+    for notice in super::verdicts::notices(report) {
         let _ = writeln!(md, "{}\n", escape(&notice));
     }
     md.push_str("| Claim | Scenario | Verdict | Evidence |\n|---|---|---|---|\n");

@@ -28,6 +28,9 @@ pub const THREADS_IO_MIN_SHARE: f64 = 0.8;
 pub const NATIVE_THREADS_MIN_SHARE: f64 = 0.8;
 /// GIL threads on CPU work may be at most this much faster than sequential.
 pub const GIL_MAX_SPEEDUP: f64 = 1.1;
+/// IO-bound work waits: its sequential baseline spends less than this share
+/// of its wall time on the CPU. Above it "threads for IO" does not apply.
+pub const IO_BOUND_MAX_CPU_SHARE: f64 = 0.5;
 /// Paired repetitions a decision needs: with six, the interval between the
 /// smallest and largest per-round ratio covers the median with 97% confidence
 /// (1 − 2/2⁶); with fewer no 95% interval exists.
@@ -215,8 +218,15 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             "no CPU-bound scenario ran GIL threads",
             |s| gil_serializes(report, s, world, cores),
         ));
+        let waiting: Vec<&ScenarioInfo> = io
+            .iter()
+            .copied()
+            .filter(|s| {
+                cpu_share(report, s, world).is_none_or(|share| share < IO_BOUND_MAX_CPU_SHARE)
+            })
+            .collect();
         out.extend(per_scenario(
-            &io,
+            &waiting,
             THREADS_FOR_IO,
             world,
             "no IO-bound scenario ran threads",
@@ -239,11 +249,52 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     out
 }
 
+/// The share of its wall time that a world's sequential baseline spent on
+/// the CPU (user and system) in scenario `s`: near 0 for work that waits.
+fn cpu_share(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option<f64> {
+    let seq = query::scenario_cases(report, &s.name)
+        .into_iter()
+        .find(|c| c.model == world.sequential && c.is_ok())?;
+    let wall = seq.wall_s?.median;
+    (wall > 0.0).then(|| (seq.cpu_user_s.unwrap_or(0.0) + seq.cpu_sys_s.unwrap_or(0.0)) / wall)
+}
+
+/// What the page says beside the verdicts: claims a scenario was not judged
+/// on, and why (IO work that the machine does on the CPU rather than waiting,
+/// a CPython that could not run).
+pub fn notices(report: &RunReport) -> Vec<String> {
+    let mut out: Vec<String> = cpython_notice(report).into_iter().collect();
+    for world in WORLDS {
+        for s in report
+            .scenarios
+            .iter()
+            .filter(|s| s.workload.starts_with("io"))
+        {
+            let Some(share) = cpu_share(report, s, world) else {
+                continue;
+            };
+            if share >= IO_BOUND_MAX_CPU_SHARE && !s.cpu_bound {
+                out.push(format!(
+                    "{THREADS_FOR_IO} is not judged on {}{}: its {} spent {} of its time on the CPU \
+                     (system calls, copies), not waiting, so on this machine the work is not IO-bound \
+                     (the claim needs less than {})",
+                    s.name,
+                    if world.cpython { " in real CPython" } else { "" },
+                    world.sequential,
+                    table::percent(share),
+                    table::percent(IO_BOUND_MAX_CPU_SHARE)
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Why the claims were not checked on real CPython although the run asked
 /// for `cpython-*` models: every one of them was skipped (python3 missing or
 /// too old), and this says so with the reason. None when one ran or none was
 /// asked for.
-pub fn cpython_notice(report: &RunReport) -> Option<String> {
+fn cpython_notice(report: &RunReport) -> Option<String> {
     let cpython: Vec<&CaseResult> = report
         .cases
         .iter()
@@ -1100,6 +1151,33 @@ mod tests {
         twin.status = "ok".into();
         report.cases.push(twin);
         assert_eq!(cpython_notice(&report), None, "one ran");
+    }
+
+    #[test]
+    fn io_work_done_on_the_cpu_is_not_judged_as_waiting() {
+        let base = [("async", 64, 0.011), ("thread-pool", 64, 0.0115)];
+        let mut report = crafted("io-sleep", &base);
+        let judged = |report: &RunReport| {
+            verdicts(report)
+                .iter()
+                .any(|v| v.claim == THREADS_FOR_IO && v.scenario.as_deref() == Some("io-sleep"))
+        };
+        assert!(judged(&report));
+        assert!(notices(&report).is_empty(), "{:?}", notices(&report));
+        // The sequential tasks spent 60% of their time in system calls.
+        let seq = report
+            .cases
+            .iter_mut()
+            .find(|c| c.scenario == "io-sleep" && c.model == "sequential")
+            .unwrap();
+        let wall = seq.wall_s.unwrap().median;
+        (seq.cpu_user_s, seq.cpu_sys_s) = (Some(0.1 * wall), Some(0.5 * wall));
+        assert!(!judged(&report));
+        let notice = notices(&report).join("\n");
+        assert!(
+            notice.contains("not judged on io-sleep") && notice.contains("60%"),
+            "{notice}"
+        );
     }
 
     #[test]
