@@ -275,9 +275,9 @@ pub fn notices(report: &RunReport) -> Vec<String> {
             };
             if share >= IO_BOUND_MAX_CPU_SHARE && !s.cpu_bound {
                 out.push(format!(
-                    "{THREADS_FOR_IO} is not judged on {}{}: its {} spent {} of its time on the CPU \
-                     (system calls, copies), not waiting, so on this machine the work is not IO-bound \
-                     (the claim needs less than {})",
+                    "{THREADS_FOR_IO} is not judged on {}{}: its baseline ({}) spent {} of its time on \
+                     the CPU (system calls, copies), not waiting, so on this machine the work is not \
+                     IO-bound (the claim needs less than {})",
                     s.name,
                     if world.cpython { " in real CPython" } else { "" },
                     world.sequential,
