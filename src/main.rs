@@ -52,6 +52,30 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let plan = plan::build(&sources, &args)?;
     parabench::limits::check(&plan, &parabench::limits::current())
         .map_err(|reason| plan::PlanError::Suite(format!("refusing to run: {reason}")))?;
+    // Every flag is checked before anything runs: a bad baseline name or
+    // file, or an output path that is a file, must not cost a whole run.
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(plan::PlanError::Flag {
+            flag: "--out",
+            message: format!(
+                "{} exists and is not a directory; name a directory (it is created if missing)",
+                args.out.display()
+            ),
+        }
+        .into());
+    }
+    let save_path = args
+        .save_baseline
+        .as_deref()
+        .map(baseline_path)
+        .transpose()?;
+    let baseline = match &args.baseline {
+        Some(name) => {
+            let path = resolve_baseline(name);
+            Some((load::load_report(&path)?, path))
+        }
+        None => None,
+    };
     for notice in &plan.settings.notices {
         eprintln!("note: {notice}");
     }
@@ -86,17 +110,16 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             written.len()
         );
     }
-    if let Some(name) = &args.save_baseline {
-        let path = baseline_path(name)?;
-        parabench::atomic_file::write(&path, &serde_json::to_vec_pretty(&report)?)?;
+    if let Some(path) = &save_path {
+        std::fs::create_dir_all(BASELINE_DIR)
+            .with_context(|| format!("creating {BASELINE_DIR}"))?;
+        parabench::atomic_file::write(path, &serde_json::to_vec_pretty(&report)?)?;
         eprintln!("baseline saved: {}", path.display());
     }
     let mut regressed = false;
-    if let Some(name) = &args.baseline {
-        let path = resolve_baseline(name);
-        let baseline = load::load_report(&path)?;
+    if let Some((baseline, path)) = &baseline {
         let options = compare::CompareOptions::new(parabench::cli::Metric::Wall, 10.0)?;
-        let comparison = compare::compare(&baseline, &report, &options);
+        let comparison = compare::compare(baseline, &report, &options);
         for w in &comparison.warnings {
             eprintln!("warning: {w}");
         }
@@ -141,7 +164,6 @@ fn baseline_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
         }
         .into());
     }
-    std::fs::create_dir_all(BASELINE_DIR).with_context(|| format!("creating {BASELINE_DIR}"))?;
     Ok(Path::new(BASELINE_DIR).join(format!("{name}.json")))
 }
 

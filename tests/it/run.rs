@@ -536,3 +536,35 @@ fn undecided_verdicts_get_more_repetitions() {
     let (judged, unjudged, _) = reps(&["--repetitions", "3"]);
     assert_eq!((judged, unjudged), (vec![3, 3], vec![3, 3]));
 }
+
+/// Flags that are only used after the run are still checked before it: a bad
+/// baseline name or file, or an output path that is a file, exits 2 with
+/// nothing run.
+#[test]
+fn late_flags_are_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "keep me").unwrap();
+    let quick = ["run", "--workload", "cpu", "--task-ms", "1", "--tasks", "1"];
+    for (extra, needle) in [
+        (
+            &["--save-baseline", "bad name", "--out", "o"][..],
+            "--save-baseline",
+        ),
+        (
+            &["--baseline", "missing.json", "--out", "o"][..],
+            "missing.json",
+        ),
+        (&["--out", "a-file"][..], "--out"),
+    ] {
+        let args: Vec<&str> = quick.iter().chain(extra).copied().collect();
+        let out = parabench(&args, dir.path());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!dir.path().join("o").exists(), "{extra:?} ran anyway");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a-file")).unwrap(),
+        "keep me"
+    );
+}
