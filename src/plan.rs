@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_REPETITIONS: u32 = 30;
 pub const QUICK_MAX_REPETITIONS: u32 = 20;
 /// Seconds a point may spend on extra repetitions for an undecided verdict.
 pub const DEFAULT_POINT_BUDGET_S: f64 = 40.0;
-pub const QUICK_POINT_BUDGET_S: f64 = 6.0;
+pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
 
 /// A suite file's name and text.
 pub struct Source {
