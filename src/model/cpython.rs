@@ -58,34 +58,31 @@ impl Model for CpythonModel {
                 kernel: shape.kernel.id().into(),
                 iters_per_ms: PY_ITERS_PER_MS.get().copied(),
                 sleep_ms: shape.sleep_ms,
-                socket: steps.iter().find_map(|s| match s {
-                    Step::Socket {
-                        addr,
-                        round_trips,
-                        message_bytes,
-                        server_delay_us,
-                    } => Some(SocketRequest {
-                        addr: *addr,
-                        warmup_round_trips: 0,
-                        round_trips: *round_trips,
-                        message_bytes: *message_bytes as usize,
-                        server_delay_us: *server_delay_us,
-                    }),
-                    Step::Probe {
-                        addr,
-                        warmup,
-                        round_trips,
-                        message_bytes,
-                        server_delay_us,
-                        ..
-                    } => Some(SocketRequest {
+                socket: steps.iter().find_map(|s| {
+                    let (addr, warmup, round_trips, message_bytes, server_delay_us) = match s {
+                        Step::Socket {
+                            addr,
+                            round_trips,
+                            message_bytes,
+                            server_delay_us,
+                        } => (addr, &0, round_trips, message_bytes, server_delay_us),
+                        Step::Probe {
+                            addr,
+                            warmup,
+                            round_trips,
+                            message_bytes,
+                            server_delay_us,
+                            ..
+                        } => (addr, warmup, round_trips, message_bytes, server_delay_us),
+                        _ => return None,
+                    };
+                    Some(SocketRequest {
                         addr: *addr,
                         warmup_round_trips: *warmup,
                         round_trips: *round_trips,
                         message_bytes: *message_bytes as usize,
                         server_delay_us: *server_delay_us,
-                    }),
-                    _ => None,
+                    })
                 }),
                 file: steps.iter().find_map(|s| match s {
                     Step::File { dir, kib } => Some(FileRequest {

@@ -185,17 +185,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .filter(|s| s.cpu_bound && s.releases_gil == releasing)
             .collect()
     };
-    // Convoy scenarios add CPU threads on purpose; they do not measure IO scaling.
-    let io: Vec<&ScenarioInfo> = report
-        .scenarios
-        .iter()
-        .filter(|s| !s.cpu_bound && s.workload.starts_with("io"))
-        .filter(|s| {
-            query::scenario_cases(report, &s.name)
-                .iter()
-                .all(|case| !case.params.contains_key("cpu_threads"))
-        })
-        .collect();
+    let io: Vec<&ScenarioInfo> = io_scenarios(report).collect();
     let (gil_cpu, releasing) = (cpu(false), cpu(true));
     let all_cpu: Vec<&ScenarioInfo> = report.scenarios.iter().filter(|s| s.cpu_bound).collect();
     let mut out = Vec::new();
@@ -221,9 +211,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
         let waiting: Vec<&ScenarioInfo> = io
             .iter()
             .copied()
-            .filter(|s| {
-                cpu_share(report, s, world).is_none_or(|share| share < IO_BOUND_MAX_CPU_SHARE)
-            })
+            .filter(|s| cpu_bound_share(report, s, world).is_none())
             .collect();
         out.extend(per_scenario(
             &waiting,
@@ -249,14 +237,30 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     out
 }
 
+/// The IO-bound scenarios "threads for IO" speaks of. Convoy scenarios add
+/// CPU threads on purpose; they do not measure IO scaling.
+fn io_scenarios(report: &RunReport) -> impl Iterator<Item = &ScenarioInfo> {
+    report
+        .scenarios
+        .iter()
+        .filter(|s| !s.cpu_bound && s.workload.starts_with("io"))
+        .filter(|s| {
+            query::scenario_cases(report, &s.name)
+                .iter()
+                .all(|case| !case.params.contains_key("cpu_threads"))
+        })
+}
+
 /// The share of its wall time that a world's sequential baseline spent on
-/// the CPU (user and system) in scenario `s`: near 0 for work that waits.
-fn cpu_share(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option<f64> {
+/// the CPU (user and system) in IO scenario `s`, when it is too large for the
+/// work to count as waiting; None for work that waits (or no baseline).
+fn cpu_bound_share(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option<f64> {
     let seq = query::scenario_cases(report, &s.name)
         .into_iter()
         .find(|c| c.model == world.sequential && c.is_ok())?;
     let wall = seq.wall_s?.median;
-    (wall > 0.0).then(|| (seq.cpu_user_s.unwrap_or(0.0) + seq.cpu_sys_s.unwrap_or(0.0)) / wall)
+    let share = (seq.cpu_user_s.unwrap_or(0.0) + seq.cpu_sys_s.unwrap_or(0.0)) / wall;
+    (wall > 0.0 && share >= IO_BOUND_MAX_CPU_SHARE).then_some(share)
 }
 
 /// What the page says beside the verdicts: claims a scenario was not judged
@@ -265,15 +269,8 @@ fn cpu_share(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option<f64>
 pub fn notices(report: &RunReport) -> Vec<String> {
     let mut out: Vec<String> = cpython_notice(report).into_iter().collect();
     for world in WORLDS {
-        for s in report
-            .scenarios
-            .iter()
-            .filter(|s| s.workload.starts_with("io"))
-        {
-            let Some(share) = cpu_share(report, s, world) else {
-                continue;
-            };
-            if share >= IO_BOUND_MAX_CPU_SHARE && !s.cpu_bound {
+        for s in io_scenarios(report) {
+            if let Some(share) = cpu_bound_share(report, s, world) {
                 out.push(format!(
                     "{THREADS_FOR_IO} is not judged on {}{}: its baseline ({}) spent {} of its time on \
                      the CPU (system calls, copies), not waiting, so on this machine the work is not \

@@ -101,14 +101,7 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
                 let board_ref = board;
                 let board = super::board::FinishOnDrop(Board::open(&board_ref.path)?);
                 let limit = Instant::now() + board_ref.limit();
-                while board.0.running() < board_ref.cpu_tasks as usize {
-                    anyhow::ensure!(
-                        Instant::now() < limit,
-                        "convoy probe: {} of {} CPU tasks running after {:?}",
-                        board.0.running(),
-                        board_ref.cpu_tasks,
-                        board_ref.limit()
-                    );
+                while !board.all_running(board_ref, limit)? {
                     tokio::time::sleep(super::blocking::BOARD_POLL).await;
                 }
                 let io = socket_round_trips(

@@ -52,19 +52,14 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 round_trips,
                 message_bytes,
                 server_delay_us,
-            } => {
-                let mut stream = interp.blocking(|| connect(*addr))?;
-                let shape = (*message_bytes, *server_delay_us);
-                socket_round_trips(
-                    interp,
-                    &mut stream,
-                    task.idx,
-                    shape,
-                    0,
-                    *round_trips,
-                    &mut round_trips_ns,
-                )?
-            }
+            } => echo_session(
+                interp,
+                *addr,
+                task.idx,
+                (*message_bytes, *server_delay_us),
+                (0, *round_trips),
+                &mut round_trips_ns,
+            )?,
             Step::File { dir, kib } => file_round_trip(interp, task.idx, dir, *kib)?,
             Step::Spin {
                 kernel,
@@ -79,21 +74,16 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 message_bytes,
                 server_delay_us,
                 board,
-            } => {
-                let shape = (*message_bytes, *server_delay_us);
-                probe(interp, board, |interp| {
-                    let mut stream = interp.blocking(|| connect(*addr))?;
-                    socket_round_trips(
-                        interp,
-                        &mut stream,
-                        task.idx,
-                        shape,
-                        *warmup,
-                        *round_trips,
-                        &mut round_trips_ns,
-                    )
-                })?
-            }
+            } => probe(interp, board, |interp| {
+                echo_session(
+                    interp,
+                    *addr,
+                    task.idx,
+                    (*message_bytes, *server_delay_us),
+                    (*warmup, *round_trips),
+                    &mut round_trips_ns,
+                )
+            })?,
             Step::Touch { kib } => {
                 held.push(super::touch::Touched::new(task.idx, *kib)?);
                 0
@@ -190,17 +180,24 @@ fn probe<I: Interpreter>(
 ) -> anyhow::Result<u64> {
     let board = FinishOnDrop(interp.blocking(|| Board::open(&board_ref.path))?);
     let limit = Instant::now() + board_ref.limit();
-    while board.0.running() < board_ref.cpu_tasks as usize {
-        anyhow::ensure!(
-            Instant::now() < limit,
-            "convoy probe: {} of {} CPU tasks running after {:?}",
-            board.0.running(),
-            board_ref.cpu_tasks,
-            board_ref.limit()
-        );
+    while !board.all_running(board_ref, limit)? {
         interp.blocking(|| std::thread::sleep(BOARD_POLL));
     }
     round_trips(interp)
+}
+
+/// Connects to the echo server (a blocking call of its own) and runs
+/// `untimed + timed` round trips on that connection.
+fn echo_session(
+    interp: &mut impl Interpreter,
+    addr: std::net::SocketAddr,
+    idx: u32,
+    shape: (u32, u64),
+    (untimed, timed): (u32, u32),
+    times_ns: &mut Vec<u64>,
+) -> anyhow::Result<u64> {
+    let mut stream = interp.blocking(|| connect(addr))?;
+    socket_round_trips(interp, &mut stream, idx, shape, untimed, timed, times_ns)
 }
 
 /// Round trips on one connection, the first `untimed` of them not timed.

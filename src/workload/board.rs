@@ -18,7 +18,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where a convoy's tasks find their board, and how long any of them may
 /// wait on it before giving up (the case timeout).
@@ -135,6 +135,24 @@ impl Board {
 /// Marks its board done when dropped, so a probe ends the convoy however it
 /// ends (an error, a panic).
 pub struct FinishOnDrop(pub Board);
+
+impl FinishOnDrop {
+    /// Whether every CPU task of `board_ref` runs yet; an error once `limit`
+    /// has passed without. The probe polls this, sleeping its own way.
+    pub fn all_running(&self, board_ref: &BoardRef, limit: Instant) -> anyhow::Result<bool> {
+        let running = self.0.running();
+        if running >= board_ref.cpu_tasks as usize {
+            return Ok(true);
+        }
+        anyhow::ensure!(
+            Instant::now() < limit,
+            "convoy probe: {running} of {} CPU tasks running after {:?}",
+            board_ref.cpu_tasks,
+            board_ref.limit()
+        );
+        Ok(false)
+    }
+}
 
 impl Drop for FinishOnDrop {
     fn drop(&mut self) {
