@@ -16,8 +16,8 @@ pub struct Usage {
     pub ctx_involuntary: u64,
     /// Peak resident set size; for a child, its own lifetime peak.
     pub max_rss_bytes: u64,
-    /// A child's peak proportional set size (see `peak_pss`), when it was
-    /// sampled before it was told to finish.
+    /// A peak proportional set size (see `peak_pss`), where one was
+    /// sampled (the CPython runner reports its own).
     pub peak_pss_bytes: Option<u64>,
 }
 

@@ -259,10 +259,9 @@ pub struct Repetition {
     pub cpu_sys_s: f64,
     pub harness_peak_rss_bytes: u64,
     pub children_peak_rss_bytes: u64,
-    /// Process models: each child's peak PSS (its PSS sampled alive just
-    /// before it was told to finish, plus what its RSS had fallen from its
-    /// high-water mark), summed over the most children alive at once; for
-    /// `cpython-*` models the runner's own sum over itself and its children.
+    /// Process models: the largest sum of the live children's PSS that the
+    /// model's sampler saw during the batch; for `cpython-*` models the
+    /// runner's own sum over itself and its children.
     /// Shared pages count once in all, where `children_peak_rss_bytes`
     /// counts them once per child.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,8 +1,7 @@
 //! The child side of the process models: `parabench worker [--pool]` reads
 //! jobs as JSON lines on stdin and answers each with a JSON line on stdout.
 //! A pool worker first says `ready`, then serves jobs until stdin closes; a
-//! one-shot worker serves one job, then waits for stdin to close before it
-//! exits, so the parent can sample its memory while it is alive.
+//! one-shot worker serves one job and exits.
 //!
 //! `PARABENCH_WORKER_FAULT=crash|hang` makes a worker abort or hang on its
 //! first job: the fault-injection hook the tests use to prove a crashing or
@@ -61,21 +60,17 @@ pub fn serve(pool: bool) -> anyhow::Result<()> {
         stdout.flush()?;
     }
     let mut gil = None;
-    let mut served = false;
     for line in stdin.lines() {
         let line = line.context("reading a job from stdin")?;
-        if served {
-            // A one-shot worker takes no second job; it only waits for EOF
-            // (bounded by its parent, which closes stdin or kills it).
-            anyhow::bail!("a one-shot worker got a second job");
-        }
         let job: Job = serde_json::from_str(&line).context("decoding a job")?;
         inject_fault();
         let reply = run_job(&job, &mut gil);
         serde_json::to_writer(&mut stdout, &reply)?;
         writeln!(stdout)?;
         stdout.flush()?;
-        served = !pool;
+        if !pool {
+            break;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! outlives the harness, and the set of live children a timeout or Ctrl-C
 //! kills. Children are reaped with wait4, one by one, for their rusage.
 
-use crate::measure::{Exit, Usage, proc_memory, reap};
+use crate::measure::{Exit, Usage, reap};
 use crate::worker::{Job, Reply};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -77,7 +77,7 @@ impl WorkerChild {
         stdin.flush()
     }
 
-    /// Closes stdin: a worker then exits (a one-shot one once its job is done).
+    /// Closes stdin: a pool worker then exits, a one-shot one after its job.
     pub fn close_stdin(&mut self) {
         self.stdin = None;
     }
@@ -98,19 +98,15 @@ impl WorkerChild {
         serde_json::from_str(&line).map_err(std::io::Error::other)
     }
 
-    /// Samples the child's peak PSS while it is alive and idle (a worker
-    /// waits for the end of stdin before it exits), closes stdin, collects
-    /// stderr and reaps the child. Blocks until the child exits: callers
-    /// kill it first when a deadline has passed.
+    /// Closes stdin, collects stderr and reaps the child. Blocks until the
+    /// child exits: callers kill it first when a deadline has passed. Its
+    /// memory is sampled alive by the model's `PssSampler`, not here.
     pub fn finish(mut self, live: &LiveChildren) -> Finished {
-        let peak_pss = proc_memory(self.pid).map(|m| m.peak_pss());
         self.close_stdin();
         let mut stderr = String::new();
         let _ = self.stderr.read_to_string(&mut stderr);
         live.remove(self.pid);
-        let (exit, mut usage) = reap(self.pid).unwrap_or((Exit::Code(-1), Usage::default()));
-        // A child that did not exit cleanly may have been sampled half torn down.
-        usage.peak_pss_bytes = peak_pss.filter(|_| exit == Exit::Code(0));
+        let (exit, usage) = reap(self.pid).unwrap_or((Exit::Code(-1), Usage::default()));
         Finished {
             exit,
             usage,

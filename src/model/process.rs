@@ -42,9 +42,8 @@ impl Model for ProcessPerTask {
                         gil: batch.gil,
                     };
                     next += 1;
-                    // Stdin stays open: the worker waits for its end after
-                    // replying, so `finish` can sample its memory alive.
                     let sent = worker.send(&job);
+                    worker.close_stdin();
                     let tx = done_tx.clone();
                     let live = live.clone();
                     std::thread::Builder::new()
