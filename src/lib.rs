@@ -5,6 +5,7 @@
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
 pub mod atomic_file;
+pub mod bounds;
 pub mod cli;
 pub mod compare;
 pub mod console;

@@ -15,6 +15,9 @@ pub struct Demand {
     pub fds: usize,
     /// Bytes of `touch_kib` held at once.
     pub touched: u64,
+    /// Bytes of io-file files on disk at once (each is also held in memory
+    /// twice, written and read back).
+    pub file_bytes: u64,
 }
 
 /// What the machine allows; `None` where unknown or unlimited.
@@ -26,6 +29,8 @@ pub struct Limits {
     pub nofile: Option<u64>,
     pub available_memory: u64,
     pub harness_rss: u64,
+    /// Free bytes where io-file tasks write (the temporary directory).
+    pub free_disk: Option<u64>,
 }
 
 /// What each case of the plan asks of the machine.
@@ -54,6 +59,7 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                     fds: 3 * processes + sockets + 64,
                     // `touch_kib` held by every task alive.
                     touched: live as u64 * point.shape.touch_kib * 1024,
+                    file_bytes: live as u64 * point.shape.file_kib.unwrap_or(0) * 1024,
                 });
             }
         }
@@ -83,6 +89,19 @@ pub fn current() -> Limits {
         nofile: rlimit(libc::RLIMIT_NOFILE),
         available_memory: crate::machine::available_memory(),
         harness_rss: crate::measure::current_rss(),
+        free_disk: free_disk(&std::env::temp_dir()),
+    }
+}
+
+/// Free bytes for an unprivileged user on the file system holding `dir`.
+fn free_disk(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes only the struct we pass; `path` is NUL-terminated.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(path.as_ptr(), &mut st) == 0)
+            .then(|| st.f_bavail as u64 * st.f_frsize as u64)
     }
 }
 
@@ -131,11 +150,24 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
                 d.what, d.fds
             ));
         }
-        let memory =
-            d.processes as u64 * limits.harness_rss + d.threads as u64 * 256 * 1024 + d.touched;
+        if let Some(free) = limits.free_disk
+            && d.file_bytes > free / 2
+        {
+            return Err(format!(
+                "{} writes about {} MiB of files at once, more than half of the {} MiB free in {}; lower `file_kib` or `workers`",
+                d.what,
+                d.file_bytes >> 20,
+                free >> 20,
+                std::env::temp_dir().display()
+            ));
+        }
+        let memory = d.processes as u64 * limits.harness_rss
+            + d.threads as u64 * 256 * 1024
+            + d.touched
+            + 2 * d.file_bytes;
         if limits.available_memory > 0 && memory > limits.available_memory / 2 {
             return Err(format!(
-                "{} needs about {} MiB, more than half of the {} MiB available; lower `workers`",
+                "{} needs about {} MiB, more than half of the {} MiB available; lower `workers` (or `touch_kib`, `file_kib`)",
                 d.what,
                 memory >> 20,
                 limits.available_memory >> 20
@@ -169,6 +201,7 @@ mod tests {
             nofile: Some(100_000),
             available_memory: 64 << 30,
             harness_rss: 8 << 20,
+            free_disk: Some(100 << 30),
         }
     }
 
@@ -188,6 +221,25 @@ mod tests {
             err.contains("ulimit -u") && err.contains("64 workers"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn io_files_larger_than_the_free_disk_are_refused() {
+        let args = RunArgs {
+            workload: Some(WorkloadKind::IoFile),
+            workers: vec![8],
+            tasks: vec![8],
+            file_kib: Some(1 << 20),
+            ..RunArgs::default()
+        };
+        let plan = crate::plan::build(&[], &args).unwrap();
+        let limits = Limits {
+            free_disk: Some(4 << 30),
+            ..roomy()
+        };
+        let err = check(&plan, &limits).unwrap_err();
+        assert!(err.contains("file_kib") && err.contains("free"), "{err}");
+        assert_eq!(check(&plan, &roomy()), Ok(()));
     }
 
     #[test]

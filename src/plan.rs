@@ -3,6 +3,7 @@
 //! the file, line, column and key (or the flag) and says what is allowed.
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
+use crate::bounds;
 use crate::cli::RunArgs;
 use crate::gil::GilKind;
 use crate::model::{ModelId, ModelKind};
@@ -432,7 +433,6 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
             }
         }
     }
-    apply_flags(&mut scenarios, args)?;
     if !args.only.is_empty() {
         for name in &args.only {
             if !scenarios.iter().any(|s| &s.name == name) {
@@ -451,13 +451,13 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
-    let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(PlanError::Flag {
-            flag: "--timeout",
-            message: format!("{timeout} is not allowed: give a number of seconds greater than 0"),
-        });
+    apply_flags(&mut scenarios, args)?;
+    // File values passed in `resolve`: what fails now came from a flag.
+    for s in &scenarios {
+        bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
+    let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
+    bounds::check_value("timeout_s", timeout).map_err(|e| setting_err(e, args.timeout))?;
     let default_budget = if args.quick {
         QUICK_POINT_BUDGET_S
     } else {
@@ -469,16 +469,16 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
         Some(b) => b,
         None => default_budget,
     });
-    if !(budget.is_finite() && budget >= 0.0) {
-        return Err(PlanError::Flag {
-            flag: "--point-budget",
-            message: format!("{budget} is not allowed: give a number of seconds, 0 or more"),
-        });
+    bounds::check_value("point_budget_s", budget).map_err(|e| setting_err(e, args.point_budget))?;
+    let case_timeout = Duration::from_secs_f64(timeout);
+    bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
+    for s in &scenarios {
+        bounds::check_time(s, case_timeout).map_err(|e| PlanError::Suite(e.message))?;
     }
     let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
     Ok(Plan {
         settings: Settings {
-            case_timeout: Duration::from_secs_f64(timeout),
+            case_timeout,
             quick: args.quick,
             sources: if args.workload.is_some() {
                 vec!["<command line>".into()]
@@ -643,7 +643,47 @@ fn resolve(
         s.warmup = 0;
     }
     s.max_repetitions = s.max_repetitions.max(s.repetitions);
+    bounds::check_ranges(&s).map_err(|e| {
+        // The quick table's value wins under --quick, so point at it first.
+        let quick_spec = spec
+            .quick
+            .as_ref()
+            .filter(|_| quick)
+            .map(|q| q.get_ref().as_ref());
+        let span = quick_spec
+            .and_then(|q| key_span(q, e.key))
+            .or_else(|| key_span(spec, e.key))
+            .unwrap_or_else(|| name.span());
+        located(
+            source,
+            span,
+            Some(e.key),
+            &e.message,
+            "see README.md, \"Ranges\"",
+        )
+    })?;
     Ok(s)
+}
+
+/// Where a scenario table sets `key`, for errors found after resolving it.
+fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
+    match key {
+        "workers" => spec.workers.as_ref().map(Spanned::span),
+        "tasks" => spec.tasks.as_ref().map(Spanned::span),
+        "cpu_threads" => spec.cpu_threads.as_ref().map(Spanned::span),
+        "task_ms" => spec.task_ms.as_ref().map(Spanned::span),
+        "cpu_fraction" => spec.cpu_fraction.as_ref().map(Spanned::span),
+        "server_delay_ms" => spec.server_delay_ms.as_ref().map(Spanned::span),
+        "round_trips" => spec.round_trips.as_ref().map(Spanned::span),
+        "message_bytes" => spec.message_bytes.as_ref().map(Spanned::span),
+        "file_kib" => spec.file_kib.as_ref().map(Spanned::span),
+        "touch_kib" => spec.touch_kib.as_ref().map(Spanned::span),
+        "switch_interval_us" => spec.switch_interval_us.as_ref().map(Spanned::span),
+        "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
+        "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
+        "warmup" => spec.warmup.as_ref().map(Spanned::span),
+        _ => None,
+    }
 }
 
 fn parse_models(
@@ -786,6 +826,14 @@ fn apply_sweep(source: &Source, s: &mut Scenario, spec: &ScenarioSpec) -> Result
     Ok(())
 }
 
+/// A `[settings]` value out of range names the flag when one set it.
+fn setting_err(e: bounds::OutOfBounds, flag_value: Option<f64>) -> PlanError {
+    match flag_value {
+        Some(_) => flag_err(bounds::flag_of(e.key), e.message),
+        None => PlanError::Suite(format!("[settings] key `{}`: {}", e.key, e.message)),
+    }
+}
+
 fn flag_err(flag: &'static str, message: impl Into<String>) -> PlanError {
     PlanError::Flag {
         flag,
@@ -866,6 +914,45 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
         }
         Some(out)
     };
+    // A flag that no scenario of the run uses would be silently ignored:
+    // refuse it, so that a typo'd experiment does not measure something else.
+    let given = [
+        ("--workers", "workers", !args.workers.is_empty()),
+        ("--tasks", "tasks", !args.tasks.is_empty()),
+        ("--cpu-threads", "cpu_threads", !args.cpu_threads.is_empty()),
+        ("--task-ms", "task_ms", !args.task_ms.is_empty()),
+        ("--kernel", "kernel", args.kernel.is_some()),
+        (
+            "--cpu-fraction",
+            "cpu_fraction",
+            args.cpu_fraction.is_some(),
+        ),
+        (
+            "--server-delay-ms",
+            "server_delay_ms",
+            args.server_delay_ms.is_some(),
+        ),
+        ("--round-trips", "round_trips", args.round_trips.is_some()),
+        ("--file-kib", "file_kib", args.file_kib.is_some()),
+        ("--touch-kib", "touch_kib", args.touch_kib.is_some()),
+    ];
+    for (flag, key, set) in given {
+        if set && !scenarios.iter().any(|s| applies(key, s.workload)) {
+            let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
+            return Err(flag_err(
+                flag,
+                format!(
+                    "no scenario of this run uses it (workloads: {}); it applies to: {}",
+                    if workloads.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        workloads.join(", ")
+                    },
+                    applies_to(key)
+                ),
+            ));
+        }
+    }
     for s in scenarios.iter_mut() {
         // A flag changes the scenarios its key applies to and leaves the others.
         let w = s.workload;

@@ -1,6 +1,7 @@
 //! The one integration test binary: each module tests one area through the
 //! public API or the `parabench` executable.
 
+mod bad_input;
 mod compare;
 mod export;
 mod history;

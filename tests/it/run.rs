@@ -147,9 +147,9 @@ fn an_impossible_sweep_is_refused_before_spawning() {
             "--models",
             "process",
             "--workers",
-            "1000000",
+            "50000",
             "--tasks",
-            "1000000",
+            "50000",
         ],
         dir.path(),
     );

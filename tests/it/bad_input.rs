@@ -1,0 +1,209 @@
+//! The bad-input sweep: every key and flag at and beyond its limits (zero,
+//! negative, huge, NaN, infinite, wrong type, empty, very long). Each must
+//! end in exit 2 with a message naming the key or flag, before anything
+//! runs, with no panic and no hang. The table is the documentation of what
+//! was tried; CI runs it with the rest of `cargo test`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs parabench in `dir`, killing it if it outlives `limit`.
+fn parabench(args: &[String], dir: &Path, limit: Duration) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parabench"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parabench starts");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            return (status.code(), err);
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("parabench {args:?} hung for more than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Checks one refusal: exit 2, the name in the message, no panic, nothing written.
+fn assert_refused(args: &[String], name: &str, dir: &Path) {
+    let (code, err) = parabench(args, dir, Duration::from_secs(30));
+    let suite = std::fs::read_to_string(dir.join("suite.toml")).unwrap_or_default();
+    let args = format!("{args:?} {suite}");
+    assert_eq!(code, Some(2), "{args} must be refused with exit 2: {err}");
+    assert!(!err.contains("panicked"), "{args} panicked: {err}");
+    assert!(
+        err.contains(name),
+        "{args}: the message must name `{name}`: {err}"
+    );
+    assert!(!dir.join("out").exists(), "{args} ran");
+}
+
+const HUGE_INT: &str = "18446744073709551616";
+const ABSURD: &[&str] = &["1e300", "inf", "NaN", "-inf", "abc", "", "0x10", HUGE_INT];
+
+/// (flag, a workload that uses it, values beyond its range besides ABSURD).
+const FLAGS: &[(&str, &str, &[&str])] = &[
+    ("--workers", "cpu", &["0", "-1", "100001", "1,0"]),
+    ("--tasks", "cpu", &["0", "-1", "1000001", "4294967296"]),
+    ("--cpu-threads", "convoy", &["-1", "1025"]),
+    (
+        "--task-ms",
+        "cpu",
+        &["0", "-1", "0.0000001", "3600001", "5e-324"],
+    ),
+    ("--kernel", "cpu", &["nope"]),
+    ("--cpu-fraction", "mixed", &["-0.1", "1.5"]),
+    ("--file-kib", "io-file", &["0", "-1", "1048577"]),
+    ("--touch-kib", "cpu", &["-1", "16777217"]),
+    ("--server-delay-ms", "io-socket", &["-1", "60001"]),
+    ("--round-trips", "io-socket", &["0", "-1", "10000001"]),
+    ("--repetitions", "cpu", &["0", "-1", "10001"]),
+    ("--max-repetitions", "cpu", &["0", "10001"]),
+    ("--point-budget", "cpu", &["-1", "86401"]),
+    ("--warmup", "cpu", &["-1", "1001"]),
+    ("--timeout", "cpu", &["0", "-1", "86401"]),
+    ("--models", "cpu", &["nope", "thread+gil+gil", ","]),
+    ("--only", "cpu", &["nothing"]),
+];
+
+#[test]
+fn every_flag_beyond_its_range_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "9".repeat(5000);
+    let mut tried = 0;
+    for &(flag, workload, beyond) in FLAGS {
+        for value in beyond.iter().chain(ABSURD).copied().chain([long.as_str()]) {
+            let args = vec![
+                "run".to_owned(),
+                "--workload".to_owned(),
+                workload.to_owned(),
+                format!("{flag}={value}"),
+                "--out".to_owned(),
+                "out".to_owned(),
+            ];
+            // Clap's own parse errors name the flag as `--flag <VALUE>`.
+            assert_refused(&args, flag, dir.path());
+            tried += 1;
+        }
+    }
+    assert!(tried > 150, "the sweep shrank to {tried} inputs");
+}
+
+#[test]
+fn a_flag_no_scenario_uses_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, workload) in [
+        ("--file-kib", "4", "cpu"),
+        ("--cpu-threads", "1", "cpu"),
+        ("--round-trips", "4", "io-sleep"),
+        ("--cpu-fraction", "0.5", "io-file"),
+        ("--task-ms", "1", "io-socket"),
+        ("--workers", "2", "convoy"),
+    ] {
+        let args: Vec<String> = ["run", "--workload", workload, flag, value, "--out", "out"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_refused(&args, flag, dir.path());
+    }
+}
+
+/// (key, workload, bad values as TOML). Integer keys also get floats and
+/// strings; every key gets an empty list or string where it makes sense.
+const KEYS: &[(&str, &str, &[&str])] = &[
+    (
+        "workers",
+        "cpu",
+        &["0", "-1", "100001", "[]", "[1, 0]", "1.5"],
+    ),
+    (
+        "tasks",
+        "cpu",
+        &["0", "-1", "1000001", "[]", "9223372036854775807"],
+    ),
+    ("cpu_threads", "convoy", &["-1", "1025", "[]"]),
+    ("task_ms", "cpu", &["0", "-1", "0.0000001", "3600001", "[]"]),
+    ("kernel", "cpu", &["\"nope\"", "\"\"", "1"]),
+    ("cpu_fraction", "mixed", &["-0.1", "1.5"]),
+    ("server_delay_ms", "io-socket", &["-1", "60001"]),
+    ("round_trips", "io-socket", &["0", "-1", "10000001"]),
+    ("message_bytes", "io-socket", &["0", "-1", "1048577"]),
+    ("file_kib", "io-file", &["0", "-1", "1048577"]),
+    ("touch_kib", "cpu", &["-1", "16777217"]),
+    ("switch_interval_us", "cpu", &["0", "-1", "10000001"]),
+    ("check_interval", "cpu", &["0", "-1", "1000000001"]),
+    ("repetitions", "cpu", &["0", "-1", "10001"]),
+    ("warmup", "cpu", &["-1", "1001"]),
+    ("gil", "cpu", &["\"nope\"", "\"\"", "true"]),
+    ("releases_gil", "cpu", &["1", "\"yes\""]),
+    ("models", "cpu", &["[]", "[\"nope\"]", "\"thread\""]),
+    ("name", "cpu", &["\"\"", "\"   \"", "1"]),
+    ("workload", "cpu", &["\"nope\"", "\"\"", "1"]),
+];
+
+/// `[settings]` keys and values beyond their ranges.
+const SETTINGS: &[(&str, &[&str])] = &[
+    ("repetitions", &["0", "-1", "0.5", "10001"]),
+    ("max_repetitions", &["0", "-1", "0.5", "10001"]),
+    ("warmup", &["-1", "0.5", "1001"]),
+    ("timeout_s", &["0", "-1", "0.0001", "86401"]),
+    ("point_budget_s", &["-1", "86401"]),
+];
+
+const KEY_ABSURD: &[&str] = &[
+    "nan",
+    "inf",
+    "-inf",
+    "1e300",
+    "\"text\"",
+    "9999999999999999999999",
+];
+
+#[test]
+fn every_key_beyond_its_range_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tried = 0;
+    for &(key, workload, beyond) in KEYS {
+        for value in beyond.iter().chain(KEY_ABSURD) {
+            if key == "name" && *value == "\"text\"" {
+                continue; // a good name
+            }
+            let name_line = if key == "name" { "" } else { "name = \"s\"\n" };
+            let workload_line = if key == "workload" {
+                String::new()
+            } else {
+                format!("workload = \"{workload}\"\n")
+            };
+            let text = format!("[[scenario]]\n{name_line}{workload_line}{key} = {value}\n");
+            std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+            let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+                .map(str::to_owned)
+                .to_vec();
+            assert_refused(&args, &format!("`{key}`"), dir.path());
+            tried += 1;
+        }
+    }
+    for &(key, beyond) in SETTINGS {
+        for value in beyond.iter().chain(KEY_ABSURD) {
+            let text = format!(
+                "[settings]\n{key} = {value}\n[[scenario]]\nname = \"s\"\nworkload = \"cpu\"\n"
+            );
+            std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+            let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+                .map(str::to_owned)
+                .to_vec();
+            assert_refused(&args, key, dir.path());
+            tried += 1;
+        }
+    }
+    assert!(tried > 150, "the sweep shrank to {tried} inputs");
+}
