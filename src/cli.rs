@@ -111,6 +111,10 @@ pub struct RunArgs {
     /// Compare against this results file (or a name under reports/baselines/)
     #[arg(long, value_name = "FILE|NAME")]
     pub baseline: Option<String>,
+    /// Judge regressions against --baseline even when it comes from another
+    /// machine (otherwise such a comparison exits 3)
+    #[arg(long, requires = "baseline")]
+    pub allow_machine_mismatch: bool,
     /// Save the results as a named baseline under reports/baselines/
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
@@ -159,6 +163,10 @@ pub struct CompareArgs {
     pub metric: Metric,
     #[arg(long, value_enum, default_value_t)]
     pub format: CompareFormat,
+    /// Judge regressions even when the two runs come from different machines
+    /// (otherwise such a comparison exits 3)
+    #[arg(long)]
+    pub allow_machine_mismatch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -248,6 +248,10 @@ impl RunInfo {
     }
 }
 
+/// Exit code of a comparison across different machines (see README.md,
+/// "Exit codes"): not a regression, not a pass; CI shows it as a notice.
+pub const EXIT_DIFFERENT_MACHINES: u8 = 3;
+
 /// The whole comparison: one entry per case of either run, current's order
 /// first, and warnings that qualify every verdict (different machines, too
 /// few repetitions, interrupted runs).
@@ -258,6 +262,9 @@ pub struct Comparison {
     pub current: RunInfo,
     pub entries: Vec<Entry>,
     pub warnings: Vec<String>,
+    /// The two runs come from different hardware: a difference may be the
+    /// machine's, not the code's (`main` exits 3 unless told to judge anyway).
+    pub different_machines: bool,
 }
 
 /// How many entries got each outcome, in the order summaries print them.
@@ -277,6 +284,18 @@ impl Comparison {
     /// True when at least one case confidently regressed: exit code 1.
     pub fn has_regression(&self) -> bool {
         self.tally().regressed > 0
+    }
+
+    /// The exit code the comparison ends with: 1 for a confident
+    /// regression, 0 for none, and [`EXIT_DIFFERENT_MACHINES`] when the
+    /// runs come from different hardware and `allow_machine_mismatch` was
+    /// not given, whatever the verdicts, since they may be the machine's.
+    pub fn exit_code(&self, allow_machine_mismatch: bool) -> u8 {
+        if self.different_machines && !allow_machine_mismatch {
+            EXIT_DIFFERENT_MACHINES
+        } else {
+            u8::from(self.has_regression())
+        }
     }
 
     pub fn tally(&self) -> Tally {
@@ -303,9 +322,9 @@ impl Comparison {
 /// Compares every case of `current` with the same case of `baseline`.
 pub fn compare(baseline: &RunReport, current: &RunReport, options: &CompareOptions) -> Comparison {
     let mut warnings = Vec::new();
-    if let Some(warning) = machine_warning(baseline, current) {
-        warnings.push(warning);
-    }
+    let machine = machine_warning(baseline, current);
+    let different_machines = machine.is_some();
+    warnings.extend(machine);
     for (side, report) in [("baseline", baseline), ("current", current)] {
         if report.interrupted {
             warnings.push(format!(
@@ -348,6 +367,7 @@ pub fn compare(baseline: &RunReport, current: &RunReport, options: &CompareOptio
         current: RunInfo::of(current),
         entries,
         warnings,
+        different_machines,
     }
 }
 

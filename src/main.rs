@@ -1,7 +1,7 @@
 //! parabench's entry point: parse the command line, carry out the command,
 //! print the error chain and map the outcome to an exit code
 //! (0 success, 1 failed cases or a confident regression, 2 bad input,
-//! 130 interrupted).
+//! 3 a comparison across different machines, 130 interrupted).
 
 use anyhow::Context;
 use clap::Parser;
@@ -116,7 +116,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         parabench::atomic_file::write(path, &serde_json::to_vec_pretty(&report)?)?;
         eprintln!("baseline saved: {}", path.display());
     }
-    let mut regressed = false;
+    let mut compared = 0;
     if let Some((baseline, path)) = &baseline {
         let options = compare::CompareOptions::new(parabench::cli::Metric::Wall, 10.0)?;
         let comparison = compare::compare(baseline, &report, &options);
@@ -128,7 +128,13 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             "{}",
             compare::render(&comparison, parabench::cli::CompareFormat::Table)
         );
-        regressed = comparison.has_regression();
+        compared = comparison.exit_code(args.allow_machine_mismatch);
+        if compared == compare::EXIT_DIFFERENT_MACHINES {
+            eprintln!(
+                "note: not judged: the baseline comes from a different machine (exit {compared}); \
+                 pass --allow-machine-mismatch to judge it anyway"
+            );
+        }
     }
     let failed = report
         .cases
@@ -143,7 +149,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("{failed} case(s) failed; see their status");
         return Ok(1);
     }
-    Ok(u8::from(regressed))
+    Ok(compared)
 }
 
 /// Named baselines live under reports/baselines/NAME.json.
@@ -228,7 +234,8 @@ fn sysinfo() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Exit 1 when at least one case confidently regressed, 0 otherwise.
+/// Exit 1 when at least one case confidently regressed, 3 when the runs
+/// come from different machines (unless allowed), 0 otherwise.
 fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
     let options = compare::CompareOptions::new(args.metric, args.threshold)?;
     let baseline = load::load_report(&args.baseline)?;
@@ -240,7 +247,14 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
         eprintln!("warning: {warning}");
     }
     write_stdout(&compare::render(&comparison, args.format))?;
-    Ok(u8::from(comparison.has_regression()))
+    let code = comparison.exit_code(args.allow_machine_mismatch);
+    if code == compare::EXIT_DIFFERENT_MACHINES {
+        eprintln!(
+            "note: not judged: the runs come from different machines (exit {code}); \
+             pass --allow-machine-mismatch to judge them anyway"
+        );
+    }
+    Ok(code)
 }
 
 fn export_command(args: &ExportArgs) -> anyhow::Result<u8> {

@@ -159,17 +159,22 @@ fn failed_cases_are_listed_with_their_reason() {
 }
 
 #[test]
-fn different_machines_warn_on_stderr_and_in_the_output() {
-    let out = parabench(&[
+fn different_machines_warn_and_exit_3_unless_allowed() {
+    let args = [
         "compare",
         "base.json",
         "other_machine.json",
         "--format",
         "markdown",
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    ];
+    let out = parabench(&args);
+    assert_eq!(out.status.code(), Some(3), "not judged across machines");
     assert!(text(&out.stderr).contains("DIFFERENT MACHINES"));
+    assert!(text(&out.stderr).contains("--allow-machine-mismatch"));
     assert!(text(&out.stdout).contains("DIFFERENT MACHINES"));
+    let allowed = parabench(&[&args[..], &["--allow-machine-mismatch"]].concat());
+    assert_eq!(allowed.status.code(), Some(0), "judged: no regression");
+    assert!(text(&allowed.stdout).contains("DIFFERENT MACHINES"));
 }
 
 #[test]
