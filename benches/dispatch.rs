@@ -11,7 +11,7 @@
 //! blocks, only ticks (a forced switch).
 //!
 //! Waking a thread on the other core costs 40-70 µs on the 2-core VMs against
-//! 2-4 µs on the same core (shared/TRAPS.md), so round trips here are bimodal:
+//! 2-4 µs on the same core (benches/README.md), so round trips here are bimodal:
 //! compare medians, and look at the distributions in `target/criterion/`.
 
 mod common;
@@ -194,7 +194,7 @@ fn processes(c: &mut Criterion) {
 /// the rest a cross-core wake-up; a longer sleep is more often woken late
 /// under load. An interval of 0 is no shortcut: the waiter then polls
 /// `wait_timeout(0)`, paced only by that slack, and without the slack it
-/// starves a holder on its own core for a 4 ms tick (shared/TRAPS.md).
+/// starves a holder on its own core for a 4 ms tick (benches/README.md).
 fn gil_handoff(c: &mut Criterion) {
     let tick_iters = (calibrate(Kernel::Hash, Duration::from_millis(20)) / 1e3).max(1.0) as u64;
     let mut g = c.benchmark_group("gil-handoff");
