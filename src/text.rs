@@ -14,8 +14,9 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 /// The longest slug, in characters, before its hash suffix. Chart files are
 /// named `<slug>-<hash>-<chart>.png`; with this cap a file name stays well
-/// under the 255 bytes that Linux and macOS allow.
-pub const MAX_SLUG_CHARS: usize = 64;
+/// under the 255 bytes that Linux and macOS allow, and a history case key
+/// (`scenario/model/workers=N/tasks=N/...`) usually keeps all of its parts.
+pub const MAX_SLUG_CHARS: usize = 120;
 
 /// Why a name was refused; the caller names the key and the place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
