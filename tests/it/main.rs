@@ -4,8 +4,10 @@
 mod compare;
 mod export;
 mod history;
+mod inputs;
 mod memory;
 mod models;
 mod report;
 mod run;
+mod stdout;
 mod workflow;
