@@ -8,7 +8,7 @@ use clap::Parser;
 use parabench::cli::{
     Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs,
 };
-use parabench::text::terminal_line;
+use parabench::text::{self, terminal_line};
 use parabench::{compare, console, export, history, input, load, plan, runner};
 use std::path::Path;
 use std::process::ExitCode;
@@ -241,7 +241,7 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
 
 fn sysinfo() -> anyhow::Result<u8> {
     let machine = parabench::machine::record();
-    outln!("{}", serde_json::to_string_pretty(&machine)?);
+    outln!("{}", text::json(serde_json::to_string_pretty(&machine)?));
     Ok(0)
 }
 

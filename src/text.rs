@@ -177,6 +177,26 @@ pub fn csv_text(text: &str) -> String {
     }
 }
 
+/// JSON text with every hazard that serde leaves raw (DEL, C1 controls,
+/// separators, bidi overrides; it escapes only C0) written as a `\uXXXX`
+/// escape, so that printing the JSON cannot drive a terminal. The value is
+/// unchanged: those characters occur only inside strings, where the escape
+/// means the same character; the line feeds of pretty printing stay.
+pub fn json(text: String) -> String {
+    if !text.chars().any(|c| c != '\n' && is_hazard(c)) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c != '\n' && is_hazard(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A file-name stem for `name`: lower-case ASCII letters and digits, other
 /// runs of characters as one `-`, at most `MAX_SLUG_CHARS` long. A name cut
 /// short gets `-` and a hash of the whole name, so that two long names that
@@ -484,6 +504,19 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(csv_text(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn json_keeps_its_value_and_loses_its_hazards() {
+        for name in hostile::names() {
+            let value = serde_json::json!({ "name": name, "list": [name] });
+            let text = json(serde_json::to_string_pretty(&value).unwrap());
+            hostile::assert_no_hazard(&text);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+                value
+            );
         }
     }
 

@@ -17,7 +17,7 @@ pub fn render(comparison: &Comparison, format: CompareFormat) -> String {
             let mut text = serde_json::to_string_pretty(&to_json(comparison))
                 .expect("a JSON value always serializes");
             text.push('\n');
-            text
+            crate::text::json(text)
         }
     }
 }
@@ -280,8 +280,9 @@ mod tests {
             hostile::assert_no_hazard(&table);
             assert_eq!(table.lines().count(), plain_rows, "{table}");
             hostile::assert_inert_markdown(&render(&comparison, CompareFormat::Markdown));
-            let json: serde_json::Value =
-                serde_json::from_str(&render(&comparison, CompareFormat::Json)).unwrap();
+            let json = render(&comparison, CompareFormat::Json);
+            hostile::assert_no_hazard(&json);
+            let json: serde_json::Value = serde_json::from_str(&json).unwrap();
             assert_eq!(json["current"]["version"], name.as_str());
         }
     }
