@@ -1,6 +1,9 @@
 //! Writing a file so that readers never see half of it: a temporary file in
 //! the same directory, then a rename over the target. Every file parabench
-//! writes (results.json after each case, reports, exports) goes through here.
+//! writes (results.json after each case, reports, exports, history charts
+//! and index, baselines, the CPython runner script) goes through here; the
+//! only other writes are the file workloads' own IO, which is what they
+//! measure, and `/proc` controls.
 
 use anyhow::Context;
 use std::io::Write;

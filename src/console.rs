@@ -1,10 +1,47 @@
 //! What a person sees in the terminal: the progress bar with ETA on stderr
-//! (hidden when stderr is not a terminal) and the compact results table on
-//! stdout.
+//! (hidden when stderr is not a terminal), the compact results table on
+//! stdout, and `print`/`eprint`, the one way the binary writes to either.
+//! Names are escaped with `text::terminal_line` before they are shown.
 
 use crate::results::{CaseResult, RunReport};
 use crate::runner::Event;
+use crate::text::terminal_line;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once stdout's reader has gone away; later output is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` to stdout. A reader that has gone away (`parabench list |
+/// head -1`) is not an error: the rest of the output is dropped quietly and
+/// the command finishes its work (a run still writes its report), with the
+/// exit code its outcome gives. Other write errors (a full disk) are errors.
+pub fn print(text: &str) -> std::io::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Writes a message to stderr, escaped for the terminal (`text::terminal`),
+/// since messages quote names and paths. Errors are ignored: there is
+/// nowhere left to report them, and `2>&1 | head` must not panic.
+pub fn eprint(text: &str) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(crate::text::terminal(text).as_bytes());
+}
 
 pub struct Progress {
     bar: ProgressBar,
@@ -34,11 +71,14 @@ impl Progress {
                 workers,
             } => self
                 .bar
-                .set_message(format!("{scenario}: {model} x{workers}")),
+                .set_message(format!("{}: {} x{workers}", terminal_line(scenario), model)),
             Event::RunDone => self.bar.inc(1),
             Event::CaseDone(case) if !case.is_ok() => self.bar.println(format!(
                 "warning: {} / {} x{}: {}",
-                case.scenario, case.model, case.workers, case.status
+                terminal_line(&case.scenario),
+                terminal_line(&case.model),
+                case.workers,
+                terminal_line(&case.status)
             )),
             Event::CaseDone(_) => {}
         }
@@ -78,16 +118,16 @@ pub fn table(report: &RunReport) -> String {
     }
     out.push_str("\nverdicts:\n");
     for notice in crate::report::verdicts::notices(report) {
-        out.push_str(&format!("  note: {notice}\n"));
+        out.push_str(&format!("  note: {}\n", terminal_line(&notice)));
     }
     for v in crate::report::verdicts::verdicts(report) {
         out.push_str(&format!(
             "  {:<13} {}{}\n",
             v.outcome.label(),
-            v.title(),
+            terminal_line(&v.title()),
             v.scenario
                 .as_deref()
-                .map_or(String::new(), |s| format!(" on {s}"))
+                .map_or(String::new(), |s| format!(" on {}", terminal_line(s)))
         ));
     }
     out
@@ -105,8 +145,8 @@ fn row(c: &CaseResult) -> String {
     });
     format!(
         "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
-        truncate(&c.scenario, 16),
-        c.model,
+        truncate(&terminal_line(&c.scenario), 16),
+        truncate(&terminal_line(&c.model), 20),
         c.workers,
         c.tasks,
         opt(c.task_ms, 1),
@@ -114,7 +154,7 @@ fn row(c: &CaseResult) -> String {
         opt(c.speedup, 2),
         opt(c.efficiency.map(|e| e * 100.0), 0) + if c.efficiency.is_some() { "%" } else { "" },
         c.repetitions.len(),
-        c.status
+        terminal_line(&c.status)
     )
 }
 
@@ -123,5 +163,40 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_owned()
     } else {
         s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::hostile;
+
+    /// The sample report with every scenario, model and status renamed
+    /// through `rename`, one to one, so that the table keeps its shape.
+    fn renamed(rename: &dyn Fn(&str) -> String) -> RunReport {
+        let mut report = crate::report::tests::sample();
+        for case in &mut report.cases {
+            case.scenario = rename(&case.scenario);
+            case.model = rename(&case.model);
+            case.status = rename(&case.status);
+        }
+        for scenario in &mut report.scenarios {
+            scenario.name = rename(&scenario.name);
+        }
+        report
+    }
+
+    #[test]
+    fn hostile_names_cannot_reach_the_terminal_or_add_rows() {
+        let plain = table(&renamed(&|old| format!("n-{old}")));
+        for name in hostile::names() {
+            let out = table(&renamed(&|old| format!("{name}-{old}")));
+            hostile::assert_no_hazard(&out);
+            assert_eq!(
+                out.lines().count(),
+                plain.lines().count(),
+                "{name:?}:\n{out}"
+            );
+        }
     }
 }

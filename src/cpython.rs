@@ -360,7 +360,8 @@ fn run_with_env(
         .tempdir()
         .context("creating a directory for the CPython runner")?;
     let script = dir.path().join("parabench_runner.py");
-    std::fs::write(&script, RUNNER).with_context(|| format!("writing {}", script.display()))?;
+    crate::atomic_file::write(&script, RUNNER.as_bytes())
+        .with_context(|| format!("writing {}", script.display()))?;
     let body = serde_json::to_vec(request).context("encoding the CPython request")?;
 
     let mut command = Command::new(&python.path);

@@ -2,11 +2,14 @@
 //! github-action-benchmark's `customSmallerIsBetter` JSON, CSV with one row
 //! per repetition, and a Markdown table. Pure: `export` returns the text and
 //! the caller writes it. Case names are `compare::CaseKey`'s, so they match.
+//! Names from the results file are escaped for Markdown and neutralised for
+//! CSV by `text`; JSON needs nothing beyond serde's own escaping.
 
 use crate::cli::{ExportFormat, Metric};
 use crate::compare::{CaseKey, metric};
 use crate::results::{CaseResult, Estimate, RunReport};
 use crate::stats::median;
+use crate::text::{self, markdown_code};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -26,7 +29,7 @@ pub fn export(report: &RunReport, format: ExportFormat) -> String {
 fn pretty_json(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("a JSON value always serializes");
     text.push('\n');
-    text
+    text::json(text)
 }
 
 /// The wall-time estimate of a measured case: the recorded one, or the
@@ -148,20 +151,23 @@ fn csv(report: &RunReport) -> String {
         .chain(param_names.iter().map(|name| format!("param_{name}")))
         .chain(REPETITION_COLUMNS.iter().map(|c| (*c).to_owned()))
         .collect();
+    let header: Vec<String> = header.iter().map(|cell| text::csv_text(cell)).collect();
     push_csv_row(&mut out, &header);
+    // Text cells go through `text::csv_text` (no formulas, no control
+    // characters); numbers are written as numbers, negative ones included.
     for case in &report.cases {
         let estimate = |e: Option<Estimate>, pick: fn(Estimate) -> f64| opt(e.map(pick));
         let mut case_cells = vec![
-            report.harness.started_at.clone(),
-            CaseKey::of(case).to_string(),
-            case.scenario.clone(),
-            case.workload.clone(),
-            case.kernel.clone().unwrap_or_default(),
-            case.model.clone(),
+            text::csv_text(&report.harness.started_at),
+            text::csv_text(&CaseKey::of(case).to_string()),
+            text::csv_text(&case.scenario),
+            text::csv_text(&case.workload),
+            text::csv_text(case.kernel.as_deref().unwrap_or_default()),
+            text::csv_text(&case.model),
             case.workers.to_string(),
             case.tasks.to_string(),
             opt(case.task_ms),
-            case.status.clone(),
+            text::csv_text(&case.status),
             estimate(case.wall_s, |e| e.median),
             estimate(case.wall_s, |e| e.low),
             estimate(case.wall_s, |e| e.high),
@@ -212,10 +218,11 @@ fn push_csv_row(out: &mut String, cells: &[String]) {
 
 /// RFC 4180 quoting: a field holding a comma, a quote or a line break is
 /// wrapped in quotes, with its quotes doubled. Leading or trailing spaces
-/// are quoted too, since some readers trim them otherwise.
+/// are quoted too, since some readers trim them otherwise, and so is a `;`,
+/// the separator of spreadsheets in many locales.
 fn csv_field(cell: &str) -> String {
     let needs_quotes =
-        cell.contains([',', '"', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ');
+        cell.contains([',', '"', '\n', '\r', ';']) || cell.starts_with(' ') || cell.ends_with(' ');
     if needs_quotes {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
@@ -227,8 +234,8 @@ fn markdown(report: &RunReport) -> String {
     let machine = &report.machine;
     let mut out = format!(
         "## parabench results\n\nStarted {} on {} ({} logical cores), {} repetitions per case.\n\n",
-        report.harness.started_at,
-        escape_markdown(&machine.cpu_brand),
+        text::markdown(&report.harness.started_at),
+        text::markdown(&machine.cpu_brand),
         machine.logical_cores,
         report.settings.repetitions
     );
@@ -254,8 +261,8 @@ fn markdown(report: &RunReport) -> String {
             None => (dash(), dash()),
         };
         let cells = [
-            format!("`{}`", escape_markdown(&CaseKey::of(case).to_string())),
-            escape_markdown(&case.status),
+            markdown_code(&CaseKey::of(case).to_string()),
+            text::markdown(&case.status),
             wall,
             ci,
             case.speedup.map_or_else(dash, |s| format!("{s:.2}×")),
@@ -268,11 +275,6 @@ fn markdown(report: &RunReport) -> String {
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     out
-}
-
-/// Keeps user-chosen names and failure reasons from breaking a Markdown table.
-pub(crate) fn escape_markdown(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -289,8 +291,98 @@ mod tests {
         assert_eq!(csv_field(""), "");
     }
 
+    /// The sample report with every name and status holding `name`, and a
+    /// negative number where a spreadsheet could mistake it for a formula.
+    fn hostile_report(name: &str) -> RunReport {
+        let mut report = crate::report::tests::sample();
+        // A failed case and some measured ones are enough, and keep this fast.
+        report.cases.sort_by_key(|case| case.is_ok());
+        report.cases.truncate(8);
+        for case in &mut report.cases {
+            case.scenario = name.to_owned();
+            case.model = format!("{name}-{}", case.model);
+            case.kernel = Some(name.to_owned());
+            case.status = name.to_owned();
+            case.params.insert(name.to_owned(), -1.5);
+        }
+        report.harness.started_at = name.to_owned();
+        report.machine.cpu_brand = name.to_owned();
+        report
+    }
+
     #[test]
-    fn markdown_escape_keeps_pipes_in_cells() {
-        assert_eq!(escape_markdown("a|b\nc"), "a\\|b c");
+    fn hostile_names_stay_inert_in_markdown_and_json() {
+        for name in crate::text::hostile::names() {
+            let report = hostile_report(&name);
+            crate::text::hostile::assert_inert_markdown(&export(&report, ExportFormat::Markdown));
+            for format in [ExportFormat::Bmf, ExportFormat::GithubActionBenchmark] {
+                let json = export(&report, format);
+                crate::text::hostile::assert_no_hazard(&json);
+                let _: serde_json::Value = serde_json::from_str(&json).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn csv_has_no_formula_and_keeps_numbers_numeric() {
+        for name in crate::text::hostile::names() {
+            let out = export(&hostile_report(&name), ExportFormat::Csv);
+            // Record ends are the only line feeds: every control in a cell is escaped.
+            crate::text::hostile::assert_no_hazard(&out);
+            let rows: Vec<Vec<&str>> = out.lines().map(|line| split_csv_line(line)).collect();
+            let width = rows[0].len();
+            let param_col = rows[0]
+                .iter()
+                .position(|h| *h == crate::text::csv_text(&format!("param_{name}")))
+                .unwrap();
+            let text_columns = [
+                "run_started_at",
+                "case",
+                "scenario",
+                "workload",
+                "kernel",
+                "model",
+                "status",
+            ];
+            for row in &rows[1..] {
+                assert_eq!(row.len(), width, "{name:?}: {row:?}");
+                for (cell, column) in row.iter().zip(&rows[0]) {
+                    if text_columns.contains(column) {
+                        assert!(
+                            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                            "{name:?}: formula in {column}: {cell:?}"
+                        );
+                    } else {
+                        assert!(
+                            cell.is_empty() || cell.parse::<f64>().is_ok(),
+                            "{column}: {cell:?}"
+                        );
+                    }
+                }
+            }
+            assert!(
+                rows[1..].iter().all(|row| row[param_col] == "-1.5"),
+                "{name:?}"
+            );
+        }
+    }
+
+    /// The cells of one CSV record, quotes removed (no quoted line breaks,
+    /// which the check above already rules out).
+    fn split_csv_line(line: &str) -> Vec<&str> {
+        let mut cells = Vec::new();
+        let (mut start, mut quoted) = (0, false);
+        for (idx, c) in line.char_indices() {
+            match c {
+                '"' => quoted = !quoted,
+                ',' if !quoted => {
+                    cells.push(line[start..idx].trim_matches('"'));
+                    start = idx + 1;
+                }
+                _ => {}
+            }
+        }
+        cells.push(line[start..].trim_matches('"'));
+        cells
     }
 }

@@ -1,7 +1,8 @@
 //! Trends across runs: reads several results files, orders them by start
 //! time, and draws one chart per case and metric (median with its 95% CI)
 //! as SVG and PNG, with an `index.md` listing them. Everything here is pure
-//! except `write_history`, the one function that reads and writes files.
+//! except `write_history`, the one function that reads and writes files
+//! (through `load` and `atomic_file`).
 
 mod chart;
 
@@ -12,8 +13,9 @@ use crate::compare::{CaseKey, metric};
 use crate::load::load_report;
 use crate::results::RunReport;
 use crate::stats::median_ci;
+use crate::text::{markdown, markdown_code};
 use anyhow::Context;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 /// What the user can get wrong when asking for a history.
@@ -112,29 +114,15 @@ pub fn series(runs: &[RunReport]) -> Vec<Series> {
     all
 }
 
-/// File-name stem for each series: the case key made safe for any file
-/// system, then the metric; repeated stems get a numeric suffix.
+/// File-name stem for each series: the case key as a bounded slug, unique
+/// among the cases (`text::Slugs`), then the metric.
 pub fn chart_stems(series: &[Series]) -> Vec<String> {
-    let mut used = HashMap::new();
+    let mut slugs = crate::text::Slugs::new();
     series
         .iter()
         .map(|s| {
-            let mut slug = String::new();
-            for c in s.key.to_string().chars() {
-                if c.is_ascii_alphanumeric() || c == '.' {
-                    slug.push(c.to_ascii_lowercase());
-                } else if !slug.ends_with('-') {
-                    slug.push('-');
-                }
-            }
-            let stem = format!("{}-{}", slug.trim_matches('-'), metric::name(s.metric));
-            let count = used.entry(stem.clone()).or_insert(0);
-            *count += 1;
-            if *count == 1 {
-                stem
-            } else {
-                format!("{stem}-{count}")
-            }
+            let slug = slugs.claim(&s.key.to_string());
+            format!("{slug}-{}", metric::name(s.metric))
         })
         .collect()
 }
@@ -147,23 +135,20 @@ pub fn index_markdown(runs: &[RunSource], series: &[Series], stems: &[String]) -
     );
     out.push_str("| run | started (UTC) | commit | file |\n| ---: | --- | --- | --- |\n");
     for (run_idx, run) in runs.iter().enumerate() {
+        let commit = run.git_commit.as_deref().map_or("-".to_owned(), |c| {
+            markdown_code(&c.chars().take(12).collect::<String>())
+        });
         out.push_str(&format!(
-            "| {} | {} | {} | `{}` |\n",
+            "| {} | {} | {commit} | {} |\n",
             run_idx + 1,
-            run.started_at,
-            run.git_commit
-                .as_deref()
-                .map_or("-", |c| c.get(..12).unwrap_or(c)),
-            run.source.display()
+            markdown(&run.started_at),
+            markdown_code(&run.source.display().to_string())
         ));
     }
     let mut current_case = None;
     for (s, stem) in series.iter().zip(stems) {
         if current_case != Some(&s.key) {
-            out.push_str(&format!(
-                "\n## {}\n\n",
-                crate::export::escape_markdown(&s.key.to_string())
-            ));
+            out.push_str(&format!("\n## {}\n\n", markdown(&s.key.to_string())));
             current_case = Some(&s.key);
         }
         out.push_str(&format!(
@@ -206,17 +191,19 @@ pub fn write_history(inputs: &[PathBuf], out: &Path) -> anyhow::Result<HistorySu
     let labels: Vec<String> = infos.iter().map(|run| run_label(&run.started_at)).collect();
 
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let write = |path: &Path, bytes: &[u8]| {
+        crate::atomic_file::write(path, bytes)
+            .with_context(|| format!("writing {}", path.display()))
+    };
     for (s, stem) in series.iter().zip(&stems) {
-        let svg_path = out.join(format!("{stem}.svg"));
-        std::fs::write(&svg_path, svg(s, &labels)?)
-            .with_context(|| format!("writing {}", svg_path.display()))?;
-        let png_path = out.join(format!("{stem}.png"));
-        std::fs::write(&png_path, png(s, &labels)?)
-            .with_context(|| format!("writing {}", png_path.display()))?;
+        write(
+            &out.join(format!("{stem}.svg")),
+            svg(s, &labels)?.as_bytes(),
+        )?;
+        write(&out.join(format!("{stem}.png")), &png(s, &labels)?)?;
     }
     let index = out.join("index.md");
-    std::fs::write(&index, index_markdown(&infos, &series, &stems))
-        .with_context(|| format!("writing {}", index.display()))?;
+    write(&index, index_markdown(&infos, &series, &stems).as_bytes())?;
     Ok(HistorySummary {
         n_runs: infos.len(),
         n_charts: series.len(),
@@ -273,5 +260,61 @@ mod tests {
     #[test]
     fn labels_are_short_times() {
         assert_eq!(run_label("2025-03-01T10:00:00Z"), "2025-03-01 10:00");
+    }
+
+    /// The sample report cut to its first `n_cases` measured cases, each
+    /// scenario renamed `<name>-<old name>`.
+    fn renamed_run(name: &str, n_cases: usize) -> RunReport {
+        let mut report = crate::report::tests::sample();
+        report.cases.retain(|case| case.is_ok());
+        report.cases.truncate(n_cases);
+        for case in &mut report.cases {
+            case.scenario = format!("{name}-{}", case.scenario);
+        }
+        report
+    }
+
+    #[test]
+    fn hostile_names_stay_inert_in_the_index() {
+        for name in crate::text::hostile::names() {
+            let runs = [renamed_run(&name, 6), renamed_run(&name, 6)];
+            let infos: Vec<RunSource> = (0..runs.len())
+                .map(|_| RunSource {
+                    started_at: name.clone(),
+                    git_commit: Some(name.clone()),
+                    source: PathBuf::from(format!("runs/{name}.json")),
+                })
+                .collect();
+            let series = series(&runs);
+            let stems = chart_stems(&series);
+            let md = index_markdown(&infos, &series, &stems);
+            crate::text::hostile::assert_inert_markdown(&md);
+            let unique: HashSet<&String> = stems.iter().collect();
+            assert_eq!(unique.len(), stems.len());
+            for stem in &stems {
+                assert!(stem.len() < 200, "{stem}");
+                assert!(
+                    stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                    "{stem}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn long_names_make_bounded_distinct_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "n".repeat(crate::text::MAX_NAME_CHARS);
+        for (idx, suffix) in ["a", "b"].iter().enumerate() {
+            let report = renamed_run(&format!("{long}{suffix}"), 1);
+            let path = dir.path().join(format!("run{idx}.json"));
+            std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+        }
+        let out = dir.path().join("history");
+        let summary = write_history(&[dir.path().to_owned()], &out).unwrap();
+        assert_eq!(summary.n_runs, 2);
+        // Two distinct cases, four metrics each, two files per chart, and the index.
+        assert_eq!(summary.n_charts, 2 * 4);
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2 * 4 * 2 + 1);
     }
 }

@@ -1,7 +1,10 @@
 //! Reading a `results.json` back: the one place that turns a path into a
 //! `RunReport`, for `compare`, `export`, `history` and `run --baseline`.
-//! Every failure names the file and says how to fix it.
+//! Every failure names the file and says how to fix it. Files are read
+//! through `input`, so a results file is a regular file of at most
+//! `input::MAX_RESULTS_BYTES`.
 
+use crate::input::{self, ReadError};
 use crate::results::{RunReport, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
@@ -14,7 +17,7 @@ pub enum LoadError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     #[error(
         "results file {} ends before the JSON is complete (line {line}, column {column}); \
@@ -54,17 +57,14 @@ pub enum LoadError {
 
 /// Reads and checks one results file.
 pub fn load_report(path: &Path) -> Result<RunReport, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::NotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            LoadError::Read {
-                path: path.to_owned(),
-                source,
-            }
-        }
+    let text = input::read_text(path, input::MAX_RESULTS_BYTES).map_err(|source| match source {
+        ReadError::NotFound => LoadError::NotFound {
+            path: path.to_owned(),
+        },
+        source => LoadError::Read {
+            path: path.to_owned(),
+            source,
+        },
     })?;
     parse_report(&text, path)
 }
@@ -128,6 +128,16 @@ mod tests {
             err.to_string()
                 .contains("/nonexistent/parabench/results.json")
         );
+    }
+
+    #[test]
+    fn directories_and_devices_are_refused_by_name() {
+        for (path, kind) in [("/dev/zero", "a device"), ("/tmp", "a directory")] {
+            let err = load_report(Path::new(path)).unwrap_err();
+            assert!(matches!(err, LoadError::Read { .. }), "{err:?}");
+            let chain = format!("{:#}", anyhow::Error::from(err));
+            assert!(chain.contains(path) && chain.contains(kind), "{chain}");
+        }
     }
 
     #[test]

@@ -8,12 +8,28 @@ use clap::Parser;
 use parabench::cli::{
     Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs,
 };
-use parabench::{compare, console, export, history, load, plan, runner};
-use std::io::Write;
+use parabench::text::{self, terminal_line};
+use parabench::{compare, console, export, history, input, load, plan, runner};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `println!` through `console::print`: a closed stdout (`| head`) ends the
+/// output quietly instead of panicking. Untrusted text must still be escaped.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        console::print(&format!("{}\n", format_args!($($arg)*))).context("writing to stdout")?
+    };
+}
+
+/// `eprintln!` through `console::eprint`, which escapes control characters
+/// and never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        console::eprint(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,7 +46,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
         }
     }
@@ -77,7 +93,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         None => None,
     };
     for notice in &plan.settings.notices {
-        eprintln!("note: {notice}");
+        errln!("note: {notice}");
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -88,7 +104,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
                 // A second Ctrl-C: the user does not want to wait for cleanup.
                 std::process::exit(130);
             }
-            eprintln!("\ninterrupted: finishing the current run and saving what was measured (Ctrl-C again to quit now)");
+            errln!("\ninterrupted: finishing the current run and saving what was measured (Ctrl-C again to quit now)");
         })
         .context("installing the Ctrl-C handler")?;
     }
@@ -100,11 +116,11 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let report = runner::run(&plan, &opts, &cancel, &mut |e| progress.on_event(e));
     progress.finish();
     let report = report?;
-    print!("{}", console::table(&report));
-    eprintln!("results: {}", args.out.join("results.json").display());
+    console::print(&console::table(&report)).context("writing to stdout")?;
+    errln!("results: {}", args.out.join("results.json").display());
     if !args.no_report {
         let written = parabench::report::write_all(&report, &args.out)?;
-        eprintln!(
+        errln!(
             "report: {} ({} files)",
             args.out.join("index.html").display(),
             written.len()
@@ -114,23 +130,24 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         std::fs::create_dir_all(BASELINE_DIR)
             .with_context(|| format!("creating {BASELINE_DIR}"))?;
         parabench::atomic_file::write(path, &serde_json::to_vec_pretty(&report)?)?;
-        eprintln!("baseline saved: {}", path.display());
+        errln!("baseline saved: {}", path.display());
     }
     let mut compared = 0;
     if let Some((baseline, path)) = &baseline {
         let options = compare::CompareOptions::new(parabench::cli::Metric::Wall, 10.0)?;
         let comparison = compare::compare(baseline, &report, &options);
         for w in &comparison.warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
-        println!("\ncompared with {}:", path.display());
-        print!(
-            "{}",
-            compare::render(&comparison, parabench::cli::CompareFormat::Table)
+        outln!(
+            "\ncompared with {}:",
+            terminal_line(&path.display().to_string())
         );
+        let table = compare::render(&comparison, parabench::cli::CompareFormat::Table);
+        console::print(&table).context("writing to stdout")?;
         compared = comparison.exit_code(args.allow_machine_mismatch);
         if compared == compare::EXIT_DIFFERENT_MACHINES {
-            eprintln!(
+            errln!(
                 "note: not judged: the baseline comes from a different machine (exit {compared}); \
                  pass --allow-machine-mismatch to judge it anyway"
             );
@@ -142,11 +159,11 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         .filter(|c| !c.is_ok() && !c.status.starts_with("skipped"))
         .count();
     if report.interrupted {
-        eprintln!("interrupted: {} cases saved", report.cases.len());
+        errln!("interrupted: {} cases saved", report.cases.len());
         return Ok(130);
     }
     if failed > 0 {
-        eprintln!("{failed} case(s) failed; see their status");
+        errln!("{failed} case(s) failed; see their status");
         return Ok(1);
     }
     Ok(compared)
@@ -188,11 +205,11 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     let run_args = RunArgs::default();
     let plan = plan::build(&sources, &run_args)?;
     for s in &plan.scenarios {
-        println!("{} ({})", s.name, s.workload.id());
+        outln!("{} ({})", terminal_line(&s.name), s.workload.id());
         if !s.description.is_empty() {
-            println!("  {}", s.description);
+            outln!("  {}", terminal_line(&s.description));
         }
-        println!(
+        outln!(
             "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
             s.workers,
             s.tasks,
@@ -205,7 +222,7 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             s.max_repetitions,
             s.warmup
         );
-        println!(
+        outln!(
             "  models: {}",
             s.models
                 .iter()
@@ -214,23 +231,23 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
                 .join(", ")
         );
     }
-    println!("\nmodels:");
+    outln!("\nmodels:");
     for m in parabench::model::ModelKind::ALL {
-        println!("  {:<20} {}", m.id(), m.describe());
+        outln!("  {:<20} {}", m.id(), m.describe());
     }
-    println!(
+    outln!(
         "  {:<20} the same under an emulated CPython GIL (thread, thread-pool, process, process-pool, async)",
         "MODEL+gil"
     );
     for m in parabench::model::ModelKind::CPYTHON {
-        println!("  {:<20} {}", m.id(), m.describe());
+        outln!("  {:<20} {}", m.id(), m.describe());
     }
     Ok(0)
 }
 
 fn sysinfo() -> anyhow::Result<u8> {
     let machine = parabench::machine::record();
-    println!("{}", serde_json::to_string_pretty(&machine)?);
+    outln!("{}", text::json(serde_json::to_string_pretty(&machine)?));
     Ok(0)
 }
 
@@ -244,12 +261,12 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
     // Warnings also go to stderr, so that they are seen when stdout is
     // redirected to a file or a step summary.
     for warning in &comparison.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
-    write_stdout(&compare::render(&comparison, args.format))?;
+    console::print(&compare::render(&comparison, args.format)).context("writing to stdout")?;
     let code = comparison.exit_code(args.allow_machine_mismatch);
     if code == compare::EXIT_DIFFERENT_MACHINES {
-        eprintln!(
+        errln!(
             "note: not judged: the runs come from different machines (exit {code}); \
              pass --allow-machine-mismatch to judge them anyway"
         );
@@ -261,30 +278,22 @@ fn export_command(args: &ExportArgs) -> anyhow::Result<u8> {
     let report = load::load_report(&args.results)?;
     let text = export::export(&report, args.format);
     match &args.output {
-        Some(path) => std::fs::write(path, text)
+        Some(path) => parabench::atomic_file::write(path, text.as_bytes())
             .with_context(|| format!("writing the export to {}", path.display()))?,
-        None => write_stdout(&text)?,
+        None => console::print(&text).context("writing to stdout")?,
     }
     Ok(0)
 }
 
 fn history_command(args: &HistoryArgs) -> anyhow::Result<u8> {
     let summary = history::write_history(&args.inputs, &args.out)?;
-    eprintln!(
+    errln!(
         "wrote {} charts from {} runs; see {}",
         summary.n_charts,
         summary.n_runs,
         summary.index.display()
     );
     Ok(0)
-}
-
-fn write_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("writing to stdout")
 }
 
 fn report(args: &ReportArgs) -> anyhow::Result<u8> {
@@ -295,15 +304,17 @@ fn report(args: &ReportArgs) -> anyhow::Result<u8> {
     };
     let out = args.out.as_deref().unwrap_or(beside);
     for path in parabench::report::write_all(&results, out)? {
-        println!("{}", path.display());
+        outln!("{}", terminal_line(&path.display().to_string()));
     }
     // The page links to results.json beside it; keep that link working.
     let copy = out.join("results.json");
     let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
     if !same(&copy, &args.results) {
-        std::fs::copy(&args.results, &copy)
+        let bytes = input::read(&args.results, input::MAX_RESULTS_BYTES)
+            .with_context(|| format!("reading {}", args.results.display()))?;
+        parabench::atomic_file::write(&copy, &bytes)
             .with_context(|| format!("copying {} to {}", args.results.display(), copy.display()))?;
-        println!("{}", copy.display());
+        outln!("{}", terminal_line(&copy.display().to_string()));
     }
     Ok(0)
 }

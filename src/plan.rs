@@ -46,9 +46,11 @@ pub fn load_sources(paths: &[std::path::PathBuf]) -> Result<Vec<Source>, PlanErr
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p).map_err(|e| PlanError::Read {
-                file: p.display().to_string(),
-                reason: e.to_string(),
+            let text = crate::input::read_text(p, crate::input::MAX_SUITE_BYTES).map_err(|e| {
+                PlanError::Read {
+                    file: p.display().to_string(),
+                    reason: e.to_string(),
+                }
             })?;
             Ok(Source {
                 name: p.display().to_string(),
@@ -573,6 +575,16 @@ fn resolve(
             Some("name"),
             "is empty",
             "give the scenario a name",
+        ));
+    }
+    if let Err(why) = crate::text::check_name(name.get_ref()) {
+        let help = "use a shorter name of printable characters";
+        return Err(located(
+            source,
+            name.span(),
+            Some("name"),
+            &why.to_string(),
+            help,
         ));
     }
     let Some(workload) = &spec.workload else {

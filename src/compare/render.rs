@@ -1,10 +1,11 @@
 //! Turns a `Comparison` into text: an aligned table for terminals, Markdown
 //! for pull requests and `$GITHUB_STEP_SUMMARY`, JSON for other tools.
-//! Pure: the caller prints or writes what these return.
+//! Pure: the caller prints or writes what these return. Text from the
+//! results files is escaped here, for the terminal or for Markdown.
 
 use super::{ALPHA, Comparison, Entry, Outcome, RunInfo, metric};
 use crate::cli::CompareFormat;
-use crate::export::escape_markdown;
+use crate::text::{markdown as escape_markdown, markdown_code, terminal_line};
 use serde_json::{Value, json};
 
 /// Renders the comparison in the asked format, ending with a newline.
@@ -16,7 +17,7 @@ pub fn render(comparison: &Comparison, format: CompareFormat) -> String {
             let mut text = serde_json::to_string_pretty(&to_json(comparison))
                 .expect("a JSON value always serializes");
             text.push('\n');
-            text
+            crate::text::json(text)
         }
     }
 }
@@ -101,17 +102,17 @@ fn table(comparison: &Comparison) -> String {
     let mut out = format!(
         "compare {}\nbaseline: {}\ncurrent:  {}\n",
         heading(comparison),
-        run_label(&comparison.baseline),
-        run_label(&comparison.current)
+        terminal_line(&run_label(&comparison.baseline)),
+        terminal_line(&run_label(&comparison.current))
     );
     for warning in &comparison.warnings {
-        out.push_str(&format!("WARNING: {warning}\n"));
+        out.push_str(&format!("WARNING: {}\n", terminal_line(warning)));
     }
     out.push('\n');
     let rows: Vec<[String; 6]> = comparison
         .entries
         .iter()
-        .map(|entry| cells(comparison, entry))
+        .map(|entry| cells(comparison, entry).map(|cell| terminal_line(&cell)))
         .collect();
     let mut widths = HEADERS.map(|h| h.chars().count());
     for row in &rows {
@@ -144,9 +145,9 @@ fn table(comparison: &Comparison) -> String {
 fn markdown(comparison: &Comparison) -> String {
     let mut out = format!(
         "## parabench compare\n\n{}\n\n- baseline: {}\n- current: {}\n\n",
-        heading(comparison),
-        run_label(&comparison.baseline),
-        run_label(&comparison.current)
+        escape_markdown(&heading(comparison)),
+        escape_markdown(&run_label(&comparison.baseline)),
+        escape_markdown(&run_label(&comparison.current))
     );
     for warning in &comparison.warnings {
         out.push_str(&format!("> **Warning:** {}\n\n", escape_markdown(warning)));
@@ -155,8 +156,9 @@ fn markdown(comparison: &Comparison) -> String {
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     out.push_str("| --- | ---: | ---: | ---: | ---: | --- |\n");
     for entry in &comparison.entries {
-        let mut row = cells(comparison, entry).map(|cell| escape_markdown(&cell));
-        row[0] = format!("`{}`", row[0]);
+        let plain = cells(comparison, entry);
+        let mut row = plain.clone().map(|cell| escape_markdown(&cell));
+        row[0] = markdown_code(&plain[0]);
         if let Outcome::Compared(change) = &entry.outcome
             && change.verdict == super::Verdict::Regressed
         {
@@ -238,4 +240,50 @@ fn to_json(comparison: &Comparison) -> Value {
         },
         "cases": cases,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Metric;
+    use crate::compare::{CompareOptions, compare};
+    use crate::results::RunReport;
+    use crate::text::hostile;
+
+    /// The sample report with every name, status and run label holding
+    /// `name`; `cpu` tells the two runs' machines apart, for a warning.
+    fn hostile_run(name: &str, cpu: &str) -> RunReport {
+        let mut report = crate::report::tests::sample();
+        for case in &mut report.cases {
+            case.scenario = format!("{name}-{}", case.scenario);
+            case.model = format!("{name}-{}", case.model);
+            if !case.is_ok() {
+                case.status = format!("{name}-{}", case.status);
+            }
+        }
+        report.harness.started_at = name.to_owned();
+        report.harness.git_commit = Some(name.to_owned());
+        report.harness.version = name.to_owned();
+        report.machine.cpu_brand = format!("{name}{cpu}");
+        report
+    }
+
+    #[test]
+    fn hostile_names_stay_inert_in_every_format() {
+        let options = CompareOptions::new(Metric::Wall, 10.0).unwrap();
+        let plain = compare(&hostile_run("n", "a"), &hostile_run("n", "b"), &options);
+        let plain_rows = render(&plain, CompareFormat::Table).lines().count();
+        for name in hostile::names() {
+            let comparison = compare(&hostile_run(&name, "a"), &hostile_run(&name, "b"), &options);
+            assert!(!comparison.warnings.is_empty());
+            let table = render(&comparison, CompareFormat::Table);
+            hostile::assert_no_hazard(&table);
+            assert_eq!(table.lines().count(), plain_rows, "{table}");
+            hostile::assert_inert_markdown(&render(&comparison, CompareFormat::Markdown));
+            let json = render(&comparison, CompareFormat::Json);
+            hostile::assert_no_hazard(&json);
+            let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(json["current"]["version"], name.as_str());
+        }
+    }
 }

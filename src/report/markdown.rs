@@ -4,25 +4,16 @@
 use super::verdicts::{Outcome, Verdict};
 use super::{query, table};
 use crate::results::RunReport;
+use crate::text::markdown as escape;
 use std::fmt::Write;
 
-/// Text safe inside a table cell: no pipes, no raw HTML, no emphasis.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '|' | '\\' | '*' | '_' | '`' | '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+/// A header row's cells, escaped like any cell (`[95% CI]` is text).
+fn header(cells: &[&str]) -> String {
+    cells
+        .iter()
+        .map(|cell| escape(cell))
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn mark(outcome: Outcome) -> &'static str {
@@ -75,7 +66,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
     let fidelity = table::fidelity_rows(report);
     if !fidelity.is_empty() {
         md.push_str("\n## GIL emulation against real CPython\n\n");
-        let _ = writeln!(md, "| {} |", table::FIDELITY_HEADER.join(" | "));
+        let _ = writeln!(md, "| {} |", header(&table::FIDELITY_HEADER));
         let _ = writeln!(md, "|{}", "---|".repeat(table::FIDELITY_HEADER.len()));
         for row in fidelity {
             let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
@@ -89,7 +80,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             escape(&scenario.name),
             escape(&scenario.description)
         );
-        let _ = writeln!(md, "| {} |", table::HEADER.join(" | "));
+        let _ = writeln!(md, "| {} |", header(&table::HEADER));
         let _ = writeln!(md, "|{}", "---|".repeat(table::HEADER.len()));
         let cases = query::scenario_cases(report, &scenario.name);
         for row in table::rows(report, &cases) {
@@ -99,7 +90,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
         let memory = table::memory_rows(report, scenario);
         if !memory.is_empty() {
             md.push_str("\nMemory per unit (the slope across the sweep of workers):\n\n");
-            let _ = writeln!(md, "| {} |", table::MEMORY_HEADER.join(" | "));
+            let _ = writeln!(md, "| {} |", header(&table::MEMORY_HEADER));
             let _ = writeln!(md, "|{}", "---|".repeat(table::MEMORY_HEADER.len()));
             for row in memory {
                 let cells: Vec<String> = row.iter().map(|cell| escape(cell)).collect();
@@ -157,8 +148,23 @@ mod tests {
     }
 
     #[test]
-    fn cells_cannot_break_the_table_or_inject_html() {
-        assert_eq!(escape("a|b<script>"), "a\\|b&lt;script&gt;");
-        assert_eq!(escape("x\ny"), "x y");
+    fn hostile_names_stay_inert() {
+        for name in crate::text::hostile::names() {
+            let mut report = crate::report::tests::with_fidelity(&name);
+            let rename = |old: &str| format!("{name}-{old}");
+            for case in &mut report.cases {
+                case.scenario = rename(&case.scenario);
+                case.status = rename(&case.status);
+            }
+            for scenario in &mut report.scenarios {
+                scenario.name = rename(&scenario.name);
+                scenario.description = name.clone();
+            }
+            report.machine.cpu_brand = name.clone();
+            report.machine.os = name.clone();
+            report.harness.started_at = name.clone();
+            let md = render(&report, &verdicts(&report));
+            crate::text::hostile::assert_inert_markdown(&md);
+        }
     }
 }

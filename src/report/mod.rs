@@ -44,11 +44,11 @@ struct RenderedChart {
 /// Renders every file of the report, in memory.
 pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
     let verdicts = verdicts::verdicts(report);
-    let mut slugs: Vec<String> = Vec::new();
+    // Bounded, and unique even for names that differ only in punctuation.
+    let mut slugs = crate::text::Slugs::new();
     let mut sections = Vec::new();
     for scenario in &report.scenarios {
-        let slug = unique(slugify(&scenario.name), &slugs);
-        slugs.push(slug.clone());
+        let slug = slugs.claim(&scenario.name);
         // Drawing dominates the time to render a report; charts are
         // independent, so they are drawn on all cores.
         let charts = charts::scenario_charts(report, scenario)
@@ -108,35 +108,6 @@ pub fn write_all(report: &RunReport, out_dir: &Path) -> anyhow::Result<Vec<PathB
         .collect()
 }
 
-/// Lower-case ASCII letters and digits, other runs of characters as one `-`.
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() {
-        "scenario".to_string()
-    } else {
-        slug.to_string()
-    }
-}
-
-/// `slug`, or `slug-2`, `slug-3`... when another scenario already took it.
-fn unique(slug: String, taken: &[String]) -> String {
-    if !taken.contains(&slug) {
-        return slug;
-    }
-    (2..)
-        .map(|n| format!("{slug}-{n}"))
-        .find(|candidate| !taken.contains(candidate))
-        .expect("an unused suffix exists")
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -173,15 +144,30 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn slugs_are_stable_and_unique() {
-        assert_eq!(slugify("CPU hash (4 MiB)"), "cpu-hash-4-mib");
-        assert_eq!(
-            slugify("<script>alert(1)</script>"),
-            "script-alert-1-script"
-        );
-        assert_eq!(slugify("ééé"), "scenario");
-        let taken = vec!["cpu".to_string(), "cpu-2".to_string()];
-        assert_eq!(unique("cpu".into(), &taken), "cpu-3");
+    fn long_and_clashing_names_get_distinct_bounded_files() {
+        let mut report = sample();
+        let long = "x".repeat(crate::text::MAX_NAME_CHARS);
+        let names = [
+            format!("{long}a"),
+            format!("{long}b"),
+            "CPU hash".into(),
+            "cpu-hash".into(),
+        ];
+        for (scenario, name) in report.scenarios.iter_mut().zip(&names) {
+            for case in report
+                .cases
+                .iter_mut()
+                .filter(|c| c.scenario == scenario.name)
+            {
+                case.scenario = name.clone();
+            }
+            scenario.name = name.clone();
+        }
+        let artifacts = render(&report).unwrap();
+        let names: std::collections::HashSet<&str> =
+            artifacts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names.len(), artifacts.len(), "two charts share a file name");
+        assert!(names.iter().all(|name| name.len() < 200), "{names:?}");
     }
 
     #[test]
