@@ -173,7 +173,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
 const BASELINE_DIR: &str = "reports/baselines";
 
 fn baseline_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    // The name becomes a file name: keep it well under the 255 bytes a file
+    // system allows, and refuse it here rather than after the whole run.
     let valid = !name.is_empty()
+        && name.len() <= parabench::text::MAX_NAME_CHARS
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -182,7 +185,8 @@ fn baseline_path(name: &str) -> anyhow::Result<std::path::PathBuf> {
         return Err(plan::PlanError::Flag {
             flag: "--save-baseline",
             message: format!(
-                "`{name}` is not a usable name: use letters, digits, '-', '_' and '.'"
+                "`{name}` is not a usable name: use up to {} letters, digits, '-', '_' and '.'",
+                parabench::text::MAX_NAME_CHARS
             ),
         }
         .into());

@@ -38,7 +38,9 @@ fn parabench(args: &[String], dir: &Path, limit: Duration) -> (Option<i32>, Stri
 fn assert_refused(args: &[String], name: &str, dir: &Path) {
     let (code, err) = parabench(args, dir, Duration::from_secs(30));
     let suite = std::fs::read_to_string(dir.join("suite.toml")).unwrap_or_default();
-    let args = format!("{args:?} {suite}");
+    // Messages on failure stay readable even for 5000-character values.
+    let args: String = format!("{args:?} {suite}").chars().take(300).collect();
+    let err: String = err.chars().take(1000).collect();
     assert_eq!(code, Some(2), "{args} must be refused with exit 2: {err}");
     assert!(!err.contains("panicked"), "{args} panicked: {err}");
     assert!(
@@ -206,4 +208,41 @@ fn every_key_beyond_its_range_is_refused_naming_it() {
         }
     }
     assert!(tried > 150, "the sweep shrank to {tried} inputs");
+}
+
+#[test]
+fn output_and_baseline_flags_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "x").unwrap();
+    let long = "b".repeat(5000);
+    let rows: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--out", "/dev/null"], "--out"),
+        (vec!["--out", "a-file"], "--out"),
+        (vec!["--save-baseline", ""], "--save-baseline"),
+        (vec!["--save-baseline", "../escape"], "--save-baseline"),
+        (vec!["--save-baseline", "a/b"], "--save-baseline"),
+        (vec!["--save-baseline", "\u{1b}[31mred"], "--save-baseline"),
+        (vec!["--save-baseline", &long], "--save-baseline"),
+        (vec!["--baseline", "/dev/zero"], "/dev/zero"),
+        (vec!["--baseline", "."], "cannot read results file"),
+        (vec!["--baseline", "no-such-baseline"], "no-such-baseline"),
+    ];
+    for (flags, name) in rows {
+        let mut args: Vec<String> = ["run", "--workload", "cpu", "--task-ms", "1", "--tasks", "1"]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(flags.iter().map(|s| s.to_string()));
+        if !flags.contains(&"--out") {
+            args.extend(["--out".to_owned(), "out".to_owned()]);
+        }
+        let (code, err) = parabench(&args, dir.path(), Duration::from_secs(30));
+        assert_eq!(code, Some(2), "{args:?} must be refused with exit 2: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert!(!err.contains('\u{1b}'), "{args:?}: raw escape in {err:?}");
+        assert!(
+            err.contains(name),
+            "{args:?}: the message must name `{name}`: {err}"
+        );
+        assert!(!dir.path().join("out").exists(), "{args:?} ran");
+    }
 }
