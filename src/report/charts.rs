@@ -4,8 +4,9 @@
 //! a chart whose data is absent is not built at all.
 
 use super::palette::model_colour;
-use super::query::{self, Axis, SEQUENTIAL};
+use super::query::{self, Axis};
 use super::table;
+use crate::model::{ModelId, ModelKind, registry};
 use crate::results::{CaseResult, RunReport, ScenarioInfo};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -634,34 +635,40 @@ fn memory_per_unit(report: &RunReport, s: &ScenarioInfo, _: &[&CaseResult]) -> B
     Some((fixed, Plot::Split(scatter, bars), legend))
 }
 
-/// Native model, its emulated-GIL twin and the real CPython equivalent.
-const GIL_FAMILIES: [(&str, [&str; 3]); 3] = [
-    ("threads", ["thread", "thread+gil", "cpython-thread"]),
-    (
-        "thread pools",
-        ["thread-pool", "thread-pool+gil", "cpython-thread-pool"],
-    ),
-    (
-        "process pools",
-        ["process-pool", "process-pool+gil", "cpython-process-pool"],
-    ),
-];
+/// One row per model that accepts the GIL and ran under it: the native
+/// model, its emulated-GIL variant and its real-CPython twin, in family order.
+fn gil_rows() -> Vec<(&'static str, Vec<ModelId>)> {
+    let mut kinds: Vec<ModelKind> = ModelKind::ALL
+        .into_iter()
+        .filter(|k| k.accepts_gil())
+        .collect();
+    kinds.sort_by_key(|k| k.family());
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let mut members = vec![ModelId::native(kind), ModelId::under_gil(kind)];
+            members.extend(kind.cpython_twin().map(ModelId::native));
+            (kind.family().label(), members)
+        })
+        .collect()
+}
 
 fn gil_speedup(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
     let reps = query::representatives(cases, &s.models);
-    if !reps.iter().any(|case| case.model.ends_with("+gil")) {
+    let under_gil = |case: &CaseResult| registry::parse(&case.model).is_some_and(|m| m.gil);
+    if !reps.iter().any(|case| under_gil(case)) {
         return None;
     }
     let mut rows = Vec::new();
     let mut models = Vec::new();
     let mut ideal: f64 = 0.0;
-    for (family, members) in GIL_FAMILIES {
+    for (family, members) in gil_rows() {
         let present: Vec<&CaseResult> = members
             .iter()
-            .filter_map(|model| reps.iter().copied().find(|case| case.model == *model))
+            .filter_map(|model| reps.iter().copied().find(|case| model.is(&case.model)))
             .collect();
         // A family without its GIL variant has nothing to compare.
-        if !present.iter().any(|case| case.model.ends_with("+gil")) {
+        if !present.iter().any(|case| under_gil(case)) {
             continue;
         }
         let bars: Vec<Bar> = present
@@ -716,7 +723,7 @@ fn convoy(_: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
     }
     let mut lines = Vec::new();
     let mut models = Vec::new();
-    for series in slice.series.iter().filter(|s| s.model != SEQUENTIAL) {
+    for series in slice.series.iter().filter(|s| !query::is_baseline(s.model)) {
         let point = |case: &&CaseResult, p99: bool| {
             let lat = case.task_latency_ms?;
             Some(Point {

@@ -246,7 +246,7 @@ pub fn memory_rows(report: &RunReport, scenario: &ScenarioInfo) -> Vec<Vec<Strin
     scenario
         .models
         .iter()
-        .filter(|model| model.as_str() != query::SEQUENTIAL)
+        .filter(|model| !query::is_baseline(model))
         .map(
             |model| match query::memory_per_unit(report, &scenario.name, model) {
                 Ok(m) => {
