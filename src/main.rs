@@ -101,6 +101,18 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     progress.finish();
     let report = report?;
     print!("{}", console::table(&report));
+    for warning in parabench::report::noise::warnings(&report) {
+        // Names in the text come from suite files: no control characters.
+        let text: String = warning
+            .text
+            .chars()
+            .map(|c| match c.is_control() {
+                true => c.escape_debug().to_string(),
+                false => c.to_string(),
+            })
+            .collect();
+        eprintln!("warning: noisy machine: {text}");
+    }
     eprintln!("results: {}", args.out.join("results.json").display());
     if !args.no_report {
         let written = parabench::report::write_all(&report, &args.out)?;
@@ -222,9 +234,14 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The machine and environment records a run starts with, under the keys
+/// results.json gives them.
 fn sysinfo() -> anyhow::Result<u8> {
-    let machine = parabench::machine::record();
-    println!("{}", serde_json::to_string_pretty(&machine)?);
+    let record = serde_json::json!({
+        "machine": parabench::machine::record(),
+        "environment": parabench::results::Environment::at_start(),
+    });
+    println!("{}", serde_json::to_string_pretty(&record)?);
     Ok(0)
 }
 

@@ -6,6 +6,7 @@
 mod charts;
 mod html;
 mod markdown;
+pub mod noise;
 mod palette;
 pub mod query;
 mod table;
