@@ -28,8 +28,8 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fidelity: Vec<Fidelity>,
     /// What the machine was doing around the run and how the harness was
-    /// built (see `environment`); empty in older files.
-    #[serde(default)]
+    /// built (see `environment`); absent in older files.
+    #[serde(default, skip_serializing_if = "Environment::is_empty")]
     pub environment: Environment,
 }
 
@@ -44,6 +44,13 @@ pub struct Environment {
     pub start: Option<Snapshot>,
     #[serde(default)]
     pub end: Option<Snapshot>,
+}
+
+impl Environment {
+    /// True for the record of an older file, which has none.
+    pub fn is_empty(&self) -> bool {
+        *self == Environment::default()
+    }
 }
 
 /// How the harness binary was built and from what.
