@@ -16,7 +16,7 @@
 //!   plus the wake-ups a round trip costs on this machine), else the
 //!   server's delay alone.
 
-use crate::model::ModelId;
+use crate::model::{ModelId, ModelKind, registry};
 use crate::results::{CaseResult, ConvoyStats, Fidelity, FidelityCheck};
 
 /// How far a ratio may stray from 1 and still count as a faithful emulation.
@@ -25,17 +25,16 @@ pub const TOLERANCE: f64 = 0.25;
 /// How far apart the shares of delayed round trips may be at a convoy point.
 pub const DELAYED_SHARE_TOLERANCE: f64 = 0.15;
 
-/// The CPython model an emulated `+gil` model stands for.
+/// The CPython model an emulated `+gil` model stands for (the registry's
+/// twin), as results files name it.
 pub fn reference_of(emulated: &str) -> Option<&'static str> {
-    Some(match emulated {
-        "thread+gil" => "cpython-thread",
-        "thread-pool+gil" => "cpython-thread-pool",
-        "process+gil" => "cpython-process",
-        "process-pool+gil" => "cpython-process-pool",
-        "async+gil" => "cpython-asyncio",
-        _ => return None,
-    })
+    let twin = registry::parse(emulated)?.cpython_twin()?;
+    Some(twin.kind.id())
 }
+
+/// The native model whose round trip at a convoy point is the floor without
+/// any GIL.
+const GIL_FREE: ModelId = ModelId::native(ModelKind::Thread);
 
 /// Without a convoy, a probe's median round trip exceeds the server's delay
 /// by less than this: a tenth of the switch interval or 0.1 ms, whichever is
@@ -66,7 +65,7 @@ pub fn pairs(cases: &[CaseResult]) -> Vec<Fidelity> {
                 Some(&k) => {
                     let gil_free = cases
                         .iter()
-                        .find(|c| c.is_ok() && c.model == "thread" && same_point(emulated, c));
+                        .find(|c| c.is_ok() && GIL_FREE.is(&c.model) && same_point(emulated, c));
                     convoy_pair(emulated, reference, k, gil_free)
                 }
                 None => speedup_pair(emulated, reference),
@@ -95,7 +94,7 @@ fn convoy_pair(
     }
     // CPU threads in the probe's own interpreter make a convoy; in other
     // processes (or none at all) they cannot.
-    let in_processes = ModelId::parse(&emulated.model).is_some_and(|m| m.kind.uses_processes());
+    let in_processes = registry::parse(&emulated.model).is_some_and(|m| m.kind.uses_processes());
     let mut out = if cpu_threads >= 1.0 && !in_processes {
         let checks = vec![
             ratio_check("p50_ms", e.p50_ms, r.p50_ms),

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compare;
 pub mod console;
 pub mod cpython;
+pub mod environment;
 pub mod export;
 pub mod fidelity;
 pub mod fonts;

@@ -117,6 +117,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     progress.finish();
     let report = report?;
     console::print(&console::table(&report)).context("writing to stdout")?;
+    // errln! escapes control characters: names in the text come from suite files.
+    for warning in parabench::report::noise::warnings(&report) {
+        errln!("warning: noisy machine: {}", warning.text);
+    }
     errln!("results: {}", args.out.join("results.json").display());
     if !args.no_report {
         let written = parabench::report::write_all(&report, &args.out)?;
@@ -249,9 +253,14 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The machine and environment records a run starts with, under the keys
+/// results.json gives them.
 fn sysinfo() -> anyhow::Result<u8> {
-    let machine = parabench::machine::record();
-    outln!("{}", text::json(serde_json::to_string_pretty(&machine)?));
+    let record = serde_json::json!({
+        "machine": parabench::machine::record(),
+        "environment": parabench::results::Environment::at_start(),
+    });
+    outln!("{}", text::json(serde_json::to_string_pretty(&record)?));
     Ok(0)
 }
 

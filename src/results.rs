@@ -27,6 +27,81 @@ pub struct RunReport {
     /// measured in the same run (see `fidelity`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fidelity: Vec<Fidelity>,
+    /// What the machine was doing around the run and how the harness was
+    /// built (see `environment`); absent in older files.
+    #[serde(default, skip_serializing_if = "Environment::is_empty")]
+    pub environment: Environment,
+}
+
+/// The conditions of a run, as pyperf and hyperfine record them: the build,
+/// and the machine's state at the start and at the end. Every field is
+/// `None` (or empty) where it could not be read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    #[serde(default)]
+    pub build: BuildInfo,
+    #[serde(default)]
+    pub start: Option<Snapshot>,
+    #[serde(default)]
+    pub end: Option<Snapshot>,
+}
+
+impl Environment {
+    /// True for the record of an older file, which has none.
+    pub fn is_empty(&self) -> bool {
+        *self == Environment::default()
+    }
+}
+
+/// How the harness binary was built and from what.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BuildInfo {
+    /// `rustc -V` of the compiler that built the harness.
+    #[serde(default)]
+    pub rustc: Option<String>,
+    /// Cargo profile: `debug` or `release`.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Whether the git tree the run started in had uncommitted changes to
+    /// tracked files; `None` when unknown (no git, not a repository).
+    #[serde(default)]
+    pub git_dirty: Option<bool>,
+}
+
+/// The machine's state at one moment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    /// RFC 3339 UTC time of the snapshot.
+    #[serde(default)]
+    pub at: String,
+    /// Load average over 1, 5 and 15 minutes.
+    #[serde(default)]
+    pub load_average: Option<[f64; 3]>,
+    /// Current frequency of each logical CPU in MHz, from cpufreq where the
+    /// kernel exposes it, else from /proc/cpuinfo.
+    #[serde(default)]
+    pub cpu_mhz: Vec<f64>,
+    /// cpufreq scaling governor of CPU 0 (`performance`, `powersave`, ...).
+    #[serde(default)]
+    pub governor: Option<String>,
+    /// Whether turbo or boost is on.
+    #[serde(default)]
+    pub turbo: Option<bool>,
+    /// Whether simultaneous multithreading (hyper-threading) is active.
+    #[serde(default)]
+    pub smt: Option<bool>,
+    /// Other processes using the CPU, busiest first.
+    #[serde(default)]
+    pub busy_processes: Vec<BusyProcess>,
+}
+
+/// A process other than the harness that was using the CPU.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BusyProcess {
+    pub pid: u32,
+    pub name: String,
+    /// Share of one core, in percent, over a short sampling window.
+    pub cpu_percent: f64,
 }
 
 /// An emulated-GIL case against the real-CPython case of the same scenario,

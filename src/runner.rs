@@ -67,6 +67,7 @@ pub fn run(
             })
             .sum(),
     });
+    let environment = crate::results::Environment::at_start();
     on_event(Event::Calibrating);
     let calibration = calibrate(plan);
     let mut report = RunReport {
@@ -103,6 +104,7 @@ pub fn run(
         scenarios: plan.scenarios.iter().map(scenario_info).collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
+        environment,
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
 
@@ -151,6 +153,8 @@ pub fn run(
             }
         }
     }
+    report.environment.finish();
+    crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     Ok(report)
 }
 

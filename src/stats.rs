@@ -21,6 +21,43 @@ pub fn median(samples: &[f64]) -> Option<f64> {
     })
 }
 
+/// The median absolute deviation from the median, scaled by 1.4826 so that
+/// it estimates the standard deviation of normal samples (as R's `mad` and
+/// pyperf do). None when empty.
+pub fn mad(samples: &[f64]) -> Option<f64> {
+    let m = median(samples)?;
+    let deviations: Vec<f64> = samples.iter().map(|x| (x - m).abs()).collect();
+    median(&deviations).map(|d| d * 1.4826)
+}
+
+/// The samples more than `k` scaled MADs from their median; none when the
+/// MAD is zero (most samples equal), where no spread can be told.
+pub fn outliers(samples: &[f64], k: f64) -> Vec<f64> {
+    match (median(samples), mad(samples)) {
+        (Some(m), Some(mad)) if mad > 0.0 => samples
+            .iter()
+            .copied()
+            .filter(|x| (x - m).abs() > k * mad)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Sample standard deviation over the mean. None for fewer than two
+/// samples or a mean that is not positive.
+pub fn coefficient_of_variation(samples: &[f64]) -> Option<f64> {
+    let n = samples.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = samples.iter().sum::<f64>() / n as f64;
+    if mean <= 0.0 || !mean.is_finite() {
+        return None;
+    }
+    let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some(var.sqrt() / mean)
+}
+
 /// The `q` quantile (0 to 1) of sorted finite samples, nearest rank.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
@@ -204,6 +241,18 @@ pub fn ideal_speedup(tasks: usize, workers: usize, cores: usize, cpu: f64, io: f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_measures() {
+        let quiet = [1.0, 1.01, 0.99, 1.0, 1.02];
+        assert!(outliers(&quiet, 3.0).is_empty());
+        assert!(coefficient_of_variation(&quiet).unwrap() < 0.02);
+        let spiky = [1.0, 1.01, 0.99, 1.0, 1.5];
+        assert_eq!(outliers(&spiky, 3.0), vec![1.5]);
+        assert!((mad(&[1.0, 2.0, 3.0]).unwrap() - 1.4826).abs() < 1e-9);
+        assert!(outliers(&[1.0, 1.0, 1.0, 2.0], 3.0).is_empty());
+        assert_eq!(coefficient_of_variation(&[1.0]), None);
+    }
 
     #[test]
     fn median_of_odd_and_even() {

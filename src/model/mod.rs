@@ -10,6 +10,7 @@ mod pool;
 mod process;
 pub mod process_pool;
 mod rayon_pool;
+pub mod registry;
 mod sequential;
 mod thread;
 pub mod thread_pool;

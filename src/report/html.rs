@@ -86,6 +86,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
             "<p class=\"warning\">This run was interrupted: some cases were never measured.</p>\n",
         );
     }
+    render_noise(&mut page, report);
     page.push_str("<nav><a href=\"#verdicts\">Verdicts</a>");
     for section in sections {
         let _ = write!(
@@ -293,6 +294,22 @@ fn inline_svg(svg: &str) -> &str {
     svg.find("<svg").map_or(svg, |start| &svg[start..])
 }
 
+/// The signs that the machine was noisy (`noise`), where a reader starts.
+fn render_noise(page: &mut String, report: &RunReport) {
+    let warnings = super::noise::warnings(report);
+    if warnings.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<div class=\"warning\" id=\"noise\"><strong>The machine was noisy during this run; \
+         read small differences with care.</strong>\n<ul>\n",
+    );
+    for warning in &warnings {
+        let _ = writeln!(page, "<li>{}</li>", escape(&warning.text));
+    }
+    page.push_str("</ul></div>\n");
+}
+
 fn render_machine(page: &mut String, report: &RunReport) {
     let m = &report.machine;
     let h = &report.harness;
@@ -345,6 +362,7 @@ fn render_machine(page: &mut String, report: &RunReport) {
             ),
         ));
     }
+    rows.extend(table::environment_rows(&report.environment));
     page.push_str("<section id=\"machine\">\n<h2>Machine</h2>\n<table>\n");
     for (name, value) in rows {
         let _ = writeln!(page, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));

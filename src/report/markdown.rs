@@ -41,6 +41,14 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
     if report.interrupted {
         md.push_str("> **Interrupted**: some cases were never measured.\n\n");
     }
+    let noise = super::noise::warnings(report);
+    if !noise.is_empty() {
+        md.push_str("> **Noisy machine**: read small differences with care.\n");
+        for warning in &noise {
+            let _ = writeln!(md, "> - {}", escape(&warning.text));
+        }
+        md.push('\n');
+    }
     md.push_str("## Verdicts\n\n");
     for notice in super::verdicts::notices(report) {
         let _ = writeln!(md, "{}\n", escape(&notice));

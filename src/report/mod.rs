@@ -6,6 +6,7 @@
 mod charts;
 mod html;
 mod markdown;
+pub mod noise;
 mod palette;
 pub mod query;
 mod table;
@@ -55,7 +56,7 @@ pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
             .par_iter()
             .map(|chart| {
                 Ok(RenderedChart {
-                    stem: format!("{slug}-{}", chart.kind.slug()),
+                    stem: format!("{slug}-{}", chart.slug),
                     title: chart.title.clone(),
                     svg: chart.svg()?,
                     png: chart.png()?,

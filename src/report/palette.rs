@@ -1,28 +1,10 @@
-//! One colour per model id, the same in every chart, so a reader learns the
-//! legend once. Known models get hand-picked colours (a `+gil` variant is a
-//! darker shade of its native model); unknown ids get a stable fallback.
+//! One colour per model, the same in every chart, so a reader learns the
+//! legend once. Known models take theirs from the model registry (a `+gil`
+//! variant is a darker shade of its native model); ids this harness does not
+//! know (a file from another version) get a stable fallback.
 
+use crate::model::registry::{self, Rgb};
 use plotters::style::RGBColor;
-
-/// Hand-picked so that neighbours in a legend differ in hue or lightness.
-const KNOWN: &[(&str, RGBColor)] = &[
-    ("sequential", RGBColor(110, 110, 110)),
-    ("thread", RGBColor(31, 119, 180)),
-    ("thread-pool", RGBColor(23, 190, 207)),
-    ("process", RGBColor(255, 127, 14)),
-    ("process-pool", RGBColor(214, 39, 40)),
-    ("rayon", RGBColor(44, 160, 44)),
-    ("async", RGBColor(148, 103, 189)),
-    ("async-single", RGBColor(227, 119, 194)),
-    ("thread+gil", RGBColor(12, 48, 110)),
-    ("thread-pool+gil", RGBColor(0, 110, 120)),
-    ("process-pool+gil", RGBColor(120, 16, 16)),
-    ("cpython-thread", RGBColor(188, 189, 34)),
-    ("cpython-thread-pool", RGBColor(140, 86, 75)),
-    ("cpython-process", RGBColor(204, 150, 0)),
-    ("cpython-process-pool", RGBColor(150, 0, 150)),
-    ("cpython-asyncio", RGBColor(96, 140, 0)),
-];
 
 /// For model ids the harness does not know yet; chosen by a hash of the id.
 const FALLBACK: &[RGBColor] = &[
@@ -36,8 +18,9 @@ const FALLBACK: &[RGBColor] = &[
 
 /// The colour of `model` in every chart.
 pub fn model_colour(model: &str) -> RGBColor {
-    if let Some((_, colour)) = KNOWN.iter().find(|(id, _)| *id == model) {
-        return *colour;
+    if let Some(id) = registry::parse(model) {
+        let Rgb(r, g, b) = id.colour();
+        return RGBColor(r, g, b);
     }
     // FNV-1a: stable across runs and platforms, unlike std's RandomState.
     let hash = model.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -54,18 +37,6 @@ pub fn hex(colour: RGBColor) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn known_models_have_distinct_colours() {
-        for (i, (a, ca)) in KNOWN.iter().enumerate() {
-            for (b, cb) in &KNOWN[i + 1..] {
-                let distance = (i32::from(ca.0) - i32::from(cb.0)).abs()
-                    + (i32::from(ca.1) - i32::from(cb.1)).abs()
-                    + (i32::from(ca.2) - i32::from(cb.2)).abs();
-                assert!(distance > 60, "{a} and {b} look alike");
-            }
-        }
-    }
 
     #[test]
     fn unknown_models_get_a_stable_colour() {

@@ -3,13 +3,10 @@
 //! unit (the slope across a sweep), and the one slice of a sweep that a chart
 //! can show.
 
-use crate::model::ModelId;
+use crate::model::{ModelKind, registry};
 use crate::results::{CaseResult, Estimate, Repetition, RunReport};
 use crate::stats;
 use std::collections::BTreeMap;
-
-/// The model every speedup is measured against.
-pub const SEQUENTIAL: &str = "sequential";
 
 /// Cases of one scenario, in the order the runner recorded them.
 pub fn scenario_cases<'a>(report: &'a RunReport, scenario: &str) -> Vec<&'a CaseResult> {
@@ -32,9 +29,17 @@ pub fn same_work(a: &CaseResult, b: &CaseResult) -> bool {
 }
 
 /// The model a case's speedup is measured against: `sequential` for native
-/// and `+gil` models, `cpython-sequential` for the `cpython-*` models.
+/// and `+gil` models, `cpython-sequential` for the `cpython-*` models (and
+/// `sequential` for a model this harness does not know).
 pub fn baseline_model(model: &str) -> &'static str {
-    ModelId::parse(model).map_or(SEQUENTIAL, |m| m.kind.baseline().id())
+    let kind = registry::parse(model).map_or(ModelKind::Sequential, |m| m.baseline().kind);
+    kind.id()
+}
+
+/// True for the sequential baselines themselves (native and CPython), which
+/// run once per work size, at one worker.
+pub fn is_baseline(model: &str) -> bool {
+    registry::parse(model).is_some_and(|m| m.is_baseline())
 }
 
 /// The successful baseline case that ran the same work as `case`.
@@ -350,7 +355,7 @@ pub fn slice<'a>(cases: &[&'a CaseResult], models: &'a [String], axis: Axis) -> 
         .collect();
     // Sequential runs once per work size and would not tell combinations apart.
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for case in usable.iter().filter(|case| case.model != SEQUENTIAL) {
+    for case in usable.iter().filter(|case| !is_baseline(&case.model)) {
         let entry = counts.entry(fixed_key(case, axis)).or_default();
         entry.0 += 1;
         entry.1 = entry.1.max(case.tasks);

@@ -3,7 +3,10 @@
 //! for its own format.
 
 use super::query;
-use crate::results::{CaseResult, ConvoyStats, Estimate, FidelityCheck, RunReport, ScenarioInfo};
+use crate::results::{
+    CaseResult, ConvoyStats, Environment, Estimate, FidelityCheck, RunReport, ScenarioInfo,
+    Snapshot,
+};
 
 pub const HEADER: [&str; 12] = [
     "Model",
@@ -240,13 +243,77 @@ pub const MEMORY_HEADER: [&str; 5] = [
     "Fixed cost",
 ];
 
+/// The environment record as (name, value) rows for the machine table:
+/// the build, then the start and end snapshots side by side.
+pub fn environment_rows(env: &Environment) -> Vec<(&'static str, String)> {
+    let unknown = || "unknown".to_string();
+    let b = &env.build;
+    let mut rows = vec![
+        ("Compiler", b.rustc.clone().unwrap_or_else(unknown)),
+        ("Build profile", b.profile.clone().unwrap_or_else(unknown)),
+        (
+            "Git tree",
+            match b.git_dirty {
+                Some(true) => "dirty (uncommitted changes)".into(),
+                Some(false) => "clean".into(),
+                None => unknown(),
+            },
+        ),
+    ];
+    let both = |f: &dyn Fn(&Snapshot) -> Option<String>| {
+        let side = |s: &Option<Snapshot>| s.as_ref().and_then(f).unwrap_or_else(unknown);
+        format!(
+            "{} at the start, {} at the end",
+            side(&env.start),
+            side(&env.end)
+        )
+    };
+    if env.start.is_none() && env.end.is_none() {
+        return rows;
+    }
+    let yes_no = |v: Option<bool>| v.map(|on| if on { "on" } else { "off" }.to_string());
+    rows.push((
+        "Load average (1, 5, 15 min)",
+        both(&|s| {
+            s.load_average
+                .map(|l| format!("{:.2} {:.2} {:.2}", l[0], l[1], l[2]))
+        }),
+    ));
+    rows.push((
+        "CPU frequency",
+        both(&|s| {
+            let n = s.cpu_mhz.len();
+            (n > 0).then(|| format!("{:.0} MHz", s.cpu_mhz.iter().sum::<f64>() / n as f64))
+        }),
+    ));
+    rows.push(("Governor", both(&|s| s.governor.clone())));
+    rows.push(("Turbo / boost", both(&|s| yes_no(s.turbo))));
+    rows.push(("SMT", both(&|s| yes_no(s.smt))));
+    rows.push((
+        "Busy processes",
+        both(&|s| {
+            let busy: Vec<String> = s
+                .busy_processes
+                .iter()
+                .map(|p| format!("{} {:.0}%", p.name, p.cpu_percent))
+                .collect();
+            Some(if busy.is_empty() {
+                "none".into()
+            } else {
+                busy.join(", ")
+            })
+        }),
+    ));
+    rows
+}
+
 /// One row per model of the scenario: its memory per unit (the slope across
 /// its sweep), or a dash and the reason there is none.
 pub fn memory_rows(report: &RunReport, scenario: &ScenarioInfo) -> Vec<Vec<String>> {
     scenario
         .models
         .iter()
-        .filter(|model| model.as_str() != query::SEQUENTIAL)
+        .filter(|model| !query::is_baseline(model))
         .map(
             |model| match query::memory_per_unit(report, &scenario.name, model) {
                 Ok(m) => {

@@ -13,6 +13,8 @@
 
 use super::query::{self, Ratio};
 use super::table;
+use crate::model::registry::{self, Interpreter};
+use crate::model::{ModelId, ModelKind};
 use crate::results::{CaseResult, Estimate, RunReport, ScenarioInfo};
 
 /// Processes must beat GIL threads by 1 + this × (usable cores − 1): half of
@@ -142,38 +144,65 @@ pub const GIL_SERIALIZES: &str = "The GIL serializes compute";
 pub const GIL_RELEASING: &str = "A GIL-releasing extension lets threads compute in parallel";
 
 /// One interpreter world: the models that stand for sequential code, threads
-/// and processes under a GIL.
+/// and processes under a GIL. The real-CPython world is the emulated one's
+/// twins (see `registry`).
 struct World {
     cpython: bool,
-    sequential: &'static str,
-    threads: [&'static str; 2],
-    process_pool: &'static str,
+    sequential: ModelId,
+    threads: [ModelId; 2],
+    process_pool: ModelId,
+}
+
+impl World {
     /// The models whose speedups "the best model" is chosen from.
-    family: fn(&str) -> bool,
+    fn has(&self, model: &str) -> bool {
+        let interpreter = if self.cpython {
+            Interpreter::Cpython
+        } else {
+            Interpreter::Rust
+        };
+        registry::parse(model).is_some_and(|m| m.interpreter() == interpreter)
+    }
+}
+
+const fn native(kind: ModelKind) -> ModelId {
+    ModelId::native(kind)
 }
 
 const EMULATED: World = World {
     cpython: false,
-    sequential: query::SEQUENTIAL,
-    threads: ["thread+gil", "thread-pool+gil"],
-    process_pool: "process-pool+gil",
-    family: |model| !model.starts_with("cpython-"),
+    sequential: native(ModelKind::Sequential),
+    threads: [
+        ModelId::under_gil(ModelKind::Thread),
+        ModelId::under_gil(ModelKind::ThreadPool),
+    ],
+    process_pool: ModelId::under_gil(ModelKind::ProcessPool),
 };
 
 const CPYTHON: World = World {
     cpython: true,
-    sequential: "cpython-sequential",
-    threads: ["cpython-thread", "cpython-thread-pool"],
-    process_pool: "cpython-process-pool",
-    family: |model| model.starts_with("cpython-"),
+    sequential: native(ModelKind::CpythonSequential),
+    threads: [
+        native(ModelKind::CpythonThread),
+        native(ModelKind::CpythonThreadPool),
+    ],
+    process_pool: native(ModelKind::CpythonProcessPool),
 };
 
 const WORLDS: [&World; 2] = [&EMULATED, &CPYTHON];
 
 /// Native threads, the other side of "threads for IO" in the emulated world.
-const NATIVE_IO_THREADS: [&str; 2] = ["thread", "thread-pool"];
-const NATIVE_THREADS: [&str; 3] = ["thread", "thread-pool", "rayon"];
-const PROCESSES: [&str; 3] = ["process-pool", "process", "process-pool+gil"];
+const NATIVE_IO_THREADS: [ModelId; 2] = [native(ModelKind::Thread), native(ModelKind::ThreadPool)];
+const NATIVE_THREADS: [ModelId; 3] = [
+    native(ModelKind::Thread),
+    native(ModelKind::ThreadPool),
+    native(ModelKind::Rayon),
+];
+const PROCESSES: [ModelId; 3] = [
+    native(ModelKind::ProcessPool),
+    native(ModelKind::Process),
+    ModelId::under_gil(ModelKind::ProcessPool),
+];
 
 /// Every verdict the data allows, in a fixed order of claims.
 pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
@@ -191,7 +220,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     let mut out = Vec::new();
     for world in WORLDS {
         // A world none of whose models ran (no python3) gets no verdicts.
-        if !report.cases.iter().any(|c| (world.family)(&c.model)) {
+        if !report.cases.iter().any(|c| world.has(&c.model)) {
             continue;
         }
         out.extend(per_scenario(
@@ -257,7 +286,7 @@ fn io_scenarios(report: &RunReport) -> impl Iterator<Item = &ScenarioInfo> {
 fn cpu_bound_share(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option<f64> {
     let seq = query::scenario_cases(report, &s.name)
         .into_iter()
-        .find(|c| c.model == world.sequential && c.is_ok())?;
+        .find(|c| world.sequential.is(&c.model) && c.is_ok())?;
     let wall = seq.wall_s?.median;
     let share = (seq.cpu_user_s.unwrap_or(0.0) + seq.cpu_sys_s.unwrap_or(0.0)) / wall;
     (wall > 0.0 && share >= IO_BOUND_MAX_CPU_SHARE).then_some(share)
@@ -295,7 +324,7 @@ fn cpython_notice(report: &RunReport) -> Option<String> {
     let cpython: Vec<&CaseResult> = report
         .cases
         .iter()
-        .filter(|c| c.model.starts_with("cpython-"))
+        .filter(|c| CPYTHON.has(&c.model))
         .collect();
     let first = cpython.first()?;
     cpython
@@ -404,22 +433,26 @@ pub fn case_label(case: &CaseResult) -> String {
 /// Successful cases of the first model in `preference` that has any.
 fn first_model<'a>(
     cases: &[&'a CaseResult],
-    preference: &[&'static str],
-) -> Option<(&'static str, Vec<&'a CaseResult>)> {
+    preference: &[ModelId],
+) -> Option<(ModelId, Vec<&'a CaseResult>)> {
     preference.iter().find_map(|model| {
         let found: Vec<&CaseResult> = cases
             .iter()
             .copied()
-            .filter(|case| case.model == *model && case.is_ok() && case.wall_s.is_some())
+            .filter(|case| model.is(&case.model) && case.is_ok() && case.wall_s.is_some())
             .collect();
         (!found.is_empty()).then_some((*model, found))
     })
 }
 
 /// The successful case of `model` that ran the same work with the same workers.
-fn partner<'a>(cases: &[&'a CaseResult], of: &CaseResult, model: &str) -> Option<&'a CaseResult> {
+fn partner<'a>(
+    cases: &[&'a CaseResult],
+    of: &CaseResult,
+    model: ModelId,
+) -> Option<&'a CaseResult> {
     cases.iter().copied().find(|case| {
-        case.model == model
+        model.is(&case.model)
             && case.workers == of.workers
             && case.is_ok()
             && case.wall_s.is_some()
@@ -556,15 +589,18 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
     let point = cases
         .iter()
         .copied()
-        .filter(|c| world.threads.contains(&c.model.as_str()) && c.is_ok())
+        .filter(|c| world.threads.iter().any(|m| m.is(&c.model)) && c.is_ok())
         .max_by_key(|c| (c.workers, c.tasks))?;
-    let mut sides: Vec<(&str, &[&str])> = vec![("GIL threads", &world.threads)];
+    let mut sides: Vec<(&str, &[ModelId])> = vec![("GIL threads", &world.threads)];
     if !world.cpython {
         sides.insert(0, ("native threads", &NATIVE_IO_THREADS));
     }
     let sides_text = sides
         .iter()
-        .map(|(_, models)| models.join(" or "))
+        .map(|(_, models)| {
+            let names: Vec<String> = models.iter().map(ToString::to_string).collect();
+            names.join(" or ")
+        })
         .collect::<Vec<_>>()
         .join(", and ");
     let mut verdict = Verdict::pending(
@@ -584,7 +620,7 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
         .iter()
         .copied()
         .filter(|c| {
-            (world.family)(&c.model)
+            world.has(&c.model)
                 && c.is_ok()
                 && c.workers == point.workers
                 && query::same_work(c, point)
@@ -596,7 +632,7 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
     for (side, models) in sides {
         let thread = models
             .iter()
-            .filter_map(|m| partner(&cases, point, m))
+            .filter_map(|m| partner(&cases, point, *m))
             .filter_map(|c| Some((c, c.wall_s?.median)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(c, _)| c);
@@ -657,21 +693,25 @@ fn cost_per_unit(
     verdict: &mut Verdict,
     missing: &mut Vec<String>,
 ) {
-    let (threads, processes): (Vec<&str>, Vec<&str>) = if world.cpython {
+    let (threads, processes): (Vec<ModelId>, Vec<ModelId>) = if world.cpython {
         (
             world.threads.to_vec(),
-            vec![world.process_pool, "cpython-process"],
+            vec![world.process_pool, native(ModelKind::CpythonProcess)],
         )
     } else {
         (
             [&world.threads[..], &NATIVE_IO_THREADS[..]].concat(),
-            vec![world.process_pool, "process-pool", "process"],
+            vec![
+                world.process_pool,
+                native(ModelKind::ProcessPool),
+                native(ModelKind::Process),
+            ],
         )
     };
-    let memory = |models: &[&str]| {
+    let memory = |models: &[ModelId]| {
         models
             .iter()
-            .find_map(|m| query::memory_per_unit(report, &s.name, m).ok())
+            .find_map(|m| query::memory_per_unit(report, &s.name, &m.to_string()).ok())
     };
     match (memory(&threads), memory(&processes)) {
         (Some(t), Some(p)) => verdict.checks.push(Check {
@@ -689,14 +729,17 @@ fn cost_per_unit(
     }
     let pools = [
         (world.threads[1], world.process_pool),
-        ("thread-pool", "process-pool"),
+        (
+            native(ModelKind::ThreadPool),
+            native(ModelKind::ProcessPool),
+        ),
     ];
     let startup = pools.iter().find_map(|(t, p)| {
         Some((
             *t,
-            query::startup_per_unit(report, &s.name, t)?,
+            query::startup_per_unit(report, &s.name, &t.to_string())?,
             *p,
-            query::startup_per_unit(report, &s.name, p)?,
+            query::startup_per_unit(report, &s.name, &p.to_string())?,
         ))
     });
     match startup {
@@ -721,11 +764,12 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
     NATIVE_THREADS
         .iter()
         .find(|model| first_model(&cases, &[**model]).is_some())?;
+    let [t, tp, r] = NATIVE_THREADS;
     let mut verdict = Verdict::pending(
         NATIVE_THREADS_COMPUTE,
         &EMULATED,
         format!(
-            "at the most workers measured, thread, thread-pool and rayon each reach ≥ {} of {process_model}'s speedup",
+            "at the most workers measured, {t}, {tp} and {r} each reach ≥ {} of {process_model}'s speedup",
             table::percent(NATIVE_THREADS_MIN_SHARE)
         ),
         s,
@@ -740,7 +784,7 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
         .filter(|p| {
             NATIVE_THREADS
                 .iter()
-                .any(|m| partner(&cases, p, m).is_some())
+                .any(|m| partner(&cases, p, *m).is_some())
         })
         .max_by_key(|p| (p.workers, p.tasks));
     let Some(process) = point else {

@@ -332,8 +332,15 @@ fn list_and_sysinfo_work_without_a_file() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("cpu-scaling") && text.contains("process-pool"));
     let out = parabench(&["sysinfo"], dir.path());
-    let machine: parabench::results::Machine = serde_json::from_slice(&out.stdout).unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let machine: parabench::results::Machine =
+        serde_json::from_value(record["machine"].clone()).unwrap();
     assert!(machine.logical_cores >= 1);
+    let environment: parabench::results::Environment =
+        serde_json::from_value(record["environment"].clone()).unwrap();
+    let start = environment.start.expect("a snapshot of the machine");
+    assert!(start.load_average.is_some());
+    assert!(environment.build.rustc.is_some() && environment.build.profile.is_some());
 }
 
 #[test]

@@ -118,3 +118,36 @@ fn command_parser_sees_through_continuations_and_redirects() {
         ]
     );
 }
+
+#[test]
+fn reports_are_published_whatever_the_comparison_concluded() {
+    let doc = workflow();
+    let steps = doc["jobs"]["bench"]["steps"].as_vec().unwrap();
+    let step = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("bench.yml has no step {name:?}"))
+    };
+    for name in [
+        "Publish the summary",
+        "Flag a noisy runner",
+        "Export for Bencher and CSV tools",
+        "Upload the BMF file",
+        "Upload the reports",
+    ] {
+        let condition = step(name)["if"].as_str().unwrap_or_default();
+        assert!(
+            condition.contains("always()"),
+            "{name} runs only on success"
+        );
+    }
+    let bmf = step("Upload the BMF file");
+    assert_eq!(
+        bmf["with"]["path"].as_str(),
+        Some("reports/latest/bmf.json")
+    );
+    // A regression against other hardware is a notice, not a red build.
+    let compare = step("Compare with the baseline")["run"].as_str().unwrap();
+    assert!(compare.contains("steps.machine.outputs.same") && compare.contains("exit 0"));
+}

@@ -1,0 +1,265 @@
+//! The model registry: what the rest of the harness knows about each model
+//! beyond how to run it (its family, interpreter, colour, baseline and real
+//! CPython twin), in one exhaustive match per question, so that a new
+//! `ModelKind` variant does not compile until it has its row here.
+//! Results files name models as strings; `parse` is the one way back from
+//! such a string to a model, for the report, `fidelity` and `compare`.
+
+use super::{ModelId, ModelKind};
+
+/// How a model runs its tasks, whatever the interpreter: the report groups
+/// and labels models by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Sequential,
+    Threads,
+    ThreadPool,
+    Processes,
+    ProcessPool,
+    WorkStealing,
+    Async,
+    EventLoop,
+}
+
+impl Family {
+    /// Plural, as a chart row or a sentence names the family.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Sequential => "sequential",
+            Family::Threads => "threads",
+            Family::ThreadPool => "thread pools",
+            Family::Processes => "processes",
+            Family::ProcessPool => "process pools",
+            Family::WorkStealing => "work-stealing pools",
+            Family::Async => "async tasks",
+            Family::EventLoop => "event loops",
+        }
+    }
+}
+
+/// Which interpreter world a model belongs to: the harness's own Rust models
+/// (native, or under the emulated GIL) or real CPython. Each world has its
+/// own sequential baseline and its own verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interpreter {
+    Rust,
+    Cpython,
+}
+
+/// A colour as red, green and blue; the renderers turn it into theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+/// One model's row.
+struct Entry {
+    family: Family,
+    interpreter: Interpreter,
+    /// Hand-picked so that neighbours in a legend differ in hue or lightness.
+    colour: Rgb,
+    /// Under the emulated GIL (`+gil`), a darker shade of `colour`; `None`
+    /// exactly when the kind does not accept the GIL (checked by a test).
+    gil_colour: Option<Rgb>,
+    /// The real-CPython model this one stands for under the emulated GIL.
+    twin: Option<ModelKind>,
+}
+
+impl ModelKind {
+    fn entry(self) -> Entry {
+        use Family as F;
+        use Interpreter::{Cpython, Rust};
+        use ModelKind as K;
+        let row = |family, interpreter, colour, gil_colour, twin| Entry {
+            family,
+            interpreter,
+            colour,
+            gil_colour,
+            twin,
+        };
+        match self {
+            K::Sequential => row(F::Sequential, Rust, Rgb(110, 110, 110), None, None),
+            K::Thread => row(
+                F::Threads,
+                Rust,
+                Rgb(31, 119, 180),
+                Some(Rgb(12, 48, 110)),
+                Some(K::CpythonThread),
+            ),
+            K::ThreadPool => row(
+                F::ThreadPool,
+                Rust,
+                Rgb(23, 190, 207),
+                Some(Rgb(0, 110, 120)),
+                Some(K::CpythonThreadPool),
+            ),
+            K::Process => row(
+                F::Processes,
+                Rust,
+                Rgb(255, 127, 14),
+                Some(Rgb(150, 75, 0)),
+                Some(K::CpythonProcess),
+            ),
+            K::ProcessPool => row(
+                F::ProcessPool,
+                Rust,
+                Rgb(214, 39, 40),
+                Some(Rgb(120, 16, 16)),
+                Some(K::CpythonProcessPool),
+            ),
+            K::Rayon => row(F::WorkStealing, Rust, Rgb(44, 160, 44), None, None),
+            // Under a GIL, tokio's threads take turns like asyncio's one loop.
+            K::Async => row(
+                F::Async,
+                Rust,
+                Rgb(148, 103, 189),
+                Some(Rgb(80, 40, 130)),
+                Some(K::CpythonAsyncio),
+            ),
+            K::AsyncSingle => row(F::EventLoop, Rust, Rgb(227, 119, 194), None, None),
+            K::CpythonSequential => row(F::Sequential, Cpython, Rgb(60, 100, 80), None, None),
+            K::CpythonThread => row(F::Threads, Cpython, Rgb(188, 189, 34), None, None),
+            K::CpythonThreadPool => row(F::ThreadPool, Cpython, Rgb(140, 86, 75), None, None),
+            K::CpythonProcess => row(F::Processes, Cpython, Rgb(204, 150, 0), None, None),
+            K::CpythonProcessPool => row(F::ProcessPool, Cpython, Rgb(150, 0, 150), None, None),
+            K::CpythonAsyncio => row(F::EventLoop, Cpython, Rgb(96, 140, 0), None, None),
+        }
+    }
+
+    pub fn family(self) -> Family {
+        self.entry().family
+    }
+
+    pub fn interpreter(self) -> Interpreter {
+        self.entry().interpreter
+    }
+
+    /// The real-CPython model this kind stands for when it runs under the
+    /// emulated GIL (`thread` -> `cpython-thread`).
+    pub fn cpython_twin(self) -> Option<ModelKind> {
+        self.entry().twin
+    }
+}
+
+impl ModelId {
+    /// `kind` under the emulated GIL (`thread+gil`); the caller picks a kind
+    /// that accepts it (see `ModelKind::accepts_gil`).
+    pub const fn under_gil(kind: ModelKind) -> ModelId {
+        ModelId { kind, gil: true }
+    }
+
+    pub fn family(self) -> Family {
+        self.kind.family()
+    }
+
+    pub fn interpreter(self) -> Interpreter {
+        self.kind.interpreter()
+    }
+
+    /// The colour of the model in every chart and table.
+    pub fn colour(self) -> Rgb {
+        let entry = self.kind.entry();
+        match (self.gil, entry.gil_colour) {
+            (true, Some(shade)) => shade,
+            _ => entry.colour,
+        }
+    }
+
+    /// The model this one's speedup is measured against: `sequential` for
+    /// native and `+gil` models, `cpython-sequential` for `cpython-*`.
+    pub fn baseline(self) -> ModelId {
+        ModelId::native(self.kind.baseline())
+    }
+
+    /// True for the baselines themselves (run once, at one worker).
+    pub fn is_baseline(self) -> bool {
+        self.baseline() == self
+    }
+
+    /// The real-CPython model an emulated `+gil` model is judged against;
+    /// `None` for native and CPython models.
+    pub fn cpython_twin(self) -> Option<ModelId> {
+        self.gil
+            .then(|| self.kind.cpython_twin())
+            .flatten()
+            .map(ModelId::native)
+    }
+
+    /// True when `name`, as a results file spells a model, names this one.
+    pub fn is(self, name: &str) -> bool {
+        parse(name) == Some(self)
+    }
+}
+
+/// The model a results file names (`thread`, `thread+gil`,
+/// `cpython-thread`); `None` for a name this harness does not know, which a
+/// file from another version may hold.
+pub fn parse(name: &str) -> Option<ModelId> {
+    ModelId::parse(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_id() -> Vec<ModelId> {
+        ModelId::all_ids()
+            .iter()
+            .map(|id| parse(id).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_id_parses_back_to_itself() {
+        for id in every_id() {
+            assert_eq!(parse(&id.to_string()), Some(id));
+            assert!(id.is(&id.to_string()));
+        }
+        assert_eq!(parse("green-threads"), None);
+        assert_eq!(parse("sequential+gil"), None);
+    }
+
+    #[test]
+    fn rows_agree_with_the_model_enum() {
+        for kind in ModelKind::ALL.into_iter().chain(ModelKind::CPYTHON) {
+            assert_eq!(
+                kind.entry().gil_colour.is_some(),
+                kind.accepts_gil(),
+                "{kind}"
+            );
+            assert_eq!(
+                kind.interpreter() == Interpreter::Cpython,
+                kind.is_cpython(),
+                "{kind}"
+            );
+            if let Some(twin) = kind.cpython_twin() {
+                assert!(twin.is_cpython() && kind.accepts_gil(), "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn baselines_and_twins() {
+        let id = |s: &str| parse(s).unwrap();
+        assert_eq!(id("thread+gil").baseline(), id("sequential"));
+        assert_eq!(id("cpython-thread").baseline(), id("cpython-sequential"));
+        assert!(id("cpython-sequential").is_baseline());
+        assert!(!id("thread").is_baseline());
+        assert_eq!(id("thread+gil").cpython_twin(), Some(id("cpython-thread")));
+        assert_eq!(id("async+gil").cpython_twin(), Some(id("cpython-asyncio")));
+        assert_eq!(id("thread").cpython_twin(), None);
+        assert_eq!(id("thread").colour(), Rgb(31, 119, 180));
+    }
+
+    #[test]
+    fn every_model_has_a_colour_of_its_own() {
+        let ids = every_id();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                let (ca, cb) = (a.colour(), b.colour());
+                let distance = (i32::from(ca.0) - i32::from(cb.0)).abs()
+                    + (i32::from(ca.1) - i32::from(cb.1)).abs()
+                    + (i32::from(ca.2) - i32::from(cb.2)).abs();
+                assert!(distance > 60, "{a} and {b} look alike");
+            }
+        }
+    }
+}
