@@ -161,7 +161,7 @@ fn csv(report: &RunReport) -> String {
             case.workers.to_string(),
             case.tasks.to_string(),
             opt(case.task_ms),
-            case.status.clone(),
+            case.status.to_string(),
             estimate(case.wall_s, |e| e.median),
             estimate(case.wall_s, |e| e.low),
             estimate(case.wall_s, |e| e.high),
@@ -255,7 +255,7 @@ fn markdown(report: &RunReport) -> String {
         };
         let cells = [
             format!("`{}`", escape_markdown(&CaseKey::of(case).to_string())),
-            escape_markdown(&case.status),
+            escape_markdown(&case.status.to_string()),
             wall,
             ci,
             case.speedup.map_or_else(dash, |s| format!("{s:.2}×")),

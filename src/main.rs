@@ -133,7 +133,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let failed = report
         .cases
         .iter()
-        .filter(|c| !c.is_ok() && !c.status.starts_with("skipped"))
+        .filter(|c| c.status.is_failure())
         .count();
     if report.interrupted {
         eprintln!("interrupted: {} cases saved", report.cases.len());

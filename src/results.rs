@@ -166,8 +166,9 @@ pub struct CaseResult {
     pub task_ms: Option<f64>,
     /// Other workload parameters that identify the case (`cpu_fraction`, `file_kib`, ...).
     pub params: BTreeMap<String, f64>,
-    /// "ok", or the reason the case failed.
-    pub status: String,
+    /// Whether the case was measured; on the wire "ok", "interrupted",
+    /// "skipped: REASON" or the reason it failed (see `CaseStatus`).
+    pub status: CaseStatus,
     /// Wall time of one batch (first submit to last result), median and 95% CI.
     pub wall_s: Option<Estimate>,
     pub samples_wall_s: Vec<f64>,
@@ -213,7 +214,70 @@ pub struct CaseResult {
 
 impl CaseResult {
     pub fn is_ok(&self) -> bool {
-        self.status == "ok"
+        self.status == CaseStatus::Ok
+    }
+}
+
+/// How a case ended. In `results.json` it is one string, as it has always
+/// been, so older files load unchanged: `ok`, `interrupted`,
+/// `skipped: REASON`, or any other text, which is the reason it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseStatus {
+    /// Every repetition ran and verified.
+    Ok,
+    /// Failed (timed out, crashed, wrong checksum, ...); why, in one line.
+    Failed(String),
+    /// The model cannot run on this machine (python3 missing): not a failure.
+    Skipped(String),
+    /// Ctrl-C came before any repetition was measured.
+    Interrupted,
+}
+
+impl CaseStatus {
+    const SKIPPED: &'static str = "skipped: ";
+
+    pub fn is_skipped(&self) -> bool {
+        matches!(self, CaseStatus::Skipped(_))
+    }
+
+    /// A failure the run must report (exit 1): neither ok nor skipped.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, CaseStatus::Failed(_) | CaseStatus::Interrupted)
+    }
+
+    /// Reads the wire form back; the inverse of `Display`.
+    pub fn parse(text: &str) -> CaseStatus {
+        match text {
+            "ok" => CaseStatus::Ok,
+            "interrupted" => CaseStatus::Interrupted,
+            _ => match text.strip_prefix(Self::SKIPPED) {
+                Some(reason) => CaseStatus::Skipped(reason.to_owned()),
+                None => CaseStatus::Failed(text.to_owned()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseStatus::Ok => f.write_str("ok"),
+            CaseStatus::Failed(reason) => f.write_str(reason),
+            CaseStatus::Skipped(reason) => write!(f, "{}{reason}", Self::SKIPPED),
+            CaseStatus::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl Serialize for CaseStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|text| CaseStatus::parse(&text))
     }
 }
 
@@ -299,5 +363,39 @@ impl GilCounters {
         self.forced_switches += other.forced_switches;
         self.drop_requests += other.drop_requests;
         self.wait_s += other.wait_s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_status_keeps_its_wire_form() {
+        for (text, status) in [
+            ("ok", CaseStatus::Ok),
+            ("interrupted", CaseStatus::Interrupted),
+            (
+                "skipped: python3 was not found on PATH",
+                CaseStatus::Skipped("python3 was not found on PATH".into()),
+            ),
+            (
+                "timed out after 30 s: raise --timeout",
+                CaseStatus::Failed("timed out after 30 s: raise --timeout".into()),
+            ),
+        ] {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, serde_json::to_string(text).unwrap());
+            assert_eq!(serde_json::from_str::<CaseStatus>(&json).unwrap(), status);
+            assert_eq!(status.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn old_results_files_still_load() {
+        let text = include_str!("../tests/fixtures/results-sample.json");
+        let report: RunReport = serde_json::from_str(text).unwrap();
+        assert!(report.cases.iter().any(CaseResult::is_ok));
+        assert!(report.cases.iter().any(|c| c.status.is_failure()));
     }
 }

@@ -5,11 +5,11 @@
 //! The only place that measures.
 
 use crate::measure::{self, Latencies};
-use crate::model::{Batch, BatchOutcome, ModelId, ModelKind, model_for};
+use crate::model::{Batch, BatchOutcome, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{Plan, Point, Scenario};
 use crate::results::{
-    Calibration, CaseResult, GilCounters, Harness, Repetition, RunReport, SCHEMA_VERSION,
-    ScenarioInfo, Settings, TimerFloor,
+    Calibration, CaseResult, CaseStatus, GilCounters, Harness, Repetition, RunReport,
+    SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
 };
 use crate::spec::WorkloadKind;
 use crate::stats;
@@ -370,7 +370,8 @@ struct CaseRun {
     gil: Option<GilCounters>,
     /// Convoy points: every timed round trip of the probe (ms).
     round_trips_ms: Vec<f64>,
-    failure: Option<String>,
+    /// Why the case stopped early (failed, skipped, interrupted).
+    failure: Option<CaseStatus>,
 }
 
 /// Runs every case of a point in interleaved rounds: the scenario's minimum
@@ -410,7 +411,7 @@ fn run_point(
         Ok(t) => t,
         Err(e) => {
             for c in &mut cases {
-                c.failure = Some(format!("{e:#}"));
+                c.failure = Some(CaseStatus::Failed(format!("{e:#}")));
             }
             Vec::new()
         }
@@ -490,7 +491,7 @@ fn round_order(cases: &[CaseRun], round: usize) -> Vec<usize> {
     order
 }
 
-/// Runs one batch and measures it. Errors are the case's status text.
+/// Runs one batch and measures it. An error is the case's status.
 fn run_once(
     scenario: &Scenario,
     point: &Point,
@@ -498,7 +499,7 @@ fn run_once(
     tasks: &[Task],
     expected: &[u64],
     env: &Env,
-) -> Result<(Repetition, BatchOutcome), String> {
+) -> Result<(Repetition, BatchOutcome), CaseStatus> {
     let batch = Batch {
         tasks,
         workers: case.workers,
@@ -515,12 +516,17 @@ fn run_once(
         .iter()
         .find_map(|t| t.steps.iter().find_map(Step::board))
     {
-        Some(b) => Some(Board::create(&b.path, b.cpu_tasks).map_err(|e| format!("{e:#}"))?),
+        Some(b) => Some(
+            Board::create(&b.path, b.cpu_tasks)
+                .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
+        ),
         None => None,
     };
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = model_for(model).run(&batch).map_err(|e| e.to_string());
+    let outcome = model_for(model)
+        .run(&batch)
+        .map_err(ModelError::into_status);
     if let Some(board) = &board {
         board.finish();
     }
@@ -528,7 +534,7 @@ fn run_once(
     let harness = measure::self_usage().since(&before);
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {
-        verify(&outcome, expected)?;
+        verify(&outcome, expected).map_err(CaseStatus::Failed)?;
     }
     let p99 = {
         let mut l = Latencies::default();
@@ -687,8 +693,8 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
             let startups: Vec<f64> = c.reps.iter().filter_map(|r| r.startup_s).collect();
             let status = match (&c.failure, c.reps.is_empty()) {
                 (Some(f), _) => f.clone(),
-                (None, true) => "interrupted".into(),
-                (None, false) => "ok".into(),
+                (None, true) => CaseStatus::Interrupted,
+                (None, false) => CaseStatus::Ok,
             };
             let harness_rss = med(&|r| r.harness_peak_rss_bytes as f64).map(|v| v as u64);
             let children_rss = med(&|r| r.children_peak_rss_bytes as f64).map(|v| v as u64);

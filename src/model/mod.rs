@@ -317,6 +317,19 @@ pub enum ModelError {
     Skipped(String),
 }
 
+impl ModelError {
+    /// The status a case ends with when a batch of it fails so: skipped
+    /// and interrupted are not failures.
+    pub fn into_status(self) -> crate::results::CaseStatus {
+        use crate::results::CaseStatus;
+        match self {
+            ModelError::Skipped(reason) => CaseStatus::Skipped(reason),
+            ModelError::Cancelled => CaseStatus::Interrupted,
+            e => CaseStatus::Failed(e.to_string()),
+        }
+    }
+}
+
 pub trait Model {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError>;
 }
