@@ -25,5 +25,6 @@ pub mod results;
 pub mod runner;
 pub mod spec;
 pub mod stats;
+pub mod stop;
 pub mod worker;
 pub mod workload;

@@ -58,6 +58,17 @@ pub fn self_usage() -> Usage {
     }
 }
 
+/// Every child reaped so far and their reaped descendants (RUSAGE_CHILDREN):
+/// for whole-run totals only, see `ChildUsage` for one batch.
+pub fn reaped_children_usage() -> Usage {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        Usage::from_rusage(&ru)
+    }
+}
+
 /// Usage summed over the children of one batch, reaped one by one with wait4
 /// (RUSAGE_CHILDREN would only count children already waited for, and its
 /// peak RSS is the largest child, not a sum).

@@ -27,6 +27,28 @@ pub struct RunReport {
     /// measured in the same run (see `fidelity`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fidelity: Vec<Fidelity>,
+    /// Where the run's CPU time went. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_cpu: Option<HarnessCpu>,
+}
+
+/// The harness's own CPU time (user + sys, seconds) beside the batches it
+/// measured: the cost of measuring, which should stay a small fraction of
+/// `batches_s`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct HarnessCpu {
+    /// Calibrating the kernels and the sleep floor.
+    pub calibration_s: f64,
+    /// Computing the reference checksums the workers' results must match
+    /// (once per distinct CPU task of the run).
+    pub reference_s: f64,
+    /// Every batch, warm-ups included: the harness process (the threads
+    /// that run tasks included) and its children.
+    pub batches_s: f64,
+    /// The whole run so far: the harness process and every child it
+    /// reaped. `total_s - batches_s` is all the harness spent on itself.
+    #[serde(default)]
+    pub total_s: f64,
 }
 
 /// An emulated-GIL case against the real-CPython case of the same scenario,
