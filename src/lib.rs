@@ -26,5 +26,4 @@ pub mod runner;
 pub mod spec;
 pub mod stats;
 pub mod stop;
-pub mod worker;
 pub mod workload;

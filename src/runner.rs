@@ -581,7 +581,7 @@ fn run_once(
         deadline: Instant::now() + env.timeout,
         cancel: env.cancel,
         gil: case.model.gil.then(|| scenario.gil_kind()),
-        point: Some(point),
+        shape: Some(&point.shape),
         switch_interval: scenario.switch_interval(),
     };
     let model = case.model.kind;

@@ -3,8 +3,8 @@
 //! outlives the harness, and the set of live children a timeout or Ctrl-C
 //! kills. Children are reaped with wait4, one by one, for their rusage.
 
+use super::worker::{Job, Reply};
 use crate::measure::{Exit, Usage, reap};
-use crate::worker::{Job, Reply};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;

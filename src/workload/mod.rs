@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod board;
 pub mod cpu;
 pub mod echo;
+pub mod shape;
 pub mod touch;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use board::{Board, BoardRef};
 pub use cpu::Kernel;
+pub use shape::{SocketShape, TaskShape};
 
 /// A convoy's CPU tasks compute in chunks of this much work and look at the
 /// board between two chunks, so they stop within about a chunk of the probe's

@@ -216,7 +216,7 @@ fn run_with_fault(fault: &str) -> (Output, RunReport) {
             "out",
             "--no-report",
         ])
-        .env(parabench::worker::FAULT_ENV, fault)
+        .env(parabench::model::worker::FAULT_ENV, fault)
         .current_dir(dir.path())
         .output()
         .unwrap();
