@@ -262,6 +262,29 @@ pub fn reap(pid: u32) -> std::io::Result<(Exit, Usage)> {
     }
 }
 
+/// Ties a child about to be spawned to the harness: `PR_SET_PDEATHSIG`
+/// kills it when the spawning thread ends (spawn from a long-lived thread),
+/// and with `own_group` it leads a process group of its own, so that a
+/// timeout can kill it and everything it started at once (`kill(-pid)`).
+/// Every child the harness starts goes through here, so that none outlives
+/// it and each is reaped by `reap`.
+pub fn die_with_harness(cmd: &mut std::process::Command, own_group: bool) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setpgid and prctl are async-signal-safe, which is all
+    // pre_exec may call between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if own_group && libc::setpgid(0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Resets the harness's peak RSS (VmHWM) to its current RSS, so each
 /// repetition reads its own peak. Linux >= 4.0; a no-op where refused.
 pub fn reset_peak_rss() {
