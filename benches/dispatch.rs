@@ -20,8 +20,9 @@ use criterion::{BenchmarkId, Criterion};
 use parabench::gil::{Gil, GilKind};
 use parabench::model::process_pool::ProcessPool;
 use parabench::model::thread_pool::ThreadPool;
+use parabench::model::worker::{Job, Reply};
 use parabench::model::{ModelKind, model_for, run_task};
-use parabench::worker::{Job, Reply};
+use parabench::stop::Stop;
 use parabench::workload::cpu::{Kernel, calibrate};
 use parabench::workload::{Step, Task, TaskOutput, aio, expected_checksum};
 use std::hint::black_box;
@@ -196,7 +197,10 @@ fn processes(c: &mut Criterion) {
 /// `wait_timeout(0)`, paced only by that slack, and without the slack it
 /// starves a holder on its own core for a 4 ms tick (benches/README.md).
 fn gil_handoff(c: &mut Criterion) {
-    let tick_iters = (calibrate(Kernel::Hash, Duration::from_millis(20)) / 1e3).max(1.0) as u64;
+    let tick_iters = (calibrate(Kernel::Hash, Duration::from_millis(20), &Stop::never())
+        .expect("nothing cancels a bench")
+        / 1e3)
+        .max(1.0) as u64;
     let mut g = c.benchmark_group("gil-handoff");
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(500))

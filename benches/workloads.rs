@@ -14,6 +14,7 @@ mod common;
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use parabench::gil;
 use parabench::model::{ModelKind, model_for};
+use parabench::stop::Stop;
 use parabench::workload::cpu::{Kernel, calibrate};
 use parabench::workload::{Step, Task};
 use std::hint::black_box;
@@ -44,7 +45,8 @@ fn every_model(g: &mut BenchmarkGroup<'_, WallTime>, tasks: &[Task], workers: us
 
 fn cpu(c: &mut Criterion) {
     // Calibrated once, as the runner does per kernel.
-    let iters_per_ms = calibrate(Kernel::Hash, Duration::from_millis(20));
+    let iters_per_ms = calibrate(Kernel::Hash, Duration::from_millis(20), &Stop::never())
+        .expect("nothing cancels a bench");
     let step = Step::Cpu {
         kernel: Kernel::Hash,
         iters: (2.0 * iters_per_ms).round() as u64,

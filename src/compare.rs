@@ -10,7 +10,7 @@ mod render;
 pub use render::render;
 
 use crate::cli::Metric;
-use crate::results::{CaseResult, RunReport};
+use crate::results::{CaseResult, CaseStatus, RunReport};
 use crate::stats::median;
 use std::collections::HashMap;
 use std::fmt;
@@ -205,8 +205,8 @@ pub enum Outcome {
     NoSamples,
     /// At least one run reports it failed; the statuses say why ("ok" for the other).
     Failed {
-        baseline_status: String,
-        current_status: String,
+        baseline_status: CaseStatus,
+        current_status: CaseStatus,
     },
     OnlyInBaseline,
     OnlyInCurrent,

@@ -78,7 +78,7 @@ impl Progress {
                 terminal_line(&case.scenario),
                 terminal_line(&case.model),
                 case.workers,
-                terminal_line(&case.status)
+                terminal_line(&case.status.to_string())
             )),
             Event::CaseDone(_) => {}
         }
@@ -154,7 +154,7 @@ fn row(c: &CaseResult) -> String {
         opt(c.speedup, 2),
         opt(c.efficiency.map(|e| e * 100.0), 0) + if c.efficiency.is_some() { "%" } else { "" },
         c.repetitions.len(),
-        terminal_line(&c.status)
+        terminal_line(&c.status.to_string())
     )
 }
 
@@ -178,7 +178,7 @@ mod tests {
         for case in &mut report.cases {
             case.scenario = rename(&case.scenario);
             case.model = rename(&case.model);
-            case.status = rename(&case.status);
+            case.status = crate::results::CaseStatus::parse(&rename(&case.status.to_string()));
         }
         for scenario in &mut report.scenarios {
             scenario.name = rename(&scenario.name);

@@ -3,11 +3,11 @@
 //! and reads one JSON response from stdout. The serde types here are that
 //! protocol (not a file format); the runner script documents how it measures.
 
+use crate::measure::{self, Exit, Usage};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -201,7 +201,7 @@ pub struct CpythonResponse {
     pub repetitions: Vec<PyRepetition>,
     /// The runner process and all it reaped, whole run, from `wait4`.
     #[serde(skip)]
-    pub process: ChildUsage,
+    pub process: Usage,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -245,16 +245,6 @@ pub struct PyRepetition {
     /// Convoy: each of the IO task's round trips, in order.
     #[serde(default)]
     pub round_trips_ms: Vec<f64>,
-}
-
-/// Resource use of a reaped child and the descendants it reaped.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ChildUsage {
-    pub user_s: f64,
-    pub sys_s: f64,
-    pub max_rss_bytes: u64,
-    pub ctx_voluntary: u64,
-    pub ctx_involuntary: u64,
 }
 
 /// Finds `python3` on PATH and checks it is recent enough.
@@ -377,19 +367,8 @@ fn run_with_env(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe syscalls run between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            // Its own process group, so a timeout kills its workers too.
-            if libc::setpgid(0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // Its own process group, so a timeout kills its workers too.
+    measure::die_with_harness(&mut command, true);
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {}", python.path.display()))?;
@@ -433,7 +412,7 @@ fn run_with_env(
         .context("reading the CPython runner's stdout")?;
     let reply: Option<Reply> = last_line(&stdout).and_then(|l| serde_json::from_str(l).ok());
     match (reply, status) {
-        (Some(Reply::Ok(mut response)), ExitStatus::Code(0)) => {
+        (Some(Reply::Ok(mut response)), Exit::Code(0)) => {
             response.process = usage;
             Ok(*response)
         }
@@ -445,7 +424,7 @@ fn run_with_env(
                 .map(|e| format!(" (writing the request: {e})"))
                 .unwrap_or_default();
             bail!(
-                "CPython runner {status} without a valid response{writing}; stderr: {stderr_tail}"
+                "CPython runner ended ({status}) without a valid response{writing}; stderr: {stderr_tail}"
             )
         }
     }
@@ -488,21 +467,6 @@ fn tail(bytes: &[u8], max: usize) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum ExitStatus {
-    Code(i32),
-    Signal(i32),
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitStatus::Code(c) => write!(f, "exited with status {c}"),
-            ExitStatus::Signal(s) => write!(f, "was killed by signal {s}"),
-        }
-    }
-}
-
 /// Kills and reaps the runner's process group unless it was reaped already.
 struct Reaper {
     pid: libc::pid_t,
@@ -520,38 +484,10 @@ impl Reaper {
     }
 
     /// `wait4`, for the exit status and the rusage of the whole runner.
-    fn reap(&mut self) -> io::Result<(ExitStatus, ChildUsage)> {
-        let mut status = 0;
-        // SAFETY: rusage is plain data; zero is a valid value.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: valid pointers to locals, a pid that is our child.
-            let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut ru) };
-            if r == self.pid {
-                break;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                self.reaped = true;
-                return Err(e);
-            }
-        }
+    fn reap(&mut self) -> io::Result<(Exit, Usage)> {
+        // Reaped or failed, never to be waited for again.
         self.reaped = true;
-        let exit = if libc::WIFSIGNALED(status) {
-            ExitStatus::Signal(libc::WTERMSIG(status))
-        } else {
-            ExitStatus::Code(libc::WEXITSTATUS(status))
-        };
-        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-        let usage = ChildUsage {
-            user_s: secs(ru.ru_utime),
-            sys_s: secs(ru.ru_stime),
-            // Linux reports KiB.
-            max_rss_bytes: ru.ru_maxrss as u64 * 1024,
-            ctx_voluntary: ru.ru_nvcsw as u64,
-            ctx_involuntary: ru.ru_nivcsw as u64,
-        };
-        Ok((exit, usage))
+        measure::reap(self.pid as u32)
     }
 }
 
@@ -675,7 +611,7 @@ mod tests {
             let forks = [CpythonModel::Process, CpythonModel::ProcessPool];
             assert_eq!(r.start_method.is_some(), forks.contains(&model));
             assert_eq!(r.switch_interval_s, 0.005);
-            assert!(r.process.user_s > 0.0, "{:?}", r.process);
+            assert!(r.process.user > Duration::ZERO, "{:?}", r.process);
         }
     }
 

@@ -167,7 +167,7 @@ fn csv(report: &RunReport) -> String {
             case.workers.to_string(),
             case.tasks.to_string(),
             opt(case.task_ms),
-            text::csv_text(&case.status),
+            text::csv_text(&case.status.to_string()),
             estimate(case.wall_s, |e| e.median),
             estimate(case.wall_s, |e| e.low),
             estimate(case.wall_s, |e| e.high),
@@ -262,7 +262,7 @@ fn markdown(report: &RunReport) -> String {
         };
         let cells = [
             markdown_code(&CaseKey::of(case).to_string()),
-            text::markdown(&case.status),
+            text::markdown(&case.status.to_string()),
             wall,
             ci,
             case.speedup.map_or_else(dash, |s| format!("{s:.2}×")),
@@ -302,7 +302,7 @@ mod tests {
             case.scenario = name.to_owned();
             case.model = format!("{name}-{}", case.model);
             case.kernel = Some(name.to_owned());
-            case.status = name.to_owned();
+            case.status = crate::results::CaseStatus::Failed(name.to_owned());
             case.params.insert(name.to_owned(), -1.5);
         }
         report.harness.started_at = name.to_owned();

@@ -197,7 +197,7 @@ mod tests {
         c.scenario = "s".into();
         c.model = model.into();
         c.workers = workers;
-        c.status = "ok".into();
+        c.status = crate::results::CaseStatus::Ok;
         c.speedup = Some(speedup);
         c.params.clear();
         c
@@ -372,7 +372,7 @@ mod tests {
     #[test]
     fn failed_cases_are_not_paired() {
         let mut failed = case("cpython-thread", 2, 1.0);
-        failed.status = "timed out".into();
+        failed.status = crate::results::CaseStatus::Failed("timed out".into());
         assert!(pairs(&[case("thread+gil", 2, 1.0), failed]).is_empty());
     }
 }

@@ -28,6 +28,6 @@ pub mod results;
 pub mod runner;
 pub mod spec;
 pub mod stats;
+pub mod stop;
 pub mod text;
-pub mod worker;
 pub mod workload;

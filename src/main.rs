@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
-        Command::Worker(args) => parabench::worker::serve(args.pool).map(|()| 0),
+        Command::Worker(args) => parabench::model::worker::serve(args.pool).map(|()| 0),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
@@ -160,7 +160,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let failed = report
         .cases
         .iter()
-        .filter(|c| !c.is_ok() && !c.status.starts_with("skipped"))
+        .filter(|c| c.status.is_failure())
         .count();
     if report.interrupted {
         errln!("interrupted: {} cases saved", report.cases.len());

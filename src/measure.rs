@@ -58,6 +58,17 @@ pub fn self_usage() -> Usage {
     }
 }
 
+/// Every child reaped so far and their reaped descendants (RUSAGE_CHILDREN):
+/// for whole-run totals only, see `ChildUsage` for one batch.
+pub fn reaped_children_usage() -> Usage {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        Usage::from_rusage(&ru)
+    }
+}
+
 /// Usage summed over the children of one batch, reaped one by one with wait4
 /// (RUSAGE_CHILDREN would only count children already waited for, and its
 /// peak RSS is the largest child, not a sum).
@@ -248,6 +259,29 @@ pub fn reap(pid: u32) -> std::io::Result<(Exit, Usage)> {
             Exit::Code(libc::WEXITSTATUS(status))
         };
         Ok((exit, Usage::from_rusage(&ru)))
+    }
+}
+
+/// Ties a child about to be spawned to the harness: `PR_SET_PDEATHSIG`
+/// kills it when the spawning thread ends (spawn from a long-lived thread),
+/// and with `own_group` it leads a process group of its own, so that a
+/// timeout can kill it and everything it started at once (`kill(-pid)`).
+/// Every child the harness starts goes through here, so that none outlives
+/// it and each is reaped by `reap`.
+pub fn die_with_harness(cmd: &mut std::process::Command, own_group: bool) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setpgid and prctl are async-signal-safe, which is all
+    // pre_exec may call between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if own_group && libc::setpgid(0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

@@ -6,9 +6,9 @@
 use crate::bounds;
 use crate::cli::RunArgs;
 use crate::gil::GilKind;
-use crate::model::{ModelId, ModelKind};
+use crate::model::id::{ModelId, ModelKind};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
-use crate::workload::Kernel;
+use crate::workload::{Kernel, SocketShape, TaskShape};
 use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
@@ -174,27 +174,6 @@ pub struct Scenario {
     /// The most, while a verdict on the point is undecided (≥ `repetitions`).
     pub max_repetitions: u32,
     pub warmup: u32,
-}
-
-/// What one task of a case does, before calibration turns milliseconds into
-/// kernel iterations.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TaskShape {
-    pub cpu_ms: f64,
-    pub kernel: Kernel,
-    pub sleep_ms: f64,
-    pub socket: Option<SocketShape>,
-    pub file_kib: Option<u64>,
-    /// KiB the task writes and holds until it ends (0: none).
-    pub touch_kib: u64,
-    pub releases_gil: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SocketShape {
-    pub round_trips: u32,
-    pub message_bytes: u32,
-    pub server_delay_ms: f64,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model

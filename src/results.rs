@@ -31,6 +31,9 @@ pub struct RunReport {
     /// built (see `environment`); absent in older files.
     #[serde(default, skip_serializing_if = "Environment::is_empty")]
     pub environment: Environment,
+    /// Where the run's CPU time went. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_cpu: Option<HarnessCpu>,
 }
 
 /// The conditions of a run, as pyperf and hyperfine record them: the build,
@@ -102,6 +105,25 @@ pub struct BusyProcess {
     pub name: String,
     /// Share of one core, in percent, over a short sampling window.
     pub cpu_percent: f64,
+}
+
+/// The harness's own CPU time (user + sys, seconds) beside the batches it
+/// measured: the cost of measuring, which should stay a small fraction of
+/// `batches_s`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct HarnessCpu {
+    /// Calibrating the kernels and the sleep floor.
+    pub calibration_s: f64,
+    /// Computing the reference checksums the workers' results must match
+    /// (once per distinct CPU task of the run).
+    pub reference_s: f64,
+    /// Every batch, warm-ups included: the harness process (the threads
+    /// that run tasks included) and its children.
+    pub batches_s: f64,
+    /// The whole run so far: the harness process and every child it
+    /// reaped. `total_s - batches_s` is all the harness spent on itself.
+    #[serde(default)]
+    pub total_s: f64,
 }
 
 /// An emulated-GIL case against the real-CPython case of the same scenario,
@@ -241,8 +263,9 @@ pub struct CaseResult {
     pub task_ms: Option<f64>,
     /// Other workload parameters that identify the case (`cpu_fraction`, `file_kib`, ...).
     pub params: BTreeMap<String, f64>,
-    /// "ok", or the reason the case failed.
-    pub status: String,
+    /// Whether the case was measured; on the wire "ok", "interrupted",
+    /// "skipped: REASON" or the reason it failed (see `CaseStatus`).
+    pub status: CaseStatus,
     /// Wall time of one batch (first submit to last result), median and 95% CI.
     pub wall_s: Option<Estimate>,
     pub samples_wall_s: Vec<f64>,
@@ -288,7 +311,70 @@ pub struct CaseResult {
 
 impl CaseResult {
     pub fn is_ok(&self) -> bool {
-        self.status == "ok"
+        self.status == CaseStatus::Ok
+    }
+}
+
+/// How a case ended. In `results.json` it is one string, as it has always
+/// been, so older files load unchanged: `ok`, `interrupted`,
+/// `skipped: REASON`, or any other text, which is the reason it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseStatus {
+    /// Every repetition ran and verified.
+    Ok,
+    /// Failed (timed out, crashed, wrong checksum, ...); why, in one line.
+    Failed(String),
+    /// The model cannot run on this machine (python3 missing): not a failure.
+    Skipped(String),
+    /// Ctrl-C came before any repetition was measured.
+    Interrupted,
+}
+
+impl CaseStatus {
+    const SKIPPED: &'static str = "skipped: ";
+
+    pub fn is_skipped(&self) -> bool {
+        matches!(self, CaseStatus::Skipped(_))
+    }
+
+    /// A failure the run must report (exit 1): neither ok nor skipped.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, CaseStatus::Failed(_) | CaseStatus::Interrupted)
+    }
+
+    /// Reads the wire form back; the inverse of `Display`.
+    pub fn parse(text: &str) -> CaseStatus {
+        match text {
+            "ok" => CaseStatus::Ok,
+            "interrupted" => CaseStatus::Interrupted,
+            _ => match text.strip_prefix(Self::SKIPPED) {
+                Some(reason) => CaseStatus::Skipped(reason.to_owned()),
+                None => CaseStatus::Failed(text.to_owned()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseStatus::Ok => f.write_str("ok"),
+            CaseStatus::Failed(reason) => f.write_str(reason),
+            CaseStatus::Skipped(reason) => write!(f, "{}{reason}", Self::SKIPPED),
+            CaseStatus::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl Serialize for CaseStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|text| CaseStatus::parse(&text))
     }
 }
 
@@ -374,5 +460,39 @@ impl GilCounters {
         self.forced_switches += other.forced_switches;
         self.drop_requests += other.drop_requests;
         self.wait_s += other.wait_s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_status_keeps_its_wire_form() {
+        for (text, status) in [
+            ("ok", CaseStatus::Ok),
+            ("interrupted", CaseStatus::Interrupted),
+            (
+                "skipped: python3 was not found on PATH",
+                CaseStatus::Skipped("python3 was not found on PATH".into()),
+            ),
+            (
+                "timed out after 30 s: raise --timeout",
+                CaseStatus::Failed("timed out after 30 s: raise --timeout".into()),
+            ),
+        ] {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, serde_json::to_string(text).unwrap());
+            assert_eq!(serde_json::from_str::<CaseStatus>(&json).unwrap(), status);
+            assert_eq!(status.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn old_results_files_still_load() {
+        let text = include_str!("../tests/fixtures/results-sample.json");
+        let report: RunReport = serde_json::from_str(text).unwrap();
+        assert!(report.cases.iter().any(CaseResult::is_ok));
+        assert!(report.cases.iter().any(|c| c.status.is_failure()));
     }
 }

@@ -5,19 +5,22 @@
 //! The only place that measures.
 
 use crate::measure::{self, Latencies};
-use crate::model::{Batch, BatchOutcome, ModelId, ModelKind, model_for};
+use crate::model::{Batch, BatchOutcome, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{Plan, Point, Scenario};
 use crate::results::{
-    Calibration, CaseResult, GilCounters, Harness, Repetition, RunReport, SCHEMA_VERSION,
-    ScenarioInfo, Settings, TimerFloor,
+    Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, Repetition, RunReport,
+    SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
 };
 use crate::spec::WorkloadKind;
 use crate::stats;
+use crate::stop::{Stop, Stopped};
 use crate::workload::{
-    Board, BoardRef, PROBE_WARMUP_ROUND_TRIPS, Step, Task, echo::EchoServer, expected_checksum,
+    Board, BoardRef, Kernel, PROBE_WARMUP_ROUND_TRIPS, Step, Task, echo::EchoServer,
+    expected_checksum_with,
 };
 use anyhow::Context;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -69,7 +72,10 @@ pub fn run(
     });
     let environment = crate::results::Environment::at_start();
     on_event(Event::Calibrating);
-    let calibration = calibrate(plan);
+    let run_started = (measure::self_usage(), measure::reaped_children_usage());
+    let before = measure::self_usage();
+    let (calibration, calibrated) = calibrate(plan, cancel);
+    let calibration_cpu = measure::self_usage().since(&before);
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness: Harness {
@@ -100,13 +106,20 @@ pub fn run(
             sources: plan.settings.sources.clone(),
         },
         calibration,
-        interrupted: false,
+        interrupted: calibrated.is_err(),
         scenarios: plan.scenarios.iter().map(scenario_info).collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
         environment,
+        harness_cpu: Some(HarnessCpu {
+            calibration_s: cpu_seconds(&calibration_cpu),
+            ..HarnessCpu::default()
+        }),
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    if report.interrupted {
+        return Ok(report);
+    }
 
     let echo = if plan
         .scenarios
@@ -129,6 +142,8 @@ pub fn run(
         timeout: plan.settings.case_timeout,
         point_budget: plan.settings.point_budget,
         cancel,
+        references: RefCell::default(),
+        cpu: RefCell::new(report.harness_cpu.unwrap_or_default()),
     };
 
     'scenarios: for scenario in &plan.scenarios {
@@ -146,6 +161,11 @@ pub fn run(
                 .max()
                 .unwrap_or(0);
             report.fidelity = crate::fidelity::pairs(&report.cases);
+            report.harness_cpu = Some(HarnessCpu {
+                total_s: cpu_seconds(&measure::self_usage().since(&run_started.0))
+                    + cpu_seconds(&measure::reaped_children_usage().since(&run_started.1)),
+                ..*env.cpu.borrow()
+            });
             report.interrupted = cancel.load(Ordering::Relaxed);
             crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
             if report.interrupted {
@@ -167,6 +187,16 @@ struct Env<'a> {
     timeout: Duration,
     point_budget: Duration,
     cancel: &'a AtomicBool,
+    /// Reference checksums of CPU work, by (kernel, seed, iterations):
+    /// each distinct task is computed once per run, however many points,
+    /// models and repetitions share it.
+    references: RefCell<HashMap<(Kernel, u64, u64), u64>>,
+    /// The CPU time spent so far, by purpose.
+    cpu: RefCell<HarnessCpu>,
+}
+
+fn cpu_seconds(u: &measure::Usage) -> f64 {
+    (u.user + u.sys).as_secs_f64()
 }
 
 /// True when some verdict resting on one of `cases` (a point's cases, not
@@ -213,21 +243,24 @@ fn scenario_info(s: &Scenario) -> ScenarioInfo {
     }
 }
 
-/// Measures the kernels the plan uses and the sleep floor of its sleeps.
-fn calibrate(plan: &Plan) -> Calibration {
+/// Measures the kernels the plan uses and the sleep floor of its sleeps;
+/// stops early (with what it has, and `Err`) when Ctrl-C comes.
+fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopped>) {
     let min_run = if plan.settings.quick {
         Duration::from_millis(20)
     } else {
         Duration::from_millis(60)
     };
-    let mut kernels = BTreeMap::new();
+    let mut calibration = Calibration {
+        kernels: BTreeMap::new(),
+        timer_floor: Vec::new(),
+    };
+    let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
     for s in &plan.scenarios {
         for p in s.points() {
-            if p.shape.cpu_ms > 0.0 {
-                kernels
-                    .entry(p.shape.kernel.id().to_owned())
-                    .or_insert_with(|| crate::workload::cpu::calibrate(p.shape.kernel, min_run));
+            if p.shape.cpu_ms > 0.0 && !kernels.contains(&p.shape.kernel) {
+                kernels.push(p.shape.kernel);
             }
             if p.shape.sleep_ms > 0.0 && !sleeps.contains(&p.shape.sleep_ms) {
                 sleeps.push(p.shape.sleep_ms);
@@ -235,29 +268,69 @@ fn calibrate(plan: &Plan) -> Calibration {
         }
     }
     let samples = if plan.settings.quick { 5 } else { 15 };
-    let timer_floor = sleeps
-        .into_iter()
-        .map(|ms| TimerFloor {
-            nominal_ms: ms,
-            measured_ms: sleep_floor(Duration::from_secs_f64(ms / 1e3), samples),
-        })
-        .collect();
-    Calibration {
-        kernels,
-        timer_floor,
-    }
+    let done = (|| {
+        for kernel in kernels {
+            // Bounded by construction (a few runs of about `min_run`).
+            let rate = crate::workload::cpu::calibrate(kernel, min_run, &Stop::on_cancel(cancel))?;
+            calibration.kernels.insert(kernel.id().to_owned(), rate);
+        }
+        for ms in sleeps {
+            let d = Duration::from_secs_f64(ms / 1e3);
+            // Each sleep size gets at most a case's time.
+            let stop = Stop::within(cancel, plan.settings.case_timeout);
+            calibration.timer_floor.push(TimerFloor {
+                nominal_ms: ms,
+                measured_ms: sleep_floor(d, samples, &stop)?,
+            });
+        }
+        Ok(())
+    })();
+    (calibration, done)
 }
 
-/// The median time a sleep of `d` really takes here (timer slack, wakeup).
-fn sleep_floor(d: Duration, samples: usize) -> f64 {
-    let taken: Vec<f64> = (0..samples)
-        .map(|_| {
-            let t = Instant::now();
-            std::thread::sleep(d);
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    stats::median(&taken).unwrap_or(d.as_secs_f64() * 1e3)
+/// The median time a sleep of `d` really takes here (timer slack, wakeup),
+/// over up to `samples` sleeps: as many as fit in `stop`'s time, else the
+/// nominal `d`. Ctrl-C ends it within one wake-up slice.
+fn sleep_floor(d: Duration, samples: usize, stop: &Stop) -> Result<f64, Stopped> {
+    let mut taken = Vec::with_capacity(samples);
+    while taken.len() < samples && stop.left().is_none_or(|left| left >= d) {
+        let t = Instant::now();
+        match stop.sleep(d) {
+            Ok(()) => taken.push(t.elapsed().as_secs_f64() * 1e3),
+            Err(Stopped::TimedOut(_)) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(stats::median(&taken).unwrap_or(d.as_secs_f64() * 1e3))
+}
+
+/// The checksums a correct run of `tasks` produces, with each task's CPU
+/// work computed here at most once per run (`env.references`), within the
+/// case timeout and until Ctrl-C. The work is as large as one sequential
+/// run of the tasks; the cache makes it one such run per distinct task
+/// shape, however many models, worker counts and repetitions check against
+/// it.
+fn reference_checksums(tasks: &[Task], env: &Env) -> Result<Vec<u64>, CaseStatus> {
+    let before = measure::self_usage();
+    let stop = Stop::within(env.cancel, env.timeout);
+    let mut references = env.references.borrow_mut();
+    let mut cpu = |kernel: Kernel, seed: u64, iters: u64| {
+        if let Some(&sum) = references.get(&(kernel, seed, iters)) {
+            return Ok(sum);
+        }
+        let sum = kernel.run_until(seed, iters, &stop)?;
+        references.insert((kernel, seed, iters), sum);
+        Ok(sum)
+    };
+    let expected = tasks
+        .iter()
+        .map(|t| expected_checksum_with(t, &mut cpu))
+        .collect::<Result<Vec<u64>, Stopped>>();
+    env.cpu.borrow_mut().reference_s += cpu_seconds(&measure::self_usage().since(&before));
+    expected.map_err(|e| match e {
+        Stopped::Cancelled => CaseStatus::Interrupted,
+        e => CaseStatus::Failed(format!("computing the reference checksums {e}")),
+    })
 }
 
 /// Turns a point's task shape into concrete tasks for this machine. At a
@@ -374,7 +447,8 @@ struct CaseRun {
     gil: Option<GilCounters>,
     /// Convoy points: every timed round trip of the probe (ms).
     round_trips_ms: Vec<f64>,
-    failure: Option<String>,
+    /// Why the case stopped early (failed, skipped, interrupted).
+    failure: Option<CaseStatus>,
 }
 
 /// Runs every case of a point in interleaved rounds: the scenario's minimum
@@ -410,16 +484,18 @@ fn run_point(
             failure: None,
         })
         .collect();
-    let tasks = match build_tasks(point, iters_per_ms, env.echo, env.scratch, env.timeout) {
-        Ok(t) => t,
-        Err(e) => {
+    let prepared = build_tasks(point, iters_per_ms, env.echo, env.scratch, env.timeout)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))
+        .and_then(|tasks| Ok((reference_checksums(&tasks, env)?, tasks)));
+    let (expected, tasks) = match prepared {
+        Ok(prepared) => prepared,
+        Err(status) => {
             for c in &mut cases {
-                c.failure = Some(format!("{e:#}"));
+                c.failure = Some(status.clone());
             }
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     };
-    let expected: Vec<u64> = tasks.iter().map(expected_checksum).collect();
 
     let min_rounds = scenario.warmup + scenario.repetitions;
     let max_rounds = scenario.warmup + scenario.max_repetitions;
@@ -494,7 +570,7 @@ fn round_order(cases: &[CaseRun], round: usize) -> Vec<usize> {
     order
 }
 
-/// Runs one batch and measures it. Errors are the case's status text.
+/// Runs one batch and measures it. An error is the case's status.
 fn run_once(
     scenario: &Scenario,
     point: &Point,
@@ -502,14 +578,14 @@ fn run_once(
     tasks: &[Task],
     expected: &[u64],
     env: &Env,
-) -> Result<(Repetition, BatchOutcome), String> {
+) -> Result<(Repetition, BatchOutcome), CaseStatus> {
     let batch = Batch {
         tasks,
         workers: case.workers,
         deadline: Instant::now() + env.timeout,
         cancel: env.cancel,
         gil: case.model.gil.then(|| scenario.gil_kind()),
-        point: Some(point),
+        shape: Some(&point.shape),
         switch_interval: scenario.switch_interval(),
     };
     let model = case.model.kind;
@@ -519,20 +595,29 @@ fn run_once(
         .iter()
         .find_map(|t| t.steps.iter().find_map(Step::board))
     {
-        Some(b) => Some(Board::create(&b.path, b.cpu_tasks).map_err(|e| format!("{e:#}"))?),
+        Some(b) => Some(
+            Board::create(&b.path, b.cpu_tasks)
+                .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
+        ),
         None => None,
     };
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = model_for(model).run(&batch).map_err(|e| e.to_string());
+    let outcome = model_for(model)
+        .run(&batch)
+        .map_err(ModelError::into_status);
     if let Some(board) = &board {
         board.finish();
     }
-    let outcome = outcome?;
     let harness = measure::self_usage().since(&before);
+    env.cpu.borrow_mut().batches_s += cpu_seconds(&harness)
+        + outcome
+            .as_ref()
+            .map_or(0.0, |o| (o.children.user + o.children.sys).as_secs_f64());
+    let outcome = outcome?;
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {
-        verify(&outcome, expected)?;
+        verify(&outcome, expected).map_err(CaseStatus::Failed)?;
     }
     let p99 = {
         let mut l = Latencies::default();
@@ -691,8 +776,8 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
             let startups: Vec<f64> = c.reps.iter().filter_map(|r| r.startup_s).collect();
             let status = match (&c.failure, c.reps.is_empty()) {
                 (Some(f), _) => f.clone(),
-                (None, true) => "interrupted".into(),
-                (None, false) => "ok".into(),
+                (None, true) => CaseStatus::Interrupted,
+                (None, false) => CaseStatus::Ok,
             };
             let harness_rss = med(&|r| r.harness_peak_rss_bytes as f64).map(|v| v as u64);
             let children_rss = med(&|r| r.children_peak_rss_bytes as f64).map(|v| v as u64);
@@ -765,5 +850,98 @@ fn per_repetition(g: GilCounters, n: usize) -> GilCounters {
         forced_switches: g.forced_switches / n,
         drop_requests: g.drop_requests / n,
         wait_s: g.wait_s / n as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stop::tests::cancelled_after_50ms;
+
+    fn env<'a>(cancel: &'a AtomicBool, scratch: &'a Path, timeout: Duration) -> Env<'a> {
+        Env {
+            calibration: Calibration {
+                kernels: BTreeMap::new(),
+                timer_floor: Vec::new(),
+            },
+            echo: None,
+            scratch,
+            cores: 2,
+            timeout,
+            point_budget: Duration::from_secs(1),
+            cancel,
+            references: RefCell::default(),
+            cpu: RefCell::default(),
+        }
+    }
+
+    fn cpu_task(idx: u32, iters: u64) -> Task {
+        Task {
+            idx,
+            steps: vec![Step::Cpu {
+                kernel: Kernel::Hash,
+                iters,
+                slice_iters: 1000,
+            }],
+            releases_gil: false,
+        }
+    }
+
+    #[test]
+    fn reference_checksums_match_and_are_computed_once_per_task() {
+        let cancel = AtomicBool::new(false);
+        let env = env(&cancel, Path::new("/nonexistent"), Duration::from_secs(60));
+        let tasks: Vec<Task> = (0..3).map(|i| cpu_task(i, 5_000)).collect();
+        let want: Vec<u64> = tasks
+            .iter()
+            .map(crate::workload::expected_checksum)
+            .collect();
+        assert_eq!(reference_checksums(&tasks, &env), Ok(want.clone()));
+        assert_eq!(env.references.borrow().len(), 3);
+        // A point with more tasks of the same shape computes only the new one.
+        let more: Vec<Task> = (0..4).map(|i| cpu_task(i, 5_000)).collect();
+        assert_eq!(reference_checksums(&more, &env).unwrap()[..3], want[..]);
+        assert_eq!(env.references.borrow().len(), 4);
+    }
+
+    #[test]
+    fn reference_checksums_stop_on_cancel_and_time_out() {
+        let scratch = Path::new("/nonexistent");
+        // About a year of hashing.
+        let huge = [cpu_task(0, u64::MAX)];
+        let (out, after) = cancelled_after_50ms(|cancel| {
+            reference_checksums(&huge, &env(cancel, scratch, Duration::from_secs(3600)))
+        });
+        assert_eq!(out, Err(CaseStatus::Interrupted));
+        assert!(after < Duration::from_secs(1), "{after:?}");
+
+        let cancel = AtomicBool::new(false);
+        let started = Instant::now();
+        let out = reference_checksums(&huge, &env(&cancel, scratch, Duration::from_millis(50)));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        match out {
+            Err(CaseStatus::Failed(why)) => assert!(why.contains("timed out"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sleep_floor_stops_on_cancel_and_fits_its_time() {
+        let (out, after) = cancelled_after_50ms(|cancel| {
+            sleep_floor(Duration::from_secs(3600), 15, &Stop::on_cancel(cancel))
+        });
+        assert_eq!(out, Err(Stopped::Cancelled));
+        assert!(after < Duration::from_secs(1), "{after:?}");
+        // A sleep longer than the time given is not measured: the floor is
+        // the nominal sleep.
+        let cancel = AtomicBool::new(false);
+        let stop = Stop::within(&cancel, Duration::from_millis(100));
+        assert_eq!(
+            sleep_floor(Duration::from_secs(3600), 15, &stop),
+            Ok(3_600_000.0)
+        );
+        // Short sleeps: as many samples as asked, each at least the sleep.
+        let floor = sleep_floor(Duration::from_millis(2), 3, &Stop::never()).unwrap();
+        assert!(floor >= 2.0, "{floor}");
     }
 }

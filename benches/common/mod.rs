@@ -27,7 +27,7 @@ pub fn batch<'a>(tasks: &'a [Task], workers: usize, cancel: &'a AtomicBool) -> B
         deadline: Instant::now() + Duration::from_secs(3600),
         cancel,
         gil: None,
-        point: None,
+        shape: None,
         switch_interval: Duration::from_millis(5),
     }
 }

@@ -258,7 +258,7 @@ mod tests {
             case.scenario = format!("{name}-{}", case.scenario);
             case.model = format!("{name}-{}", case.model);
             if !case.is_ok() {
-                case.status = format!("{name}-{}", case.status);
+                case.status = crate::results::CaseStatus::parse(&format!("{name}-{}", case.status));
             }
         }
         report.harness.started_at = name.to_owned();

@@ -3,11 +3,10 @@
 //! outlives the harness, and the set of live children a timeout or Ctrl-C
 //! kills. Children are reaped with wait4, one by one, for their rusage.
 
+use super::worker::{Job, Reply};
 use crate::measure::{Exit, Usage, reap};
-use crate::worker::{Job, Reply};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -45,15 +44,7 @@ pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: prctl is async-signal-safe, which is all pre_exec may call.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::measure::die_with_harness(&mut cmd, false);
     // std's pipes are close-on-exec, so no child inherits another's stdin.
     let mut child = cmd.spawn()?;
     live.insert(child.id());

@@ -30,23 +30,32 @@ fn python() -> Result<&'static PythonInfo, String> {
 /// work and repetitions pair up with the baseline's.
 static PY_ITERS_PER_MS: OnceLock<f64> = OnceLock::new();
 
+/// The runner's model for a `cpython-*` kind; None for any other kind,
+/// which is an error, never a fallback to some other model.
+fn python_model(kind: ModelKind) -> Option<PyModel> {
+    Some(match kind {
+        ModelKind::CpythonSequential => PyModel::Sequential,
+        ModelKind::CpythonThread => PyModel::Thread,
+        ModelKind::CpythonThreadPool => PyModel::ThreadPool,
+        ModelKind::CpythonProcess => PyModel::Process,
+        ModelKind::CpythonProcessPool => PyModel::ProcessPool,
+        ModelKind::CpythonAsyncio => PyModel::Asyncio,
+        _ => return None,
+    })
+}
+
 impl Model for CpythonModel {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
         let python = python().map_err(ModelError::Skipped)?;
-        let model = match self.0 {
-            ModelKind::CpythonSequential => PyModel::Sequential,
-            ModelKind::CpythonThread => PyModel::Thread,
-            ModelKind::CpythonThreadPool => PyModel::ThreadPool,
-            ModelKind::CpythonProcess => PyModel::Process,
-            ModelKind::CpythonProcessPool => PyModel::ProcessPool,
-            _ => PyModel::Asyncio,
-        };
-        let point = batch
-            .point
+        let model = python_model(self.0).ok_or_else(|| {
+            ModelError::Setup(anyhow::anyhow!("`{}` is not a CPython model", self.0))
+        })?;
+        let shape = batch
+            .shape
             .ok_or_else(|| ModelError::Setup(anyhow::anyhow!("no task shape for python")))?;
-        let shape = &point.shape;
         // The last task has every IO step (at a convoy point, it is the probe).
         let steps = batch.tasks.last().map_or(&[][..], |t| &t.steps[..]);
+        let board = steps.iter().find_map(Step::board);
         let request = CpythonRequest {
             model,
             workers: batch.workers,
@@ -100,8 +109,9 @@ impl Model for CpythonModel {
                     .unwrap_or(0),
             },
             switch_interval_s: Some(batch.switch_interval.as_secs_f64()),
-            convoy: point.cpu_threads.is_some(),
-            board: steps.iter().find_map(Step::board).map(|b| BoardRequest {
+            // Only a convoy's tasks meet on a board.
+            convoy: board.is_some(),
+            board: board.map(|b| BoardRequest {
                 path: b.path.clone(),
                 cpu_tasks: b.cpu_tasks,
                 limit_s: b.limit().as_secs_f64(),
@@ -189,5 +199,42 @@ impl Model for CpythonModel {
             gil: None,
             self_verified: true,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cpython_kind_has_its_own_python_model_and_no_other_kind_has_one() {
+        let mapped: Vec<PyModel> = ModelKind::CPYTHON
+            .into_iter()
+            .map(|k| python_model(k).expect("a cpython kind"))
+            .collect();
+        assert_eq!(mapped, PyModel::ALL);
+        for kind in ModelKind::ALL {
+            assert_eq!(python_model(kind), None, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_native_kind_is_refused_not_run_as_asyncio() {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let batch = Batch {
+            tasks: &[],
+            workers: 1,
+            deadline: Instant::now() + Duration::from_secs(5),
+            cancel: &cancel,
+            gil: None,
+            shape: None,
+            switch_interval: Duration::from_millis(5),
+        };
+        match CpythonModel(ModelKind::Thread).run(&batch) {
+            Err(ModelError::Setup(e)) => assert!(e.to_string().contains("not a CPython model")),
+            // Without python3 the model is skipped before it looks at its kind.
+            Err(ModelError::Skipped(_)) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

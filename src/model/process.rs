@@ -4,10 +4,10 @@
 //! reaped with wait4. At most `workers` children are alive at once.
 
 use super::child::{self, Finished, LiveChildren};
+use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::{ChildUsage, PssSampler};
 use crate::results::GilCounters;
-use crate::worker::{Job, Reply};
 use std::time::{Duration, Instant};
 
 pub struct ProcessPerTask;

@@ -7,10 +7,10 @@
 
 use super::child::{self, Finished, LiveChildren};
 use super::pool::{Handle, handle};
+use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::{ChildUsage, PssSampler};
 use crate::results::GilCounters;
-use crate::worker::{Job, Reply};
 use std::time::{Duration, Instant};
 
 /// A reply and when it arrived, or why the worker gave none.

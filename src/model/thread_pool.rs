@@ -133,7 +133,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(30),
             cancel,
             gil: None,
-            point: None,
+            shape: None,
             switch_interval: Duration::from_millis(5),
         }
     }

@@ -162,7 +162,7 @@ mod tests {
             let rename = |old: &str| format!("{name}-{old}");
             for case in &mut report.cases {
                 case.scenario = rename(&case.scenario);
-                case.status = rename(&case.status);
+                case.status = crate::results::CaseStatus::parse(&rename(&case.status.to_string()));
             }
             for scenario in &mut report.scenarios {
                 scenario.name = rename(&scenario.name);

@@ -58,7 +58,7 @@ fn row(report: &RunReport, case: &CaseResult) -> Row {
         case.task_latency_ms.map_or_else(dash, |lat| {
             format!("{} / {}", millis(lat.p50), millis(lat.p99))
         }),
-        case.status.clone(),
+        case.status.to_string(),
     ];
     Row {
         model: case.model.clone(),
@@ -389,7 +389,7 @@ mod tests {
         let row = row(&report, failed);
         assert!(!row.ok);
         assert_eq!(row.cells.len(), HEADER.len());
-        assert_eq!(row.cells[11], failed.status);
+        assert_eq!(row.cells[11], failed.status.to_string());
         assert_eq!(row.cells[4], "–");
     }
 
@@ -411,7 +411,7 @@ mod tests {
                 let mut c = report.cases[0].clone();
                 c.scenario = "convoy-5ms".into();
                 c.model = model.into();
-                c.status = "ok".into();
+                c.status = crate::results::CaseStatus::Ok;
                 c.params = [("cpu_threads".to_owned(), 1.0)].into();
                 c.convoy = Some(stats(p50));
                 c

@@ -329,7 +329,7 @@ fn cpython_notice(report: &RunReport) -> Option<String> {
     let first = cpython.first()?;
     cpython
         .iter()
-        .all(|c| c.status.starts_with("skipped"))
+        .all(|c| c.status.is_skipped())
         .then(|| {
             format!(
                 "Real CPython: the claims were not checked against it, because every cpython-* case was {}",
@@ -851,6 +851,7 @@ fn gil_releasing(report: &RunReport, s: &ScenarioInfo, cores: usize) -> Option<V
 mod tests {
     use super::*;
     use crate::report::tests::sample;
+    use crate::results::CaseStatus;
 
     fn find<'a>(verdicts: &'a [Verdict], claim: &str, scenario: &str) -> &'a Verdict {
         verdicts
@@ -1185,11 +1186,11 @@ mod tests {
         assert_eq!(cpython_notice(&report), None, "none was asked for");
         let mut twin = report.cases[0].clone();
         twin.model = "cpython-thread".into();
-        twin.status = "skipped: python3 was not found on PATH".into();
+        twin.status = CaseStatus::Skipped("python3 was not found on PATH".into());
         report.cases.push(twin.clone());
         let notice = cpython_notice(&report).expect("a notice");
         assert!(notice.contains("python3 was not found"), "{notice}");
-        twin.status = "ok".into();
+        twin.status = CaseStatus::Ok;
         report.cases.push(twin);
         assert_eq!(cpython_notice(&report), None, "one ran");
     }

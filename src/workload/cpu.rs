@@ -2,8 +2,13 @@
 //! work was done. Sizes are in kernel iterations; `calibrate` turns a target
 //! duration into iterations on this machine.
 
+use crate::stop::{Stop, Stopped};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+
+/// Iterations between two looks at a `Stop` when the harness itself runs a
+/// kernel: at most a few milliseconds of work for either kernel.
+const CHUNK_ITERS: u64 = 1 << 16;
 
 /// A compute kernel. Each has a different character so users see more than one
 /// kind of CPU work: `Hash` is integer-only and register-bound, `Mandelbrot`
@@ -42,6 +47,22 @@ impl Kernel {
     /// The whole kernel for one task, in one call.
     pub fn run(self, seed: u64, iters: u64) -> u64 {
         self.advance(seed_state(seed), iters)
+    }
+
+    /// `run` in chunks, looking at `stop` between two: the same result,
+    /// but a task of any size can be given up within milliseconds.
+    pub fn run_until(self, seed: u64, iters: u64, stop: &Stop) -> Result<u64, Stopped> {
+        let mut state = seed_state(seed);
+        let mut left = iters;
+        loop {
+            stop.check()?;
+            if left == 0 {
+                return Ok(state);
+            }
+            let n = left.min(CHUNK_ITERS);
+            state = self.advance(state, n);
+            left -= n;
+        }
     }
 }
 
@@ -104,21 +125,24 @@ fn mandelbrot_advance(state: u64, iters: u64) -> u64 {
 /// Doubles the iteration count until one run takes at least `min_run`, then
 /// keeps the fastest of three runs at that size: the fastest run is the one
 /// least disturbed by other load, which is what "task_ms on this machine"
-/// should mean.
-pub fn calibrate(kernel: Kernel, min_run: Duration) -> f64 {
+/// should mean. Looks at `stop` before every run; no run takes much more
+/// than twice `min_run`.
+pub fn calibrate(kernel: Kernel, min_run: Duration, stop: &Stop) -> Result<f64, Stopped> {
     let mut iters = 1_000u64;
     loop {
+        stop.check()?;
         let took = time_run(kernel, iters);
         if took >= min_run || iters > (1 << 40) {
             break;
         }
         iters *= 2;
     }
-    let best = (0..3)
-        .map(|_| time_run(kernel, iters))
-        .min()
-        .unwrap_or(Duration::from_millis(1));
-    iters as f64 / (best.as_secs_f64() * 1e3).max(1e-9)
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        stop.check()?;
+        best = best.min(time_run(kernel, iters));
+    }
+    Ok(iters as f64 / (best.as_secs_f64() * 1e3).max(1e-9))
 }
 
 fn time_run(kernel: Kernel, iters: u64) -> Duration {
@@ -152,8 +176,37 @@ mod tests {
     }
 
     #[test]
+    fn run_until_gives_run_and_stops_on_cancel() {
+        for kernel in Kernel::ALL {
+            let whole = kernel.run(5, 3 * CHUNK_ITERS + 7);
+            assert_eq!(
+                kernel.run_until(5, 3 * CHUNK_ITERS + 7, &Stop::never()),
+                Ok(whole)
+            );
+        }
+        // A task of about a year stops within a second of Ctrl-C.
+        let (out, after) = crate::stop::tests::cancelled_after_50ms(|cancel| {
+            Kernel::Hash.run_until(1, u64::MAX, &Stop::on_cancel(cancel))
+        });
+        assert_eq!(out, Err(Stopped::Cancelled));
+        assert!(after < Duration::from_secs(1), "{after:?}");
+    }
+
+    #[test]
+    fn calibration_stops_on_cancel() {
+        // Asked for runs of an hour, it would double far past a second.
+        for kernel in Kernel::ALL {
+            let (out, after) = crate::stop::tests::cancelled_after_50ms(|cancel| {
+                calibrate(kernel, Duration::from_secs(3600), &Stop::on_cancel(cancel))
+            });
+            assert_eq!(out, Err(Stopped::Cancelled), "{kernel:?}");
+            assert!(after < Duration::from_secs(1), "{kernel:?}: {after:?}");
+        }
+    }
+
+    #[test]
     fn calibration_scales_with_work() {
-        let rate = calibrate(Kernel::Hash, Duration::from_millis(5));
+        let rate = calibrate(Kernel::Hash, Duration::from_millis(5), &Stop::never()).unwrap();
         assert!(rate > 0.0);
         // Twice the iterations take clearly longer: the median of seven
         // back-to-back ratios, so load from other tests hits both sides alike.

@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod board;
 pub mod cpu;
 pub mod echo;
+pub mod shape;
 pub mod touch;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use board::{Board, BoardRef};
 pub use cpu::Kernel;
+pub use shape::{SocketShape, TaskShape};
 
 /// A convoy's CPU tasks compute in chunks of this much work and look at the
 /// board between two chunks, so they stop within about a chunk of the probe's
@@ -135,11 +137,24 @@ impl Interpreter for NoGil {}
 
 /// The checksum a correct run of `task` must produce, computed without doing
 /// any IO (the IO steps' checksums depend only on what they send or write).
+/// Runs the task's CPU work here, in one go: for small tasks (tests,
+/// benches); the runner uses `expected_checksum_with`.
 pub fn expected_checksum(task: &Task) -> u64 {
+    let mut run = |kernel: Kernel, seed, iters| Ok(kernel.run(seed, iters));
+    expected_checksum_with(task, &mut run).expect("a plain kernel run never stops")
+}
+
+/// `expected_checksum`, with the CPU parts from `cpu(kernel, seed, iters)`:
+/// the one costly part, which the runner computes under a deadline and the
+/// cancel flag, and once per distinct (kernel, seed, iters).
+pub fn expected_checksum_with(
+    task: &Task,
+    cpu: &mut dyn FnMut(Kernel, u64, u64) -> Result<u64, crate::stop::Stopped>,
+) -> Result<u64, crate::stop::Stopped> {
     let mut sum = 0;
     for step in &task.steps {
         let part = match step {
-            Step::Cpu { kernel, iters, .. } => kernel.run(task.idx as u64, *iters),
+            Step::Cpu { kernel, iters, .. } => cpu(*kernel, task.idx as u64, *iters)?,
             Step::Sleep { us } => *us,
             Step::Socket {
                 round_trips,
@@ -154,7 +169,7 @@ pub fn expected_checksum(task: &Task) -> u64 {
                 kernel,
                 chunk_iters,
                 ..
-            } => kernel.run(task.idx as u64, *chunk_iters),
+            } => cpu(*kernel, task.idx as u64, *chunk_iters)?,
             Step::Probe {
                 warmup,
                 round_trips,
@@ -169,7 +184,7 @@ pub fn expected_checksum(task: &Task) -> u64 {
             sum = combine(sum, touch::expected(task.idx, *kib));
         }
     }
-    sum
+    Ok(sum)
 }
 
 /// What `rounds` round trips of task `idx` read back, folded in order.

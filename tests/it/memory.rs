@@ -4,9 +4,9 @@
 //! touched. The `process` model is left out: its units are alive together
 //! only when spawning a worker takes less than a task, which a debug build
 //! on a loaded 2-core machine does not promise (the pool's workers are all
-//! alive before the batch starts). Tasks last 80 ms so that, with other
-//! tests loading both cores, the pool's eight tasks still hold their memory
-//! at the same time (at 30 ms they did not always).
+//! alive before the batch starts). Tasks last 200 ms so that, with other
+//! tests and builds loading both cores, the pool's eight tasks still hold their memory
+//! at the same time (at 30 ms, and at 80 ms under a parallel build, they did not always).
 
 use parabench::report::query::{MemoryMetric, memory_per_unit};
 use parabench::results::RunReport;
@@ -19,7 +19,7 @@ fn touched_kib_per_unit_comes_out_of_the_slope() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = |name: &str, touch: u64| {
         format!(
-            "[[scenario]]\nname = \"{name}\"\nworkload = \"io-sleep\"\ntask_ms = 80\ntasks = 8\n\
+            "[[scenario]]\nname = \"{name}\"\nworkload = \"io-sleep\"\ntask_ms = 200\ntasks = 8\n\
              workers = [2, 4, 8]\ntouch_kib = {touch}\n\
              models = [\"thread\", \"process-pool\", \"async\"]\n"
         )

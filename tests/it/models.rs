@@ -2,10 +2,11 @@
 //! pools keep their executor semantics; no child is left a zombie.
 
 use parabench::model::{Batch, ModelId, ModelKind, model_for};
-use parabench::plan::{Point, SocketShape, TaskShape};
+use parabench::plan::Point;
 use parabench::runner::build_tasks;
 use parabench::workload::echo::EchoServer;
 use parabench::workload::{Kernel, expected_checksum};
+use parabench::workload::{SocketShape, TaskShape};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -66,7 +67,7 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
             gil: id.gil.then_some(parabench::gil::GilKind::New {
                 switch_interval: Duration::from_millis(1),
             }),
-            point: Some(&point),
+            shape: Some(&point.shape),
             switch_interval: Duration::from_millis(5),
         };
         let outcome = model_for(id.kind)
@@ -217,7 +218,7 @@ fn process_models_leave_no_zombie() {
             deadline: Instant::now() + Duration::from_secs(60),
             cancel: &cancel,
             gil: None,
-            point: None,
+            shape: None,
             switch_interval: Duration::from_millis(5),
         };
         model_for(kind).run(&batch).unwrap();
@@ -228,7 +229,7 @@ fn process_models_leave_no_zombie() {
 #[test]
 fn process_pool_map_keeps_order_and_shutdown_reaps() {
     use parabench::model::process_pool::ProcessPool;
-    use parabench::worker::{Job, Reply};
+    use parabench::model::worker::{Job, Reply};
     use_built_worker();
     let point = Point {
         cpu_threads: None,
@@ -260,7 +261,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
         deadline: Instant::now() + Duration::from_secs(60),
         cancel: &cancel,
         gil: None,
-        point: None,
+        shape: None,
         switch_interval: Duration::from_millis(5),
     };
     let pool = ProcessPool::start(3, &batch).unwrap();

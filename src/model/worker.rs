@@ -42,7 +42,7 @@ pub fn run_job(job: &Job, gil: &mut Option<Gil>) -> Reply {
         .gil
         .map(|kind| &*gil.get_or_insert_with(|| Gil::new(kind)));
     let before = gil.map(Gil::counters);
-    match crate::model::run_task(&job.task, gil) {
+    match super::run_task(&job.task, gil) {
         Ok(output) => Reply::Done {
             output,
             gil: gil.zip(before).map(|(g, b)| g.counters().since(&b)),

@@ -1,0 +1,211 @@
+//! Which model: `ModelKind` (the selector) and `ModelId` (a kind, maybe
+//! under the emulated GIL, as suites and results name it). Plain data that
+//! `plan`, `limits`, the runner and the models share; it knows nothing of
+//! scenarios or tasks.
+
+/// The models, by stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ModelKind {
+    Sequential,
+    Thread,
+    Process,
+    ThreadPool,
+    Rayon,
+    ProcessPool,
+    Async,
+    AsyncSingle,
+    CpythonSequential,
+    CpythonThread,
+    CpythonThreadPool,
+    CpythonProcess,
+    CpythonProcessPool,
+    CpythonAsyncio,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::Sequential,
+        ModelKind::Thread,
+        ModelKind::Process,
+        ModelKind::ThreadPool,
+        ModelKind::Rayon,
+        ModelKind::ProcessPool,
+        ModelKind::Async,
+        ModelKind::AsyncSingle,
+    ];
+
+    /// The real-CPython reference models (run by python/parabench_runner.py).
+    pub const CPYTHON: [ModelKind; 6] = [
+        ModelKind::CpythonSequential,
+        ModelKind::CpythonThread,
+        ModelKind::CpythonThreadPool,
+        ModelKind::CpythonProcess,
+        ModelKind::CpythonProcessPool,
+        ModelKind::CpythonAsyncio,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            ModelKind::CpythonSequential => "cpython-sequential",
+            ModelKind::CpythonThread => "cpython-thread",
+            ModelKind::CpythonThreadPool => "cpython-thread-pool",
+            ModelKind::CpythonProcess => "cpython-process",
+            ModelKind::CpythonProcessPool => "cpython-process-pool",
+            ModelKind::CpythonAsyncio => "cpython-asyncio",
+            ModelKind::Sequential => "sequential",
+            ModelKind::Thread => "thread",
+            ModelKind::Process => "process",
+            ModelKind::ThreadPool => "thread-pool",
+            ModelKind::Rayon => "rayon",
+            ModelKind::ProcessPool => "process-pool",
+            ModelKind::Async => "async",
+            ModelKind::AsyncSingle => "async-single",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ModelKind::CpythonSequential => "real CPython (python3): tasks one after another",
+            ModelKind::CpythonThread => "real CPython: one threading.Thread per task",
+            ModelKind::CpythonThreadPool => "real CPython: concurrent.futures.ThreadPoolExecutor",
+            ModelKind::CpythonProcess => "real CPython: one multiprocessing.Process per task",
+            ModelKind::CpythonProcessPool => "real CPython: concurrent.futures.ProcessPoolExecutor",
+            ModelKind::CpythonAsyncio => "real CPython: asyncio tasks on one event loop",
+            ModelKind::Sequential => "the baseline: one task after another on the calling thread",
+            ModelKind::Thread => "one OS thread per task (start + join), at most `workers` at once",
+            ModelKind::Process => {
+                "one child process per task (the harness re-executed as a worker), at most `workers` at once"
+            }
+            ModelKind::ThreadPool => {
+                "`workers` long-lived threads fed through a channel (ThreadPoolExecutor)"
+            }
+            ModelKind::Rayon => "rayon's work-stealing pool with `workers` threads",
+            ModelKind::ProcessPool => {
+                "`workers` pre-started worker processes fed over pipes (ProcessPoolExecutor)"
+            }
+            ModelKind::Async => {
+                "tokio tasks on the multi-threaded runtime, at most `workers` in flight"
+            }
+            ModelKind::AsyncSingle => {
+                "tokio tasks on a current-thread runtime (one thread, cooperative, like asyncio)"
+            }
+        }
+    }
+
+    /// True when the model starts child processes (limits, memory accounting).
+    pub fn uses_processes(self) -> bool {
+        matches!(
+            self,
+            ModelKind::Process
+                | ModelKind::ProcessPool
+                | ModelKind::CpythonProcess
+                | ModelKind::CpythonProcessPool
+        )
+    }
+
+    pub fn is_cpython(self) -> bool {
+        ModelKind::CPYTHON.contains(&self)
+    }
+
+    /// Whether `+gil` makes sense: the models that run tasks on threads of
+    /// one interpreter (thread, thread-pool, async) or one interpreter per
+    /// process (process, process-pool).
+    pub fn accepts_gil(self) -> bool {
+        matches!(
+            self,
+            ModelKind::Thread
+                | ModelKind::ThreadPool
+                | ModelKind::Process
+                | ModelKind::ProcessPool
+                | ModelKind::Async
+        )
+    }
+
+    /// The sequential baseline this model's speedup is measured against.
+    pub fn baseline(self) -> ModelKind {
+        if self.is_cpython() {
+            ModelKind::CpythonSequential
+        } else {
+            ModelKind::Sequential
+        }
+    }
+
+    /// OS threads the model starts for `workers` and `tasks`.
+    pub fn threads_needed(self, workers: usize, tasks: usize) -> usize {
+        let live = workers.min(tasks);
+        match self {
+            ModelKind::Sequential | ModelKind::AsyncSingle | ModelKind::CpythonSequential => 0,
+            ModelKind::CpythonAsyncio => 1,
+            ModelKind::CpythonThread | ModelKind::CpythonThreadPool => live,
+            ModelKind::CpythonProcess | ModelKind::CpythonProcessPool => live,
+            // The process models read each child's pipe on a thread of their own.
+            ModelKind::Thread | ModelKind::Process | ModelKind::ProcessPool => live,
+            ModelKind::ThreadPool | ModelKind::Rayon => workers,
+            ModelKind::Async => workers.min(num_cpus()),
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<ModelKind> {
+        ModelKind::ALL
+            .into_iter()
+            .chain(ModelKind::CPYTHON)
+            .find(|m| m.id() == id)
+    }
+}
+
+/// A model as named in suites and results: a kind, optionally under the
+/// emulated GIL (`thread+gil`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelId {
+    pub kind: ModelKind,
+    pub gil: bool,
+}
+
+impl ModelId {
+    pub const fn native(kind: ModelKind) -> ModelId {
+        ModelId { kind, gil: false }
+    }
+
+    /// Parses `thread`, `thread+gil`, `cpython-thread`, ...
+    pub fn parse(id: &str) -> Option<ModelId> {
+        let (base, gil) = match id.strip_suffix("+gil") {
+            Some(base) => (base, true),
+            None => (id, false),
+        };
+        let kind = ModelKind::from_id(base)?;
+        (!gil || kind.accepts_gil()).then_some(ModelId { kind, gil })
+    }
+
+    /// Every id a suite may name, for error messages and `list`.
+    pub fn all_ids() -> Vec<String> {
+        let mut out: Vec<String> = ModelKind::ALL.iter().map(|k| k.id().to_owned()).collect();
+        out.extend(
+            ModelKind::ALL
+                .iter()
+                .filter(|k| k.accepts_gil())
+                .map(|k| format!("{}+gil", k.id())),
+        );
+        out.extend(ModelKind::CPYTHON.iter().map(|k| k.id().to_owned()));
+        out
+    }
+}
+
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind.id())?;
+        if self.gil {
+            f.write_str("+gil")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+pub fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

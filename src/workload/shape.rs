@@ -1,0 +1,27 @@
+//! A task's shape: what one task of a case does, in milliseconds and sizes,
+//! before calibration turns it into `Step`s for this machine. `plan` makes
+//! it, the runner builds tasks from it, and the CPython models hand it to
+//! Python, which re-implements the workload.
+
+use super::Kernel;
+
+/// What one task of a case does, before calibration turns milliseconds into
+/// kernel iterations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskShape {
+    pub cpu_ms: f64,
+    pub kernel: Kernel,
+    pub sleep_ms: f64,
+    pub socket: Option<SocketShape>,
+    pub file_kib: Option<u64>,
+    /// KiB the task writes and holds until it ends (0: none).
+    pub touch_kib: u64,
+    pub releases_gil: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SocketShape {
+    pub round_trips: u32,
+    pub message_bytes: u32,
+    pub server_delay_ms: f64,
+}
