@@ -110,7 +110,7 @@ impl fmt::Display for CaseKey {
 
 /// The verdict on one case measured in both runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Judgement {
     /// Smaller by more than the threshold, and significant.
     Improved,
     /// Larger by more than the threshold, and significant.
@@ -122,13 +122,13 @@ pub enum Verdict {
     Inconclusive,
 }
 
-impl Verdict {
+impl Judgement {
     pub fn label(self) -> &'static str {
         match self {
-            Verdict::Improved => "improved",
-            Verdict::Regressed => "regressed",
-            Verdict::NoChange => "no change",
-            Verdict::Inconclusive => "inconclusive",
+            Judgement::Improved => "improved",
+            Judgement::Regressed => "regressed",
+            Judgement::NoChange => "no change",
+            Judgement::Inconclusive => "inconclusive",
         }
     }
 }
@@ -136,7 +136,7 @@ impl Verdict {
 /// One metric of one case, judged.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Change {
-    pub verdict: Verdict,
+    pub verdict: Judgement,
     pub baseline_median: f64,
     pub current_median: f64,
     /// `(current - baseline) / baseline`; infinite when the baseline is 0
@@ -177,13 +177,13 @@ pub fn judge(baseline: &[f64], current: &[f64], threshold: f64) -> Option<Change
     };
     let p_value = mann_whitney::p_value(baseline, current);
     let verdict = if relative.abs() <= threshold {
-        Verdict::NoChange
+        Judgement::NoChange
     } else if p_value >= ALPHA {
-        Verdict::Inconclusive
+        Judgement::Inconclusive
     } else if relative > 0.0 {
-        Verdict::Regressed
+        Judgement::Regressed
     } else {
-        Verdict::Improved
+        Judgement::Improved
     };
     Some(Change {
         verdict,
@@ -198,7 +198,7 @@ pub fn judge(baseline: &[f64], current: &[f64], threshold: f64) -> Option<Change
 
 /// What became of one case.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum EntryOutcome {
     /// Measured in both runs and judged.
     Compared(Change),
     /// Both runs measured it, but one recorded no samples of this metric.
@@ -212,14 +212,14 @@ pub enum Outcome {
     OnlyInCurrent,
 }
 
-impl Outcome {
+impl EntryOutcome {
     pub fn label(&self) -> &'static str {
         match self {
-            Outcome::Compared(change) => change.verdict.label(),
-            Outcome::NoSamples => "no samples",
-            Outcome::Failed { .. } => "failed",
-            Outcome::OnlyInBaseline => "only in baseline",
-            Outcome::OnlyInCurrent => "only in current",
+            EntryOutcome::Compared(change) => change.verdict.label(),
+            EntryOutcome::NoSamples => "no samples",
+            EntryOutcome::Failed { .. } => "failed",
+            EntryOutcome::OnlyInBaseline => "only in baseline",
+            EntryOutcome::OnlyInCurrent => "only in current",
         }
     }
 }
@@ -227,7 +227,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub key: CaseKey,
-    pub outcome: Outcome,
+    pub outcome: EntryOutcome,
 }
 
 /// Where a run came from, to label the two sides.
@@ -302,16 +302,16 @@ impl Comparison {
         let mut tally = Tally::default();
         for entry in &self.entries {
             let slot = match &entry.outcome {
-                Outcome::Compared(change) => match change.verdict {
-                    Verdict::Regressed => &mut tally.regressed,
-                    Verdict::Improved => &mut tally.improved,
-                    Verdict::NoChange => &mut tally.no_change,
-                    Verdict::Inconclusive => &mut tally.inconclusive,
+                EntryOutcome::Compared(change) => match change.verdict {
+                    Judgement::Regressed => &mut tally.regressed,
+                    Judgement::Improved => &mut tally.improved,
+                    Judgement::NoChange => &mut tally.no_change,
+                    Judgement::Inconclusive => &mut tally.inconclusive,
                 },
-                Outcome::NoSamples => &mut tally.no_samples,
-                Outcome::Failed { .. } => &mut tally.failed,
-                Outcome::OnlyInBaseline => &mut tally.only_in_baseline,
-                Outcome::OnlyInCurrent => &mut tally.only_in_current,
+                EntryOutcome::NoSamples => &mut tally.no_samples,
+                EntryOutcome::Failed { .. } => &mut tally.failed,
+                EntryOutcome::OnlyInBaseline => &mut tally.only_in_baseline,
+                EntryOutcome::OnlyInCurrent => &mut tally.only_in_current,
             };
             *slot += 1;
         }
@@ -342,7 +342,7 @@ pub fn compare(baseline: &RunReport, current: &RunReport, options: &CompareOptio
     let mut entries = Vec::new();
     for (key, cur) in &current_cases {
         let outcome = match in_baseline.get(key) {
-            None => Outcome::OnlyInCurrent,
+            None => EntryOutcome::OnlyInCurrent,
             Some(base) => judge_case(base, cur, options),
         };
         entries.push(Entry {
@@ -354,7 +354,7 @@ pub fn compare(baseline: &RunReport, current: &RunReport, options: &CompareOptio
         if !in_current.contains_key(key) {
             entries.push(Entry {
                 key: key.clone(),
-                outcome: Outcome::OnlyInBaseline,
+                outcome: EntryOutcome::OnlyInBaseline,
             });
         }
     }
@@ -371,9 +371,9 @@ pub fn compare(baseline: &RunReport, current: &RunReport, options: &CompareOptio
     }
 }
 
-fn judge_case(base: &CaseResult, cur: &CaseResult, options: &CompareOptions) -> Outcome {
+fn judge_case(base: &CaseResult, cur: &CaseResult, options: &CompareOptions) -> EntryOutcome {
     if !base.is_ok() || !cur.is_ok() {
-        return Outcome::Failed {
+        return EntryOutcome::Failed {
             baseline_status: base.status.clone(),
             current_status: cur.status.clone(),
         };
@@ -381,7 +381,7 @@ fn judge_case(base: &CaseResult, cur: &CaseResult, options: &CompareOptions) -> 
     let base_samples = metric::samples(base, options.metric);
     let cur_samples = metric::samples(cur, options.metric);
     judge(&base_samples, &cur_samples, options.threshold)
-        .map_or(Outcome::NoSamples, Outcome::Compared)
+        .map_or(EntryOutcome::NoSamples, EntryOutcome::Compared)
 }
 
 /// The cases of a run with their keys, in file order; a repeated key keeps
@@ -438,7 +438,7 @@ fn few_samples_warning(entries: &[Entry]) -> Option<String> {
     let mut worst: Option<(usize, usize, f64)> = None;
     let mut n_cases = 0;
     for entry in entries {
-        if let Outcome::Compared(change) = &entry.outcome {
+        if let EntryOutcome::Compared(change) = &entry.outcome {
             let min_p = mann_whitney::min_p_value(change.n_baseline, change.n_current);
             if min_p >= ALPHA {
                 n_cases += 1;
@@ -470,7 +470,7 @@ mod tests {
     #[test]
     fn slower_by_thirty_percent_with_five_samples_regresses() {
         let change = judge(&BASE, &scaled(1.3), 0.1).unwrap();
-        assert_eq!(change.verdict, Verdict::Regressed);
+        assert_eq!(change.verdict, Judgement::Regressed);
         assert!((change.relative - 0.3).abs() < 1e-9);
         assert!(change.p_value < ALPHA);
     }
@@ -478,26 +478,29 @@ mod tests {
     #[test]
     fn faster_improves() {
         let change = judge(&BASE, &scaled(0.7), 0.1).unwrap();
-        assert_eq!(change.verdict, Verdict::Improved);
+        assert_eq!(change.verdict, Judgement::Improved);
     }
 
     #[test]
     fn identical_is_no_change() {
-        assert_eq!(judge(&BASE, &BASE, 0.1).unwrap().verdict, Verdict::NoChange);
+        assert_eq!(
+            judge(&BASE, &BASE, 0.1).unwrap().verdict,
+            Judgement::NoChange
+        );
     }
 
     #[test]
     fn significant_but_small_is_no_change() {
         assert_eq!(
             judge(&BASE, &scaled(1.05), 0.1).unwrap().verdict,
-            Verdict::NoChange
+            Judgement::NoChange
         );
     }
 
     #[test]
     fn large_change_with_three_samples_is_inconclusive() {
         let change = judge(&BASE[..3], &scaled(2.0)[..3], 0.1).unwrap();
-        assert_eq!(change.verdict, Verdict::Inconclusive);
+        assert_eq!(change.verdict, Judgement::Inconclusive);
     }
 
     #[test]
@@ -505,17 +508,17 @@ mod tests {
         let noisy = [0.85, 1.25, 1.3, 1.4, 0.97];
         let change = judge(&BASE, &noisy, 0.1).unwrap();
         assert!(change.relative > 0.1, "{change:?}");
-        assert_eq!(change.verdict, Verdict::Inconclusive);
+        assert_eq!(change.verdict, Judgement::Inconclusive);
     }
 
     #[test]
     fn zero_baseline_counts_as_an_infinite_change() {
         let change = judge(&[0.0; 5], &[1.0; 5], 0.1).unwrap();
         assert_eq!(change.relative, f64::INFINITY);
-        assert_eq!(change.verdict, Verdict::Regressed);
+        assert_eq!(change.verdict, Judgement::Regressed);
         assert_eq!(
             judge(&[0.0; 5], &[0.0; 5], 0.1).unwrap().verdict,
-            Verdict::NoChange
+            Judgement::NoChange
         );
     }
 

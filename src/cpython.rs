@@ -141,7 +141,7 @@ pub struct BoardRequest {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskRequest {
     /// Pure-Python kernel time per task on one core; 0 for none. The runner
-    /// calibrates its own iteration count (see `Calibration`).
+    /// calibrates its own iteration count (see `PythonCalibration`).
     pub cpu_ms: f64,
     /// Kernel id; the runner knows `hash`.
     pub kernel: String,
@@ -194,7 +194,7 @@ pub struct CpythonResponse {
     pub start_method: Option<String>,
     pub switch_interval_s: f64,
     /// Present when tasks have a CPU part.
-    pub calibration: Option<Calibration>,
+    pub calibration: Option<PythonCalibration>,
     /// Every task reproduced the sequential checksum (a mismatch is an error).
     pub checksum_ok: bool,
     /// Measured repetitions, warm-up excluded.
@@ -205,7 +205,7 @@ pub struct CpythonResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Calibration {
+pub struct PythonCalibration {
     pub kernel: String,
     /// Kernel iterations per millisecond on one core, best of three.
     pub iters_per_ms: f64,

@@ -37,7 +37,7 @@ pub struct RunSource {
 
 /// One case's metric at one run: the median and its 95% CI.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
+pub struct TrendPoint {
     pub run_idx: usize,
     pub median: f64,
     pub low: f64,
@@ -49,7 +49,7 @@ pub struct Point {
 pub struct Series {
     pub key: CaseKey,
     pub metric: Metric,
-    pub points: Vec<Point>,
+    pub points: Vec<TrendPoint>,
 }
 
 /// Orders runs by `harness.started_at` (RFC 3339), then by source path so
@@ -81,7 +81,7 @@ pub fn series(runs: &[RunReport]) -> Vec<Series> {
     let mut all = Vec::new();
     for key in keys {
         for metric in metric::ALL {
-            let points: Vec<Point> = runs
+            let points: Vec<TrendPoint> = runs
                 .iter()
                 .enumerate()
                 .filter_map(|(run_idx, run)| {
@@ -94,7 +94,7 @@ pub fn series(runs: &[RunReport]) -> Vec<Series> {
                         (Metric::Wall, Some(estimate)) => estimate,
                         _ => median_ci(&metric::samples(case, metric))?,
                     };
-                    Some(Point {
+                    Some(TrendPoint {
                         run_idx,
                         median: estimate.median,
                         low: estimate.low,

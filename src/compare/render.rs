@@ -3,7 +3,7 @@
 //! Pure: the caller prints or writes what these return. Text from the
 //! results files is escaped here, for the terminal or for Markdown.
 
-use super::{ALPHA, Comparison, Entry, Outcome, RunInfo, metric};
+use super::{ALPHA, Comparison, Entry, EntryOutcome, RunInfo, metric};
 use crate::cli::CompareFormat;
 use crate::text::{markdown as escape_markdown, markdown_code, terminal_line};
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ fn cells(comparison: &Comparison, entry: &Entry) -> [String; 6] {
     let metric = comparison.options.metric;
     let dash = || "-".to_owned();
     let (baseline, current, change, p) = match &entry.outcome {
-        Outcome::Compared(change) => (
+        EntryOutcome::Compared(change) => (
             metric::format(metric, change.baseline_median),
             metric::format(metric, change.current_median),
             format_relative(change.relative),
@@ -38,7 +38,7 @@ fn cells(comparison: &Comparison, entry: &Entry) -> [String; 6] {
         _ => (dash(), dash(), dash(), dash()),
     };
     let verdict = match &entry.outcome {
-        Outcome::Failed {
+        EntryOutcome::Failed {
             baseline_status,
             current_status,
         } => format!("failed (baseline: {baseline_status}; current: {current_status})"),
@@ -159,8 +159,8 @@ fn markdown(comparison: &Comparison) -> String {
         let plain = cells(comparison, entry);
         let mut row = plain.clone().map(|cell| escape_markdown(&cell));
         row[0] = markdown_code(&plain[0]);
-        if let Outcome::Compared(change) = &entry.outcome
-            && change.verdict == super::Verdict::Regressed
+        if let EntryOutcome::Compared(change) = &entry.outcome
+            && change.verdict == super::Judgement::Regressed
         {
             row[5] = format!("**{}**", row[5]);
         }
@@ -194,7 +194,7 @@ fn to_json(comparison: &Comparison) -> Value {
                 "verdict": entry.outcome.label(),
             });
             match &entry.outcome {
-                Outcome::Compared(change) => {
+                EntryOutcome::Compared(change) => {
                     case["baseline_median"] = json!(change.baseline_median);
                     case["current_median"] = json!(change.current_median);
                     // JSON has no infinity: a change from 0 is null.
@@ -207,14 +207,16 @@ fn to_json(comparison: &Comparison) -> Value {
                     case["n_baseline"] = json!(change.n_baseline);
                     case["n_current"] = json!(change.n_current);
                 }
-                Outcome::Failed {
+                EntryOutcome::Failed {
                     baseline_status,
                     current_status,
                 } => {
                     case["baseline_status"] = json!(baseline_status);
                     case["current_status"] = json!(current_status);
                 }
-                Outcome::NoSamples | Outcome::OnlyInBaseline | Outcome::OnlyInCurrent => {}
+                EntryOutcome::NoSamples
+                | EntryOutcome::OnlyInBaseline
+                | EntryOutcome::OnlyInCurrent => {}
             }
             case
         })

@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::cli::Metric;
     use crate::compare::CaseKey;
-    use crate::history::Point;
+    use crate::history::TrendPoint;
     use crate::results::CaseResult;
 
     fn series() -> Series {
@@ -143,13 +143,13 @@ mod tests {
             key: CaseKey::of(&case),
             metric: Metric::Wall,
             points: vec![
-                Point {
+                TrendPoint {
                     run_idx: 0,
                     median: 0.041,
                     low: 0.040,
                     high: 0.042,
                 },
-                Point {
+                TrendPoint {
                     run_idx: 2,
                     median: 0.053,
                     low: 0.052,

@@ -3,7 +3,7 @@
 //! the messages a user sees.
 
 use parabench::cli::Metric;
-use parabench::compare::{self, CompareOptions, Outcome, Verdict};
+use parabench::compare::{self, CompareOptions, EntryOutcome, Judgement};
 use parabench::load::{LoadError, load_report};
 use parabench::results::RunReport;
 use std::path::{Path, PathBuf};
@@ -100,9 +100,9 @@ fn noisy_overlapping_samples_are_inconclusive_not_regressed() {
     let options = CompareOptions::new(Metric::Wall, 10.0).unwrap();
     let comparison = compare::compare(&load("base.json"), &load("noisy.json"), &options);
     for entry in &comparison.entries {
-        if let Outcome::Compared(change) = &entry.outcome {
+        if let EntryOutcome::Compared(change) = &entry.outcome {
             assert!(change.relative > options.threshold, "{entry:?}");
-            assert_eq!(change.verdict, Verdict::Inconclusive, "{entry:?}");
+            assert_eq!(change.verdict, Judgement::Inconclusive, "{entry:?}");
         }
     }
     assert!(!comparison.has_regression());
