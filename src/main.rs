@@ -3,11 +3,11 @@
 //! (0 success, 1 failed cases or a confident regression, 2 bad input,
 //! 130 interrupted).
 
+mod cli;
+
 use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{
-    Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs,
-};
+use cli::{Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs};
 use parabench::{compare, console, export, history, load, plan, runner};
 use std::io::Write;
 use std::path::Path;
@@ -49,7 +49,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 
 fn run(args: RunArgs) -> anyhow::Result<u8> {
     let sources = plan::load_sources(&args.suites)?;
-    let plan = plan::build(&sources, &args)?;
+    let plan = plan::build(&sources, &args.plan_options())?;
     parabench::limits::check(&plan, &parabench::limits::current())
         .map_err(|reason| plan::PlanError::Suite(format!("refusing to run: {reason}")))?;
     // Every flag is checked before anything runs: a bad baseline name or
@@ -118,7 +118,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let mut regressed = false;
     if let Some((baseline, path)) = &baseline {
-        let options = compare::CompareOptions::new(parabench::cli::Metric::Wall, 10.0)?;
+        let options = compare::CompareOptions::new(compare::Metric::Wall, 10.0)?;
         let comparison = compare::compare(baseline, &report, &options);
         for w in &comparison.warnings {
             eprintln!("warning: {w}");
@@ -126,7 +126,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("\ncompared with {}:", path.display());
         print!(
             "{}",
-            compare::render(&comparison, parabench::cli::CompareFormat::Table)
+            compare::render(&comparison, compare::CompareFormat::Table)
         );
         regressed = comparison.has_regression();
     }
@@ -179,8 +179,7 @@ fn resolve_baseline(name: &str) -> std::path::PathBuf {
 
 fn list(args: ListArgs) -> anyhow::Result<u8> {
     let sources = plan::load_sources(&args.suites)?;
-    let run_args = RunArgs::default();
-    let plan = plan::build(&sources, &run_args)?;
+    let plan = plan::build(&sources, &plan::PlanOptions::default())?;
     for s in &plan.scenarios {
         println!("{} ({})", s.name, s.workload.id());
         if !s.description.is_empty() {

@@ -2,8 +2,8 @@
 //! for pull requests and `$GITHUB_STEP_SUMMARY`, JSON for other tools.
 //! Pure: the caller prints or writes what these return.
 
+use super::CompareFormat;
 use super::{ALPHA, Comparison, Entry, Outcome, RunInfo, metric};
-use crate::cli::CompareFormat;
 use crate::export::escape_markdown;
 use serde_json::{Value, json};
 
