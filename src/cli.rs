@@ -1,9 +1,29 @@
 //! Command-line definitions (clap) and nothing else: values are checked and
-//! resolved in `plan`, and the commands are carried out in `main`.
+//! resolved in `plan`, and the commands are carried out in `main`. Part of
+//! the binary, not the library (`mod cli` in main.rs): the library takes
+//! its options as plain structs (`plan::PlanOptions`) and never sees clap.
+//! It names library items by `parabench::` so that tests can include it.
 
-use crate::spec::WorkloadKind;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use parabench::compare::{CompareFormat, Metric, metric};
+use parabench::export::ExportFormat;
+use parabench::plan::PlanOptions;
+use parabench::spec::WorkloadKind;
 use std::path::PathBuf;
+
+/// A value parser for one of a library enum's values, by their ids: `--help`
+/// lists them and a typo gets clap's suggestion.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    id: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|&v| id(v))).map(move |name| {
+        *all.iter()
+            .find(|&&v| id(v) == name)
+            .expect("clap admits only the listed names")
+    })
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,7 +93,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
     /// Ad-hoc mode: run this workload without a suite file
-    #[arg(long, value_enum, conflicts_with = "suites")]
+    #[arg(long, conflicts_with = "suites", value_parser = one_of(&WorkloadKind::ALL, WorkloadKind::id))]
     pub workload: Option<WorkloadKind>,
     /// Target duration of one task in milliseconds (overrides the suite)
     #[arg(long, value_name = "MS", value_delimiter = ',')]
@@ -120,6 +140,33 @@ pub struct RunArgs {
     pub save_baseline: Option<String>,
 }
 
+impl RunArgs {
+    /// What the plan takes from these flags.
+    pub fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            quick: self.quick,
+            workload: self.workload,
+            only: self.only.clone(),
+            models: self.models.clone(),
+            repetitions: self.repetitions,
+            max_repetitions: self.max_repetitions,
+            point_budget: self.point_budget,
+            warmup: self.warmup,
+            timeout: self.timeout,
+            task_ms: self.task_ms.clone(),
+            tasks: self.tasks.clone(),
+            workers: self.workers.clone(),
+            cpu_threads: self.cpu_threads.clone(),
+            kernel: self.kernel.clone(),
+            cpu_fraction: self.cpu_fraction,
+            file_kib: self.file_kib,
+            touch_kib: self.touch_kib,
+            server_delay_ms: self.server_delay_ms,
+            round_trips: self.round_trips,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Suite files (TOML); the built-in default suite when none is given
@@ -135,23 +182,6 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Metric {
-    #[default]
-    Wall,
-    Cpu,
-    Rss,
-    P99,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum CompareFormat {
-    #[default]
-    Table,
-    Markdown,
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     pub baseline: PathBuf,
@@ -159,9 +189,9 @@ pub struct CompareArgs {
     /// Smallest relative change, in percent, that counts
     #[arg(long, default_value_t = 10.0)]
     pub threshold: f64,
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value = "wall", value_parser = one_of(&metric::ALL, metric::name))]
     pub metric: Metric,
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value = "table", value_parser = one_of(&CompareFormat::ALL, CompareFormat::id))]
     pub format: CompareFormat,
     /// Judge regressions even when the two runs come from different machines
     /// (otherwise such a comparison exits 3)
@@ -169,18 +199,10 @@ pub struct CompareArgs {
     pub allow_machine_mismatch: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    Bmf,
-    GithubActionBenchmark,
-    Csv,
-    Markdown,
-}
-
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     pub results: PathBuf,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = one_of(&ExportFormat::ALL, ExportFormat::id))]
     pub format: ExportFormat,
     /// Write here instead of stdout
     #[arg(long)]

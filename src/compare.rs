@@ -7,13 +7,38 @@ mod mann_whitney;
 pub mod metric;
 mod render;
 
+pub use metric::Metric;
 pub use render::render;
 
-use crate::cli::Metric;
 use crate::results::{CaseResult, CaseStatus, RunReport};
 use crate::stats::median;
 use std::collections::HashMap;
 use std::fmt;
+
+/// How `render` writes a comparison (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompareFormat {
+    #[default]
+    Table,
+    Markdown,
+    Json,
+}
+
+impl CompareFormat {
+    pub const ALL: [CompareFormat; 3] = [
+        CompareFormat::Table,
+        CompareFormat::Markdown,
+        CompareFormat::Json,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            CompareFormat::Table => "table",
+            CompareFormat::Markdown => "markdown",
+            CompareFormat::Json => "json",
+        }
+    }
+}
 
 /// Significance level of the test: a change counts when p is below this.
 pub const ALPHA: f64 = 0.05;

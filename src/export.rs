@@ -5,8 +5,7 @@
 //! Names from the results file are escaped for Markdown and neutralised for
 //! CSV by `text`; JSON needs nothing beyond serde's own escaping.
 
-use crate::cli::{ExportFormat, Metric};
-use crate::compare::{CaseKey, metric};
+use crate::compare::{CaseKey, Metric, metric};
 use crate::results::{CaseResult, Estimate, RunReport};
 use crate::stats::median;
 use crate::text::{self, markdown_code};
@@ -15,6 +14,33 @@ use std::collections::BTreeSet;
 
 const NS_PER_S: f64 = 1e9;
 const MS_PER_S: f64 = 1e3;
+
+/// The formats `export` writes (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Bmf,
+    GithubActionBenchmark,
+    Csv,
+    Markdown,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 4] = [
+        ExportFormat::Bmf,
+        ExportFormat::GithubActionBenchmark,
+        ExportFormat::Csv,
+        ExportFormat::Markdown,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            ExportFormat::Bmf => "bmf",
+            ExportFormat::GithubActionBenchmark => "github-action-benchmark",
+            ExportFormat::Csv => "csv",
+            ExportFormat::Markdown => "markdown",
+        }
+    }
+}
 
 /// The whole file in the asked format, ending with a newline.
 pub fn export(report: &RunReport, format: ExportFormat) -> String {

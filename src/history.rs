@@ -8,7 +8,7 @@ mod chart;
 
 pub use chart::{png, svg};
 
-use crate::cli::Metric;
+use crate::compare::Metric;
 use crate::compare::{CaseKey, metric};
 use crate::load::load_report;
 use crate::results::RunReport;

@@ -1,12 +1,14 @@
 //! parabench: measures how concurrency models really behave on this machine.
 //!
+//! The library has no command line of its own: the binary's `cli` (clap)
+//! fills in `plan::PlanOptions` and the other options structs.
+//!
 //! The pipeline, start to end (see ARCHITECTURE.md):
 //! suite TOML -> `spec` -> `plan` (validated cases) -> `runner` (models run
 //! workloads, `measure` records) -> `stats` -> `results::RunReport` -> `report`.
 
 pub mod atomic_file;
-pub mod bounds;
-pub mod cli;
+
 pub mod compare;
 pub mod console;
 pub mod cpython;

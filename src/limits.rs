@@ -4,7 +4,7 @@
 //! A plan that would exhaust one is refused with the case and the limit named.
 
 use crate::model::ModelKind;
-use crate::plan::Plan;
+use crate::plan::{CasePlan, Plan};
 
 /// The largest case of a plan, in what it asks of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,32 +36,30 @@ pub struct Limits {
 /// What each case of the plan asks of the machine.
 fn demands(plan: &Plan) -> Vec<Demand> {
     let mut out = Vec::new();
-    for s in &plan.scenarios {
-        for point in s.points() {
-            let tasks = point.tasks;
-            for (m, workers) in crate::runner::cases_of(s, &point) {
-                let live = workers.min(tasks);
-                let processes = if m.kind.uses_processes() { live } else { 0 };
-                // Client and server ends of every socket in flight.
-                let sockets = match point.shape.socket {
-                    Some(_) if m.kind == ModelKind::Sequential => 2,
-                    Some(_) => 2 * live,
-                    None => 0,
-                };
-                out.push(Demand {
-                    what: format!(
-                        "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
-                        s.name
-                    ),
-                    threads: m.kind.threads_needed(workers, tasks),
-                    processes,
-                    // Three pipes per child, sockets, and a margin for files.
-                    fds: 3 * processes + sockets + 64,
-                    // `touch_kib` held by every task alive.
-                    touched: live as u64 * point.shape.touch_kib * 1024,
-                    file_bytes: live as u64 * point.shape.file_kib.unwrap_or(0) * 1024,
-                });
-            }
+    for p in &plan.points {
+        let (tasks, shape) = (p.point.tasks, &p.point.shape);
+        for &CasePlan { model: m, workers } in &p.cases {
+            let live = workers.min(tasks);
+            let processes = if m.kind.uses_processes() { live } else { 0 };
+            // Client and server ends of every socket in flight.
+            let sockets = match shape.socket {
+                Some(_) if m.kind == ModelKind::Sequential => 2,
+                Some(_) => 2 * live,
+                None => 0,
+            };
+            out.push(Demand {
+                what: format!(
+                    "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
+                    p.scenario
+                ),
+                threads: m.kind.threads_needed(workers, tasks),
+                processes,
+                // Three pipes per child, sockets, and a margin for files.
+                fds: 3 * processes + sockets + 64,
+                // `touch_kib` held by every task alive.
+                touched: live as u64 * shape.touch_kib * 1024,
+                file_bytes: live as u64 * shape.file_kib.unwrap_or(0) * 1024,
+            });
         }
     }
     out
@@ -180,15 +178,15 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::RunArgs;
+    use crate::plan::PlanOptions;
     use crate::spec::WorkloadKind;
 
     fn plan(workers: usize) -> Plan {
-        let args = RunArgs {
+        let args = PlanOptions {
             workload: Some(WorkloadKind::IoSleep),
             workers: vec![workers],
             tasks: vec![workers],
-            ..RunArgs::default()
+            ..PlanOptions::default()
         };
         crate::plan::build(&[], &args).unwrap()
     }
@@ -225,12 +223,12 @@ mod tests {
 
     #[test]
     fn io_files_larger_than_the_free_disk_are_refused() {
-        let args = RunArgs {
+        let args = PlanOptions {
             workload: Some(WorkloadKind::IoFile),
             workers: vec![8],
             tasks: vec![8],
             file_kib: Some(1 << 20),
-            ..RunArgs::default()
+            ..PlanOptions::default()
         };
         let plan = crate::plan::build(&[], &args).unwrap();
         let limits = Limits {

@@ -3,11 +3,11 @@
 //! (0 success, 1 failed cases or a confident regression, 2 bad input,
 //! 3 a comparison across different machines, 130 interrupted).
 
+mod cli;
+
 use anyhow::Context;
 use clap::Parser;
-use parabench::cli::{
-    Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs,
-};
+use cli::{Cli, Command, CompareArgs, ExportArgs, HistoryArgs, ListArgs, ReportArgs, RunArgs};
 use parabench::text::{self, terminal_line};
 use parabench::{compare, console, export, history, input, load, plan, runner};
 use std::path::Path;
@@ -65,7 +65,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 
 fn run(args: RunArgs) -> anyhow::Result<u8> {
     let sources = plan::load_sources(&args.suites)?;
-    let plan = plan::build(&sources, &args)?;
+    let plan = plan::build(&sources, &args.plan_options())?;
     parabench::limits::check(&plan, &parabench::limits::current())
         .map_err(|reason| plan::PlanError::Suite(format!("refusing to run: {reason}")))?;
     // Every flag is checked before anything runs: a bad baseline name or
@@ -138,7 +138,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let mut compared = 0;
     if let Some((baseline, path)) = &baseline {
-        let options = compare::CompareOptions::new(parabench::cli::Metric::Wall, 10.0)?;
+        let options = compare::CompareOptions::new(compare::Metric::Wall, 10.0)?;
         let comparison = compare::compare(baseline, &report, &options);
         for w in &comparison.warnings {
             errln!("warning: {w}");
@@ -147,7 +147,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             "\ncompared with {}:",
             terminal_line(&path.display().to_string())
         );
-        let table = compare::render(&comparison, parabench::cli::CompareFormat::Table);
+        let table = compare::render(&comparison, compare::CompareFormat::Table);
         console::print(&table).context("writing to stdout")?;
         compared = comparison.exit_code(args.allow_machine_mismatch);
         if compared == compare::EXIT_DIFFERENT_MACHINES {
@@ -210,8 +210,7 @@ fn resolve_baseline(name: &str) -> std::path::PathBuf {
 
 fn list(args: ListArgs) -> anyhow::Result<u8> {
     let sources = plan::load_sources(&args.suites)?;
-    let run_args = RunArgs::default();
-    let plan = plan::build(&sources, &run_args)?;
+    let plan = plan::build(&sources, &plan::PlanOptions::default())?;
     for s in &plan.scenarios {
         outln!("{} ({})", terminal_line(&s.name), s.workload.id());
         if !s.description.is_empty() {

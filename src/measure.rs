@@ -355,13 +355,19 @@ mod tests {
 
     #[test]
     fn self_usage_grows_with_work() {
+        // Busy until 10 ms of CPU show, for at most 5 s of wall time: on a
+        // loaded machine 30 ms of wall time gave less than 10 ms of CPU.
         let before = self_usage();
         let mut x = 1u64;
         let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_millis(30) {
-            x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+        let mut d = Usage::default();
+        while start.elapsed() < Duration::from_secs(5) && d.user + d.sys < Duration::from_millis(10)
+        {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+            }
+            d = self_usage().since(&before);
         }
-        let d = self_usage().since(&before);
         assert!(d.user + d.sys >= Duration::from_millis(10), "{d:?}");
     }
 

@@ -3,8 +3,8 @@
 //! the file, line, column and key (or the flag) and says what is allowed.
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
-use crate::bounds;
-use crate::cli::RunArgs;
+pub mod bounds;
+
 use crate::gil::GilKind;
 use crate::model::id::{ModelId, ModelKind};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
@@ -174,6 +174,9 @@ pub struct Scenario {
     /// The most, while a verdict on the point is undecided (≥ `repetitions`).
     pub max_repetitions: u32,
     pub warmup: u32,
+    /// Whether its tasks are CPU-bound (decides the ideal line); set once
+    /// every override is in.
+    pub cpu_bound: bool,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -188,14 +191,40 @@ pub struct Point {
     pub cpu_threads: Option<usize>,
 }
 
-impl Point {
-    /// The worker counts to run this point at.
-    pub fn workers(&self, scenario: &Scenario) -> Vec<usize> {
-        match self.cpu_threads {
-            Some(k) => vec![k + 1],
-            None => scenario.workers.clone(),
-        }
-    }
+/// One point of a scenario's sweep with every case to run at it, resolved
+/// once into plain data: all the runner needs, so that it never calls back
+/// into the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointPlan {
+    pub scenario: String,
+    pub workload: WorkloadKind,
+    /// The CPU kernel, when the workload has one (results' `kernel`).
+    pub kernel: Option<Kernel>,
+    /// What identifies the point's cases in results besides workload,
+    /// model, workers, tasks and task_ms (`cpu_threads` of a convoy too).
+    pub params: Vec<(&'static str, f64)>,
+    pub point: Point,
+    /// The sequential baselines once, at 1 worker; every other model at
+    /// every worker count.
+    pub cases: Vec<CasePlan>,
+    pub warmup: u32,
+    /// The fewest measured repetitions of every case.
+    pub repetitions: u32,
+    /// The most, while a verdict on the point is undecided.
+    pub max_repetitions: u32,
+    /// The emulated GIL of the `+gil` cases.
+    pub gil: GilKind,
+    /// `sys.setswitchinterval` for the CPython models.
+    pub switch_interval: Duration,
+    /// When one batch of a case is abandoned.
+    pub timeout: Duration,
+}
+
+/// One case of a point: a model at a worker count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CasePlan {
+    pub model: ModelId,
+    pub workers: usize,
 }
 
 impl Scenario {
@@ -203,17 +232,61 @@ impl Scenario {
         applies("task_ms", self.workload)
     }
 
-    pub fn cpu_bound(&self) -> bool {
-        self.workload == WorkloadKind::Cpu
-            || (self.workload == WorkloadKind::Mixed && self.cpu_fraction >= 0.5)
-    }
-
-    pub fn uses_kernel(&self) -> bool {
+    fn uses_kernel(&self) -> bool {
         applies("kernel", self.workload)
     }
 
+    /// Every point of the sweep with its cases, in sweep order.
+    fn plan_points(&self, timeout: Duration) -> Vec<PointPlan> {
+        let params = self.params();
+        self.points()
+            .into_iter()
+            .map(|point| PointPlan {
+                scenario: self.name.clone(),
+                workload: self.workload,
+                kernel: self.uses_kernel().then_some(self.kernel),
+                params: params
+                    .iter()
+                    .copied()
+                    .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
+                    .collect(),
+                cases: self.cases_at(&point),
+                point,
+                warmup: self.warmup,
+                repetitions: self.repetitions,
+                max_repetitions: self.max_repetitions,
+                gil: self.gil_kind(),
+                switch_interval: self.switch_interval(),
+                timeout,
+            })
+            .collect()
+    }
+
+    /// The (model, workers) cases of a point; the sequential baselines
+    /// (native and CPython) once, at 1 worker. A convoy point runs at one
+    /// worker per task.
+    fn cases_at(&self, point: &Point) -> Vec<CasePlan> {
+        let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
+        let workers = match point.cpu_threads {
+            Some(k) => vec![k + 1],
+            None => self.workers.clone(),
+        };
+        let mut out: Vec<CasePlan> = self
+            .models
+            .iter()
+            .filter(|m| is_baseline(m))
+            .map(|&model| CasePlan { model, workers: 1 })
+            .collect();
+        for workers in workers {
+            for &model in self.models.iter().filter(|m| !is_baseline(m)) {
+                out.push(CasePlan { model, workers });
+            }
+        }
+        out
+    }
+
     /// Every (tasks, size) point, in sweep order.
-    pub fn points(&self) -> Vec<Point> {
+    fn points(&self) -> Vec<Point> {
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
             self.task_ms.iter().map(|&ms| Some(ms)).collect()
         } else {
@@ -274,7 +347,7 @@ impl Scenario {
         }
     }
 
-    pub fn gil_kind(&self) -> GilKind {
+    fn gil_kind(&self) -> GilKind {
         if self.legacy_gil {
             GilKind::Legacy {
                 check_interval: self.check_interval,
@@ -286,7 +359,7 @@ impl Scenario {
         }
     }
 
-    pub fn switch_interval(&self) -> Duration {
+    fn switch_interval(&self) -> Duration {
         Duration::from_secs_f64(self.switch_interval_us / 1e6)
     }
 
@@ -296,7 +369,7 @@ impl Scenario {
 
     /// Parameters that identify a case besides workload, model, workers,
     /// tasks and task_ms (they go into results.json).
-    pub fn params(&self) -> Vec<(&'static str, f64)> {
+    fn params(&self) -> Vec<(&'static str, f64)> {
         let mut out = self.workload_params();
         if self.touch_kib > 0 {
             out.push(("touch_kib", self.touch_kib as f64));
@@ -329,7 +402,10 @@ impl Scenario {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub settings: Settings,
+    /// Every scenario as resolved, for `list` and the results' scenario table.
     pub scenarios: Vec<Scenario>,
+    /// Every point of every scenario with its cases, in run order.
+    pub points: Vec<PointPlan>,
 }
 
 /// Which keys apply to which workloads, for "does not apply" errors.
@@ -371,13 +447,40 @@ fn expand_model(id: &str) -> Option<Vec<ModelId>> {
     }
 }
 
+/// What the command line asks of a plan, as the library takes it (the
+/// binary's `RunArgs` fills it in): raw values, checked in `build`, whose
+/// errors name the flag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanOptions {
+    pub quick: bool,
+    /// Ad-hoc mode: this workload, without a suite.
+    pub workload: Option<WorkloadKind>,
+    pub only: Vec<String>,
+    pub models: Vec<String>,
+    pub repetitions: Option<u32>,
+    pub max_repetitions: Option<u32>,
+    pub point_budget: Option<f64>,
+    pub warmup: Option<u32>,
+    pub timeout: Option<f64>,
+    pub task_ms: Vec<f64>,
+    pub tasks: Vec<usize>,
+    pub workers: Vec<usize>,
+    pub cpu_threads: Vec<usize>,
+    pub kernel: Option<String>,
+    pub cpu_fraction: Option<f64>,
+    pub file_kib: Option<u64>,
+    pub touch_kib: Option<u64>,
+    pub server_delay_ms: Option<f64>,
+    pub round_trips: Option<u32>,
+}
+
 /// Builds the plan from suite sources and the command line.
-pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
+pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
-        scenarios.push(adhoc(workload));
+        scenarios.push((adhoc(workload), Overrides::default()));
     } else {
         for source in sources {
             let suite = spec::parse(&source.text).map_err(|e| {
@@ -400,13 +503,16 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
             }
             for sc in &suite.scenario {
                 let resolved = resolve(source, sc, &suite.settings, args.quick)?;
-                if scenarios.iter().any(|s: &Scenario| s.name == resolved.name) {
+                if scenarios
+                    .iter()
+                    .any(|(s, _): &(Scenario, Overrides)| s.name == resolved.0.name)
+                {
                     let span = sc.get_ref().name.as_ref().map_or(sc.span(), |n| n.span());
                     return Err(located(
                         source,
                         span,
                         Some("name"),
-                        &format!("scenario `{}` is defined twice", resolved.name),
+                        &format!("scenario `{}` is defined twice", resolved.0.name),
                         "give every scenario a unique name",
                     ));
                 }
@@ -414,6 +520,16 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
             }
         }
     }
+    // The command line has the last word: the file sets the scene, the
+    // flags try a variation. Every layer is one `Overrides`, applied once.
+    let flags = Overrides::from_flags(args)?;
+    let mut scenarios: Vec<Scenario> = scenarios
+        .into_iter()
+        .map(|(mut s, files)| {
+            files.then(&flags).apply(&mut s);
+            s
+        })
+        .collect();
     if !args.only.is_empty() {
         for name in &args.only {
             if !scenarios.iter().any(|s| &s.name == name) {
@@ -432,7 +548,7 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
-    apply_flags(&mut scenarios, args)?;
+    refuse_unused_flags(&scenarios, args)?;
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
@@ -451,12 +567,18 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
         None => default_budget,
     });
     bounds::check_value("point_budget_s", budget).map_err(|e| setting_err(e, args.point_budget))?;
-    let case_timeout = Duration::from_secs_f64(timeout);
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
-    for s in &scenarios {
-        bounds::check_time(s, case_timeout).map_err(|e| PlanError::Suite(e.message))?;
-    }
     let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
+    for s in &mut scenarios {
+        s.cpu_bound = s.workload == WorkloadKind::Cpu
+            || (s.workload == WorkloadKind::Mixed && s.cpu_fraction >= 0.5);
+    }
+    let case_timeout = Duration::from_secs_f64(timeout);
+    let points: Vec<PointPlan> = scenarios
+        .iter()
+        .flat_map(|s| s.plan_points(case_timeout))
+        .collect();
+    bounds::check_time(&points).map_err(|e| PlanError::Suite(e.message))?;
     Ok(Plan {
         settings: Settings {
             case_timeout,
@@ -470,6 +592,7 @@ pub fn build(sources: &[Source], args: &RunArgs) -> Result<Plan, PlanError> {
             notices,
         },
         scenarios,
+        points,
     })
 }
 
@@ -522,6 +645,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         repetitions: DEFAULT_REPETITIONS,
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
+        cpu_bound: false,
     }
 }
 
@@ -531,12 +655,14 @@ fn adhoc(kind: WorkloadKind) -> Scenario {
     s
 }
 
+/// A scenario table: its defaults, and the overrides its settings, its
+/// keys and (under `--quick`) its quick table make, merged in that order.
 fn resolve(
     source: &Source,
     sc: &Spanned<ScenarioSpec>,
     settings: &spec::SettingsSpec,
     quick: bool,
-) -> Result<Scenario, PlanError> {
+) -> Result<(Scenario, Overrides), PlanError> {
     let spec = sc.get_ref();
     let Some(name) = &spec.name else {
         return Err(located(
@@ -579,18 +705,16 @@ fn resolve(
         ));
     };
     let mut s = defaults(name.get_ref().clone(), *workload.get_ref());
-    s.repetitions = settings.repetitions.map_or(s.repetitions, |n| n.get());
-    s.max_repetitions = settings
-        .max_repetitions
-        .map_or(s.max_repetitions, |n| n.get());
-    s.warmup = settings.warmup.unwrap_or(s.warmup);
     if let Some(d) = &spec.description {
         s.description = d.get_ref().clone();
     }
-    if let Some(models) = &spec.models {
-        s.models = parse_models(source, models)?;
+    let mut o = Overrides {
+        repetitions: settings.repetitions.map(|n| n.get()),
+        max_repetitions: settings.max_repetitions.map(|n| n.get()),
+        warmup: settings.warmup,
+        ..Overrides::default()
     }
-    apply_sweep(source, &mut s, spec)?;
+    .then(&Overrides::from_spec(source, s.workload, spec)?);
     if let Some(q) = &spec.quick {
         let q_spec = q.get_ref();
         for (key, set) in [
@@ -610,31 +734,29 @@ fn resolve(
                 ));
             }
         }
+        let quick_table = Overrides::from_spec(source, s.workload, q_spec)?;
         if quick {
-            apply_sweep(source, &mut s, q_spec)?;
+            o = o.then(&quick_table);
         }
     }
-    if quick
-        && spec
-            .quick
-            .as_ref()
-            .is_none_or(|q| q.get_ref().repetitions.is_none())
-    {
-        s.repetitions = s.repetitions.min(QUICK_REPETITIONS);
-    }
     if quick {
-        s.max_repetitions = s.max_repetitions.min(QUICK_MAX_REPETITIONS);
+        // Fewer repetitions and no warm-up, unless the quick table says.
+        let table = spec.quick.as_ref().map(|q| q.get_ref());
+        if table.is_none_or(|q| q.repetitions.is_none()) {
+            let n = o.repetitions.unwrap_or(s.repetitions);
+            o.repetitions = Some(n.min(QUICK_REPETITIONS));
+        }
+        let max = o.max_repetitions.unwrap_or(s.max_repetitions);
+        o.max_repetitions = Some(max.min(QUICK_MAX_REPETITIONS));
+        if table.is_none_or(|q| q.warmup.is_none()) {
+            o.warmup = Some(0);
+        }
     }
-    if quick
-        && spec
-            .quick
-            .as_ref()
-            .is_none_or(|q| q.get_ref().warmup.is_none())
-    {
-        s.warmup = 0;
-    }
-    s.max_repetitions = s.max_repetitions.max(s.repetitions);
-    bounds::check_ranges(&s).map_err(|e| {
+    // The file's values, checked here where their lines are known; what a
+    // flag sets is checked in `build`.
+    let mut checked = s.clone();
+    o.apply(&mut checked);
+    bounds::check_ranges(&checked).map_err(|e| {
         // The quick table's value wins under --quick, so point at it first.
         let quick_spec = spec
             .quick
@@ -653,7 +775,7 @@ fn resolve(
             "see README.md, \"Ranges\"",
         )
     })?;
-    Ok(s)
+    Ok((s, o))
 }
 
 /// Where a scenario table sets `key`, for errors found after resolving it.
@@ -711,202 +833,198 @@ fn parse_models(
     Ok(out)
 }
 
-/// Applies the sweep keys a scenario (or its quick table) sets.
-fn apply_sweep(source: &Source, s: &mut Scenario, spec: &ScenarioSpec) -> Result<(), PlanError> {
-    let w = s.workload;
-    let not_applicable = |key: &str, span: Range<usize>| {
-        located(
-            source,
-            span,
-            Some(key),
-            &format!("does not apply to workload `{}`", w.id()),
-            &format!("remove it; `{key}` applies to: {}", applies_to(key)),
+/// What replaces a scenario's defaults: from its suite's `[settings]`, its
+/// table, its quick table, or the command line. Every layer is one of these;
+/// `then` stacks them and `apply` writes the result into a scenario once,
+/// so a key means the same wherever it is set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub models: Option<Vec<ModelId>>,
+    pub workers: Option<Vec<usize>>,
+    pub tasks: Option<Vec<usize>>,
+    pub cpu_threads: Option<Vec<usize>>,
+    pub task_ms: Option<Vec<f64>>,
+    pub kernel: Option<Kernel>,
+    pub cpu_fraction: Option<f64>,
+    pub server_delay_ms: Option<f64>,
+    pub round_trips: Option<u32>,
+    pub message_bytes: Option<u32>,
+    pub file_kib: Option<u64>,
+    pub touch_kib: Option<u64>,
+    pub releases_gil: Option<bool>,
+    pub legacy_gil: Option<bool>,
+    pub switch_interval_us: Option<f64>,
+    pub check_interval: Option<u32>,
+    pub repetitions: Option<u32>,
+    pub max_repetitions: Option<u32>,
+    pub warmup: Option<u32>,
+}
+
+impl Overrides {
+    /// `self`, with every value `over` sets replaced by `over`'s.
+    pub fn then(&self, over: &Overrides) -> Overrides {
+        macro_rules! pick {
+            ($($field:ident),*) => {
+                Overrides { $($field: over.$field.clone().or_else(|| self.$field.clone())),* }
+            };
+        }
+        pick!(
+            models,
+            workers,
+            tasks,
+            cpu_threads,
+            task_ms,
+            kernel,
+            cpu_fraction,
+            server_delay_ms,
+            round_trips,
+            message_bytes,
+            file_kib,
+            touch_kib,
+            releases_gil,
+            legacy_gil,
+            switch_interval_us,
+            check_interval,
+            repetitions,
+            max_repetitions,
+            warmup
         )
-    };
-    let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect::<Vec<_>>();
-    if let Some(v) = &spec.workers {
-        if !applies("workers", w) {
-            return Err(not_applicable("workers", v.span()));
+    }
+
+    /// Writes every value set into `s`, the keys of its workload only (a
+    /// flag changes the scenarios its key applies to and leaves the others;
+    /// a file's key that does not apply was refused already).
+    pub fn apply(&self, s: &mut Scenario) {
+        let w = s.workload;
+        macro_rules! set {
+            ($($field:ident),*) => {
+                $(if let (Some(v), true) = (&self.$field, applies(stringify!($field), w)) {
+                    s.$field = v.clone();
+                })*
+            };
         }
-        s.workers = sweep(v.get_ref());
+        set!(
+            models,
+            workers,
+            tasks,
+            cpu_threads,
+            task_ms,
+            kernel,
+            cpu_fraction,
+            server_delay_ms,
+            round_trips,
+            message_bytes,
+            file_kib,
+            touch_kib,
+            releases_gil,
+            legacy_gil,
+            switch_interval_us,
+            check_interval,
+            repetitions,
+            max_repetitions,
+            warmup
+        );
+        s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
-    if let Some(v) = &spec.tasks {
-        if !applies("tasks", w) {
-            return Err(not_applicable("tasks", v.span()));
-        }
-        s.tasks = sweep(v.get_ref());
-    }
-    if let Some(v) = &spec.cpu_threads {
-        if !applies("cpu_threads", w) {
-            return Err(not_applicable("cpu_threads", v.span()));
-        }
-        s.cpu_threads = v.get_ref().0.clone();
-    }
-    if let Some(v) = &spec.task_ms {
-        if !applies("task_ms", w) {
-            return Err(not_applicable("task_ms", v.span()));
-        }
-        s.task_ms = v.get_ref().0.iter().map(|p| p.0).collect();
-    }
-    if let Some(v) = &spec.kernel {
-        if !applies("kernel", w) {
-            return Err(not_applicable("kernel", v.span()));
-        }
-        s.kernel = Kernel::from_id(v.get_ref()).ok_or_else(|| {
-            located(
-                source,
-                v.span(),
-                Some("kernel"),
-                &format!("unknown kernel `{}`", v.get_ref()),
-                &format!("use one of: {}", Kernel::ALL.map(Kernel::id).join(", ")),
-            )
-        })?;
-    }
-    macro_rules! param {
-        ($field:ident, $key:literal, $conv:expr) => {
-            if let Some(v) = &spec.$field {
-                if !applies($key, w) {
-                    return Err(not_applicable($key, v.span()));
-                }
-                s.$field = $conv(*v.get_ref());
-            }
-        };
-    }
-    param!(cpu_fraction, "cpu_fraction", |f: spec::Fraction| f.0);
-    param!(
-        server_delay_ms,
-        "server_delay_ms",
-        |d: spec::NonNegative| d.0
-    );
-    param!(round_trips, "round_trips", |n: std::num::NonZeroU32| n
-        .get());
-    param!(message_bytes, "message_bytes", |n: std::num::NonZeroU32| n
-        .get());
-    param!(file_kib, "file_kib", |n: std::num::NonZeroU64| n.get());
-    param!(touch_kib, "touch_kib", |n: u64| n);
-    if let Some(v) = &spec.releases_gil {
-        s.releases_gil = *v.get_ref();
-    }
-    if let Some(v) = &spec.gil {
-        s.legacy_gil = match v.get_ref().as_str() {
-            "new" => false,
-            "legacy" => true,
-            other => {
-                return Err(located(
+
+    /// The keys a scenario table (or its quick table) sets; a key that
+    /// does not apply to `w` is an error at its line.
+    fn from_spec(
+        source: &Source,
+        w: WorkloadKind,
+        spec: &ScenarioSpec,
+    ) -> Result<Overrides, PlanError> {
+        let check = |key: &str, span: Range<usize>| {
+            if applies(key, w) {
+                Ok(())
+            } else {
+                Err(located(
                     source,
-                    v.span(),
-                    Some("gil"),
-                    &format!("unknown GIL `{other}`"),
-                    "use `new` (CPython 3.2+, the default) or `legacy` (Python 2's tick-based check)",
-                ));
+                    span,
+                    Some(key),
+                    &format!("does not apply to workload `{}`", w.id()),
+                    &format!("remove it; `{key}` applies to: {}", applies_to(key)),
+                ))
             }
         };
-    }
-    if let Some(v) = &spec.switch_interval_us {
-        s.switch_interval_us = v.get_ref().0;
-    }
-    if let Some(v) = &spec.check_interval {
-        s.check_interval = v.get_ref().get();
-    }
-    if let Some(v) = &spec.repetitions {
-        s.repetitions = v.get_ref().get();
-    }
-    if let Some(v) = &spec.warmup {
-        s.warmup = *v.get_ref();
-    }
-    Ok(())
-}
-
-/// A `[settings]` value out of range names the flag when one set it.
-fn setting_err(e: bounds::OutOfBounds, flag_value: Option<f64>) -> PlanError {
-    match flag_value {
-        Some(_) => flag_err(bounds::flag_of(e.key), e.message),
-        None => PlanError::Suite(format!("[settings] key `{}`: {}", e.key, e.message)),
-    }
-}
-
-fn flag_err(flag: &'static str, message: impl Into<String>) -> PlanError {
-    PlanError::Flag {
-        flag,
-        message: message.into(),
-    }
-}
-
-/// Command-line values override every scenario (the file sets the scene,
-/// the flags try a variation).
-fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanError> {
-    let zero = [
-        ("--workers", args.workers.contains(&0)),
-        ("--tasks", args.tasks.contains(&0)),
-        ("--repetitions", args.repetitions == Some(0)),
-        ("--max-repetitions", args.max_repetitions == Some(0)),
-        ("--file-kib", args.file_kib == Some(0)),
-        ("--round-trips", args.round_trips == Some(0)),
-    ];
-    if let Some((flag, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
-        return Err(flag_err(flag, "0 is not allowed: give 1 or more"));
-    }
-    if let Some(ms) = args
-        .task_ms
-        .iter()
-        .find(|ms| !(ms.is_finite() && **ms > 0.0))
-    {
-        return Err(flag_err(
-            "--task-ms",
-            format!("{ms} is not allowed: give a number greater than 0"),
-        ));
-    }
-    if let Some(f) = args.cpu_fraction.filter(|f| !(0.0..=1.0).contains(f)) {
-        return Err(flag_err(
-            "--cpu-fraction",
-            format!("{f} is not allowed: give a fraction from 0 to 1"),
-        ));
-    }
-    if let Some(d) = args
-        .server_delay_ms
-        .filter(|d| !(d.is_finite() && *d >= 0.0))
-    {
-        return Err(flag_err(
-            "--server-delay-ms",
-            format!("{d} is not allowed: give 0 or more"),
-        ));
-    }
-    let kernel = match &args.kernel {
-        Some(k) => Some(Kernel::from_id(k).ok_or_else(|| {
-            flag_err(
-                "--kernel",
-                format!(
-                    "unknown kernel `{k}`; use one of: {}",
-                    Kernel::ALL.map(Kernel::id).join(", ")
-                ),
-            )
-        })?),
-        None => None,
-    };
-    let models = if args.models.is_empty() {
-        None
-    } else {
-        let mut out = Vec::new();
-        for id in &args.models {
-            let kinds = expand_model(id).ok_or_else(|| {
-                flag_err(
-                    "--models",
-                    format!(
-                        "unknown model `{id}`; use `all` or some of: {}",
-                        model_ids()
-                    ),
-                )
-            })?;
-            for k in kinds {
-                if !out.contains(&k) {
-                    out.push(k);
+        macro_rules! take {
+            ($field:ident, $conv:expr) => {
+                match &spec.$field {
+                    Some(v) => {
+                        check(stringify!($field), v.span())?;
+                        Some($conv(v.get_ref()))
+                    }
+                    None => None,
                 }
-            }
+            };
         }
-        Some(out)
-    };
-    // A flag that no scenario of the run uses would be silently ignored:
-    // refuse it, so that a typo'd experiment does not measure something else.
+        let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect();
+        let kernel = match &spec.kernel {
+            Some(v) => {
+                check("kernel", v.span())?;
+                Some(Kernel::from_id(v.get_ref()).ok_or_else(|| {
+                    located(
+                        source,
+                        v.span(),
+                        Some("kernel"),
+                        &format!("unknown kernel `{}`", v.get_ref()),
+                        &format!("use one of: {}", Kernel::ALL.map(Kernel::id).join(", ")),
+                    )
+                })?)
+            }
+            None => None,
+        };
+        let legacy_gil = match &spec.gil {
+            Some(v) => Some(match v.get_ref().as_str() {
+                "new" => false,
+                "legacy" => true,
+                other => {
+                    return Err(located(
+                        source,
+                        v.span(),
+                        Some("gil"),
+                        &format!("unknown GIL `{other}`"),
+                        "use `new` (CPython 3.2+, the default) or `legacy` (Python 2's tick-based check)",
+                    ));
+                }
+            }),
+            None => None,
+        };
+        Ok(Overrides {
+            models: spec
+                .models
+                .as_ref()
+                .map(|m| parse_models(source, m))
+                .transpose()?,
+            workers: take!(workers, sweep),
+            tasks: take!(tasks, sweep),
+            cpu_threads: take!(cpu_threads, |v: &Sweep<usize>| v.0.clone()),
+            task_ms: take!(task_ms, |v: &Sweep<spec::Positive>| v
+                .0
+                .iter()
+                .map(|p| p.0)
+                .collect()),
+            kernel,
+            cpu_fraction: take!(cpu_fraction, |f: &spec::Fraction| f.0),
+            server_delay_ms: take!(server_delay_ms, |d: &spec::NonNegative| d.0),
+            round_trips: take!(round_trips, |n: &std::num::NonZeroU32| n.get()),
+            message_bytes: take!(message_bytes, |n: &std::num::NonZeroU32| n.get()),
+            file_kib: take!(file_kib, |n: &std::num::NonZeroU64| n.get()),
+            touch_kib: take!(touch_kib, |n: &u64| *n),
+            releases_gil: spec.releases_gil.as_ref().map(|v| *v.get_ref()),
+            legacy_gil,
+            switch_interval_us: spec.switch_interval_us.as_ref().map(|v| v.get_ref().0),
+            check_interval: spec.check_interval.as_ref().map(|v| v.get_ref().get()),
+            repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
+            max_repetitions: None,
+            warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+        })
+    }
+}
+
+/// A flag that no scenario of the run uses would be silently ignored:
+/// refuse it, so that a mistyped experiment does not measure something else.
+fn refuse_unused_flags(scenarios: &[Scenario], args: &PlanOptions) -> Result<(), PlanError> {
     let given = [
         ("--workers", "workers", !args.workers.is_empty()),
         ("--tasks", "tasks", !args.tasks.is_empty()),
@@ -944,54 +1062,120 @@ fn apply_flags(scenarios: &mut [Scenario], args: &RunArgs) -> Result<(), PlanErr
             ));
         }
     }
-    for s in scenarios.iter_mut() {
-        // A flag changes the scenarios its key applies to and leaves the others.
-        let w = s.workload;
-        let set = |key: &str, given: bool| given && applies(key, w);
-        if set("workers", !args.workers.is_empty()) {
-            s.workers = args.workers.clone();
-        }
-        if set("tasks", !args.tasks.is_empty()) {
-            s.tasks = args.tasks.clone();
-        }
-        if set("cpu_threads", !args.cpu_threads.is_empty()) {
-            s.cpu_threads = args.cpu_threads.clone();
-        }
-        if set("task_ms", !args.task_ms.is_empty()) {
-            s.task_ms = args.task_ms.clone();
-        }
-        if let (Some(k), true) = (kernel, applies("kernel", w)) {
-            s.kernel = k;
-        }
-        if let (Some(f), true) = (args.cpu_fraction, applies("cpu_fraction", w)) {
-            s.cpu_fraction = f;
-        }
-        if let (Some(d), true) = (args.server_delay_ms, applies("server_delay_ms", w)) {
-            s.server_delay_ms = d;
-        }
-        if let (Some(n), true) = (args.round_trips, applies("round_trips", w)) {
-            s.round_trips = n;
-        }
-        if let (Some(kib), true) = (args.file_kib, applies("file_kib", w)) {
-            s.file_kib = kib;
-        }
-        if let (Some(kib), true) = (args.touch_kib, applies("touch_kib", w)) {
-            s.touch_kib = kib;
-        }
-        if let Some(m) = &models {
-            s.models = m.clone();
-        }
-        // `--repetitions N` alone asks for exactly N; with
-        // `--max-repetitions` it is the minimum.
-        if let Some(n) = args.repetitions {
-            s.repetitions = n;
-            s.max_repetitions = n;
-        }
-        if let Some(n) = args.max_repetitions {
-            s.max_repetitions = n;
-        }
-        s.max_repetitions = s.max_repetitions.max(s.repetitions);
-        s.warmup = args.warmup.unwrap_or(s.warmup);
-    }
     Ok(())
+}
+
+/// A `[settings]` value out of range names the flag when one set it.
+fn setting_err(e: bounds::OutOfBounds, flag_value: Option<f64>) -> PlanError {
+    match flag_value {
+        Some(_) => flag_err(bounds::flag_of(e.key), e.message),
+        None => PlanError::Suite(format!("[settings] key `{}`: {}", e.key, e.message)),
+    }
+}
+
+fn flag_err(flag: &'static str, message: impl Into<String>) -> PlanError {
+    PlanError::Flag {
+        flag,
+        message: message.into(),
+    }
+}
+
+impl Overrides {
+    /// The command line's values, checked; errors name the flag.
+    fn from_flags(args: &PlanOptions) -> Result<Overrides, PlanError> {
+        let zero = [
+            ("--workers", args.workers.contains(&0)),
+            ("--tasks", args.tasks.contains(&0)),
+            ("--repetitions", args.repetitions == Some(0)),
+            ("--max-repetitions", args.max_repetitions == Some(0)),
+            ("--file-kib", args.file_kib == Some(0)),
+            ("--round-trips", args.round_trips == Some(0)),
+        ];
+        if let Some((flag, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
+            return Err(flag_err(flag, "0 is not allowed: give 1 or more"));
+        }
+        if let Some(ms) = args
+            .task_ms
+            .iter()
+            .find(|ms| !(ms.is_finite() && **ms > 0.0))
+        {
+            return Err(flag_err(
+                "--task-ms",
+                format!("{ms} is not allowed: give a number greater than 0"),
+            ));
+        }
+        if let Some(f) = args.cpu_fraction.filter(|f| !(0.0..=1.0).contains(f)) {
+            return Err(flag_err(
+                "--cpu-fraction",
+                format!("{f} is not allowed: give a fraction from 0 to 1"),
+            ));
+        }
+        if let Some(d) = args
+            .server_delay_ms
+            .filter(|d| !(d.is_finite() && *d >= 0.0))
+        {
+            return Err(flag_err(
+                "--server-delay-ms",
+                format!("{d} is not allowed: give 0 or more"),
+            ));
+        }
+        let kernel = match &args.kernel {
+            Some(k) => Some(Kernel::from_id(k).ok_or_else(|| {
+                flag_err(
+                    "--kernel",
+                    format!(
+                        "unknown kernel `{k}`; use one of: {}",
+                        Kernel::ALL.map(Kernel::id).join(", ")
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let models = if args.models.is_empty() {
+            None
+        } else {
+            let mut out = Vec::new();
+            for id in &args.models {
+                let kinds = expand_model(id).ok_or_else(|| {
+                    flag_err(
+                        "--models",
+                        format!(
+                            "unknown model `{id}`; use `all` or some of: {}",
+                            model_ids()
+                        ),
+                    )
+                })?;
+                for k in kinds {
+                    if !out.contains(&k) {
+                        out.push(k);
+                    }
+                }
+            }
+            Some(out)
+        };
+        let list = |v: &Vec<usize>| (!v.is_empty()).then(|| v.clone());
+        Ok(Overrides {
+            models,
+            workers: list(&args.workers),
+            tasks: list(&args.tasks),
+            cpu_threads: list(&args.cpu_threads),
+            task_ms: (!args.task_ms.is_empty()).then(|| args.task_ms.clone()),
+            kernel,
+            cpu_fraction: args.cpu_fraction,
+            server_delay_ms: args.server_delay_ms,
+            round_trips: args.round_trips,
+            message_bytes: None,
+            file_kib: args.file_kib,
+            touch_kib: args.touch_kib,
+            releases_gil: None,
+            legacy_gil: None,
+            switch_interval_us: None,
+            check_interval: None,
+            // `--repetitions N` alone asks for exactly N; with
+            // `--max-repetitions` it is the minimum.
+            repetitions: args.repetitions,
+            max_repetitions: args.max_repetitions.or(args.repetitions),
+            warmup: args.warmup,
+        })
+    }
 }

@@ -1,12 +1,13 @@
-//! Runs a plan: calibrates, then for each scenario and (tasks, size) point
-//! runs every (model, workers) case for warm-up and measured repetitions,
+//! Runs a plan: calibrates, then for each point of the plan (a scenario's
+//! (tasks, size) point, resolved by `plan` with its cases) runs every
+//! (model, workers) case for warm-up and measured repetitions,
 //! interleaved so drift hits all models alike, verifies every checksum,
 //! summarizes, and rewrites results.json atomically after every point.
 //! The only place that measures.
 
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, ModelError, ModelId, ModelKind, model_for};
-use crate::plan::{Plan, Point, Scenario};
+use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
 use crate::results::{
     Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, Repetition, RunReport,
     SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
@@ -62,12 +63,9 @@ pub fn run(
 
     on_event(Event::Planned {
         runs: plan
-            .scenarios
+            .points
             .iter()
-            .map(|s| {
-                let runs: usize = s.points().iter().map(|p| cases_of(s, p).len()).sum();
-                runs as u64 * (s.warmup + s.repetitions) as u64
-            })
+            .map(|p| p.cases.len() as u64 * (p.warmup + p.repetitions) as u64)
             .sum(),
     });
     let environment = crate::results::Environment::at_start();
@@ -87,20 +85,15 @@ pub fn run(
         machine: crate::machine::record(),
         settings: Settings {
             repetitions: 0,
-            min_repetitions: plan
-                .scenarios
-                .iter()
-                .map(|s| s.repetitions)
-                .min()
-                .unwrap_or(0),
+            min_repetitions: plan.points.iter().map(|p| p.repetitions).min().unwrap_or(0),
             max_repetitions: plan
-                .scenarios
+                .points
                 .iter()
-                .map(|s| s.max_repetitions)
+                .map(|p| p.max_repetitions)
                 .max()
                 .unwrap_or(0),
             point_budget_s: plan.settings.point_budget.as_secs_f64(),
-            warmup: plan.scenarios.iter().map(|s| s.warmup).max().unwrap_or(0),
+            warmup: plan.points.iter().map(|p| p.warmup).max().unwrap_or(0),
             quick: plan.settings.quick,
             case_timeout_s: plan.settings.case_timeout.as_secs_f64(),
             sources: plan.settings.sources.clone(),
@@ -121,11 +114,7 @@ pub fn run(
         return Ok(report);
     }
 
-    let echo = if plan
-        .scenarios
-        .iter()
-        .any(|s| s.points().iter().any(|p| p.shape.socket.is_some()))
-    {
+    let echo = if plan.points.iter().any(|p| p.point.shape.socket.is_some()) {
         Some(EchoServer::start()?)
     } else {
         None
@@ -146,31 +135,29 @@ pub fn run(
         cpu: RefCell::new(report.harness_cpu.unwrap_or_default()),
     };
 
-    'scenarios: for scenario in &plan.scenarios {
-        for point in scenario.points() {
-            let undecided = |cases: &[CaseResult]| undecided_verdicts(&report, cases);
-            let cases = run_point(scenario, &point, &env, &undecided, on_event);
-            for case in &cases {
-                on_event(Event::CaseDone(case));
-            }
-            report.cases.extend(cases);
-            report.settings.repetitions = report
-                .cases
-                .iter()
-                .map(|c| c.repetitions.len() as u32)
-                .max()
-                .unwrap_or(0);
-            report.fidelity = crate::fidelity::pairs(&report.cases);
-            report.harness_cpu = Some(HarnessCpu {
-                total_s: cpu_seconds(&measure::self_usage().since(&run_started.0))
-                    + cpu_seconds(&measure::reaped_children_usage().since(&run_started.1)),
-                ..*env.cpu.borrow()
-            });
-            report.interrupted = cancel.load(Ordering::Relaxed);
-            crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
-            if report.interrupted {
-                break 'scenarios;
-            }
+    for point in &plan.points {
+        let undecided = |cases: &[CaseResult]| undecided_verdicts(&report, cases);
+        let cases = run_point(point, &env, &undecided, on_event);
+        for case in &cases {
+            on_event(Event::CaseDone(case));
+        }
+        report.cases.extend(cases);
+        report.settings.repetitions = report
+            .cases
+            .iter()
+            .map(|c| c.repetitions.len() as u32)
+            .max()
+            .unwrap_or(0);
+        report.fidelity = crate::fidelity::pairs(&report.cases);
+        report.harness_cpu = Some(HarnessCpu {
+            total_s: cpu_seconds(&measure::self_usage().since(&run_started.0))
+                + cpu_seconds(&measure::reaped_children_usage().since(&run_started.1)),
+            ..*env.cpu.borrow()
+        });
+        report.interrupted = cancel.load(Ordering::Relaxed);
+        crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+        if report.interrupted {
+            break;
         }
     }
     report.environment.finish();
@@ -212,33 +199,13 @@ fn undecided_verdicts(report: &RunReport, cases: &[CaseResult]) -> bool {
         .any(|v| v.cases.iter().any(|c| labels.contains(c)))
 }
 
-/// The (model, workers) cases of a scenario; the sequential baselines
-/// (native and CPython) once, at 1 worker.
-pub fn cases_of(s: &Scenario, point: &Point) -> Vec<(ModelId, usize)> {
-    let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
-    let mut out: Vec<(ModelId, usize)> = s
-        .models
-        .iter()
-        .filter(|m| is_baseline(m))
-        .map(|&m| (m, 1))
-        .collect();
-    for w in point.workers(s) {
-        for &m in &s.models {
-            if !is_baseline(&m) {
-                out.push((m, w));
-            }
-        }
-    }
-    out
-}
-
 fn scenario_info(s: &Scenario) -> ScenarioInfo {
     ScenarioInfo {
         name: s.name.clone(),
         description: s.description.clone(),
         workload: s.workload.id().into(),
-        cpu_bound: s.cpu_bound(),
-        releases_gil: s.releases_gil && s.cpu_bound(),
+        cpu_bound: s.cpu_bound,
+        releases_gil: s.releases_gil && s.cpu_bound,
         models: s.models.iter().map(ModelId::to_string).collect(),
     }
 }
@@ -257,14 +224,12 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
     };
     let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
-    for s in &plan.scenarios {
-        for p in s.points() {
-            if p.shape.cpu_ms > 0.0 && !kernels.contains(&p.shape.kernel) {
-                kernels.push(p.shape.kernel);
-            }
-            if p.shape.sleep_ms > 0.0 && !sleeps.contains(&p.shape.sleep_ms) {
-                sleeps.push(p.shape.sleep_ms);
-            }
+    for shape in plan.points.iter().map(|p| &p.point.shape) {
+        if shape.cpu_ms > 0.0 && !kernels.contains(&shape.kernel) {
+            kernels.push(shape.kernel);
+        }
+        if shape.sleep_ms > 0.0 && !sleeps.contains(&shape.sleep_ms) {
+            sleeps.push(shape.sleep_ms);
         }
     }
     let samples = if plan.settings.quick { 5 } else { 15 };
@@ -457,22 +422,23 @@ struct CaseRun {
 /// allowed or the point's time budget (a decision's minimum of
 /// `verdicts::MIN_SAMPLES` repetitions always fits).
 fn run_point(
-    scenario: &Scenario,
-    point: &Point,
+    plan: &PointPlan,
     env: &Env,
     undecided: &dyn Fn(&[CaseResult]) -> bool,
     on_event: &mut dyn FnMut(Event),
 ) -> Vec<CaseResult> {
     let started = Instant::now();
+    let point = &plan.point;
     let iters_per_ms = env
         .calibration
         .kernels
         .get(point.shape.kernel.id())
         .copied()
         .unwrap_or(1.0);
-    let mut cases: Vec<CaseRun> = cases_of(scenario, point)
-        .into_iter()
-        .map(|(model, workers)| CaseRun {
+    let mut cases: Vec<CaseRun> = plan
+        .cases
+        .iter()
+        .map(|&CasePlan { model, workers }| CaseRun {
             model,
             workers,
             reps: Vec::new(),
@@ -484,7 +450,7 @@ fn run_point(
             failure: None,
         })
         .collect();
-    let prepared = build_tasks(point, iters_per_ms, env.echo, env.scratch, env.timeout)
+    let prepared = build_tasks(point, iters_per_ms, env.echo, env.scratch, plan.timeout)
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))
         .and_then(|tasks| Ok((reference_checksums(&tasks, env)?, tasks)));
     let (expected, tasks) = match prepared {
@@ -497,16 +463,16 @@ fn run_point(
         }
     };
 
-    let min_rounds = scenario.warmup + scenario.repetitions;
-    let max_rounds = scenario.warmup + scenario.max_repetitions;
+    let min_rounds = plan.warmup + plan.repetitions;
+    let max_rounds = plan.warmup + plan.max_repetitions;
     for round in 0..max_rounds {
         if round >= min_rounds {
-            let done = round - scenario.warmup;
+            let done = round - plan.warmup;
             let budget_spent = done as usize >= crate::report::verdicts::MIN_SAMPLES
                 && started.elapsed() >= env.point_budget;
             if env.cancel.load(Ordering::Relaxed)
                 || budget_spent
-                || !undecided(&summarize(scenario, point, &cases, env))
+                || !undecided(&summarize(plan, &cases, env))
             {
                 break;
             }
@@ -514,19 +480,19 @@ fn run_point(
                 runs: cases.len() as u64,
             });
         }
-        let measured = round >= scenario.warmup;
+        let measured = round >= plan.warmup;
         for idx in round_order(&cases, round as usize) {
             if env.cancel.load(Ordering::Relaxed) {
                 break;
             }
             let case = &mut cases[idx];
             on_event(Event::Running {
-                scenario: &scenario.name,
+                scenario: &plan.scenario,
                 model: case.model,
                 workers: case.workers,
             });
             if case.failure.is_none() {
-                match run_once(scenario, point, case, &tasks, &expected, env) {
+                match run_once(plan, case, &tasks, &expected, env) {
                     Ok((rep, outcome)) if measured => {
                         if let Some(g) = &outcome.gil {
                             case.gil.get_or_insert_with(GilCounters::default).add(g);
@@ -550,7 +516,7 @@ fn run_point(
             on_event(Event::RunDone);
         }
     }
-    summarize(scenario, point, &cases, env)
+    summarize(plan, &cases, env)
 }
 
 /// The order of a round's cases: each model family (native and `+gil`, then
@@ -572,21 +538,21 @@ fn round_order(cases: &[CaseRun], round: usize) -> Vec<usize> {
 
 /// Runs one batch and measures it. An error is the case's status.
 fn run_once(
-    scenario: &Scenario,
-    point: &Point,
+    plan: &PointPlan,
     case: &CaseRun,
     tasks: &[Task],
     expected: &[u64],
     env: &Env,
 ) -> Result<(Repetition, BatchOutcome), CaseStatus> {
+    let point = &plan.point;
     let batch = Batch {
         tasks,
         workers: case.workers,
-        deadline: Instant::now() + env.timeout,
+        deadline: Instant::now() + plan.timeout,
         cancel: env.cancel,
-        gil: case.model.gil.then(|| scenario.gil_kind()),
+        gil: case.model.gil.then_some(plan.gil),
         shape: Some(&point.shape),
-        switch_interval: scenario.switch_interval(),
+        switch_interval: plan.switch_interval,
     };
     let model = case.model.kind;
     // A convoy gets a fresh board per batch, marked done once the batch
@@ -706,7 +672,8 @@ fn verify(outcome: &BatchOutcome, expected: &[u64]) -> Result<(), String> {
     Ok(())
 }
 
-fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> {
+fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> {
+    let point = &plan.point;
     let wall = |c: &CaseRun| stats::median(&c.reps.iter().map(|r| r.wall_s).collect::<Vec<_>>());
     let baseline = |kind: ModelKind| {
         cases
@@ -716,7 +683,7 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
     let sequential = baseline(ModelKind::Sequential);
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
-    let io_ms = match scenario.workload {
+    let io_ms = match plan.workload {
         WorkloadKind::Cpu | WorkloadKind::Convoy => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
@@ -782,20 +749,17 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
             let harness_rss = med(&|r| r.harness_peak_rss_bytes as f64).map(|v| v as u64);
             let children_rss = med(&|r| r.children_peak_rss_bytes as f64).map(|v| v as u64);
             CaseResult {
-                scenario: scenario.name.clone(),
-                workload: scenario.workload.id().into(),
-                kernel: scenario
-                    .uses_kernel()
-                    .then(|| scenario.kernel.id().to_owned()),
+                scenario: plan.scenario.clone(),
+                workload: plan.workload.id().into(),
+                kernel: plan.kernel.map(|k| k.id().to_owned()),
                 model: c.model.to_string(),
                 workers: c.workers,
                 tasks: point.tasks,
                 task_ms: point.task_ms,
-                params: scenario
-                    .params()
-                    .into_iter()
-                    .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
-                    .map(|(k, v)| (k.to_owned(), v))
+                params: plan
+                    .params
+                    .iter()
+                    .map(|&(k, v)| (k.to_owned(), v))
                     .collect(),
                 status,
                 wall_s: wall_est,
@@ -830,7 +794,7 @@ fn summarize(scenario: &Scenario, point: &Point, cases: &[CaseRun], env: &Env) -
                 convoy: if convoy {
                     stats::convoy_stats(
                         &c.round_trips_ms,
-                        gil_free_ms + scenario.switch_interval_us / 2e3,
+                        gil_free_ms + plan.switch_interval.as_secs_f64() * 1e3 / 2.0,
                     )
                 } else {
                     None

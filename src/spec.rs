@@ -30,7 +30,7 @@ pub struct SettingsSpec {
 type NonZeroU32 = std::num::NonZeroU32;
 
 /// The workloads, by the id suites and `--workload` use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkloadKind {
     Cpu,

@@ -2,8 +2,17 @@
 //! values are named and printed. Shared by `compare`, `export` and `history`
 //! so that the three agree on what "cpu" or "rss" means.
 
-use crate::cli::Metric;
 use crate::results::CaseResult;
+
+/// What a comparison or a trend judges a case by (`--metric`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Metric {
+    #[default]
+    Wall,
+    Cpu,
+    Rss,
+    P99,
+}
 
 /// Every metric, in the order reports list them.
 pub const ALL: [Metric; 4] = [Metric::Wall, Metric::Cpu, Metric::Rss, Metric::P99];

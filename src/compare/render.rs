@@ -3,8 +3,8 @@
 //! Pure: the caller prints or writes what these return. Text from the
 //! results files is escaped here, for the terminal or for Markdown.
 
+use super::CompareFormat;
 use super::{ALPHA, Comparison, Entry, EntryOutcome, RunInfo, metric};
-use crate::cli::CompareFormat;
 use crate::text::{markdown as escape_markdown, markdown_code, terminal_line};
 use serde_json::{Value, json};
 
@@ -247,7 +247,7 @@ fn to_json(comparison: &Comparison) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Metric;
+    use crate::compare::Metric;
     use crate::compare::{CompareOptions, compare};
     use crate::results::RunReport;
     use crate::text::hostile;

@@ -123,8 +123,8 @@ fn run_label_at(labels: &[String], x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Metric;
     use crate::compare::CaseKey;
+    use crate::compare::Metric;
     use crate::history::TrendPoint;
     use crate::results::CaseResult;
 

@@ -2,7 +2,7 @@
 //! exit codes (0 no confident regression, 1 regression, 2 bad input) and
 //! the messages a user sees.
 
-use parabench::cli::Metric;
+use parabench::compare::Metric;
 use parabench::compare::{self, CompareOptions, EntryOutcome, Judgement};
 use parabench::load::{LoadError, load_report};
 use parabench::results::RunReport;

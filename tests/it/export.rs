@@ -2,8 +2,8 @@
 //! and carries every measured case (CSV every repetition too).
 
 use crate::compare::fixture;
-use parabench::cli::ExportFormat;
 use parabench::compare::CaseKey;
+use parabench::export::ExportFormat;
 use parabench::export::export;
 use parabench::load::load_report;
 use std::process::Command;

@@ -150,6 +150,8 @@ fn an_impossible_sweep_is_refused_before_spawning() {
             "50000",
             "--tasks",
             "50000",
+            "--task-ms",
+            "1",
         ],
         dir.path(),
     );

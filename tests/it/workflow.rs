@@ -3,7 +3,12 @@
 //! uses only flags that subcommand has, and parses with clap.
 
 use clap::{CommandFactory, Parser};
-use parabench::cli::Cli;
+use cli::Cli;
+
+/// The binary's command line, compiled here too (the library has none).
+#[allow(dead_code)]
+#[path = "../../src/cli.rs"]
+mod cli;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn workflow() -> Yaml {

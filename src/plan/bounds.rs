@@ -5,9 +5,8 @@
 //! on the machine (threads, processes, descriptors, memory, disk) is
 //! checked next, in `limits`. Pure: no clock, no file.
 
+use super::{Point, PointPlan, Scenario};
 use crate::model::ModelId;
-use crate::plan::{Point, Scenario};
-use std::time::Duration;
 
 /// The range of one key, as README.md's "Limits" table documents it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -261,26 +260,27 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
     Ok(())
 }
 
-/// Refuses a scenario with a case that cannot finish one batch within the
-/// case timeout even with no overhead at all: it would only fail, after
-/// the whole timeout, every repetition.
-pub fn check_time(s: &Scenario, timeout: Duration) -> Result<(), OutOfBounds> {
-    for point in s.points() {
-        for &model in &s.models {
-            for workers in point.workers(s) {
-                let least = least_batch_time(&point, model, workers);
-                if least > timeout.as_secs_f64() {
-                    let (key, what) = dominant_key(&point);
-                    return Err(OutOfBounds {
-                        key,
-                        message: format!(
-                            "scenario `{}`: {model} with {workers} workers and {} tasks needs at least {least:.0} s per batch ({what}), more than the case timeout of {} s; lower `{key}` or `tasks`, or raise the timeout (`timeout_s`, --timeout)",
-                            s.name,
-                            point.tasks,
-                            fmt_value(timeout.as_secs_f64()),
-                        ),
-                    });
-                }
+/// Refuses a plan with a case that cannot finish one batch within its
+/// timeout even with no overhead at all: it would only fail, after the
+/// whole timeout, every repetition.
+pub fn check_time(points: &[PointPlan]) -> Result<(), OutOfBounds> {
+    for p in points {
+        let timeout = p.timeout.as_secs_f64();
+        for case in &p.cases {
+            let least = least_batch_time(&p.point, case.model, case.workers);
+            if least > timeout {
+                let (key, what) = dominant_key(&p.point);
+                return Err(OutOfBounds {
+                    key,
+                    message: format!(
+                        "scenario `{}`: {} with {} workers and {} tasks needs at least {least:.0} s per batch ({what}), more than the case timeout of {} s; lower `{key}` or `tasks`, or raise the timeout (`timeout_s`, --timeout)",
+                        p.scenario,
+                        case.model,
+                        case.workers,
+                        p.point.tasks,
+                        fmt_value(timeout),
+                    ),
+                });
             }
         }
     }
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_bound() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         for b in BOUNDS {
             let flag = b.flag.map_or("".to_owned(), |f| format!("`{f}`"));
             let row = format!(
@@ -386,8 +386,8 @@ mod tests {
     }
 
     mod property {
-        use crate::cli::RunArgs;
         use crate::limits::{self, Limits};
+        use crate::plan::PlanOptions;
         use crate::spec::WorkloadKind;
         use proptest::prelude::*;
 
@@ -444,7 +444,7 @@ mod tests {
                 timeout in proptest::option::of(number()),
                 repetitions in proptest::option::of(any::<u32>()),
             ) {
-                let args = RunArgs {
+                let args = PlanOptions {
                     workload: Some(w),
                     workers,
                     tasks,
@@ -455,21 +455,18 @@ mod tests {
                     server_delay_ms,
                     timeout,
                     repetitions,
-                    ..RunArgs::default()
+                    ..PlanOptions::default()
                 };
                 let Ok(plan) = crate::plan::build(&[], &args) else {
                     return Ok(());
                 };
-                let timeout = plan.settings.case_timeout;
                 for s in &plan.scenarios {
                     prop_assert!(super::check_ranges(s).is_ok());
-                    for point in s.points() {
-                        for &m in &s.models {
-                            for n in point.workers(s) {
-                                let least = super::least_batch_time(&point, m, n);
-                                prop_assert!(least.is_finite() && least <= timeout.as_secs_f64());
-                            }
-                        }
+                }
+                for p in &plan.points {
+                    for case in &p.cases {
+                        let least = super::least_batch_time(&p.point, case.model, case.workers);
+                        prop_assert!(least.is_finite() && least <= p.timeout.as_secs_f64());
                     }
                 }
                 let _ = limits::check(&plan, &machine());
