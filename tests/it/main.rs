@@ -6,6 +6,7 @@ mod compare;
 mod export;
 mod history;
 mod inputs;
+mod layers;
 mod memory;
 mod models;
 mod report;
