@@ -475,6 +475,21 @@ pub struct PlanOptions {
 }
 
 /// Builds the plan from suite sources and the command line.
+///
+/// ```
+/// use parabench::plan::{PlanOptions, Source, build};
+/// let suite = "[[scenario]]\nname = \"s\"\nworkload = \"cpu\"\ntasks = 4\nworkers = [1, 2]\nmodels = [\"thread\"]\n";
+/// let sources = [Source { name: "suite.toml".into(), text: suite.into() }];
+/// let plan = build(&sources, &PlanOptions::default()).unwrap();
+/// // `sequential` is added as the baseline of thread's speedups.
+/// let cases: Vec<String> = plan.points[0].cases.iter().map(|c| format!("{}@{}", c.model, c.workers)).collect();
+/// assert_eq!(cases, ["sequential@1", "thread@1", "thread@2"]);
+///
+/// // A value out of its range is refused with the file, line and key.
+/// let bad = [Source { name: "bad.toml".into(), text: suite.replace("tasks = 4", "tasks = 0") }];
+/// let err = build(&bad, &PlanOptions::default()).unwrap_err().to_string();
+/// assert!(err.starts_with("bad.toml:4:") && err.contains("tasks"), "{err}");
+/// ```
 pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
     let mut timeout_s = None;

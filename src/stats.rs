@@ -7,6 +7,13 @@ use crate::results::{ConvoyStats, Estimate};
 
 /// The median of `samples` (the mean of the middle two for an even count).
 /// None when empty.
+///
+/// ```
+/// use parabench::stats::median;
+/// assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+/// assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+/// assert_eq!(median(&[]), None);
+/// ```
 pub fn median(samples: &[f64]) -> Option<f64> {
     let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     if s.is_empty() {
@@ -158,6 +165,16 @@ pub struct Slope {
 /// (many repetitions at one x). It assumes only independent errors, not their
 /// distribution. With too few points for such ranks (C >= N) the interval is
 /// the full range of pairwise slopes. None with fewer than two distinct x.
+///
+/// ```
+/// // Memory against units: a fixed 20 MiB plus 2 MiB per unit.
+/// use parabench::stats::theil_sen;
+/// let mib = |n: f64| (20.0 + 2.0 * n) * 1024.0 * 1024.0;
+/// let points: Vec<(f64, f64)> = [2.0, 4.0, 8.0].iter().map(|&n| (n, mib(n))).collect();
+/// let slope = theil_sen(&points).unwrap();
+/// assert_eq!(slope.slope.median, 2.0 * 1024.0 * 1024.0);
+/// assert!(theil_sen(&[(1.0, 5.0), (1.0, 6.0)]).is_none(), "one x: no slope");
+/// ```
 pub fn theil_sen(points: &[(f64, f64)]) -> Option<Slope> {
     let pts: Vec<(f64, f64)> = points
         .iter()

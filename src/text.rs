@@ -83,6 +83,11 @@ pub fn terminal(text: &str) -> String {
 
 /// Text for one line of a terminal: like `terminal`, with `\n` escaped too,
 /// so that a name cannot add rows to a table.
+///
+/// ```
+/// use parabench::text::terminal_line;
+/// assert_eq!(terminal_line("cpu\x1b[2Jscaling\nrow"), "cpu\\u{1b}[2Jscaling\\nrow");
+/// ```
 pub fn terminal_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -168,6 +173,12 @@ pub fn markdown_code(text: &str) -> String {
 /// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP
 /// advises for CSV injection. Only text cells go through here: numbers are
 /// written as numbers, so a negative value stays a number.
+///
+/// ```
+/// use parabench::text::csv_text;
+/// assert_eq!(csv_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+/// assert_eq!(csv_text("thread+gil"), "thread+gil");
+/// ```
 pub fn csv_text(text: &str) -> String {
     let escaped = terminal_line(text);
     if escaped.starts_with(['=', '+', '-', '@', '\t', '\r']) {

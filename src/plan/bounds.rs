@@ -199,6 +199,14 @@ pub fn flag_of(key: &'static str) -> &'static str {
 }
 
 /// Checks one value of `key` against its range.
+///
+/// ```
+/// use parabench::plan::bounds::check_value;
+/// assert!(check_value("tasks", 64.0).is_ok());
+/// let err = check_value("task_ms", f64::NAN).unwrap_err();
+/// assert_eq!(err.key, "task_ms");
+/// assert!(err.message.contains("0.001 to 3600000"), "{}", err.message);
+/// ```
 pub fn check_value(key: &'static str, value: f64) -> Result<(), OutOfBounds> {
     let b = bound(key);
     if value.is_finite() && (b.min..=b.max).contains(&value) {
