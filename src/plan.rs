@@ -1194,3 +1194,217 @@ impl Overrides {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(text: &str) -> Vec<Source> {
+        vec![Source {
+            name: "suite.toml".into(),
+            text: text.into(),
+        }]
+    }
+
+    fn adhoc_opts(workload: WorkloadKind) -> PlanOptions {
+        PlanOptions {
+            workload: Some(workload),
+            ..PlanOptions::default()
+        }
+    }
+
+    #[test]
+    fn every_case_is_resolved_once_baselines_first() {
+        let opts = PlanOptions {
+            models: vec!["thread".into(), "cpython-thread".into()],
+            tasks: vec![4, 8],
+            task_ms: vec![1.0, 5.0],
+            workers: vec![1, 2],
+            ..adhoc_opts(WorkloadKind::Cpu)
+        };
+        let plan = build(&[], &opts).unwrap();
+        // tasks x task_ms, in sweep order.
+        let sweep: Vec<(usize, Option<f64>)> = plan
+            .points
+            .iter()
+            .map(|p| (p.point.tasks, p.point.task_ms))
+            .collect();
+        assert_eq!(
+            sweep,
+            [
+                (4, Some(1.0)),
+                (4, Some(5.0)),
+                (8, Some(1.0)),
+                (8, Some(5.0))
+            ]
+        );
+        let p = &plan.points[0];
+        let ids: Vec<String> = p
+            .cases
+            .iter()
+            .map(|c| format!("{}@{}", c.model, c.workers))
+            .collect();
+        // The added baselines once at 1 worker, then every model at every count.
+        assert_eq!(
+            ids,
+            [
+                "cpython-sequential@1",
+                "sequential@1",
+                "thread@1",
+                "cpython-thread@1",
+                "thread@2",
+                "cpython-thread@2"
+            ]
+        );
+        assert_eq!(plan.settings.notices.len(), 2);
+        assert_eq!(p.kernel, Some(Kernel::Hash));
+        assert_eq!(p.point.shape.cpu_ms, 1.0);
+        assert_eq!(p.timeout, Duration::from_secs_f64(DEFAULT_TIMEOUT_S));
+        assert!(plan.scenarios[0].cpu_bound);
+        // Interpreted models make the switch interval a parameter of the case.
+        assert_eq!(p.params, [("switch_interval_us", 5000.0)]);
+    }
+
+    #[test]
+    fn a_convoy_point_runs_one_worker_per_task() {
+        let opts = PlanOptions {
+            models: vec!["thread+gil".into()],
+            cpu_threads: vec![0, 2],
+            ..adhoc_opts(WorkloadKind::Convoy)
+        };
+        let plan = build(&[], &opts).unwrap();
+        let shapes: Vec<(usize, Option<usize>, Vec<usize>)> = plan
+            .points
+            .iter()
+            .map(|p| {
+                let workers = p.cases.iter().map(|c| c.workers).collect();
+                (p.point.tasks, p.point.cpu_threads, workers)
+            })
+            .collect();
+        assert_eq!(shapes, [(1, Some(0), vec![1]), (3, Some(2), vec![3])]);
+        assert!(plan.points[1].params.contains(&("cpu_threads", 2.0)));
+        // No speedup, so no baseline is added.
+        assert!(plan.settings.notices.is_empty());
+    }
+
+    #[test]
+    fn overrides_stack_settings_then_table_then_quick_table_then_flags() {
+        let text = "[settings]\nrepetitions = 7\nwarmup = 2\n\n\
+            [[scenario]]\nname = \"a\"\nworkload = \"cpu\"\ntasks = [2, 4]\ntask_ms = 3\n\
+            [scenario.quick]\ntasks = 1\n\n\
+            [[scenario]]\nname = \"b\"\nworkload = \"io-file\"\nfile_kib = 16\n";
+        let sources = suite(text);
+        let full = build(&sources, &PlanOptions::default()).unwrap();
+        let a = &full.scenarios[0];
+        assert_eq!(
+            (a.tasks.clone(), a.task_ms.clone()),
+            (vec![2, 4], vec![3.0])
+        );
+        assert_eq!((a.repetitions, a.warmup), (7, 2));
+        assert_eq!(full.scenarios[1].file_kib, 16);
+
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        let q = build(&sources, &quick).unwrap();
+        let a = &q.scenarios[0];
+        // The quick table's tasks; repetitions capped, no warm-up.
+        assert_eq!(a.tasks, [1]);
+        assert_eq!((a.repetitions, a.warmup), (QUICK_REPETITIONS, 0));
+        assert_eq!(a.max_repetitions, QUICK_MAX_REPETITIONS);
+
+        // Flags have the last word, on the scenarios their key applies to.
+        let flags = PlanOptions {
+            quick: true,
+            tasks: vec![9],
+            file_kib: Some(32),
+            repetitions: Some(4),
+            ..PlanOptions::default()
+        };
+        let f = build(&sources, &flags).unwrap();
+        let (a, b) = (&f.scenarios[0], &f.scenarios[1]);
+        assert_eq!(a.tasks, [9]);
+        assert_eq!((a.repetitions, a.max_repetitions), (4, 4));
+        assert_eq!(a.file_kib, 64, "file_kib does not apply to cpu");
+        assert_eq!(b.file_kib, 32);
+        assert_eq!(b.tasks, [9]);
+    }
+
+    #[test]
+    fn then_keeps_what_the_upper_layer_leaves_unset() {
+        let lower = Overrides {
+            tasks: Some(vec![2]),
+            warmup: Some(3),
+            ..Overrides::default()
+        };
+        let upper = Overrides {
+            tasks: Some(vec![5]),
+            ..Overrides::default()
+        };
+        let merged = lower.then(&upper);
+        assert_eq!(merged.tasks, Some(vec![5]));
+        assert_eq!(merged.warmup, Some(3));
+        let mut s = defaults("s".into(), WorkloadKind::Cpu);
+        Overrides {
+            repetitions: Some(50),
+            ..merged
+        }
+        .apply(&mut s);
+        assert_eq!((s.tasks.clone(), s.warmup), (vec![5], 3));
+        // The most repetitions is never below the fewest.
+        assert_eq!((s.repetitions, s.max_repetitions), (50, 50));
+    }
+
+    #[test]
+    fn a_key_that_does_not_apply_is_refused_at_its_line() {
+        let text = "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\nfile_kib = 4\n";
+        let err = build(&suite(text), &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("suite.toml:4:"), "{err}");
+        assert!(
+            err.contains("key `file_kib`: does not apply to workload `cpu`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        for (opts, flag) in [
+            (
+                PlanOptions {
+                    tasks: vec![0],
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--tasks",
+            ),
+            (
+                PlanOptions {
+                    kernel: Some("nope".into()),
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--kernel",
+            ),
+            (
+                PlanOptions {
+                    models: vec!["nope".into()],
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--models",
+            ),
+            (
+                PlanOptions {
+                    only: vec!["nope".into()],
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--only",
+            ),
+        ] {
+            match build(&[], &opts) {
+                Err(PlanError::Flag { flag: f, .. }) => assert_eq!(f, flag),
+                other => panic!("{flag}: {other:?}"),
+            }
+        }
+    }
+}

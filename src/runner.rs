@@ -6,7 +6,7 @@
 //! The only place that measures.
 
 use crate::measure::{self, Latencies};
-use crate::model::{Batch, BatchOutcome, ModelError, ModelId, ModelKind, model_for};
+use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
 use crate::results::{
     Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, Repetition, RunReport,
@@ -50,12 +50,27 @@ pub enum Event<'a> {
     CaseDone(&'a CaseResult),
 }
 
+/// Which implementation runs a model kind: `model_for`, or in tests a fake.
+pub type Models<'a> = &'a dyn Fn(ModelKind) -> Box<dyn Model>;
+
 /// Runs the whole plan. Returns the report; it is also in `out_dir/results.json`.
 pub fn run(
     plan: &Plan,
     opts: &RunOptions,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
+) -> anyhow::Result<RunReport> {
+    run_with(plan, opts, cancel, on_event, &model_for)
+}
+
+/// `run`, with the models from `models`: a deterministic fake makes the
+/// runner testable without processes or timing.
+pub fn run_with(
+    plan: &Plan,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+    models: Models,
 ) -> anyhow::Result<RunReport> {
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating the output directory {}", opts.out_dir.display()))?;
@@ -133,6 +148,7 @@ pub fn run(
         cancel,
         references: RefCell::default(),
         cpu: RefCell::new(report.harness_cpu.unwrap_or_default()),
+        models,
     };
 
     for point in &plan.points {
@@ -180,6 +196,7 @@ struct Env<'a> {
     references: RefCell<HashMap<(Kernel, u64, u64), u64>>,
     /// The CPU time spent so far, by purpose.
     cpu: RefCell<HarnessCpu>,
+    models: Models<'a>,
 }
 
 fn cpu_seconds(u: &measure::Usage) -> f64 {
@@ -569,7 +586,7 @@ fn run_once(
     };
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = model_for(model)
+    let outcome = (env.models)(model)
         .run(&batch)
         .map_err(ModelError::into_status);
     if let Some(board) = &board {
@@ -820,7 +837,199 @@ fn per_repetition(g: GilCounters, n: usize) -> GilCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TaskRecord;
+    use crate::plan::PlanOptions;
+    use crate::spec::WorkloadKind;
     use crate::stop::tests::cancelled_after_50ms;
+    use crate::workload::TaskOutput;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    /// What the fake models do: every batch takes 10 ms per task per
+    /// worker on paper (nothing sleeps), returns the right checksums, and
+    /// fails, or sets the cancel flag as Ctrl-C would, when told to.
+    #[derive(Default)]
+    struct Script {
+        fail: Option<ModelKind>,
+        cancel_at_call: Option<usize>,
+        calls: AtomicUsize,
+    }
+
+    struct Fake {
+        kind: ModelKind,
+        script: Arc<Script>,
+    }
+
+    impl Model for Fake {
+        fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+            let call = self.script.calls.fetch_add(1, Ordering::SeqCst);
+            if self.script.cancel_at_call == Some(call) {
+                batch.cancel.store(true, Ordering::SeqCst);
+            }
+            if self.script.fail == Some(self.kind) {
+                return Err(ModelError::Worker("boom".into()));
+            }
+            let per_task = Duration::from_millis(10);
+            let records = batch
+                .tasks
+                .iter()
+                .map(|t| TaskRecord {
+                    output: TaskOutput {
+                        idx: t.idx,
+                        checksum: crate::workload::expected_checksum(t),
+                        run_ns: per_task.as_nanos() as u64,
+                        round_trips_ns: Vec::new(),
+                    },
+                    latency: per_task,
+                })
+                .collect();
+            let rounds = batch.tasks.len().div_ceil(batch.workers) as u32;
+            Ok(BatchOutcome {
+                records,
+                wall: per_task * rounds,
+                ..BatchOutcome::default()
+            })
+        }
+    }
+
+    /// Two points (1 and 2 tasks of 1 µs sleeps), each with sequential at
+    /// 1 worker and thread at 1 and 2: three cases a point.
+    fn plan(repetitions: u32) -> Plan {
+        let opts = PlanOptions {
+            quick: true,
+            workload: Some(WorkloadKind::IoSleep),
+            models: vec!["sequential".into(), "thread".into()],
+            workers: vec![1, 2],
+            tasks: vec![1, 2],
+            task_ms: vec![0.001],
+            repetitions: Some(repetitions),
+            warmup: Some(0),
+            ..PlanOptions::default()
+        };
+        crate::plan::build(&[], &opts).unwrap()
+    }
+
+    fn fake(script: &Arc<Script>) -> impl Fn(ModelKind) -> Box<dyn Model> + use<> {
+        let script = script.clone();
+        move |kind| {
+            Box::new(Fake {
+                kind,
+                script: script.clone(),
+            })
+        }
+    }
+
+    fn saved(out: &Path) -> RunReport {
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_failed_case_is_recorded_the_sweep_goes_on_and_every_point_is_saved() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        let script = Arc::new(Script {
+            fail: Some(ModelKind::Thread),
+            ..Script::default()
+        });
+        let cancel = AtomicBool::new(false);
+        // At each case's end, how many cases results.json held.
+        let mut on_disk = Vec::new();
+        let report = run_with(
+            &plan(2),
+            &opts,
+            &cancel,
+            &mut |e| {
+                if let Event::CaseDone(_) = e {
+                    on_disk.push(saved(out.path()).cases.len());
+                }
+            },
+            &fake(&script),
+        )
+        .unwrap();
+        // The first point's cases were on disk before the second's ended.
+        assert_eq!(on_disk, [0, 0, 0, 3, 3, 3]);
+        // (Whole reports are not compared: serde_json's float parsing may
+        // differ from the written value in the last bit.)
+        assert_eq!(saved(out.path()).cases.len(), 6);
+        assert!(!report.interrupted);
+        assert_eq!(report.cases.len(), 6);
+        for case in &report.cases {
+            match case.model.as_str() {
+                "thread" => assert_eq!(
+                    case.status,
+                    CaseStatus::Failed("worker failed: boom".into())
+                ),
+                _ => {
+                    assert!(case.is_ok(), "{case:?}");
+                    assert_eq!(case.repetitions.len(), 2);
+                }
+            }
+        }
+        // A failed case is not run again after its first failure.
+        assert_eq!(script.calls.load(Ordering::SeqCst), 2 * (2 + 2));
+    }
+
+    #[test]
+    fn ctrl_c_stops_the_run_after_the_point_and_saves_it() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        // Ctrl-C during the second batch of the first point.
+        let script = Arc::new(Script {
+            cancel_at_call: Some(1),
+            ..Script::default()
+        });
+        let cancel = AtomicBool::new(false);
+        let report = run_with(&plan(3), &opts, &cancel, &mut |_| {}, &fake(&script)).unwrap();
+        assert!(report.interrupted);
+        let on_disk = saved(out.path());
+        assert!(on_disk.interrupted);
+        assert_eq!(on_disk.cases.len(), 3);
+        // Only the first point, and no batch after the flag was seen.
+        assert_eq!(report.cases.len(), 3);
+        assert!(report.cases.iter().all(|c| c.tasks == 1));
+        assert_eq!(script.calls.load(Ordering::SeqCst), 2);
+        let interrupted = report
+            .cases
+            .iter()
+            .filter(|c| c.status == CaseStatus::Interrupted)
+            .count();
+        assert_eq!(interrupted, 1);
+    }
+
+    #[test]
+    fn adaptive_repetitions_stop_when_decided_or_out_of_budget() {
+        let cancel = AtomicBool::new(false);
+        let script = Arc::new(Script::default());
+        let models = fake(&script);
+        let mut env = env(&cancel, Path::new("/nonexistent"), Duration::from_secs(60));
+        env.models = &models;
+        let mut point = plan(2).points[0].clone();
+        point.max_repetitions = 10;
+        let reps = |env: &Env, undecided: &dyn Fn(&[CaseResult]) -> bool| {
+            let cases = run_point(&point, env, undecided, &mut |_| {});
+            assert!(cases.iter().all(CaseResult::is_ok), "{cases:?}");
+            let n: Vec<usize> = cases.iter().map(|c| c.repetitions.len()).collect();
+            assert!(n.iter().all(|&k| k == n[0]), "rounds are whole: {n:?}");
+            n[0]
+        };
+        // Decided: the minimum.
+        assert_eq!(reps(&env, &|_| false), 2);
+        // Undecided with time left: up to the most allowed.
+        env.point_budget = Duration::from_secs(3600);
+        assert_eq!(reps(&env, &|_| true), 10);
+        // Undecided with the budget spent: as many as a decision needs.
+        env.point_budget = Duration::ZERO;
+        assert_eq!(reps(&env, &|_| true), crate::report::verdicts::MIN_SAMPLES);
+        // Decided after the fourth round.
+        env.point_budget = Duration::from_secs(3600);
+        assert_eq!(reps(&env, &|cases| cases[0].repetitions.len() < 4), 4);
+    }
 
     fn env<'a>(cancel: &'a AtomicBool, scratch: &'a Path, timeout: Duration) -> Env<'a> {
         Env {
@@ -836,6 +1045,7 @@ mod tests {
             cancel,
             references: RefCell::default(),
             cpu: RefCell::default(),
+            models: &model_for,
         }
     }
 
