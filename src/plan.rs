@@ -848,6 +848,34 @@ fn parse_models(
     Ok(out)
 }
 
+/// Calls `$m!` with every field of `Overrides`, so that `then` and `apply`
+/// cannot miss one: the list is written once, here.
+macro_rules! every_override {
+    ($m:ident) => {
+        $m!(
+            models,
+            workers,
+            tasks,
+            cpu_threads,
+            task_ms,
+            kernel,
+            cpu_fraction,
+            server_delay_ms,
+            round_trips,
+            message_bytes,
+            file_kib,
+            touch_kib,
+            releases_gil,
+            legacy_gil,
+            switch_interval_us,
+            check_interval,
+            repetitions,
+            max_repetitions,
+            warmup
+        )
+    };
+}
+
 /// What replaces a scenario's defaults: from its suite's `[settings]`, its
 /// table, its quick table, or the command line. Every layer is one of these;
 /// `then` stacks them and `apply` writes the result into a scenario once,
@@ -883,27 +911,7 @@ impl Overrides {
                 Overrides { $($field: over.$field.clone().or_else(|| self.$field.clone())),* }
             };
         }
-        pick!(
-            models,
-            workers,
-            tasks,
-            cpu_threads,
-            task_ms,
-            kernel,
-            cpu_fraction,
-            server_delay_ms,
-            round_trips,
-            message_bytes,
-            file_kib,
-            touch_kib,
-            releases_gil,
-            legacy_gil,
-            switch_interval_us,
-            check_interval,
-            repetitions,
-            max_repetitions,
-            warmup
-        )
+        every_override!(pick)
     }
 
     /// Writes every value set into `s`, the keys of its workload only (a
@@ -918,27 +926,7 @@ impl Overrides {
                 })*
             };
         }
-        set!(
-            models,
-            workers,
-            tasks,
-            cpu_threads,
-            task_ms,
-            kernel,
-            cpu_fraction,
-            server_delay_ms,
-            round_trips,
-            message_bytes,
-            file_kib,
-            touch_kib,
-            releases_gil,
-            legacy_gil,
-            switch_interval_us,
-            check_interval,
-            repetitions,
-            max_repetitions,
-            warmup
-        );
+        every_override!(set);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
