@@ -578,3 +578,51 @@ fn late_flags_are_checked_before_anything_runs() {
         "keep me"
     );
 }
+
+/// Ctrl-C during a long calibration (the sleep floor of a 50-minute task)
+/// ends the run within seconds, exit 130, with results.json saved.
+#[test]
+fn ctrl_c_during_calibration_stops_the_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parabench"))
+        .args([
+            "run",
+            "--workload",
+            "io-sleep",
+            "--task-ms",
+            "3000000",
+            "--tasks",
+            "1",
+            "--models",
+            "sequential",
+            "--timeout",
+            "86400",
+            "--no-report",
+            "--out",
+            "out",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Give it time to install the handler and start calibrating.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let sent = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("Ctrl-C did not stop the calibration within 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    let report = read_report(&dir.path().join("out/results.json"));
+    assert!(report.interrupted);
+}
