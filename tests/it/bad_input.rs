@@ -96,6 +96,7 @@ fn every_flag_beyond_its_range_is_refused_naming_it() {
             tried += 1;
         }
     }
+    eprintln!("bad-input sweep: {tried} flag values refused");
     assert!(tried > 150, "the sweep shrank to {tried} inputs");
 }
 
@@ -205,6 +206,7 @@ fn every_key_beyond_its_range_is_refused_naming_it() {
             tried += 1;
         }
     }
+    eprintln!("bad-input sweep: {tried} suite values refused");
     assert!(tried > 150, "the sweep shrank to {tried} inputs");
 }
 
