@@ -101,11 +101,12 @@ fn located(
         None => message.to_owned(),
     };
     let gutter = line_no.to_string().len();
+    let (shown, caret) = snippet_window(line_text, column - 1);
     let snippet = format!(
-        "{:gutter$} |\n{line_no} | {line_text}\n{:gutter$} | {}^",
+        "{:gutter$} |\n{line_no} | {shown}\n{:gutter$} | {}^",
         "",
         "",
-        " ".repeat(column - 1)
+        " ".repeat(caret)
     );
     PlanError::At {
         file: source.name.clone(),
@@ -119,6 +120,28 @@ fn located(
             format!("\n  help: {help}")
         },
     }
+}
+
+/// At most `SNIPPET_CHARS` of a line around the character at `at`, with
+/// `…` where it was cut, and where the caret goes under it: an error about a
+/// 5000-character value quotes the start of it, not all of it.
+fn snippet_window(line: &str, at: usize) -> (String, usize) {
+    const SNIPPET_CHARS: usize = 120;
+    let n = line.chars().count();
+    if n <= SNIPPET_CHARS {
+        return (line.to_owned(), at);
+    }
+    let start = at.saturating_sub(SNIPPET_CHARS / 3).min(n - SNIPPET_CHARS);
+    let mut shown: String = line.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let mut caret = at - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        caret += 1;
+    }
+    if start + SNIPPET_CHARS < n {
+        shown.push('…');
+    }
+    (shown, caret)
 }
 
 /// The key assigned on a TOML line (`tasks = [0]` -> `tasks`), if any.
@@ -1185,6 +1208,23 @@ impl Overrides {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_long_line_is_quoted_around_the_error_only() {
+        let line = format!("name = \"{}\"", "n".repeat(5000));
+        let (shown, caret) = super::snippet_window(&line, 7);
+        assert!(shown.chars().count() <= 121, "{}", shown.len());
+        assert!(shown.starts_with("name = \"n") && shown.ends_with('…'));
+        assert_eq!(caret, 7);
+        let (shown, caret) = super::snippet_window(&line, 3000);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert_eq!(shown.chars().nth(caret), Some('n'));
+        assert_eq!(
+            super::snippet_window("tasks = 0", 8),
+            ("tasks = 0".to_owned(), 8)
+        );
+    }
+
     use super::*;
 
     fn suite(text: &str) -> Vec<Source> {
