@@ -32,7 +32,10 @@ macro_rules! errln {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(usage_error(&err)),
+    };
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::List(args) => list(args),
@@ -48,6 +51,25 @@ fn main() -> ExitCode {
         Err(err) => {
             errln!("error: {err:#}");
             ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// Prints clap's message for a bad command line (or `--help`,
+/// `--version`) and returns its exit code. Clap would print the offending
+/// value raw; it goes through `console::eprint`, which escapes control
+/// characters, so `--workers=$'\e[2J'` cannot clear the terminal.
+fn usage_error(err: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    let text = err.render().to_string();
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = console::print(&text);
+            0
+        }
+        _ => {
+            console::eprint(&text);
+            2
         }
     }
 }

@@ -41,15 +41,30 @@ fn assert_refused(args: &[String], name: &str, dir: &Path) {
     // Messages on failure stay readable even for 5000-character values.
     let args: String = format!("{args:?} {suite}").chars().take(300).collect();
     let named = err.contains(name);
+    // Control characters from the input come back escaped, never raw.
+    let raw = err.chars().find(|&c| c.is_control() && c != '\n');
     let err: String = err.chars().take(1000).collect();
     assert_eq!(code, Some(2), "{args} must be refused with exit 2: {err}");
     assert!(!err.contains("panicked"), "{args} panicked: {err}");
     assert!(named, "{args}: the message must name `{name}`: {err}");
+    assert_eq!(raw, None, "{args}: a raw control character in {err:?}");
     assert!(!dir.join("out").exists(), "{args} ran");
 }
 
 const HUGE_INT: &str = "18446744073709551616";
-const ABSURD: &[&str] = &["1e300", "inf", "NaN", "-inf", "abc", "", "0x10", HUGE_INT];
+const ABSURD: &[&str] = &[
+    "1e300",
+    "inf",
+    "NaN",
+    "-inf",
+    "abc",
+    "",
+    "0x10",
+    HUGE_INT,
+    "\u{1b}[31m1",
+    "1\r\u{7}",
+    "\u{202e}1",
+];
 
 /// (flag, a workload that uses it, values beyond its range besides ABSURD).
 const FLAGS: &[(&str, &str, &[&str])] = &[
@@ -161,6 +176,10 @@ const SETTINGS: &[(&str, &[&str])] = &[
 ];
 
 const KEY_ABSURD: &[&str] = &[
+    // Raw control characters in the file (TOML refuses them in strings;
+    // the error quotes the line, which must come back escaped).
+    "\"\u{1b}[31mred\"",
+    "1\u{7}",
     "nan",
     "inf",
     "-inf",
