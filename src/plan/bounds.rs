@@ -332,12 +332,14 @@ pub fn least_batch_time(point: &Point, model: ModelId, workers: usize) -> f64 {
         _ => live,
     };
     // One thread, or a GIL, lets one task compute at a time.
+    // (A `+gil` process model has one GIL per process: it computes in
+    // parallel.)
+    let one_interpreter = (model.gil && !model.kind.uses_processes())
+        || matches!(model.kind, CpythonThread | CpythonThreadPool);
     let serial_compute = matches!(
         model.kind,
         Sequential | AsyncSingle | CpythonSequential | CpythonAsyncio
-    ) || ((model.gil
-        || matches!(model.kind, CpythonThread | CpythonThreadPool))
-        && !shape.releases_gil);
+    ) || (one_interpreter && !shape.releases_gil);
     let cpu_parallel = if serial_compute { 1.0 } else { live };
     let waits = (tasks / waits_parallel).ceil() * (shape.sleep_ms + socket_ms);
     let compute = tasks * shape.cpu_ms / cpu_parallel;
@@ -347,6 +349,37 @@ pub fn least_batch_time(point: &Point, model: ModelId, workers: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gil_serialises_threads_but_not_processes() {
+        use crate::model::{ModelId, ModelKind};
+        use crate::workload::TaskShape;
+        let point = Point {
+            tasks: 8,
+            task_ms: Some(1000.0),
+            shape: TaskShape {
+                cpu_ms: 1000.0,
+                kernel: crate::workload::Kernel::Hash,
+                sleep_ms: 0.0,
+                socket: None,
+                file_kib: None,
+                touch_kib: 0,
+                releases_gil: false,
+            },
+            cpu_threads: None,
+        };
+        let secs = |kind, gil| least_batch_time(&point, ModelId { kind, gil }, 4);
+        assert_eq!(secs(ModelKind::Sequential, false), 8.0);
+        assert_eq!(secs(ModelKind::Thread, false), 2.0);
+        assert_eq!(
+            secs(ModelKind::Thread, true),
+            8.0,
+            "one GIL: one task at a time"
+        );
+        assert_eq!(secs(ModelKind::ProcessPool, true), 2.0, "a GIL per process");
+        assert_eq!(secs(ModelKind::CpythonThread, false), 8.0);
+        assert_eq!(secs(ModelKind::CpythonProcessPool, false), 2.0);
+    }
 
     #[test]
     fn every_bound_is_a_proper_range() {
