@@ -586,13 +586,14 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
-    refuse_unused_flags(&scenarios, args)?;
+    refuse_unused_flags(&scenarios, &flags)?;
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
-    bounds::check_value("timeout_s", timeout).map_err(|e| setting_err(e, args.timeout))?;
+    bounds::check_value("timeout_s", timeout)
+        .map_err(|e| setting_err(e, args.timeout.is_some()))?;
     let default_budget = if args.quick {
         QUICK_POINT_BUDGET_S
     } else {
@@ -604,7 +605,8 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         Some(b) => b,
         None => default_budget,
     });
-    bounds::check_value("point_budget_s", budget).map_err(|e| setting_err(e, args.point_budget))?;
+    bounds::check_value("point_budget_s", budget)
+        .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
     let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
     for s in &mut scenarios {
@@ -937,6 +939,20 @@ impl Overrides {
         every_override!(pick)
     }
 
+    /// The keys this layer sets, by their names in a suite file.
+    fn keys(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        macro_rules! collect {
+            ($($field:ident),*) => {
+                $(if self.$field.is_some() {
+                    out.push(stringify!($field));
+                })*
+            };
+        }
+        every_override!(collect);
+        out
+    }
+
     /// Writes every value set into `s`, the keys of its workload only (a
     /// flag changes the scenarios its key applies to and leaves the others;
     /// a file's key that does not apply was refused already).
@@ -1050,52 +1066,41 @@ impl Overrides {
 
 /// A flag that no scenario of the run uses would be silently ignored:
 /// refuse it, so that a mistyped experiment does not measure something else.
-fn refuse_unused_flags(scenarios: &[Scenario], args: &PlanOptions) -> Result<(), PlanError> {
-    let given = [
-        ("--workers", "workers", !args.workers.is_empty()),
-        ("--tasks", "tasks", !args.tasks.is_empty()),
-        ("--cpu-threads", "cpu_threads", !args.cpu_threads.is_empty()),
-        ("--task-ms", "task_ms", !args.task_ms.is_empty()),
-        ("--kernel", "kernel", args.kernel.is_some()),
-        (
-            "--cpu-fraction",
-            "cpu_fraction",
-            args.cpu_fraction.is_some(),
-        ),
-        (
-            "--server-delay-ms",
-            "server_delay_ms",
-            args.server_delay_ms.is_some(),
-        ),
-        ("--round-trips", "round_trips", args.round_trips.is_some()),
-        ("--file-kib", "file_kib", args.file_kib.is_some()),
-        ("--touch-kib", "touch_kib", args.touch_kib.is_some()),
-    ];
-    for (flag, key, set) in given {
-        if set && !scenarios.iter().any(|s| applies(key, s.workload)) {
-            let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
-            return Err(flag_err(
-                flag,
-                format!(
-                    "no scenario of this run uses it (workloads: {}); it applies to: {}",
-                    if workloads.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        workloads.join(", ")
-                    },
-                    applies_to(key)
-                ),
-            ));
+fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), PlanError> {
+    for key in flags.keys() {
+        if scenarios.iter().any(|s| applies(key, s.workload)) {
+            continue;
         }
+        let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
+        // Every key whose use depends on the workload has a bound, and so a
+        // flag name there, but the kernel.
+        let flag = if key == "kernel" {
+            "--kernel"
+        } else {
+            bounds::flag_of(key)
+        };
+        return Err(flag_err(
+            flag,
+            format!(
+                "no scenario of this run uses it (workloads: {}); it applies to: {}",
+                if workloads.is_empty() {
+                    "none".to_owned()
+                } else {
+                    workloads.join(", ")
+                },
+                applies_to(key)
+            ),
+        ));
     }
     Ok(())
 }
 
 /// A `[settings]` value out of range names the flag when one set it.
-fn setting_err(e: bounds::OutOfBounds, flag_value: Option<f64>) -> PlanError {
-    match flag_value {
-        Some(_) => flag_err(bounds::flag_of(e.key), e.message),
-        None => PlanError::Suite(format!("[settings] key `{}`: {}", e.key, e.message)),
+fn setting_err(e: bounds::OutOfBounds, from_flag: bool) -> PlanError {
+    if from_flag {
+        flag_err(bounds::flag_of(e.key), e.message)
+    } else {
+        PlanError::Suite(format!("[settings] key `{}`: {}", e.key, e.message))
     }
 }
 
