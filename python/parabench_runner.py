@@ -195,8 +195,12 @@ def file_step(file_spec, task_idx):
 
 class Board:
     """The convoy's board, shared with the harness (src/workload/board.rs):
-    an mmap'd file; byte 0 is "done", byte 1 + i "CPU task i runs". Reading
-    or writing a byte of the mapping never releases the GIL."""
+    an mmap'd file; byte 0 is "done", bytes 1..5 the CPU to pin to (u32 LE,
+    0xFFFFFFFF for none), byte 5 + i "CPU task i runs". Reading or writing a
+    byte of the mapping never releases the GIL."""
+
+    FLAGS = 5
+    NO_PIN = 0xFFFFFFFF
 
     def __init__(self, path):
         fd = os.open(path, os.O_RDWR)
@@ -206,10 +210,25 @@ class Board:
             os.close(fd)
 
     def mark_running(self, slot):
-        self.mem[1 + slot] = 1
+        self.mem[Board.FLAGS + slot] = 1
 
     def running(self):
-        return sum(1 for flag in self.mem[1:] if flag)
+        return sum(1 for flag in self.mem[Board.FLAGS:] if flag)
+
+    def pinned(self):
+        """Pins the calling thread to the board's CPU, if it has one (as
+        board.rs's `pin_this_thread`); returns the CPUs to give back, or None."""
+        cpu = struct.unpack_from("<I", self.mem, 1)[0]
+        if cpu == Board.NO_PIN:
+            return None
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})
+        return before
+
+    @staticmethod
+    def unpin(before):
+        if before is not None:
+            os.sched_setaffinity(0, before)
 
     def finish(self):
         self.mem[0] = 1
@@ -226,26 +245,32 @@ def spin_step(iters, board_spec, slot):
     probe is done; says it runs after the first chunk. Returns one chunk's
     checksum, which every chunk must reproduce."""
     board = Board(board_spec["path"])
-    limit = now() + board_spec["limit_s"]
-    first = None
-    while True:
-        chunk = hash_kernel(iters)
-        if first is None:
-            first = chunk
-            board.mark_running(slot)
-        elif chunk != first:
-            raise ValueError("convoy CPU task %d: a chunk gave a different checksum" % slot)
-        if board.done():
-            return first
-        if now() > limit:
-            raise RuntimeError("convoy CPU task %d: the probe did not finish in time" % slot)
+    before = board.pinned()
+    try:
+        limit = now() + board_spec["limit_s"]
+        first = None
+        while True:
+            chunk = hash_kernel(iters)
+            if first is None:
+                first = chunk
+                board.mark_running(slot)
+            elif chunk != first:
+                raise ValueError("convoy CPU task %d: a chunk gave a different checksum" % slot)
+            if board.done():
+                return first
+            if now() > limit:
+                raise RuntimeError("convoy CPU task %d: the probe did not finish in time" % slot)
+    finally:
+        Board.unpin(before)
 
 
 def probe_step(sock_spec, board_spec, times):
     """A convoy's probe: waits (sleeping, so without the GIL) until every CPU
     task runs, makes its round trips, and marks the board done in any case."""
     board = Board(board_spec["path"])
+    before = None
     try:
+        before = board.pinned()
         limit = now() + board_spec["limit_s"]
         while board.running() < board_spec["cpu_tasks"]:
             if now() > limit:
@@ -256,6 +281,7 @@ def probe_step(sock_spec, board_spec, times):
         socket_step(sock_spec, times)
     finally:
         board.finish()
+        Board.unpin(before)
 
 
 def task_steps(task, task_idx):

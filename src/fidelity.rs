@@ -11,10 +11,11 @@
 //!   apart;
 //! - `no-convoy` (no CPU thread, or the CPU work in other processes): both
 //!   agree there is no convoy: each p50 exceeds a round trip without any GIL
-//!   by less than [`no_convoy_margin_ms`]. That floor is the native `thread`
-//!   case's p50 at the same point when the run has one (the server's delay
-//!   plus the wake-ups a round trip costs on this machine), else the
-//!   server's delay alone.
+//!   by less than [`no_convoy_margin_ms`]. That floor is the p50 of the same
+//!   model without a GIL at the same point (`process-pool` for
+//!   `process-pool+gil`: the server's delay plus the wake-ups a round trip
+//!   costs from that kind of worker on this machine), else the native
+//!   `thread` case's, else the server's delay alone.
 
 use crate::model::{ModelId, ModelKind, registry};
 use crate::results::{CaseResult, ConvoyStats, Fidelity, FidelityCheck};
@@ -33,7 +34,7 @@ pub fn reference_of(emulated: &str) -> Option<&'static str> {
 }
 
 /// The native model whose round trip at a convoy point is the floor without
-/// any GIL.
+/// any GIL, when the emulated model's own GIL-free form did not run.
 const GIL_FREE: ModelId = ModelId::native(ModelKind::Thread);
 
 /// Without a convoy, a probe's median round trip exceeds the server's delay
@@ -63,9 +64,13 @@ pub fn pairs(cases: &[CaseResult]) -> Vec<Fidelity> {
                 .find(|r| r.is_ok() && r.model == reference_id && same_point(emulated, r))?;
             match emulated.params.get("cpu_threads") {
                 Some(&k) => {
-                    let gil_free = cases
-                        .iter()
-                        .find(|c| c.is_ok() && GIL_FREE.is(&c.model) && same_point(emulated, c));
+                    let at_point = |m: ModelId| {
+                        cases
+                            .iter()
+                            .find(|c| c.is_ok() && m.is(&c.model) && same_point(emulated, c))
+                    };
+                    let own = registry::parse(&emulated.model).map(|m| ModelId::native(m.kind));
+                    let gil_free = own.and_then(at_point).or_else(|| at_point(GIL_FREE));
                     convoy_pair(emulated, reference, k, gil_free)
                 }
                 None => speedup_pair(emulated, reference),
@@ -349,6 +354,11 @@ mod tests {
         let f = pairs(&with_floor);
         assert!((f[0].checks[0].limit - 0.39).abs() < 1e-9, "{f:?}");
         assert_eq!(f[0].faithful, Some(true));
+        // The same kind of worker without a GIL sets it when it ran: a round
+        // trip from a pool process costs more wake-ups than from a thread.
+        with_floor.push(at_1ms("process-pool", 0.35));
+        let f = pairs(&with_floor);
+        assert!((f[0].checks[0].limit - 0.45).abs() < 1e-9, "{f:?}");
     }
 
     #[test]

@@ -146,6 +146,7 @@ pub fn run_with(
         timeout: plan.settings.case_timeout,
         point_budget: plan.settings.point_budget,
         cancel,
+        convoy_cpu: crate::workload::board::convoy_cpu(),
         references: RefCell::default(),
         cpu: RefCell::new(report.harness_cpu.unwrap_or_default()),
         models,
@@ -190,6 +191,8 @@ struct Env<'a> {
     timeout: Duration,
     point_budget: Duration,
     cancel: &'a AtomicBool,
+    /// The CPU a convoy's GIL-sharing threads run on (`board::convoy_cpu`).
+    convoy_cpu: Option<u32>,
     /// Reference checksums of CPU work, by (kernel, seed, iterations):
     /// each distinct task is computed once per run, however many points,
     /// models and repetitions share it.
@@ -579,7 +582,11 @@ fn run_once(
         .find_map(|t| t.steps.iter().find_map(Step::board))
     {
         Some(b) => Some(
-            Board::create(&b.path, b.cpu_tasks)
+            Board::create(
+                &b.path,
+                b.cpu_tasks,
+                case.model.threads_share_one_gil().then_some(env.convoy_cpu).flatten(),
+            )
                 .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
         ),
         None => None,
@@ -1043,6 +1050,7 @@ mod tests {
             timeout,
             point_budget: Duration::from_secs(1),
             cancel,
+            convoy_cpu: None,
             references: RefCell::default(),
             cpu: RefCell::default(),
             models: &model_for,

@@ -162,6 +162,13 @@ pub struct ModelId {
 }
 
 impl ModelId {
+    /// True when the model's tasks are threads of one interpreter that share
+    /// one GIL, emulated or real: only one of them computes at a time.
+    pub fn threads_share_one_gil(self) -> bool {
+        (self.gil && matches!(self.kind, ModelKind::Thread | ModelKind::ThreadPool))
+            || matches!(self.kind, ModelKind::CpythonThread | ModelKind::CpythonThreadPool)
+    }
+
     pub const fn native(kind: ModelKind) -> ModelId {
         ModelId { kind, gil: false }
     }

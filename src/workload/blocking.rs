@@ -136,6 +136,7 @@ pub(crate) fn spin(
     board_ref: &BoardRef,
 ) -> anyhow::Result<u64> {
     let board = interp.blocking(|| Board::open(&board_ref.path))?;
+    let _pinned = board.pin_this_thread()?;
     let limit = Instant::now() + board_ref.limit();
     let mut first = None;
     loop {
@@ -179,6 +180,7 @@ fn probe<I: Interpreter>(
     round_trips: impl FnOnce(&mut I) -> anyhow::Result<u64>,
 ) -> anyhow::Result<u64> {
     let board = FinishOnDrop(interp.blocking(|| Board::open(&board_ref.path))?);
+    let _pinned = board.0.pin_this_thread()?;
     let limit = Instant::now() + board_ref.limit();
     while !board.all_running(board_ref, limit)? {
         interp.blocking(|| std::thread::sleep(BOARD_POLL));
