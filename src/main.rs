@@ -32,6 +32,11 @@ macro_rules! errln {
 }
 
 fn main() -> ExitCode {
+    // Under `process` a worker starts for every task: it goes to work before
+    // clap builds the other commands' arguments (model::worker).
+    if let Some(args) = parabench::model::worker::lean_args(std::env::args_os()) {
+        return finish(parabench::model::worker::serve(args).map(|()| 0));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage_error(&err)),
@@ -40,12 +45,23 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
-        Command::Worker(args) => parabench::model::worker::serve(args.pool).map(|()| 0),
+        Command::Worker(args) => {
+            parabench::model::worker::serve(parabench::model::worker::WorkerArgs {
+                pool: args.pool,
+                parent: args.parent,
+            })
+            .map(|()| 0)
+        }
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
         Command::History(args) => history_command(&args),
     };
+    finish(result)
+}
+
+/// The exit code of a command's outcome, printing the error chain if any.
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

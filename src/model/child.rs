@@ -1,9 +1,10 @@
 //! Starting and ending worker processes: the harness's own binary re-executed
-//! as `parabench worker`, with its pipes, a parent-death signal so it never
-//! outlives the harness, and the set of live children a timeout or Ctrl-C
-//! kills. Children are reaped with wait4, one by one, for their rusage.
+//! as `parabench worker`, with its pipes, a parent-death signal (the worker
+//! arms it itself, `--parent`) so it never outlives the harness, and the set
+//! of live children a timeout or Ctrl-C kills. Children are reaped with
+//! wait4, one by one, for their rusage.
 
-use super::worker::{Job, Reply};
+use super::worker::{Job, Reply, WorkerArgs};
 use crate::measure::{Exit, Usage, reap};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -37,14 +38,17 @@ pub struct WorkerChild {
 
 pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
     let mut cmd = Command::new(worker_exe()?);
-    cmd.arg("worker");
-    if pool {
-        cmd.arg("--pool");
-    }
-    cmd.stdin(Stdio::piped())
+    // The worker arms its own parent-death signal (`--parent`): without a
+    // `pre_exec` hook std starts it with posix_spawn (a vfork) instead of
+    // forking the whole harness, which cost a millisecond per task here.
+    let args = WorkerArgs {
+        pool,
+        parent: Some(std::process::id()),
+    };
+    cmd.args(args.to_args())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    crate::measure::die_with_harness(&mut cmd, false);
     // std's pipes are close-on-exec, so no child inherits another's stdin.
     let mut child = cmd.spawn()?;
     live.insert(child.id());
