@@ -77,6 +77,13 @@ impl WorkerChild {
         self.stdin = None;
     }
 
+    /// The pid and the output pipes, stdin closed, for a caller that watches
+    /// them itself (`ChildSet`). Nothing may have been read yet.
+    pub fn into_pipes(self) -> (u32, ChildStdout, ChildStderr) {
+        debug_assert!(self.stdout.buffer().is_empty(), "a line was read already");
+        (self.pid, self.stdout.into_inner(), self.stderr)
+    }
+
     pub fn read_line(&mut self) -> std::io::Result<String> {
         let mut line = String::new();
         if self.stdout.read_line(&mut line)? == 0 {
@@ -138,7 +145,7 @@ impl LiveChildren {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
     }
 
-    fn remove(&self, pid: u32) {
+    pub(super) fn remove(&self, pid: u32) {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -5,6 +5,7 @@
 
 mod async_rt;
 mod child;
+mod child_set;
 mod cpython;
 pub mod id;
 mod pool;

@@ -281,3 +281,57 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
     let usage = pool.shutdown(true, Duration::from_secs(10));
     assert_eq!(usage.peak_rss.len(), 3, "every worker reaped");
 }
+
+/// A reply larger than a pipe's buffer (64 KiB): the worker blocks writing
+/// it until the parent reads, so a parent that waited for the child's exit
+/// before reading would hang until the deadline.
+#[test]
+fn a_reply_larger_than_a_pipe_buffer_reaches_the_harness() {
+    use parabench::workload::{Step, Task};
+    use_built_worker();
+    let echo = EchoServer::start().unwrap();
+    let round_trips = 16_000;
+    let tasks = vec![Task {
+        idx: 0,
+        steps: vec![Step::Socket {
+            addr: echo.addr(),
+            round_trips,
+            message_bytes: 1,
+            server_delay_us: 0,
+        }],
+        releases_gil: false,
+    }];
+    let cancel = AtomicBool::new(false);
+    for kind in [ModelKind::Process, ModelKind::ProcessPool] {
+        let batch = Batch {
+            tasks: &tasks,
+            workers: 1,
+            deadline: Instant::now() + Duration::from_secs(60),
+            cancel: &cancel,
+            gil: None,
+            shape: None,
+            switch_interval: Duration::from_millis(5),
+        };
+        let outcome = model_for(kind)
+            .run(&batch)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let out = &outcome.records[0].output;
+        assert_eq!(out.round_trips_ns.len(), round_trips as usize, "{kind:?}");
+        assert_eq!(out.checksum, expected_checksum(&tasks[0]), "{kind:?}");
+    }
+}
+
+/// A worker told that its parent is a process that is not its parent (the
+/// harness died before the worker armed its parent-death signal) exits at
+/// once instead of serving.
+#[test]
+fn a_worker_whose_parent_is_gone_does_not_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parabench"))
+        .args(["worker", "--parent", "1"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("parent 1 is gone"), "{stderr}");
+}
