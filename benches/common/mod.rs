@@ -1,5 +1,5 @@
 //! What both bench binaries share: start-up (the embedded chart font and the
-//! worker binary the process models re-execute), a `Batch` with a far
+//! worker binary the process models start), a `Batch` with a far
 //! deadline, and the checksum check that proves a model really ran the tasks.
 //! Lives in `common/mod.rs` so cargo does not take it for a bench of its own.
 
@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 ///
 /// criterion shares our plotters build, whose only font is the one we
 /// register, so its charts panic with `FontUnavailable` without it. The
-/// process models re-execute "the harness"; in a bench binary that must be
-/// the real `parabench` binary, which cargo builds for every bench target.
+/// process models start `parabench-worker` from beside the harness; a bench
+/// binary is not the harness, so it names the one cargo builds for every
+/// bench target.
 pub fn init() {
     parabench::fonts::register();
-    set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
+    set_worker_exe(env!("CARGO_BIN_EXE_parabench-worker").into());
 }
 
 /// A batch that never times out during a bench and is never cancelled.

@@ -1,8 +1,8 @@
-//! Starting and ending worker processes: the harness's own binary re-executed
-//! as `parabench worker`, with its pipes, a parent-death signal (the worker
-//! arms it itself, `--parent`) so it never outlives the harness, and the set
-//! of live children a timeout or Ctrl-C kills. Children are reaped with
-//! wait4, one by one, for their rusage.
+//! Starting and ending worker processes: `parabench-worker` (or the harness's
+//! own binary re-executed as `parabench worker`), with its pipes, a
+//! parent-death signal (the worker arms it itself, `--parent`) so it never
+//! outlives the harness, and the set of live children a timeout or Ctrl-C
+//! kills. Children are reaped with wait4, one by one, for their rusage.
 
 use super::worker::{Job, Reply, WorkerArgs};
 use crate::measure::{Exit, Usage, reap};
@@ -13,18 +13,30 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 static WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();
+static DEFAULT_WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();
 
-/// Makes the process models start `exe` instead of the current executable
-/// (test binaries are not parabench). Only the first call counts.
+/// The small worker binary installed beside the harness
+/// (src/bin/parabench-worker.rs).
+pub const WORKER_BIN: &str = "parabench-worker";
+
+/// Makes the process models start `exe` instead of the worker beside the
+/// current executable (test binaries are not parabench). Only the first call
+/// counts.
 pub fn set_worker_exe(exe: PathBuf) {
     let _ = WORKER_EXE.set(exe);
 }
 
+/// `parabench-worker` beside the harness, which starts faster, or else the
+/// harness itself (`parabench worker`): both take the same command line.
+/// Looked up once per run.
 fn worker_exe() -> std::io::Result<PathBuf> {
-    match WORKER_EXE.get() {
-        Some(p) => Ok(p.clone()),
-        None => std::env::current_exe(),
+    if let Some(p) = WORKER_EXE.get().or_else(|| DEFAULT_WORKER_EXE.get()) {
+        return Ok(p.clone());
     }
+    let harness = std::env::current_exe()?;
+    let lean = harness.with_file_name(WORKER_BIN);
+    let exe = if lean.is_file() { lean } else { harness };
+    Ok(DEFAULT_WORKER_EXE.get_or_init(|| exe).clone())
 }
 
 /// A started worker. Spawn it from a thread that outlives it: the

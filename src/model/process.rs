@@ -1,5 +1,5 @@
 //! `process`: one child process per task (Python's multiprocessing.Process
-//! with the "spawn" start method): the harness re-executed as a worker, the
+//! with the "spawn" start method): a fresh `parabench-worker` per task, the
 //! task sent over its stdin, the result read from its stdout, the child
 //! reaped with wait4. At most `workers` children are alive at once, all
 //! watched from the calling thread (`child_set`).

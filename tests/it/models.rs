@@ -10,8 +10,10 @@ use parabench::workload::{SocketShape, TaskShape};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+/// The process models start the worker binary cargo built (test binaries
+/// are not parabench, so none is found beside them).
 pub fn use_built_worker() {
-    parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
+    parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench-worker").into());
 }
 
 fn shape() -> TaskShape {
@@ -323,15 +325,36 @@ fn a_reply_larger_than_a_pipe_buffer_reaches_the_harness() {
 
 /// A worker told that its parent is a process that is not its parent (the
 /// harness died before the worker armed its parent-death signal) exits at
-/// once instead of serving.
+/// once instead of serving; both worker binaries.
 #[test]
 fn a_worker_whose_parent_is_gone_does_not_start() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parabench"))
-        .args(["worker", "--parent", "1"])
+    for exe in [
+        env!("CARGO_BIN_EXE_parabench-worker"),
+        env!("CARGO_BIN_EXE_parabench"),
+    ] {
+        let out = std::process::Command::new(exe)
+            .args(["worker", "--parent", "1"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{exe}: {stderr}");
+        assert!(stderr.contains("parent 1 is gone"), "{exe}: {stderr}");
+    }
+}
+
+/// The worker binary refuses a command line the harness never writes.
+#[test]
+fn the_worker_binary_explains_a_bad_command_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parabench-worker"))
+        .args(["serve"])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("parent 1 is gone"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("usage: parabench-worker worker"),
+        "{stderr}"
+    );
 }
