@@ -8,6 +8,7 @@ mod child;
 mod child_set;
 mod cpython;
 pub mod id;
+mod os_thread;
 mod pool;
 mod process;
 pub mod process_pool;
