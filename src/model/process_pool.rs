@@ -6,7 +6,7 @@
 //! `ready`) is measured apart from the batch.
 
 use super::child::{self, Finished, LiveChildren};
-use super::pool::{Handle, handle};
+use super::pool::{Handle, handle, wait_all};
 use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::{ChildUsage, PssSampler};
@@ -109,20 +109,16 @@ impl ProcessPool {
         started: Instant,
     ) -> Result<Vec<JobResult>, ModelError> {
         let handles: Vec<_> = jobs.into_iter().map(|j| self.submit(j)).collect();
-        handles
-            .iter()
-            .map(|h| h.wait(batch, started))
-            .collect::<Result<_, _>>()
-            .map_err(|e| match e {
-                // Every worker is gone: say what killed them, not only that.
-                ModelError::Worker(_) => {
-                    match self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-                        Some(why) => ModelError::Worker(why),
-                        None => e,
-                    }
+        wait_all(&handles, batch, started).map_err(|e| match e {
+            // Every worker is gone: say what killed them, not only that.
+            ModelError::Worker(_) => {
+                match self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                    Some(why) => ModelError::Worker(why),
+                    None => e,
                 }
-                e => e,
-            })
+            }
+            e => e,
+        })
     }
 
     /// Stops taking jobs and reaps every worker. With `wait`, workers finish
