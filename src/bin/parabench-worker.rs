@@ -19,7 +19,9 @@
 //!
 //! It takes the same command line as `parabench worker` (`worker [--pool]
 //! [--parent PID]`), so either can serve; the harness falls back to its own
-//! `worker` command where this binary is missing.
+//! `worker` command where this binary is missing or was built from other
+//! sources (`parabench-worker source-id` prints the fingerprint of its
+//! sources; `cargo run` rebuilds only the harness).
 
 #![no_main]
 
@@ -41,6 +43,16 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 }
 
 fn run() -> c_int {
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(arg), None) = (args.next(), args.next())
+        && arg == worker::SOURCE_ID_ARG
+    {
+        // The harness asks which sources this binary was built from.
+        return match console::print(&format!("{}\n", worker::SOURCE_ID)) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+    }
     let Some(args) = worker::lean_args(std::env::args_os()) else {
         console::eprint(
             "usage: parabench-worker worker [--pool] [--parent PID]\n\

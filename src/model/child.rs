@@ -4,7 +4,7 @@
 //! outlives the harness, and the set of live children a timeout or Ctrl-C
 //! kills. Children are reaped with wait4, one by one, for their rusage.
 
-use super::worker::{Job, Reply, WorkerArgs};
+use super::worker::{Job, Reply, SOURCE_ID, SOURCE_ID_ARG, WorkerArgs};
 use crate::measure::{Exit, Usage, reap};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -26,17 +26,69 @@ pub fn set_worker_exe(exe: PathBuf) {
     let _ = WORKER_EXE.set(exe);
 }
 
-/// `parabench-worker` beside the harness, which starts faster, or else the
-/// harness itself (`parabench worker`): both take the same command line.
-/// Looked up once per run.
+/// `parabench-worker` beside the harness, which starts faster, if it was
+/// built from the same sources, or else the harness itself (`parabench
+/// worker`): both take the same command line. Looked up once per run.
 fn worker_exe() -> std::io::Result<PathBuf> {
     if let Some(p) = WORKER_EXE.get().or_else(|| DEFAULT_WORKER_EXE.get()) {
         return Ok(p.clone());
     }
     let harness = std::env::current_exe()?;
     let lean = harness.with_file_name(WORKER_BIN);
-    let exe = if lean.is_file() { lean } else { harness };
+    let exe = if lean.is_file() && same_sources(&lean) {
+        lean
+    } else {
+        harness
+    };
     Ok(DEFAULT_WORKER_EXE.get_or_init(|| exe).clone())
+}
+
+/// Whether `exe source-id` prints this library's `SOURCE_ID` within a few
+/// seconds. The child is killed after its answer (or the time limit) and
+/// reaped, so no wait is unbounded.
+pub fn same_sources(exe: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut cmd = Command::new(exe);
+    cmd.arg(SOURCE_ID_ARG)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    crate::measure::die_with_harness(&mut cmd, false);
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let mut answer = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut pipe = stdout.take(64);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut fd = libc::pollfd {
+                fd: pipe.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, 10_000) as libc::c_int;
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut fd, 1, ms) } <= 0 {
+                break; // no answer in time (or poll failed): not the same
+            }
+            let mut buf = [0u8; 64];
+            match pipe.read(&mut buf) {
+                Ok(n) if n > 0 => answer.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+            if answer.ends_with(b"\n") {
+                break;
+            }
+        }
+    }
+    // SAFETY: our unreaped child, so the pid cannot have been reused.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
+    }
+    let _ = reap(child.id());
+    answer.trim_ascii() == SOURCE_ID.as_bytes()
 }
 
 /// A started worker. Spawn it from a thread that outlives it: the

@@ -24,6 +24,14 @@ use std::io::{BufRead, Write};
 pub const READY: &str = "ready";
 pub const FAULT_ENV: &str = "PARABENCH_WORKER_FAULT";
 
+/// The fingerprint of the sources this library was built from (build.rs).
+/// `parabench-worker source-id` prints its own, and the harness starts that
+/// binary only when it prints the harness's.
+pub const SOURCE_ID: &str = env!("PARABENCH_SOURCE_ID");
+
+/// The argument that asks `parabench-worker` for its `SOURCE_ID`.
+pub const SOURCE_ID_ARG: &str = "source-id";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub task: Task,

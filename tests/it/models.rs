@@ -358,3 +358,72 @@ fn the_worker_binary_explains_a_bad_command_line() {
         "{stderr}"
     );
 }
+
+/// `parabench-worker source-id` prints the fingerprint of the sources it was
+/// built from, which is this library's.
+#[test]
+fn the_worker_binary_names_its_sources() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parabench-worker"))
+        .arg("source-id")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        parabench::model::worker::SOURCE_ID
+    );
+}
+
+/// The harness starts the `parabench-worker` beside it only when that was
+/// built from the same sources (`cargo run` rebuilds only the harness), and
+/// falls back to `parabench worker` otherwise. A stand-in worker that
+/// answers `source-id` and fails every job shows which one served.
+#[test]
+fn a_worker_binary_from_other_sources_is_not_used() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let harness = dir.path().join("parabench");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_parabench"), &harness).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_parabench"), &harness).unwrap();
+    }
+    let run = |id: &str| {
+        let script =
+            format!("#!/bin/sh\nif [ \"$1\" = source-id ]; then echo {id}; else exit 7; fi\n");
+        let fake = dir.path().join("parabench-worker");
+        std::fs::write(&fake, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new(&harness)
+            .args([
+                "run",
+                "--workload",
+                "cpu",
+                "--task-ms",
+                "0.01",
+                "--tasks",
+                "2",
+                "--workers",
+                "1",
+                "--models",
+                "process",
+                "--repetitions",
+                "1",
+                "--warmup",
+                "0",
+                "--out",
+                "out",
+                "--no-report",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let results = std::fs::read_to_string(dir.path().join("out/results.json")).unwrap();
+        (out.status.code(), results)
+    };
+    // Other sources: the harness serves the tasks itself, and they pass.
+    let (code, results) = run("0000000000000000");
+    assert_eq!(code, Some(0), "{results}");
+    // The same sources: the stand-in is started, and its exit 7 fails the case.
+    let (code, results) = run(parabench::model::worker::SOURCE_ID);
+    assert_eq!(code, Some(1), "{results}");
+    assert!(results.contains("exit code 7"), "{results}");
+}
