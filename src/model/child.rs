@@ -98,6 +98,9 @@ pub struct WorkerChild {
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     stderr: ChildStderr,
+    /// The job being sent and the reply being read, kept between jobs.
+    buf: Vec<u8>,
+    line: String,
 }
 
 pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
@@ -121,6 +124,8 @@ pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
         stdin: child.stdin.take(),
         stdout: BufReader::new(child.stdout.take().expect("stdout is piped")),
         stderr: child.stderr.take().expect("stderr is piped"),
+        buf: Vec::new(),
+        line: String::new(),
     })
 }
 
@@ -130,9 +135,10 @@ impl WorkerChild {
             .stdin
             .as_mut()
             .ok_or_else(|| std::io::Error::other("worker stdin already closed"))?;
-        let mut line = serde_json::to_vec(job)?;
-        line.push(b'\n');
-        stdin.write_all(&line)?;
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, job)?;
+        self.buf.push(b'\n');
+        stdin.write_all(&self.buf)?;
         stdin.flush()
     }
 
@@ -160,8 +166,14 @@ impl WorkerChild {
     }
 
     pub fn recv(&mut self) -> std::io::Result<Reply> {
-        let line = self.read_line()?;
-        serde_json::from_str(&line).map_err(std::io::Error::other)
+        self.line.clear();
+        if self.stdout.read_line(&mut self.line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "worker closed its output",
+            ));
+        }
+        serde_json::from_str(&self.line).map_err(std::io::Error::other)
     }
 
     /// Closes stdin, collects stderr and reaps the child. Blocks until the
