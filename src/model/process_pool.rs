@@ -60,7 +60,7 @@ impl ProcessPool {
                     let _ = ready_tx.send(ready);
                     let mut broken = None;
                     if ready {
-                        for (job, reply_tx) in jobs_rx {
+                        for (job, reply_tx) in jobs_rx.iter() {
                             match worker.send(&job).and_then(|()| worker.recv()) {
                                 Ok(reply) => {
                                     let _ = reply_tx.send(Ok((reply, Instant::now())));
@@ -78,6 +78,10 @@ impl ProcessPool {
                         *death.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
                         let _ = reply_tx.send(Err(why));
                     }
+                    // The queue disconnects when the last feeder lets go of
+                    // it, and a caller waiting on a queued job then asks
+                    // `death` why: so only after it is written.
+                    drop(jobs_rx);
                     let _ = finished_tx.send(finished);
                 })
                 .map_err(|e| ModelError::Setup(e.into()))?;
