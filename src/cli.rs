@@ -59,6 +59,9 @@ pub enum Command {
     /// Internal: run tasks sent over stdin (used by the process models)
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Internal: run one batch sent over stdin where it can be killed (deadlock cases)
+    #[command(hide = true)]
+    Contained,
 }
 
 #[derive(Debug, Args, Default, Clone)]

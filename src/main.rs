@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
         Command::Worker(args) => parabench::model::worker::serve(args.pool).map(|()| 0),
+        Command::Contained => parabench::model::contained::serve().map(|()| 0),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),

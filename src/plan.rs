@@ -4,6 +4,7 @@
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
 pub mod bounds;
+pub mod coordination;
 
 use crate::gil::GilKind;
 use crate::model::id::{ModelId, ModelKind};
@@ -200,6 +201,8 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
+    /// The lock workload's keys (`coordination`).
+    pub coordination: coordination::Coordination,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -292,6 +295,8 @@ impl Scenario {
         let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
         let workers = match point.cpu_threads {
             Some(k) => vec![k + 1],
+            // A lock point's units are its workers, one point per value.
+            None if self.workload == WorkloadKind::Lock => vec![point.tasks],
             None => self.workers.clone(),
         };
         let mut out: Vec<CasePlan> = self
@@ -329,6 +334,18 @@ impl Scenario {
             }
             return out;
         }
+        if self.workload == WorkloadKind::Lock {
+            return self
+                .workers
+                .iter()
+                .map(|&units| Point {
+                    tasks: units,
+                    task_ms: None,
+                    shape: self.shape(0.0),
+                    cpu_threads: None,
+                })
+                .collect();
+        }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
                 out.push(Point {
@@ -352,7 +369,7 @@ impl Scenario {
                 task_ms * self.cpu_fraction,
                 task_ms * (1.0 - self.cpu_fraction),
             ),
-            WorkloadKind::IoSocket | WorkloadKind::IoFile => (0.0, 0.0),
+            WorkloadKind::IoSocket | WorkloadKind::IoFile | WorkloadKind::Lock => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -367,6 +384,7 @@ impl Scenario {
             file_kib: (self.workload == WorkloadKind::IoFile).then_some(self.file_kib),
             touch_kib: self.touch_kib,
             releases_gil: self.releases_gil,
+            lock: (self.workload == WorkloadKind::Lock).then(|| self.coordination.lock_shape()),
         }
     }
 
@@ -418,6 +436,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
+            WorkloadKind::Lock => self.coordination.params(),
         }
     }
 }
@@ -440,11 +459,13 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "cpu_fraction" => w == Mixed,
         "server_delay_ms" | "round_trips" | "message_bytes" => matches!(w, IoSocket | Convoy),
         "cpu_threads" => w == Convoy,
-        // A convoy point's tasks and workers follow from its CPU threads.
-        "workers" | "tasks" => w != Convoy,
+        // A convoy point's tasks and workers follow from its CPU threads;
+        // a lock point's units are its workers.
+        "workers" => w != Convoy,
+        "tasks" => !matches!(w, Convoy | Lock),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
-        _ => true,
+        k => coordination::applies(k, w).unwrap_or(true),
     }
 }
 
@@ -591,6 +612,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
+    coordination::check_flags(&scenarios)?;
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
     bounds::check_value("timeout_s", timeout)
         .map_err(|e| setting_err(e, args.timeout.is_some()))?;
@@ -638,9 +660,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
 
 /// Adds the baseline of every model family a scenario runs and lacks
 /// (`sequential`, `cpython-sequential`), so that every speedup has one;
-/// returns a notice for each. Convoy points have no speedup and need none.
+/// returns a notice for each. Convoy and lock points have no speedup and
+/// need none.
 fn add_baselines(s: &mut Scenario) -> Vec<String> {
-    if s.workload == WorkloadKind::Convoy {
+    if matches!(s.workload, WorkloadKind::Convoy | WorkloadKind::Lock) {
         return Vec::new();
     }
     let mut notices = Vec::new();
@@ -686,6 +709,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
+        coordination: coordination::Coordination::default(),
     }
 }
 
@@ -815,6 +839,7 @@ fn resolve(
             "see README.md, \"Ranges\"",
         )
     })?;
+    coordination::check(source, spec, &checked, quick)?;
     Ok((s, o))
 }
 
@@ -835,7 +860,7 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
-        _ => None,
+        k => coordination::key_span(spec, k),
     }
 }
 
@@ -926,6 +951,8 @@ pub struct Overrides {
     pub repetitions: Option<u32>,
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
+    /// The lock workload's keys, a layer of their own (`coordination`).
+    pub coordination: coordination::Layer,
 }
 
 impl Overrides {
@@ -933,7 +960,10 @@ impl Overrides {
     pub fn then(&self, over: &Overrides) -> Overrides {
         macro_rules! pick {
             ($($field:ident),*) => {
-                Overrides { $($field: over.$field.clone().or_else(|| self.$field.clone())),* }
+                Overrides {
+                    $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
+                    coordination: self.coordination.then(&over.coordination),
+                }
             };
         }
         every_override!(pick)
@@ -950,6 +980,7 @@ impl Overrides {
             };
         }
         every_override!(collect);
+        out.extend(self.coordination.keys());
         out
     }
 
@@ -966,6 +997,7 @@ impl Overrides {
             };
         }
         every_override!(set);
+        self.coordination.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1060,6 +1092,7 @@ impl Overrides {
             repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+            coordination: coordination::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1207,6 +1240,7 @@ impl Overrides {
             repetitions: args.repetitions,
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
+            coordination: coordination::Layer::default(),
         })
     }
 }

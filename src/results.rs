@@ -305,8 +305,42 @@ pub struct CaseResult {
     pub convoy: Option<ConvoyStats>,
     /// GIL counters, for `+gil` models.
     pub gil: Option<GilCounters>,
+    /// Lock points: throughput, waits, fairness and lost updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockStats>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
+}
+
+/// What a lock case measured over its repetitions. A deadlock case has
+/// no repetitions: its status names the cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockStats {
+    /// `mutex`, `rlock`, `semaphore` or `none`.
+    pub primitive: String,
+    /// `reacquire` or `opposite-order` for a deadlock scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlock: Option<String>,
+    pub units: usize,
+    pub sections_per_unit: u64,
+    /// Critical sections per second, from the first unit's start to the
+    /// last unit's end (start-up excluded), median and 95% CI over
+    /// repetitions.
+    pub sections_per_s: Option<Estimate>,
+    /// Time a section waited for its lock, over every section of every
+    /// repetition (ms; none for `none`).
+    pub wait_ms: Option<Percentiles>,
+    /// When the first unit finished, the fewest and the most sections any
+    /// unit had done, as shares of `sections_per_unit` (medians over
+    /// repetitions): 1 and 1 is perfectly fair.
+    pub fairness_min: Option<f64>,
+    pub fairness_max: Option<f64>,
+    /// Each repetition's lost updates: sections done minus the counter.
+    /// Only `none` may lose any; a lock that lost one fails its case.
+    pub lost_updates: Vec<u64>,
+    /// Semaphore: the most units seen inside at once (≤ permits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub most_inside: Option<u64>,
 }
 
 impl CaseResult {
@@ -328,10 +362,14 @@ pub enum CaseStatus {
     Skipped(String),
     /// Ctrl-C came before any repetition was measured.
     Interrupted,
+    /// A deadlock case deadlocked, as it was built to: the harness saw a
+    /// wait-for cycle, named here, and ended it. Not a failure.
+    Deadlock(String),
 }
 
 impl CaseStatus {
     const SKIPPED: &'static str = "skipped: ";
+    const DEADLOCK: &'static str = "deadlock: ";
 
     pub fn is_skipped(&self) -> bool {
         matches!(self, CaseStatus::Skipped(_))
@@ -347,9 +385,13 @@ impl CaseStatus {
         match text {
             "ok" => CaseStatus::Ok,
             "interrupted" => CaseStatus::Interrupted,
-            _ => match text.strip_prefix(Self::SKIPPED) {
-                Some(reason) => CaseStatus::Skipped(reason.to_owned()),
-                None => CaseStatus::Failed(text.to_owned()),
+            _ => match (
+                text.strip_prefix(Self::SKIPPED),
+                text.strip_prefix(Self::DEADLOCK),
+            ) {
+                (Some(reason), _) => CaseStatus::Skipped(reason.to_owned()),
+                (_, Some(cycle)) => CaseStatus::Deadlock(cycle.to_owned()),
+                _ => CaseStatus::Failed(text.to_owned()),
             },
         }
     }
@@ -362,6 +404,7 @@ impl std::fmt::Display for CaseStatus {
             CaseStatus::Failed(reason) => f.write_str(reason),
             CaseStatus::Skipped(reason) => write!(f, "{}{reason}", Self::SKIPPED),
             CaseStatus::Interrupted => f.write_str("interrupted"),
+            CaseStatus::Deadlock(cycle) => write!(f, "{}{cycle}", Self::DEADLOCK),
         }
     }
 }
@@ -475,6 +518,10 @@ mod tests {
             (
                 "skipped: python3 was not found on PATH",
                 CaseStatus::Skipped("python3 was not found on PATH".into()),
+            ),
+            (
+                "deadlock: unit 0 holds L1 and waits for L1",
+                CaseStatus::Deadlock("unit 0 holds L1 and waits for L1".into()),
             ),
             (
                 "timed out after 30 s: raise --timeout",

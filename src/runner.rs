@@ -5,6 +5,8 @@
 //! summarizes, and rewrites results.json atomically after every point.
 //! The only place that measures.
 
+mod coordination;
+
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
@@ -245,7 +247,8 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
     let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
     for shape in plan.points.iter().map(|p| &p.point.shape) {
-        if shape.cpu_ms > 0.0 && !kernels.contains(&shape.kernel) {
+        let computes = shape.cpu_ms > 0.0 || shape.lock.is_some();
+        if computes && !kernels.contains(&shape.kernel) {
             kernels.push(shape.kernel);
         }
         if shape.sleep_ms > 0.0 && !sleeps.contains(&shape.sleep_ms) {
@@ -332,6 +335,17 @@ pub fn build_tasks(
     let slice_iters = crate::gil::slice_iters(iters_per_ms);
     if let Some(k) = point.cpu_threads {
         return convoy_tasks(point, k, (cpu_iters, slice_iters), echo, scratch, limit);
+    }
+    if let Some(lock) = &shape.lock {
+        let calibrated = (iters_per_ms, slice_iters);
+        return Ok(coordination::lock_tasks(
+            point,
+            lock,
+            shape.kernel,
+            calibrated,
+            scratch,
+            limit,
+        ));
     }
     let mut steps = Vec::new();
     // First, so the memory is held through every other step.
@@ -432,6 +446,8 @@ struct CaseRun {
     gil: Option<GilCounters>,
     /// Convoy points: every timed round trip of the probe (ms).
     round_trips_ms: Vec<f64>,
+    /// Lock points: sections per second, waits, fairness, lost updates.
+    lock: coordination::LockAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
 }
@@ -467,6 +483,7 @@ fn run_point(
             run: Latencies::default(),
             gil: None,
             round_trips_ms: Vec::new(),
+            lock: coordination::LockAcc::default(),
             failure: None,
         })
         .collect();
@@ -526,6 +543,9 @@ fn run_point(
                         for r in reported(&outcome, point) {
                             case.wait.record(r.queue_wait());
                             case.run.record(r.output.run());
+                        }
+                        if let Some(lock) = &point.shape.lock {
+                            case.lock.record(&outcome, lock);
                         }
                         case.reps.push(rep);
                     }
@@ -594,11 +614,21 @@ fn run_once(
         ),
         None => None,
     };
+    let permits = point.shape.lock.map_or(1, |l| l.permits);
+    let lock_board = coordination::create_board(tasks, case.model, permits)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = (env.models)(model)
-        .run(&batch)
-        .map_err(ModelError::into_status);
+    let deadlock = point.shape.lock.and_then(|l| l.deadlock);
+    let outcome = match (&lock_board, deadlock) {
+        // A deadlock case runs where it can be ended, watched for a cycle.
+        (Some(board), Some(_)) => {
+            let mut watch = crate::workload::lock::graph::Watch::new();
+            crate::model::contained::run(case.model, &batch, &mut || watch.poll(board))
+        }
+        _ => (env.models)(model).run(&batch),
+    }
+    .map_err(ModelError::into_status);
     if let Some(board) = &board {
         board.finish();
     }
@@ -611,6 +641,9 @@ fn run_once(
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {
         verify(&outcome, expected).map_err(CaseStatus::Failed)?;
+    }
+    if let Some(lock) = &point.shape.lock {
+        coordination::check(&outcome, lock).map_err(CaseStatus::Failed)?;
     }
     let p99 = {
         let mut l = Latencies::default();
@@ -711,7 +744,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
-        WorkloadKind::Cpu | WorkloadKind::Convoy => 0.0,
+        WorkloadKind::Cpu | WorkloadKind::Convoy | WorkloadKind::Lock => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -827,6 +860,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                     None
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
+                lock: coordination::stats(point, &c.lock),
                 repetitions: c.reps.clone(),
             }
         })
@@ -889,6 +923,7 @@ mod tests {
                         checksum: crate::workload::expected_checksum(t),
                         run_ns: per_task.as_nanos() as u64,
                         round_trips_ns: Vec::new(),
+                        lock: None,
                     },
                     latency: per_task,
                 })

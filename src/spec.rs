@@ -39,16 +39,18 @@ pub enum WorkloadKind {
     IoFile,
     Mixed,
     Convoy,
+    Lock,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 7] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
+        WorkloadKind::Lock,
     ];
 
     pub fn id(self) -> &'static str {
@@ -59,6 +61,7 @@ impl WorkloadKind {
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
+            WorkloadKind::Lock => "lock",
         }
     }
 }
@@ -88,6 +91,14 @@ pub struct ScenarioSpec {
     pub gil: Option<Spanned<String>>,
     pub switch_interval_us: Option<Spanned<Positive>>,
     pub check_interval: Option<Spanned<NonZeroU32>>,
+    // The coordination workloads (`plan::coordination` checks them).
+    pub primitive: Option<Spanned<String>>,
+    pub depth: Option<Spanned<u32>>,
+    pub permits: Option<Spanned<u32>>,
+    pub sections: Option<Spanned<u64>>,
+    pub hold_us: Option<Spanned<NonNegative>>,
+    pub outside_us: Option<Spanned<NonNegative>>,
+    pub deadlock: Option<Spanned<String>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     pub quick: Option<Spanned<Box<ScenarioSpec>>>,

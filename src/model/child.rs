@@ -19,7 +19,7 @@ pub fn set_worker_exe(exe: PathBuf) {
     let _ = WORKER_EXE.set(exe);
 }
 
-fn worker_exe() -> std::io::Result<PathBuf> {
+pub(super) fn worker_exe() -> std::io::Result<PathBuf> {
     match WORKER_EXE.get() {
         Some(p) => Ok(p.clone()),
         None => std::env::current_exe(),

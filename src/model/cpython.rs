@@ -161,6 +161,7 @@ impl Model for CpythonModel {
                     } else {
                         Vec::new()
                     },
+                    lock: None,
                 },
                 latency: ms(latency),
             })

@@ -5,6 +5,7 @@
 
 mod async_rt;
 mod child;
+pub mod contained;
 mod cpython;
 pub mod id;
 mod pool;
@@ -112,6 +113,9 @@ pub enum ModelError {
     /// The model cannot run on this machine (python3 missing); not a failure.
     #[error("skipped: {0}")]
     Skipped(String),
+    /// The batch deadlocked (a deadlock case, run contained): the cycle.
+    #[error("deadlock: {0}")]
+    Deadlock(String),
 }
 
 impl ModelError {
@@ -122,6 +126,7 @@ impl ModelError {
         match self {
             ModelError::Skipped(reason) => CaseStatus::Skipped(reason),
             ModelError::Cancelled => CaseStatus::Interrupted,
+            ModelError::Deadlock(cycle) => CaseStatus::Deadlock(cycle),
             e => CaseStatus::Failed(e.to_string()),
         }
     }

@@ -107,6 +107,41 @@ pub const BOUNDS: &[Bound] = &[
         why: "ticks between forced releases of the legacy GIL",
     },
     Bound {
+        key: "depth",
+        flag: None,
+        min: 1.0,
+        max: 64.0,
+        why: "times an rlock is taken, nested, per critical section",
+    },
+    Bound {
+        key: "permits",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units a semaphore lets in at once; 0 would let none in",
+    },
+    Bound {
+        key: "sections",
+        flag: None,
+        min: 1.0,
+        max: 10_000_000.0,
+        why: "critical sections per unit",
+    },
+    Bound {
+        key: "hold_us",
+        flag: None,
+        min: 0.0,
+        max: 1_000_000.0,
+        why: "work inside the lock per section, in µs: a second at most",
+    },
+    Bound {
+        key: "outside_us",
+        flag: None,
+        min: 0.0,
+        max: 1_000_000.0,
+        why: "work outside the lock per section, in µs: a second at most",
+    },
+    Bound {
         key: "repetitions",
         flag: Some("--repetitions"),
         min: 1.0,
@@ -265,6 +300,9 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
     ] {
         check_value(key, v)?;
     }
+    for (key, v) in s.coordination.values() {
+        check_value(key, v)?;
+    }
     Ok(())
 }
 
@@ -298,6 +336,12 @@ pub fn check_time(points: &[PointPlan]) -> Result<(), OutOfBounds> {
 /// The key whose value makes a point's tasks long, and how it adds up.
 fn dominant_key(point: &Point) -> (&'static str, &'static str) {
     let shape = point.shape;
+    if shape.lock.is_some() {
+        return (
+            "sections",
+            "units × sections × hold_us one unit at a time, or one unit's sections",
+        );
+    }
     match shape.socket {
         Some(sock) if sock.server_delay_ms * f64::from(sock.round_trips) > shape.cpu_ms => (
             "server_delay_ms",
@@ -320,6 +364,9 @@ pub fn least_batch_time(point: &Point, model: ModelId, workers: usize) -> f64 {
         .socket
         .map_or(0.0, |s| s.server_delay_ms * f64::from(s.round_trips));
     let tasks = point.tasks as f64;
+    if let Some(s) = super::coordination::least_batch_s(point) {
+        return s;
+    }
     if point.cpu_threads.is_some() {
         // A convoy's CPU tasks run until its probe is done: the probe alone
         // bounds the batch.
@@ -365,6 +412,7 @@ mod tests {
                 file_kib: None,
                 touch_kib: 0,
                 releases_gil: false,
+                lock: None,
             },
             cpu_threads: None,
         };

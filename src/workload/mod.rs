@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod board;
 pub mod cpu;
 pub mod echo;
+pub mod lock;
 pub mod shape;
 pub mod touch;
 
@@ -89,6 +90,9 @@ pub enum Step {
         server_delay_us: u64,
         board: BoardRef,
     },
+    /// A lock unit: `sections` critical sections on the shared counter of
+    /// its board (see `lock`).
+    Lock(lock::LockStep),
 }
 
 impl Step {
@@ -113,6 +117,9 @@ pub struct TaskOutput {
     /// could go on computing (under a GIL, after taking it back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub round_trips_ns: Vec<u64>,
+    /// A lock unit's sections, waits and what it saw on the board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<lock::LockOutput>,
 }
 
 impl TaskOutput {
@@ -176,6 +183,7 @@ pub fn expected_checksum_with(
                 message_bytes,
                 ..
             } => echoed_checksum(task.idx, warmup + round_trips, *message_bytes),
+            Step::Lock(step) => lock::expected_part(task.idx, step, cpu)?,
         };
         sum = combine(sum, part);
     }

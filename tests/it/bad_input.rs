@@ -164,6 +164,13 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("models", "cpu", &["[]", "[\"nope\"]", "\"thread\""]),
     ("name", "cpu", &["\"\"", "\"   \"", "1"]),
     ("workload", "cpu", &["\"nope\"", "\"\"", "1"]),
+    ("primitive", "lock", &["\"nope\"", "\"\"", "1"]),
+    ("deadlock", "lock", &["\"nope\"", "\"\"", "1"]),
+    ("depth", "lock", &["0", "-1", "65", "1.5"]),
+    ("permits", "lock", &["0", "-1", "1025"]),
+    ("sections", "lock", &["0", "-1", "10000001"]),
+    ("hold_us", "lock", &["-1", "1000001"]),
+    ("outside_us", "lock", &["-1", "1000001"]),
 ];
 
 /// `[settings]` keys and values beyond their ranges.
@@ -265,5 +272,38 @@ fn output_and_baseline_flags_are_refused_before_anything_runs() {
         assert!(!raw_escape, "{args}: raw escape in {err:?}");
         assert!(named, "{args}: the message must name `{name}`: {err}");
         assert!(!dir.path().join("out").exists(), "{args} ran");
+    }
+}
+
+/// Coordination keys that are each in range but cannot work together: each
+/// refused at the line of the key named, before anything runs.
+#[test]
+fn coordination_combinations_are_refused_at_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: &[(&str, &str, usize)] = &[
+        (
+            "primitive = \"none\"\ndeadlock = \"reacquire\"",
+            "deadlock",
+            5,
+        ),
+        (
+            "primitive = \"semaphore\"\ndeadlock = \"opposite-order\"",
+            "deadlock",
+            5,
+        ),
+        ("primitive = \"mutex\"\npermits = 2", "permits", 5),
+        ("primitive = \"mutex\"\ndepth = 3", "depth", 5),
+        ("workers = 1\ndeadlock = \"opposite-order\"", "workers", 4),
+        ("models = [\"cpython-process-pool\"]", "models", 4),
+        ("tasks = 8", "tasks", 4),
+    ];
+    for &(body, key, line) in rows {
+        let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"lock\"\n{body}\n");
+        std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+        let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_refused(&args, &format!("suite.toml:{line}:"), dir.path());
+        assert_refused(&args, &format!("key `{key}`"), dir.path());
     }
 }
