@@ -127,6 +127,30 @@ pub struct CpythonRequest {
     /// probe is done; the probe waits until every CPU task runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub board: Option<BoardRequest>,
+    /// The lock workload: every task is a unit on this board.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockRequest>,
+}
+
+/// A lock batch (see `workload::lock`): the runner's locks are
+/// `threading.Lock`/`RLock`/`Semaphore` (thread, sequential),
+/// `multiprocessing`'s (process) or `asyncio`'s; `hold_us` and `outside_us`
+/// are the pure-Python kernel, calibrated like `cpu_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockRequest {
+    pub board: PathBuf,
+    /// `mutex`, `rlock`, `semaphore` or `none`.
+    pub primitive: String,
+    pub depth: u32,
+    pub permits: u32,
+    pub sections: u64,
+    pub hold_us: f64,
+    pub outside_us: f64,
+    /// `reacquire` or `opposite-order`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadlock: Option<String>,
+    /// The longest a unit waits at the start barrier.
+    pub limit_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -245,6 +269,9 @@ pub struct PyRepetition {
     /// Convoy: each of the IO task's round trips, in order.
     #[serde(default)]
     pub round_trips_ms: Vec<f64>,
+    /// Lock: each unit's sections, waits and board readings, by task index.
+    #[serde(default)]
+    pub lock_units: Vec<crate::workload::lock::LockOutput>,
 }
 
 /// Finds `python3` on PATH and checks it is recent enough.
@@ -534,6 +561,7 @@ mod tests {
             switch_interval_s: Some(0.005),
             convoy: false,
             board: None,
+            lock: None,
         }
     }
 

@@ -6,8 +6,8 @@
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
-    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, PythonInfo,
-    SocketRequest, TaskRequest,
+    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
+    PythonInfo, SocketRequest, TaskRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -116,6 +116,7 @@ impl Model for CpythonModel {
                 cpu_tasks: b.cpu_tasks,
                 limit_s: b.limit().as_secs_f64(),
             }),
+            lock: lock_request(steps, shape),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -161,7 +162,7 @@ impl Model for CpythonModel {
                     } else {
                         Vec::new()
                     },
-                    lock: None,
+                    lock: rep.lock_units.get(idx).cloned(),
                 },
                 latency: ms(latency),
             })
@@ -201,6 +202,27 @@ impl Model for CpythonModel {
             self_verified: true,
         })
     }
+}
+
+/// A lock batch's request: the units' board and the shape's keys (Python
+/// calibrates its own kernel for the work in and out of the lock).
+fn lock_request(steps: &[Step], shape: &crate::workload::TaskShape) -> Option<LockRequest> {
+    let lock = shape.lock?;
+    let board = steps.iter().find_map(|s| match s {
+        Step::Lock(l) => Some(&l.board),
+        _ => None,
+    })?;
+    Some(LockRequest {
+        board: board.path.clone(),
+        primitive: lock.primitive.id().into(),
+        depth: lock.depth,
+        permits: lock.permits,
+        sections: lock.sections,
+        hold_us: lock.hold_us,
+        outside_us: lock.outside_us,
+        deadlock: lock.deadlock.map(|d| d.id().into()),
+        limit_s: board.limit().as_secs_f64(),
+    })
 }
 
 #[cfg(test)]

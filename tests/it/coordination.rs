@@ -129,3 +129,46 @@ fn a_lock_scenario_reports_its_counter_waits_and_fairness() {
         }
     }
 }
+
+#[test]
+fn real_cpython_deadlocks_the_same_way_and_its_locks_keep_the_count() {
+    if let Err(e) = parabench::cpython::python3() {
+        eprintln!("skipping: {e}");
+        return;
+    }
+    let suite = "[settings]\nrepetitions = 1\nwarmup = 0\ntimeout_s = 30\n\
+        [[scenario]]\nname = \"reacquire-lock\"\nworkload = \"lock\"\nmodels = [\"cpython-thread\", \"cpython-process\"]\n\
+        workers = 2\nprimitive = \"mutex\"\ndeadlock = \"reacquire\"\nsections = 10\n\
+        [[scenario]]\nname = \"reacquire-rlock\"\nworkload = \"lock\"\nmodels = [\"cpython-thread\", \"cpython-process\"]\n\
+        workers = 2\nprimitive = \"rlock\"\ndeadlock = \"reacquire\"\nsections = 10\n\
+        [[scenario]]\nname = \"semaphore\"\nworkload = \"lock\"\nmodels = [\"cpython-thread\", \"cpython-process\", \"cpython-asyncio\"]\n\
+        workers = 3\nprimitive = \"semaphore\"\npermits = 2\nsections = 50\nhold_us = 10\n";
+    let tag = tag("cpython");
+    let (report, _, _dir) = run(suite, &tag);
+    assert_eq!(report.cases.len(), 7);
+    for case in &report.cases {
+        let what = format!("{} {}: {}", case.scenario, case.model, case.status);
+        match case.scenario.as_str() {
+            "reacquire-lock" => assert!(
+                matches!(&case.status, CaseStatus::Deadlock(c) if c.ends_with("holds L1 and waits for L1")),
+                "{what}"
+            ),
+            _ => {
+                assert!(case.is_ok(), "{what}");
+                let lock = case.lock.as_ref().unwrap();
+                assert_eq!(lock.lost_updates, [0], "{what}");
+                if case.scenario == "semaphore" {
+                    assert!(
+                        lock.most_inside.is_some_and(|m| (1..=2).contains(&m)),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    while !tagged(&tag).is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(tagged(&tag), Vec::<String>::new(), "stray processes");
+}
