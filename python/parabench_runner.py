@@ -12,6 +12,7 @@ import math
 import mmap
 import os
 import platform
+import queue
 import resource
 import socket
 import struct
@@ -305,6 +306,9 @@ def run_task(task, task_idx):
         # A lock unit's output rides where a task's round trips would.
         checksum, out = lock_unit(task["lock"], task_idx)
         return task_idx, checksum, start, now(), out
+    if task["queue"]:
+        checksum, out = queue_unit(task["queue"], task_idx)
+        return task_idx, checksum, start, now(), out
     times = []
     held = touch(task["touch_kib"])
     if task["board"]:
@@ -334,6 +338,9 @@ async def run_task_async(task, task_idx):
     start = now()
     if task["lock"]:
         checksum, out = await lock_unit_async(task["lock"], task_idx)
+        return task_idx, checksum, start, now(), out
+    if task["queue"]:
+        checksum, out = await queue_unit_async(task["queue"], task_idx)
         return task_idx, checksum, start, now(), out
     times = []
     held = touch(task["touch_kib"])
@@ -639,6 +646,186 @@ async def lock_unit_async(spec, idx):
     return [hold, outside, spec["sections"]], unit.finish(start_ns, end_ns)
 
 
+# --------------------------------------------------------------- queue ----
+# The `queue` workload (src/workload/queue): `producers` tasks put `items`
+# items through one bounded queue to `consumers` tasks: queue.Queue between
+# threads, multiprocessing.Queue / JoinableQueue between processes (a pipe
+# and a feeder thread per producer; items are pickled), asyncio.Queue in an
+# event loop. Every item is (seq, put time, payload); consumers sum a hash
+# of what they got, and the harness checks the sum and the count. The board
+# (src/workload/queue/board.rs) holds the shared counters.
+
+QUEUE = {}
+QUEUE_DAEMON_POLL_S = 0.01
+Q_PRODUCERS_DONE, Q_DONE, Q_PUTTING_DONE = 5, 7, 8
+
+
+def mix64(x):
+    x = ((x ^ (x >> 30)) * 0xBF58_476D_1CE4_E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D0_49BB_1331_11EB) & MASK
+    return x ^ (x >> 31)
+
+
+def item_hash(seq):
+    return mix64(seq ^ 0x5155_4555_4500_0000)
+
+
+def combine(acc, part):
+    """workload::combine: mix64(acc ^ rotate_left(part, 17))."""
+    rotated = ((part << 17) | (part >> 47)) & MASK
+    return mix64(acc ^ rotated)
+
+
+def make_queue(model, spec):
+    """The batch's queue, of the model's kind, and a bookkeeping lock."""
+    joinable = spec["semantics"] == "joinable"
+    if model == "asyncio":
+        return  # made inside the event loop
+    if model == "process":
+        ctx = multiprocessing.get_context(START_METHOD)
+        kind = ctx.JoinableQueue if joinable else ctx.Queue
+        QUEUE.update(q=kind(spec["capacity"]), book=ctx.Lock())
+    else:
+        QUEUE.update(q=queue.Queue(spec["capacity"]), book=threading.Lock())
+
+
+def make_async_queue(spec):
+    QUEUE.update(q=asyncio.Queue(spec["capacity"]), book=threading.Lock())
+
+
+def queue_bump(board, cell):
+    with QUEUE["book"]:
+        v = board.get(cell) + 1
+        board.put(cell, v)
+        return v
+
+
+def queue_flush(q):
+    """A process producer's feeder writes everything before it counts as done."""
+    if hasattr(q, "join_thread"):
+        q.close()
+        q.join_thread()
+
+
+def queue_unit(spec, idx):
+    """One producer or consumer, with blocking calls. Returns (checksum, output)."""
+    board = LockBoard(spec["board"])
+    q, producers = QUEUE["q"], spec["producers"]
+    joinable = spec["semantics"] == "joinable"
+    out = {"producer": idx < producers, "items": 0, "sum": 0, "start_ns": time.monotonic_ns(), "end_ns": 0}
+    if out["producer"]:
+        for seq in range(idx, spec["items"], producers):
+            q.put((seq, time.monotonic_ns(), bytes([seq & 0xFF]) * spec["item_bytes"]))
+            out["items"] += 1
+            out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        last = queue_bump(board, Q_PUTTING_DONE) == producers
+        if last and not spec["daemon"]:
+            # Every other producer's items are in the queue before the sentinels.
+            limit = now() + spec["limit_s"]
+            while board.get(Q_PRODUCERS_DONE) < producers - 1 and now() < limit:
+                time.sleep(0.0001)
+            for _ in range(spec["consumers"]):
+                q.put(None)
+        if joinable:
+            q.join()
+            board.put(Q_DONE, 1)
+        queue_flush(q)
+        queue_bump(board, Q_PRODUCERS_DONE)
+        out["end_ns"] = time.monotonic_ns()
+        return combine(out["items"], out["sum"]), out
+    waits = {}
+    while True:
+        if spec["daemon"]:
+            try:
+                got = q.get(timeout=QUEUE_DAEMON_POLL_S)
+            except queue.Empty:
+                if board.get(Q_DONE):
+                    break
+                continue
+        else:
+            got = q.get()
+        if got is None:
+            if joinable:
+                q.task_done()  # a sentinel counts as put
+            break
+        at = time.monotonic_ns()
+        seq, put_ns, payload = got
+        if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
+            raise ValueError("item %d arrived damaged" % seq)
+        b = lock_bucket(at - put_ns)
+        waits[b] = waits.get(b, 0) + 1
+        out["items"] += 1
+        out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        out["end_ns"] = at
+        if joinable:
+            q.task_done()
+    out["latency"] = sorted([b, n] for b, n in waits.items())
+    return QUEUE_CONSUMER_CHECKSUM, out
+
+
+async def queue_unit_async(spec, idx):
+    """`queue_unit` on asyncio.Queue."""
+    board = LockBoard(spec["board"])
+    q, producers = QUEUE["q"], spec["producers"]
+    joinable = spec["semantics"] == "joinable"
+    out = {"producer": idx < producers, "items": 0, "sum": 0, "start_ns": time.monotonic_ns(), "end_ns": 0}
+    if out["producer"]:
+        for seq in range(idx, spec["items"], producers):
+            await q.put((seq, time.monotonic_ns(), bytes([seq & 0xFF]) * spec["item_bytes"]))
+            out["items"] += 1
+            out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        if queue_bump(board, Q_PRODUCERS_DONE) == producers and not spec["daemon"]:
+            for _ in range(spec["consumers"]):
+                await q.put(None)
+        if joinable:
+            await q.join()
+            board.put(Q_DONE, 1)
+        out["end_ns"] = time.monotonic_ns()
+        return combine(out["items"], out["sum"]), out
+    waits = {}
+    while True:
+        if spec["daemon"] and q.empty():
+            try:
+                got = await asyncio.wait_for(q.get(), QUEUE_DAEMON_POLL_S)
+            except asyncio.TimeoutError:
+                if board.get(Q_DONE):
+                    break
+                continue
+        else:
+            got = await q.get()
+        if got is None:
+            if joinable:
+                q.task_done()  # a sentinel counts as put
+            break
+        at = time.monotonic_ns()
+        seq, put_ns, payload = got
+        if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
+            raise ValueError("item %d arrived damaged" % seq)
+        b = lock_bucket(at - put_ns)
+        waits[b] = waits.get(b, 0) + 1
+        out["items"] += 1
+        out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        out["end_ns"] = at
+        if joinable:
+            q.task_done()
+    out["latency"] = sorted([b, n] for b, n in waits.items())
+    return QUEUE_CONSUMER_CHECKSUM, out
+
+
+def queue_expected(spec, idx):
+    """The checksum task `idx` must return (workload::queue::expected_part)."""
+    if idx >= spec["producers"]:
+        return QUEUE_CONSUMER_CHECKSUM
+    n = total = 0
+    for seq in range(idx, spec["items"], spec["producers"]):
+        n += 1
+        total = (total + item_hash(seq)) & MASK
+    return combine(n, total)
+
+
+QUEUE_CONSUMER_CHECKSUM = 0xC05EED
+
+
 # Each model returns (startup_s or None, t0, t1, results); a result is
 # (task_idx, checksum, start, end, done), `done` being when the submitter saw
 # it. Every task counts as submitted at t0; the `workers` limit is its queue.
@@ -798,6 +985,8 @@ def model_asyncio(task, workers, n_tasks):
         started = now()
         if task["lock"]:
             make_async_locks(task["lock"]["permits"])
+        if task["queue"]:
+            make_async_queue(task["queue"])
         slots = asyncio.Semaphore(workers)
         results = []
 
@@ -849,6 +1038,8 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
     for idx, checksum, _, _, _, _ in results:
         if task["lock"]:
             want = task["lock"]["expected"]
+        elif task["queue"]:
+            want = queue_expected(task["queue"], idx)
         else:
             want = expected if task_steps(task, idx)["iters"] else None
         if checksum != want:
@@ -878,9 +1069,11 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
         "queue_wait_ms": [ms(start - t0) for _, _, start, _, _, _ in results],
         "task_run_ms": [ms(end - start) for _, _, start, end, _, _ in results],
         # The last task's round trips: in a convoy, what the IO thread saw.
-        "round_trips_ms": [ms(t) for t in results[-1][4]] if results and not task["lock"] else [],
+        "round_trips_ms": [ms(t) for t in results[-1][4]] if results and not (task["lock"] or task["queue"]) else [],
         # Lock units: each one's sections, waits and board readings.
         "lock_units": [r[4] for r in results] if task["lock"] else [],
+        # Queue units: each one's items, hash sum and latencies.
+        "queue_units": [r[4] for r in results] if task["queue"] else [],
     }
 
 
@@ -921,6 +1114,8 @@ def validate(req):
             raise ValueError("unknown primitive %r" % lock.get("primitive"))
         if lock["primitive"] == "rlock" and req["model"] == "asyncio":
             raise ValueError("asyncio has no RLock")
+    if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool"):
+        raise ValueError("the queue workload does not run under %s" % req["model"])
 
 
 def test_hang():
@@ -963,6 +1158,8 @@ def main():
         )
         lock["expected"] = [hash_kernel(lock["hold_iters"]), hash_kernel(lock["outside_iters"]), lock["sections"]]
         make_locks(req["model"], lock["primitive"], lock["permits"])
+    if req.get("queue"):
+        make_queue(req["model"], req["queue"])
     task = {
         "iters": iters,
         "sleep_s": spec.get("sleep_ms", 0) / 1e3,
@@ -973,6 +1170,7 @@ def main():
         "board": req.get("board"),
         "n_tasks": req["tasks"],
         "lock": lock,
+        "queue": req.get("queue"),
     }
     # Every model must reproduce the sequential result of the same work.
     expected = hash_kernel(iters) if iters else None

@@ -130,6 +130,25 @@ pub struct CpythonRequest {
     /// The lock workload: every task is a unit on this board.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockRequest>,
+    /// The queue workload: tasks `0..producers` put, the others get.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueRequest>,
+}
+
+/// A queue batch (see `workload::queue`): `queue.Queue` (thread),
+/// `multiprocessing.Queue`/`JoinableQueue` (process), `asyncio.Queue`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueRequest {
+    pub board: PathBuf,
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    /// `queue` or `joinable`.
+    pub semantics: String,
+    pub daemon: bool,
+    pub limit_s: f64,
 }
 
 /// A lock batch (see `workload::lock`): the runner's locks are
@@ -272,6 +291,9 @@ pub struct PyRepetition {
     /// Lock: each unit's sections, waits and board readings, by task index.
     #[serde(default)]
     pub lock_units: Vec<crate::workload::lock::LockOutput>,
+    /// Queue: each unit's items, hash sum and latencies, by task index.
+    #[serde(default)]
+    pub queue_units: Vec<crate::workload::queue::QueueOutput>,
 }
 
 /// Finds `python3` on PATH and checks it is recent enough.
@@ -562,6 +584,7 @@ mod tests {
             convoy: false,
             board: None,
             lock: None,
+            queue: None,
         }
     }
 

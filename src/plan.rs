@@ -296,7 +296,9 @@ impl Scenario {
         let workers = match point.cpu_threads {
             Some(k) => vec![k + 1],
             // A lock point's units are its workers, one point per value.
-            None if self.workload == WorkloadKind::Lock => vec![point.tasks],
+            None if matches!(self.workload, WorkloadKind::Lock | WorkloadKind::Queue) => {
+                vec![point.tasks]
+            }
             None => self.workers.clone(),
         };
         let mut out: Vec<CasePlan> = self
@@ -334,6 +336,15 @@ impl Scenario {
             }
             return out;
         }
+        if self.workload == WorkloadKind::Queue {
+            let c = &self.coordination;
+            return vec![Point {
+                tasks: (c.producers + c.consumers) as usize,
+                task_ms: None,
+                shape: self.shape(0.0),
+                cpu_threads: None,
+            }];
+        }
         if self.workload == WorkloadKind::Lock {
             return self
                 .workers
@@ -369,7 +380,10 @@ impl Scenario {
                 task_ms * self.cpu_fraction,
                 task_ms * (1.0 - self.cpu_fraction),
             ),
-            WorkloadKind::IoSocket | WorkloadKind::IoFile | WorkloadKind::Lock => (0.0, 0.0),
+            WorkloadKind::IoSocket
+            | WorkloadKind::IoFile
+            | WorkloadKind::Lock
+            | WorkloadKind::Queue => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -385,6 +399,7 @@ impl Scenario {
             touch_kib: self.touch_kib,
             releases_gil: self.releases_gil,
             lock: (self.workload == WorkloadKind::Lock).then(|| self.coordination.lock_shape()),
+            queue: (self.workload == WorkloadKind::Queue).then(|| self.coordination.queue_shape()),
         }
     }
 
@@ -437,6 +452,7 @@ impl Scenario {
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
             WorkloadKind::Lock => self.coordination.params(),
+            WorkloadKind::Queue => self.coordination.queue_params(),
         }
     }
 }
@@ -460,9 +476,10 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "server_delay_ms" | "round_trips" | "message_bytes" => matches!(w, IoSocket | Convoy),
         "cpu_threads" => w == Convoy,
         // A convoy point's tasks and workers follow from its CPU threads;
-        // a lock point's units are its workers.
-        "workers" => w != Convoy,
-        "tasks" => !matches!(w, Convoy | Lock),
+        // a lock point's units are its workers; a queue's, its producers
+        // and consumers.
+        "workers" => !matches!(w, Convoy | Queue),
+        "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
         k => coordination::applies(k, w).unwrap_or(true),
@@ -663,7 +680,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
 /// returns a notice for each. Convoy and lock points have no speedup and
 /// need none.
 fn add_baselines(s: &mut Scenario) -> Vec<String> {
-    if matches!(s.workload, WorkloadKind::Convoy | WorkloadKind::Lock) {
+    if matches!(
+        s.workload,
+        WorkloadKind::Convoy | WorkloadKind::Lock | WorkloadKind::Queue
+    ) {
         return Vec::new();
     }
     let mut notices = Vec::new();

@@ -308,8 +308,35 @@ pub struct CaseResult {
     /// Lock points: throughput, waits, fairness and lost updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockStats>,
+    /// Queue points: items per second, latency, CPU per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueStats>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
+}
+
+/// What a queue case measured over its repetitions; its memory is the
+/// case's peak RSS/PSS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueStats {
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    /// `queue` or `joinable`.
+    pub semantics: String,
+    pub daemon: bool,
+    /// Items per second from the first put to the last get, median and
+    /// 95% CI over repetitions.
+    pub items_per_s: Option<Estimate>,
+    /// Each repetition's items per second, in order (paired with another
+    /// model's round by round).
+    pub samples_items_per_s: Vec<f64>,
+    /// From an item's put to its get, over every item of every repetition.
+    pub latency_ms: Option<Percentiles>,
+    /// CPU time (user + sys, harness and children) per item, in µs.
+    pub cpu_us_per_item: Option<f64>,
 }
 
 /// What a lock case measured over its repetitions. A deadlock case has

@@ -336,6 +336,9 @@ pub fn build_tasks(
     if let Some(k) = point.cpu_threads {
         return convoy_tasks(point, k, (cpu_iters, slice_iters), echo, scratch, limit);
     }
+    if let Some(queue) = &shape.queue {
+        return Ok(coordination::queue_tasks(point, queue, scratch, limit));
+    }
     if let Some(lock) = &shape.lock {
         let calibrated = (iters_per_ms, slice_iters);
         return Ok(coordination::lock_tasks(
@@ -448,6 +451,8 @@ struct CaseRun {
     round_trips_ms: Vec<f64>,
     /// Lock points: sections per second, waits, fairness, lost updates.
     lock: coordination::LockAcc,
+    /// Queue points: items per second and latencies.
+    queue: coordination::QueueAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
 }
@@ -484,6 +489,7 @@ fn run_point(
             gil: None,
             round_trips_ms: Vec::new(),
             lock: coordination::LockAcc::default(),
+            queue: coordination::QueueAcc::default(),
             failure: None,
         })
         .collect();
@@ -547,6 +553,7 @@ fn run_point(
                         if let Some(lock) = &point.shape.lock {
                             case.lock.record(&outcome, lock);
                         }
+                        case.queue.record(&outcome);
                         case.reps.push(rep);
                     }
                     Ok(_) => {}
@@ -617,6 +624,8 @@ fn run_once(
     let permits = point.shape.lock.map_or(1, |l| l.permits);
     let lock_board = coordination::create_board(tasks, case.model, permits)
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
+    let _queue_board = coordination::create_queue_board(tasks, case.model)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
     let deadlock = point.shape.lock.and_then(|l| l.deadlock);
@@ -644,6 +653,9 @@ fn run_once(
     }
     if let Some(lock) = &point.shape.lock {
         coordination::check(&outcome, lock).map_err(CaseStatus::Failed)?;
+    }
+    if let Some(queue) = &point.shape.queue {
+        coordination::check_queue(&outcome, queue).map_err(CaseStatus::Failed)?;
     }
     let p99 = {
         let mut l = Latencies::default();
@@ -744,7 +756,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
-        WorkloadKind::Cpu | WorkloadKind::Convoy | WorkloadKind::Lock => 0.0,
+        WorkloadKind::Cpu | WorkloadKind::Convoy | WorkloadKind::Lock | WorkloadKind::Queue => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -861,6 +873,11 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 lock: coordination::stats(point, &c.lock),
+                queue: coordination::queue_stats(
+                    point,
+                    &c.queue,
+                    med(&|r| r.cpu_user_s + r.cpu_sys_s),
+                ),
                 repetitions: c.reps.clone(),
             }
         })
@@ -924,6 +941,7 @@ mod tests {
                         run_ns: per_task.as_nanos() as u64,
                         round_trips_ns: Vec::new(),
                         lock: None,
+                        queue: None,
                     },
                     latency: per_task,
                 })

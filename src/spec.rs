@@ -40,10 +40,11 @@ pub enum WorkloadKind {
     Mixed,
     Convoy,
     Lock,
+    Queue,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 7] = [
+    pub const ALL: [WorkloadKind; 8] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -51,6 +52,7 @@ impl WorkloadKind {
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
         WorkloadKind::Lock,
+        WorkloadKind::Queue,
     ];
 
     pub fn id(self) -> &'static str {
@@ -62,6 +64,7 @@ impl WorkloadKind {
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
             WorkloadKind::Lock => "lock",
+            WorkloadKind::Queue => "queue",
         }
     }
 }
@@ -99,6 +102,13 @@ pub struct ScenarioSpec {
     pub hold_us: Option<Spanned<NonNegative>>,
     pub outside_us: Option<Spanned<NonNegative>>,
     pub deadlock: Option<Spanned<String>>,
+    pub producers: Option<Spanned<u32>>,
+    pub consumers: Option<Spanned<u32>>,
+    pub capacity: Option<Spanned<u32>>,
+    pub item_bytes: Option<Spanned<u32>>,
+    pub items: Option<Spanned<u64>>,
+    pub semantics: Option<Spanned<String>>,
+    pub daemon: Option<Spanned<bool>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     pub quick: Option<Spanned<Box<ScenarioSpec>>>,

@@ -7,7 +7,7 @@
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
     self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
-    PythonInfo, SocketRequest, TaskRequest,
+    PythonInfo, QueueRequest, SocketRequest, TaskRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -117,6 +117,7 @@ impl Model for CpythonModel {
                 limit_s: b.limit().as_secs_f64(),
             }),
             lock: lock_request(steps, shape),
+            queue: queue_request(steps),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -162,7 +163,8 @@ impl Model for CpythonModel {
                     } else {
                         Vec::new()
                     },
-                    lock: rep.lock_units.get(idx).cloned(),
+                    lock: rep.lock_units.get(idx).cloned().map(Box::new),
+                    queue: rep.queue_units.get(idx).cloned().map(Box::new),
                 },
                 latency: ms(latency),
             })
@@ -222,6 +224,26 @@ fn lock_request(steps: &[Step], shape: &crate::workload::TaskShape) -> Option<Lo
         outside_us: lock.outside_us,
         deadlock: lock.deadlock.map(|d| d.id().into()),
         limit_s: board.limit().as_secs_f64(),
+    })
+}
+
+/// A queue batch's request: its board and shape.
+fn queue_request(steps: &[Step]) -> Option<QueueRequest> {
+    let step = steps.iter().find_map(|s| match s {
+        Step::Queue(q) => Some(q),
+        _ => None,
+    })?;
+    let q = &step.shape;
+    Some(QueueRequest {
+        board: step.board.path.clone(),
+        producers: q.producers,
+        consumers: q.consumers,
+        capacity: q.capacity,
+        item_bytes: q.item_bytes,
+        items: q.items,
+        semantics: q.semantics.id().into(),
+        daemon: q.daemon,
+        limit_s: step.board.limit().as_secs_f64(),
     })
 }
 

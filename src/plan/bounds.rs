@@ -142,6 +142,41 @@ pub const BOUNDS: &[Bound] = &[
         why: "work outside the lock per section, in µs: a second at most",
     },
     Bound {
+        key: "producers",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units putting items into the queue",
+    },
+    Bound {
+        key: "consumers",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units getting items from the queue",
+    },
+    Bound {
+        key: "capacity",
+        flag: None,
+        min: 1.0,
+        max: 1_000_000.0,
+        why: "items the queue holds at most; 0 would hold none (Python's 0 means unbounded)",
+    },
+    Bound {
+        key: "item_bytes",
+        flag: None,
+        min: 0.0,
+        max: 16_777_216.0,
+        why: "payload bytes per item",
+    },
+    Bound {
+        key: "items",
+        flag: None,
+        min: 1.0,
+        max: 100_000_000.0,
+        why: "items through the queue per batch",
+    },
+    Bound {
         key: "repetitions",
         flag: Some("--repetitions"),
         min: 1.0,
@@ -189,6 +224,10 @@ pub fn check_size(scenarios: &[Scenario]) -> Result<(), String> {
     for s in scenarios {
         let (per_point_workers, points) = if s.workload == crate::spec::WorkloadKind::Convoy {
             (1, s.cpu_threads.len())
+        } else if s.workload == crate::spec::WorkloadKind::Queue {
+            (1, 1)
+        } else if s.workload == crate::spec::WorkloadKind::Lock {
+            (1, s.workers.len())
         } else {
             let sizes = if s.uses_time_size() {
                 s.task_ms.len()
@@ -413,6 +452,7 @@ mod tests {
                 touch_kib: 0,
                 releases_gil: false,
                 lock: None,
+                queue: None,
             },
             cpu_threads: None,
         };

@@ -1,14 +1,18 @@
 //! The coordination workloads' keys (`lock`: `primitive`, `depth`,
-//! `permits`, `sections`, `hold_us`, `outside_us`, `deadlock`): their
-//! override layer, their defaults, and the checks that relate them to each
-//! other and to the models, each refusal naming the file, line and key (or
-//! the flag) before anything runs. A lock point's units are its `workers`:
-//! the plan makes one point per value, whose tasks are its units.
+//! `permits`, `sections`, `hold_us`, `outside_us`, `deadlock`; `queue`:
+//! `producers`, `consumers`, `capacity`, `item_bytes`, `items`,
+//! `semantics`, `daemon`): their override layer, their defaults, and the
+//! checks that relate them to each other and to the models, each refusal
+//! naming the file, line and key (or the flag) before anything runs. A lock
+//! point's units are its `workers`: the plan makes one point per value,
+//! whose tasks are its units; a queue scenario has one point whose tasks
+//! are its producers and consumers.
 
 use super::{PlanError, Point, Scenario, Source, located};
 use crate::model::{ModelId, ModelKind};
 use crate::spec::{ScenarioSpec, WorkloadKind};
 use crate::workload::lock::{Deadlock, LockShape, Primitive};
+use crate::workload::queue::{QueueShape, Semantics};
 use std::ops::Range;
 use toml::Spanned;
 
@@ -22,6 +26,13 @@ pub struct Coordination {
     pub hold_us: f64,
     pub outside_us: f64,
     pub deadlock: Option<Deadlock>,
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    pub semantics: Semantics,
+    pub daemon: bool,
 }
 
 impl Default for Coordination {
@@ -34,6 +45,13 @@ impl Default for Coordination {
             hold_us: 1.0,
             outside_us: 1.0,
             deadlock: None,
+            producers: 2,
+            consumers: 2,
+            capacity: 100,
+            item_bytes: 64,
+            items: 10_000,
+            semantics: Semantics::Queue,
+            daemon: false,
         }
     }
 }
@@ -67,32 +85,73 @@ impl Coordination {
         out
     }
 
+    pub fn queue_shape(&self) -> QueueShape {
+        QueueShape {
+            producers: self.producers,
+            consumers: self.consumers,
+            capacity: self.capacity,
+            item_bytes: self.item_bytes,
+            items: self.items,
+            semantics: self.semantics,
+            daemon: self.daemon,
+        }
+    }
+
+    /// What identifies a queue case in results besides its model.
+    pub fn queue_params(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("producers", f64::from(self.producers)),
+            ("consumers", f64::from(self.consumers)),
+            ("capacity", f64::from(self.capacity)),
+            ("item_bytes", f64::from(self.item_bytes)),
+            ("items", self.items as f64),
+            (
+                "joinable",
+                f64::from(u8::from(self.semantics == Semantics::Joinable)),
+            ),
+            ("daemon", f64::from(u8::from(self.daemon))),
+        ]
+    }
+
     /// Every numeric key with its value, for the range checks.
-    pub fn values(&self) -> [(&'static str, f64); 5] {
+    pub fn values(&self) -> [(&'static str, f64); 10] {
         [
             ("depth", f64::from(self.depth)),
             ("permits", f64::from(self.permits)),
             ("sections", self.sections as f64),
             ("hold_us", self.hold_us),
             ("outside_us", self.outside_us),
+            ("producers", f64::from(self.producers)),
+            ("consumers", f64::from(self.consumers)),
+            ("capacity", f64::from(self.capacity)),
+            ("item_bytes", f64::from(self.item_bytes)),
+            ("items", self.items as f64),
         ]
     }
 }
 
-/// The keys this module owns, as suite files name them.
-pub const KEYS: [&str; 7] = [
-    "primitive",
-    "depth",
-    "permits",
-    "sections",
-    "hold_us",
-    "outside_us",
-    "deadlock",
+/// The keys this module owns, as suite files name them, with the workload
+/// each applies to.
+pub const KEYS: [(&str, WorkloadKind); 14] = [
+    ("primitive", WorkloadKind::Lock),
+    ("depth", WorkloadKind::Lock),
+    ("permits", WorkloadKind::Lock),
+    ("sections", WorkloadKind::Lock),
+    ("hold_us", WorkloadKind::Lock),
+    ("outside_us", WorkloadKind::Lock),
+    ("deadlock", WorkloadKind::Lock),
+    ("producers", WorkloadKind::Queue),
+    ("consumers", WorkloadKind::Queue),
+    ("capacity", WorkloadKind::Queue),
+    ("item_bytes", WorkloadKind::Queue),
+    ("items", WorkloadKind::Queue),
+    ("semantics", WorkloadKind::Queue),
+    ("daemon", WorkloadKind::Queue),
 ];
 
 /// Whether `key` applies to `w`; None for a key this module does not own.
 pub fn applies(key: &str, w: WorkloadKind) -> Option<bool> {
-    KEYS.contains(&key).then_some(w == WorkloadKind::Lock)
+    KEYS.iter().find(|(k, _)| *k == key).map(|(_, on)| *on == w)
 }
 
 /// Refuses a key at its span when it does not apply.
@@ -108,6 +167,13 @@ pub struct Layer {
     pub hold_us: Option<f64>,
     pub outside_us: Option<f64>,
     pub deadlock: Option<Deadlock>,
+    pub producers: Option<u32>,
+    pub consumers: Option<u32>,
+    pub capacity: Option<u32>,
+    pub item_bytes: Option<u32>,
+    pub items: Option<u64>,
+    pub semantics: Option<Semantics>,
+    pub daemon: Option<bool>,
 }
 
 impl Layer {
@@ -121,6 +187,13 @@ impl Layer {
             hold_us: over.hold_us.or(self.hold_us),
             outside_us: over.outside_us.or(self.outside_us),
             deadlock: over.deadlock.or(self.deadlock),
+            producers: over.producers.or(self.producers),
+            consumers: over.consumers.or(self.consumers),
+            capacity: over.capacity.or(self.capacity),
+            item_bytes: over.item_bytes.or(self.item_bytes),
+            items: over.items.or(self.items),
+            semantics: over.semantics.or(self.semantics),
+            daemon: over.daemon.or(self.daemon),
         }
     }
 
@@ -133,19 +206,36 @@ impl Layer {
             self.hold_us.is_some(),
             self.outside_us.is_some(),
             self.deadlock.is_some(),
+            self.producers.is_some(),
+            self.consumers.is_some(),
+            self.capacity.is_some(),
+            self.item_bytes.is_some(),
+            self.items.is_some(),
+            self.semantics.is_some(),
+            self.daemon.is_some(),
         ];
         KEYS.into_iter()
             .zip(set)
-            .filter_map(|(k, on)| on.then_some(k))
+            .filter_map(|((k, _), on)| on.then_some(k))
             .collect()
     }
 
-    /// Writes the values set into `s` (lock scenarios only).
+    /// Writes the values set into `s`, the keys of its workload only.
     pub fn apply(&self, s: &mut Scenario) {
-        if s.workload != WorkloadKind::Lock {
+        let w = s.workload;
+        let c = &mut s.coordination;
+        if w == WorkloadKind::Queue {
+            c.producers = self.producers.unwrap_or(c.producers);
+            c.consumers = self.consumers.unwrap_or(c.consumers);
+            c.capacity = self.capacity.unwrap_or(c.capacity);
+            c.item_bytes = self.item_bytes.unwrap_or(c.item_bytes);
+            c.items = self.items.unwrap_or(c.items);
+            c.semantics = self.semantics.unwrap_or(c.semantics);
+            c.daemon = self.daemon.unwrap_or(c.daemon);
+        }
+        if w != WorkloadKind::Lock {
             return;
         }
-        let c = &mut s.coordination;
         c.primitive = self.primitive.unwrap_or(c.primitive);
         c.depth = self.depth.unwrap_or(c.depth);
         c.permits = self.permits.unwrap_or(c.permits);
@@ -163,17 +253,20 @@ impl Layer {
         spec: &ScenarioSpec,
     ) -> Result<Layer, PlanError> {
         let check = |key: &str, span: Range<usize>| {
-            if w == WorkloadKind::Lock {
-                Ok(())
-            } else {
-                Err(located(
-                    source,
-                    span,
-                    Some(key),
-                    &format!("does not apply to workload `{}`", w.id()),
-                    &format!("remove it; `{key}` applies to: lock"),
-                ))
+            if applies(key, w) == Some(true) {
+                return Ok(());
             }
+            let on = KEYS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or("lock", |(_, on)| on.id());
+            Err(located(
+                source,
+                span,
+                Some(key),
+                &format!("does not apply to workload `{}`", w.id()),
+                &format!("remove it; `{key}` applies to: {on}"),
+            ))
         };
         fn take<T, U>(
             v: &Option<Spanned<T>>,
@@ -219,7 +312,29 @@ impl Layer {
             }
             None => None,
         };
+        let semantics = match &spec.semantics {
+            Some(v) => {
+                check("semantics", v.span())?;
+                Some(Semantics::from_id(v.get_ref()).ok_or_else(|| {
+                    located(
+                        source,
+                        v.span(),
+                        Some("semantics"),
+                        &format!("unknown semantics `{}`", v.get_ref()),
+                        "use `queue` (queue.Queue) or `joinable` (JoinableQueue: task_done and join)",
+                    )
+                })?)
+            }
+            None => None,
+        };
         Ok(Layer {
+            producers: take(&spec.producers, "producers", &check, |n| *n)?,
+            consumers: take(&spec.consumers, "consumers", &check, |n| *n)?,
+            capacity: take(&spec.capacity, "capacity", &check, |n| *n)?,
+            item_bytes: take(&spec.item_bytes, "item_bytes", &check, |n| *n)?,
+            items: take(&spec.items, "items", &check, |n| *n)?,
+            semantics,
+            daemon: take(&spec.daemon, "daemon", &check, |b| *b)?,
             primitive,
             depth: take(&spec.depth, "depth", &check, |n| *n)?,
             permits: take(&spec.permits, "permits", &check, |n| *n)?,
@@ -241,6 +356,13 @@ pub fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "hold_us" => spec.hold_us.as_ref().map(Spanned::span),
         "outside_us" => spec.outside_us.as_ref().map(Spanned::span),
         "deadlock" => spec.deadlock.as_ref().map(Spanned::span),
+        "producers" => spec.producers.as_ref().map(Spanned::span),
+        "consumers" => spec.consumers.as_ref().map(Spanned::span),
+        "capacity" => spec.capacity.as_ref().map(Spanned::span),
+        "item_bytes" => spec.item_bytes.as_ref().map(Spanned::span),
+        "items" => spec.items.as_ref().map(Spanned::span),
+        "semantics" => spec.semantics.as_ref().map(Spanned::span),
+        "daemon" => spec.daemon.as_ref().map(Spanned::span),
         _ => None,
     }
 }
@@ -267,6 +389,9 @@ pub fn runs_lock(model: ModelId) -> bool {
 /// models. `explicit` says which keys the suite set (a default never
 /// conflicts).
 pub fn refusal(s: &Scenario, explicit: &dyn Fn(&str) -> bool) -> Option<Refusal> {
+    if s.workload == WorkloadKind::Queue {
+        return queue_refusal(s);
+    }
     if s.workload != WorkloadKind::Lock {
         return None;
     }
@@ -331,6 +456,42 @@ pub fn refusal(s: &Scenario, explicit: &dyn Fn(&str) -> bool) -> Option<Refusal>
             key: "models",
             message: format!("model `{m}` has no re-entrant lock: asyncio has no RLock"),
             help: "drop cpython-asyncio from `models` for an rlock scenario".into(),
+        });
+    }
+    None
+}
+
+/// The most bytes a queue may hold at once: `capacity × item_bytes`.
+pub const MAX_QUEUED_BYTES: u64 = 1 << 30;
+
+fn queue_refusal(s: &Scenario) -> Option<Refusal> {
+    let c = &s.coordination;
+    if c.daemon && c.semantics != Semantics::Joinable {
+        return Some(Refusal {
+            key: "daemon",
+            message: "daemon consumers end with the main work, and without `join()` the main work does not wait for the items to be consumed".into(),
+            help: "use semantics = \"joinable\" with daemon = true".into(),
+        });
+    }
+    let bytes = u64::from(c.capacity) * u64::from(c.item_bytes);
+    if bytes > MAX_QUEUED_BYTES {
+        return Some(Refusal {
+            key: "capacity",
+            message: format!(
+                "capacity × item_bytes is {bytes} bytes, more than the {MAX_QUEUED_BYTES} a queue may hold at once"
+            ),
+            help: "lower `capacity` or `item_bytes`".into(),
+        });
+    }
+    if let Some(m) = s.models.iter().find(|m| {
+        !runs_lock(**m) || matches!(m.kind, ModelKind::Sequential | ModelKind::CpythonSequential)
+    }) {
+        return Some(Refusal {
+            key: "models",
+            message: format!(
+                "model `{m}` does not run the queue workload: its producers and consumers must run at once"
+            ),
+            help: "use thread, process, async and their +gil forms, or cpython-thread, cpython-process and cpython-asyncio".into(),
         });
     }
     None
@@ -521,6 +682,24 @@ mod tests {
             err.starts_with("suite.toml:4:") && err.contains("applies to: lock"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_queue_is_one_point_of_its_producers_and_consumers() {
+        let text = "models = [\"thread\", \"cpython-process\"]\nproducers = 3\nconsumers = 2\nsemantics = \"joinable\"\ndaemon = true\n";
+        let sources = vec![Source {
+            name: "suite.toml".into(),
+            text: format!("[[scenario]]\nname = \"q\"\nworkload = \"queue\"\n{text}"),
+        }];
+        let plan = build(&sources, &PlanOptions::default()).unwrap();
+        assert_eq!(plan.points.len(), 1);
+        let p = &plan.points[0];
+        assert_eq!(p.point.tasks, 5);
+        assert!(p.cases.iter().all(|c| c.workers == 5));
+        assert_eq!(p.cases.len(), 2, "no baseline added");
+        let q = p.point.shape.queue.unwrap();
+        assert_eq!((q.semantics, q.daemon), (Semantics::Joinable, true));
+        assert!(p.params.contains(&("daemon", 1.0)));
     }
 
     #[test]

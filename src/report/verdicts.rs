@@ -13,7 +13,7 @@
 
 mod coordination;
 
-pub use coordination::{RLOCK_REENTERS, UPDATES_LOST};
+pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
 
 use super::query::{self, Ratio};
 use super::table;

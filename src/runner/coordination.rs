@@ -3,16 +3,20 @@
 //! units run at once), the batch-level checks (the counter must come out
 //! exact under a lock, a semaphore must hold its bound), and the figures
 //! summed over a case's repetitions (sections per second, waits, fairness,
-//! lost updates).
+//! lost updates). The same for the queue workload: its producers and
+//! consumers, a board and FIFO per batch, every item once, items per
+//! second and latencies.
 
 use crate::model::{BatchOutcome, ModelId, ModelKind};
 use crate::plan::Point;
-use crate::results::{LockStats, Percentiles};
+use crate::results::{LockStats, Percentiles, QueueStats};
 use crate::stats;
 use crate::workload::lock::{
     LockBoard, LockBoardRef, LockOutput, LockShape, LockStep, Primitive, Scope, WaitHistogram,
     board::Setup,
 };
+use crate::workload::queue::board::Setup as QueueSetup;
+use crate::workload::queue::{QueueBoard, QueueBoardRef, QueueOutput, QueueShape, QueueStep};
 use crate::workload::{Kernel, Step, Task};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,7 +102,7 @@ fn outputs(outcome: &BatchOutcome) -> impl Iterator<Item = &LockOutput> {
     outcome
         .records
         .iter()
-        .filter_map(|r| r.output.lock.as_ref())
+        .filter_map(|r| r.output.lock.as_deref())
 }
 
 /// The batch-level checks: under a lock the counter equals the sections
@@ -177,11 +181,7 @@ impl LockAcc {
 /// A lock point's record in results.
 pub fn stats(point: &Point, acc: &LockAcc) -> Option<LockStats> {
     let lock = point.shape.lock?;
-    let ms = |q: f64| acc.waits.quantile_ns(q).map(|ns| ns / 1e6);
-    let wait_ms = match (ms(0.5), ms(0.9), ms(0.99), ms(1.0)) {
-        (Some(p50), Some(p90), Some(p99), Some(max)) => Some(Percentiles { p50, p90, p99, max }),
-        _ => None,
-    };
+    let wait_ms = percentiles(&acc.waits);
     let fairness = |pick: fn(&(f64, f64)) -> f64| {
         stats::median(&acc.fairness.iter().map(pick).collect::<Vec<_>>())
     };
@@ -198,5 +198,135 @@ pub fn stats(point: &Point, acc: &LockAcc) -> Option<LockStats> {
         most_inside: (lock.primitive == Primitive::Semaphore)
             .then_some(acc.most_inside)
             .flatten(),
+    })
+}
+
+/// A queue point's producers and consumers, one task each, on one board.
+pub fn queue_tasks(
+    point: &Point,
+    shape: &QueueShape,
+    scratch: &Path,
+    limit: Duration,
+) -> Vec<Task> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let step = QueueStep {
+        shape: *shape,
+        board: QueueBoardRef {
+            path: scratch.join(format!(
+                "queue-board-{}",
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            )),
+            limit_ms: limit.as_millis() as u64,
+        },
+    };
+    (0..point.tasks)
+        .map(|idx| Task {
+            idx: idx as u32,
+            steps: vec![Step::Queue(step.clone())],
+            releases_gil: false,
+        })
+        .collect()
+}
+
+/// A fresh queue board for one batch of `model`: processes share the FIFO
+/// and its semaphores, the units of one process a queue of their own kind.
+pub fn create_queue_board(tasks: &[Task], model: ModelId) -> anyhow::Result<Option<QueueBoard>> {
+    let Some(step) = tasks.iter().find_map(|t| {
+        t.steps.iter().find_map(|s| match s {
+            Step::Queue(q) => Some(q),
+            _ => None,
+        })
+    }) else {
+        return Ok(None);
+    };
+    let setup = QueueSetup {
+        producers: step.shape.producers,
+        consumers: step.shape.consumers,
+        capacity: step.shape.capacity,
+        shared: model.kind.uses_processes() && !model.kind.is_cpython(),
+    };
+    QueueBoard::create(&step.board, setup).map(Some)
+}
+
+fn queue_outputs(outcome: &BatchOutcome) -> impl Iterator<Item = &QueueOutput> {
+    outcome
+        .records
+        .iter()
+        .filter_map(|r| r.output.queue.as_deref())
+}
+
+/// Every item arrived exactly once: the consumers got `items` items whose
+/// hashes sum to every item's.
+pub fn check_queue(outcome: &BatchOutcome, shape: &QueueShape) -> Result<(), String> {
+    let consumers: Vec<&QueueOutput> = queue_outputs(outcome).filter(|o| !o.producer).collect();
+    let got: u64 = consumers.iter().map(|o| o.items).sum();
+    let sum = consumers
+        .iter()
+        .fold(0u64, |acc, o| acc.wrapping_add(o.sum));
+    if got != shape.items {
+        return Err(format!(
+            "the consumers got {got} items of {}: items were lost or delivered twice",
+            shape.items
+        ));
+    }
+    if sum != crate::workload::queue::expected_sum(shape) {
+        return Err(format!(
+            "the consumers got {got} items, but not each item once (their checksum differs)"
+        ));
+    }
+    Ok(())
+}
+
+/// A queue case's figures as its repetitions accumulate.
+#[derive(Debug, Default)]
+pub struct QueueAcc {
+    items_per_s: Vec<f64>,
+    latency: WaitHistogram,
+}
+
+impl QueueAcc {
+    pub fn record(&mut self, outcome: &BatchOutcome) {
+        let outs: Vec<&QueueOutput> = queue_outputs(outcome).collect();
+        let start = outs.iter().filter(|o| o.producer).map(|o| o.start_ns).min();
+        let end = outs.iter().filter(|o| !o.producer).map(|o| o.end_ns).max();
+        let got: u64 = outs.iter().filter(|o| !o.producer).map(|o| o.items).sum();
+        if let (Some(start), Some(end)) = (start, end)
+            && end > start
+        {
+            self.items_per_s
+                .push(got as f64 / ((end - start) as f64 / 1e9));
+        }
+        for o in &outs {
+            self.latency.merge(&o.latency);
+        }
+    }
+}
+
+/// A queue point's record in results; `cpu_s` is the case's median CPU
+/// time per repetition.
+pub fn queue_stats(point: &Point, acc: &QueueAcc, cpu_s: Option<f64>) -> Option<QueueStats> {
+    let q = point.shape.queue?;
+    Some(QueueStats {
+        producers: q.producers,
+        consumers: q.consumers,
+        capacity: q.capacity,
+        item_bytes: q.item_bytes,
+        items: q.items,
+        semantics: q.semantics.id().to_owned(),
+        daemon: q.daemon,
+        items_per_s: stats::median_ci(&acc.items_per_s),
+        samples_items_per_s: acc.items_per_s.clone(),
+        latency_ms: percentiles(&acc.latency),
+        cpu_us_per_item: cpu_s.map(|s| s * 1e6 / q.items.max(1) as f64),
+    })
+}
+
+fn percentiles(h: &WaitHistogram) -> Option<Percentiles> {
+    let ms = |q: f64| h.quantile_ns(q).map(|ns| ns / 1e6);
+    Some(Percentiles {
+        p50: ms(0.5)?,
+        p90: ms(0.9)?,
+        p99: ms(0.99)?,
+        max: ms(1.0)?,
     })
 }

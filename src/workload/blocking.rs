@@ -26,6 +26,7 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
     let mut sum = 0;
     let mut round_trips_ns = Vec::new();
     let mut lock = None;
+    let mut queue = None;
     // Touched memory stays mapped until the task ends.
     let mut held = Vec::new();
     for step in &task.steps {
@@ -91,7 +92,12 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
             }
             Step::Lock(step) => {
                 let (part, out) = super::lock::run_blocking(interp, task, step)?;
-                lock = Some(out);
+                lock = Some(Box::new(out));
+                part
+            }
+            Step::Queue(step) => {
+                let (part, out) = super::queue::run_blocking(interp, task, step)?;
+                queue = Some(Box::new(out));
                 part
             }
         };
@@ -107,6 +113,7 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
         run_ns: start.elapsed().as_nanos() as u64,
         round_trips_ns,
         lock,
+        queue,
     })
 }
 

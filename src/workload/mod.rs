@@ -11,7 +11,9 @@ pub mod board;
 pub mod cpu;
 pub mod echo;
 pub mod lock;
+pub mod queue;
 pub mod shape;
+pub mod shm;
 pub mod touch;
 
 use serde::{Deserialize, Serialize};
@@ -93,6 +95,8 @@ pub enum Step {
     /// A lock unit: `sections` critical sections on the shared counter of
     /// its board (see `lock`).
     Lock(lock::LockStep),
+    /// A producer or a consumer of one bounded queue (see `queue`).
+    Queue(queue::QueueStep),
 }
 
 impl Step {
@@ -119,7 +123,10 @@ pub struct TaskOutput {
     pub round_trips_ns: Vec<u64>,
     /// A lock unit's sections, waits and what it saw on the board.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock: Option<lock::LockOutput>,
+    pub lock: Option<Box<lock::LockOutput>>,
+    /// A queue unit's items, sum and latencies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<Box<queue::QueueOutput>>,
 }
 
 impl TaskOutput {
@@ -184,6 +191,7 @@ pub fn expected_checksum_with(
                 ..
             } => echoed_checksum(task.idx, warmup + round_trips, *message_bytes),
             Step::Lock(step) => lock::expected_part(task.idx, step, cpu)?,
+            Step::Queue(step) => queue::expected_part(task.idx, &step.shape),
         };
         sum = combine(sum, part);
     }

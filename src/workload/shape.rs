@@ -21,6 +21,8 @@ pub struct TaskShape {
     pub releases_gil: bool,
     /// The lock workload's units (see `lock`); None elsewhere.
     pub lock: Option<super::lock::LockShape>,
+    /// The queue workload's producers and consumers; None elsewhere.
+    pub queue: Option<super::queue::QueueShape>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -171,6 +171,13 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("sections", "lock", &["0", "-1", "10000001"]),
     ("hold_us", "lock", &["-1", "1000001"]),
     ("outside_us", "lock", &["-1", "1000001"]),
+    ("producers", "queue", &["0", "-1", "1025"]),
+    ("consumers", "queue", &["0", "-1", "1025"]),
+    ("capacity", "queue", &["0", "-1", "1000001"]),
+    ("item_bytes", "queue", &["-1", "16777217"]),
+    ("items", "queue", &["0", "-1", "100000001"]),
+    ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
+    ("daemon", "queue", &["1", "\"yes\""]),
 ];
 
 /// `[settings]` keys and values beyond their ranges.
@@ -275,8 +282,9 @@ fn output_and_baseline_flags_are_refused_before_anything_runs() {
     }
 }
 
-/// Coordination keys that are each in range but cannot work together: each
-/// refused at the line of the key named, before anything runs.
+/// Coordination keys that are each in range but cannot work together (or
+/// a key the workload does not take): each refused at the line of the key
+/// named, before anything runs. Rows marked QUEUE are queue scenarios.
 #[test]
 fn coordination_combinations_are_refused_at_their_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -296,9 +304,21 @@ fn coordination_combinations_are_refused_at_their_key() {
         ("workers = 1\ndeadlock = \"opposite-order\"", "workers", 4),
         ("models = [\"cpython-process-pool\"]", "models", 4),
         ("tasks = 8", "tasks", 4),
+        ("QUEUE daemon = true", "daemon", 4),
+        (
+            "QUEUE semantics = \"joinable\"\ndaemon = true\nitem_bytes = 1048576\ncapacity = 2048",
+            "capacity",
+            7,
+        ),
+        ("QUEUE models = [\"sequential\"]", "models", 4),
+        ("QUEUE workers = 4", "workers", 4),
     ];
     for &(body, key, line) in rows {
-        let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"lock\"\n{body}\n");
+        let (workload, body) = match body.strip_prefix("QUEUE ") {
+            Some(body) => ("queue", body),
+            None => ("lock", body),
+        };
+        let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"{workload}\"\n{body}\n");
         std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
         let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
             .map(str::to_owned)

@@ -172,3 +172,48 @@ fn real_cpython_deadlocks_the_same_way_and_its_locks_keep_the_count() {
     }
     assert_eq!(tagged(&tag), Vec::<String>::new(), "stray processes");
 }
+
+#[test]
+fn every_item_goes_through_a_queue_once_under_every_model() {
+    let python = parabench::cpython::python3().is_ok();
+    let models = if python {
+        "[\"thread\", \"process\", \"async\", \"thread+gil\", \"cpython-thread\", \"cpython-process\", \"cpython-asyncio\"]"
+    } else {
+        "[\"thread\", \"process\", \"async\", \"thread+gil\"]"
+    };
+    let suite = format!(
+        "[settings]\nrepetitions = 2\nwarmup = 0\ntimeout_s = 60\n\
+        [[scenario]]\nname = \"queue\"\nworkload = \"queue\"\nmodels = {models}\n\
+        producers = 2\nconsumers = 3\ncapacity = 8\nitem_bytes = 300\nitems = 600\n\
+        [[scenario]]\nname = \"joinable\"\nworkload = \"queue\"\nmodels = {models}\n\
+        producers = 2\nconsumers = 2\ncapacity = 4\nitems = 300\nsemantics = \"joinable\"\ndaemon = true\n"
+    );
+    let tag = tag("queue");
+    let (report, _, _dir) = run(&suite, &tag);
+    assert_eq!(report.cases.len(), if python { 14 } else { 8 });
+    for case in &report.cases {
+        assert!(
+            case.is_ok(),
+            "{} {}: {}",
+            case.scenario,
+            case.model,
+            case.status
+        );
+        let q = case.queue.as_ref().expect("a queue record");
+        // A point gets more rounds while a verdict on it is undecided.
+        assert_eq!(
+            q.samples_items_per_s.len(),
+            case.repetitions.len(),
+            "{}",
+            case.model
+        );
+        assert!(case.repetitions.len() >= 2);
+        assert!(q.latency_ms.is_some_and(|l| l.p50 <= l.p99));
+        assert!(q.cpu_us_per_item.is_some_and(|c| c > 0.0));
+    }
+    assert!(
+        tagged(&tag).is_empty(),
+        "stray processes: {:?}",
+        tagged(&tag)
+    );
+}

@@ -24,6 +24,7 @@ fn shape() -> TaskShape {
         touch_kib: 0,
         releases_gil: false,
         lock: None,
+        queue: None,
     }
 }
 

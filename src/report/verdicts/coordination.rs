@@ -1,14 +1,18 @@
-//! The coordination chapter's claims, judged from lock cases: a counter
-//! without a lock loses updates when units run in parallel; an RLock can be
-//! taken again by its holder where a Lock deadlocks. Each is judged once
-//! per interpreter world, like the other claims.
+//! The coordination chapter's claims, judged from lock and queue cases: a
+//! counter without a lock loses updates when units run in parallel; an
+//! RLock can be taken again by its holder where a Lock deadlocks; a process
+//! queue costs more per item than a thread queue. Each is judged once per
+//! interpreter world, like the other claims.
 
-use super::{Check, Outcome, Verdict, World, case_label};
-use crate::model::{ModelKind, registry};
+use super::{Bound, Check, MIN_SAMPLES, Outcome, Verdict, World, case_label, check};
+use crate::model::{ModelId, ModelKind, registry};
+use crate::report::query::{self, Ratio};
+use crate::report::table;
 use crate::results::{CaseResult, CaseStatus, RunReport};
 
 pub const UPDATES_LOST: &str = "Without a lock, updates are lost";
 pub const RLOCK_REENTERS: &str = "An RLock can be re-entered, a Lock deadlocks";
+pub const PROCESS_QUEUE_COSTS: &str = "A process queue costs more per item than a thread queue";
 
 /// Why a counter without a lock loses updates, for the page.
 pub const WHY_LOST: &str = "each unit reads the counter, works, then writes back what it read plus \
@@ -30,7 +34,112 @@ pub fn verdicts(report: &RunReport, worlds: &[&World]) -> Vec<Verdict> {
         out.extend(updates_lost(&cases, world));
         out.extend(rlock_reenters(&cases, world));
     }
+    for world in worlds {
+        let cases: Vec<&CaseResult> = report
+            .cases
+            .iter()
+            .filter(|c| c.queue.is_some() && world.has(&c.model))
+            .collect();
+        if !cases.is_empty() {
+            out.push(process_queue_costs(&cases, world));
+        }
+    }
     out
+}
+
+/// The thread and process models of a world, in order of preference.
+fn queue_sides(world: &World) -> ([ModelId; 2], [ModelId; 2]) {
+    let n = ModelId::native;
+    if world.cpython {
+        (
+            [n(ModelKind::CpythonThread), n(ModelKind::CpythonThread)],
+            [n(ModelKind::CpythonProcess), n(ModelKind::CpythonProcess)],
+        )
+    } else {
+        (
+            [n(ModelKind::Thread), n(ModelKind::ThreadPool)],
+            [n(ModelKind::Process), n(ModelKind::ProcessPool)],
+        )
+    }
+}
+
+/// Holds when, at the same queue shape, the thread queue's items per second
+/// over the process queue's, round by round, is above 1 with its whole
+/// interval; does not hold when the interval is below 1.
+fn process_queue_costs(cases: &[&CaseResult], world: &World) -> Verdict {
+    let (threads, processes) = queue_sides(world);
+    let mut verdict = pending(
+        PROCESS_QUEUE_COSTS,
+        world,
+        format!(
+            "at the same producers, consumers, capacity, item size and items, {} moves more items \
+             per second than {} (their ratio, round by round, is above 1 with its whole 95% \
+             interval): each item a process queue carries is serialised, written to a pipe and \
+             read back, where a thread queue hands over a reference",
+            threads[0], processes[0]
+        ),
+    );
+    let ok = |c: &&&CaseResult, side: &[ModelId; 2]| {
+        side.iter().any(|m| m.is(&c.model))
+            && c.is_ok()
+            && c.queue
+                .as_ref()
+                .is_some_and(|q| !q.samples_items_per_s.is_empty())
+    };
+    let pairs: Vec<(&CaseResult, &CaseResult)> = cases
+        .iter()
+        .filter(|c| ok(c, &threads))
+        .filter_map(|t| {
+            let p = cases
+                .iter()
+                .find(|p| ok(p, &processes) && query::same_work(t, p))?;
+            Some((*t, *p))
+        })
+        .collect();
+    let Some(&(thread, process)) = pairs.first() else {
+        verdict.note = Some(format!(
+            "no queue scenario ran both a thread model ({}) and a process model ({}) to the end",
+            threads[0], processes[0]
+        ));
+        return verdict;
+    };
+    let (tq, pq) = (
+        thread.queue.as_ref().expect("ok"),
+        process.queue.as_ref().expect("ok"),
+    );
+    let ratio = query_ratio(&tq.samples_items_per_s, &pq.samples_items_per_s);
+    verdict.scenario = Some(thread.scenario.clone());
+    if let Some(ratio) = ratio {
+        let cpu = match (tq.cpu_us_per_item, pq.cpu_us_per_item) {
+            (Some(t), Some(p)) => format!(
+                "; CPU per item {} µs against {} µs",
+                table::significant(p),
+                table::significant(t)
+            ),
+            _ => String::new(),
+        };
+        verdict.checks.push(check(
+            ratio,
+            Bound::AtLeast(1.0),
+            format!(
+                "{} moves {} the items per second of {}{cpu}",
+                thread.model,
+                table::ratio_interval(ratio.estimate),
+                process.model
+            ),
+        ));
+    }
+    verdict.cases = vec![case_label(thread), case_label(process)];
+    verdict.settle(Vec::new())
+}
+
+/// The paired ratio of two cases' per-repetition figures.
+fn query_ratio(num: &[f64], den: &[f64]) -> Option<Ratio> {
+    let estimate = crate::stats::paired_ratio(num, den)?;
+    Some(Ratio {
+        estimate,
+        samples: num.len().min(den.len()),
+    })
 }
 
 fn pending(claim: &'static str, world: &World, test: String) -> Verdict {
@@ -105,7 +214,7 @@ fn updates_lost(cases: &[&CaseResult], world: &World) -> Option<Verdict> {
         let done = lock.sections_per_unit * lock.units as u64;
         let outcome = if lossy > 0 {
             Outcome::Holds
-        } else if reps >= super::MIN_SAMPLES {
+        } else if reps >= MIN_SAMPLES {
             Outcome::DoesNotHold
         } else {
             Outcome::Inconclusive
@@ -257,6 +366,74 @@ mod tests {
             r.cases.push(c);
         }
         r
+    }
+
+    fn queue_case(model: &str, ips: &[f64]) -> (String, crate::results::QueueStats) {
+        let stats = crate::results::QueueStats {
+            producers: 2,
+            consumers: 2,
+            capacity: 100,
+            item_bytes: 64,
+            items: 10_000,
+            semantics: "queue".into(),
+            daemon: false,
+            items_per_s: crate::stats::median_ci(ips),
+            samples_items_per_s: ips.to_vec(),
+            latency_ms: None,
+            cpu_us_per_item: Some(2.0),
+        };
+        (model.to_owned(), stats)
+    }
+
+    fn queue_report(sides: &[(String, crate::results::QueueStats)]) -> RunReport {
+        let mut r = report(&[]);
+        let template = r.cases[0].clone();
+        for (model, stats) in sides {
+            let mut c = template.clone();
+            c.scenario = "queue".into();
+            c.workload = "queue".into();
+            c.model = model.clone();
+            c.params = [("items".to_owned(), 10_000.0)].into();
+            c.status = CaseStatus::Ok;
+            c.queue = Some(stats.clone());
+            r.cases.push(c);
+        }
+        r
+    }
+
+    #[test]
+    fn process_queue_costs_holds_fails_or_is_undecided() {
+        let rounds = |base: f64| -> Vec<f64> {
+            [1.0, 1.02, 0.98, 1.01, 0.99, 1.0]
+                .iter()
+                .map(|f| base * f)
+                .collect()
+        };
+        let judge = |thread: Vec<f64>, process: Vec<f64>| {
+            let r = queue_report(&[
+                queue_case("thread", &thread),
+                queue_case("process", &process),
+            ]);
+            find(&all_verdicts(&r), PROCESS_QUEUE_COSTS, false).clone()
+        };
+        // Threads move 5× the items per second.
+        let v = judge(rounds(200_000.0), rounds(40_000.0));
+        assert_eq!(v.outcome, Outcome::Holds, "{v:#?}");
+        assert!(v.checks[0].text.contains("moves 5×"), "{v:#?}");
+        assert_eq!(
+            judge(rounds(40_000.0), rounds(200_000.0)).outcome,
+            Outcome::DoesNotHold
+        );
+        // Rounds that straddle 1: undecided, and more rounds could decide it.
+        let straddle = vec![90.0, 110.0, 90.0, 110.0, 90.0, 110.0];
+        let v = judge(straddle, vec![100.0; 6]);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.wants_samples());
+        // No process case: inconclusive, and it says so.
+        let r = queue_report(&[queue_case("thread", &rounds(1.0))]);
+        let v = find(&all_verdicts(&r), PROCESS_QUEUE_COSTS, false).clone();
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.note.is_some());
     }
 
     fn find<'a>(v: &'a [Verdict], claim: &str, cpython: bool) -> &'a Verdict {

@@ -21,11 +21,13 @@
 //! go. So a holder the board names really holds the lock, and a wait-for
 //! cycle the board shows (`graph`) that stays put is a deadlock.
 
-use anyhow::Context;
+use crate::workload::shm::{Mapping, SEM_SLOT, Sem};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+pub use crate::workload::shm::monotonic_ns;
 
 /// Where a lock batch's units find their board, and how long any of them
 /// may wait on it (the case timeout).
@@ -85,8 +87,6 @@ const OWNER: [usize; 2] = [10, 12];
 const COUNT: [usize; 2] = [11, 13];
 /// Bytes of the header; the semaphores follow.
 const HEADER: usize = 128;
-/// Bytes per semaphore slot (a glibc `sem_t` is 32).
-const SEM_SLOT: usize = 64;
 const SEMS: usize = 3;
 /// Where the units' cells start.
 const UNITS_AT: usize = HEADER + SEM_SLOT * SEMS;
@@ -109,14 +109,11 @@ pub struct Setup {
 /// One mapping of a lock board.
 #[derive(Debug)]
 pub struct LockBoard {
-    ptr: *mut u8,
-    len: usize,
+    map: Mapping,
     units: u32,
+    /// The runner's board keeps its in-process locks alive for the batch.
+    _keep: Option<super::primitives::Keep>,
 }
-
-// Every access goes through atomics or the semaphores' own calls.
-unsafe impl Send for LockBoard {}
-unsafe impl Sync for LockBoard {}
 
 impl LockBoard {
     fn size(units: u32) -> usize {
@@ -130,19 +127,15 @@ impl LockBoard {
             (1..=MAX_UNITS).contains(&setup.units) && setup.permits >= 1,
             "a lock board needs 1 to {MAX_UNITS} units and at least one permit"
         );
-        let _ = std::fs::remove_file(path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .with_context(|| format!("creating the lock board {}", path.display()))?;
-        file.set_len(LockBoard::size(setup.units) as u64)?;
-        let mut board = LockBoard::map(&file, path)?;
+        let board = LockBoard {
+            map: Mapping::create(path, LockBoard::size(setup.units), "lock board")?,
+            units: setup.units,
+            _keep: (setup.scope == Scope::Process)
+                .then(|| super::primitives::keep(path, setup.permits)),
+        };
         board
             .cell(UNITS)
             .store(setup.units.into(), Ordering::Relaxed);
-        board.units = setup.units;
         board.cell(BARRIER).store(
             setup.barrier.clamp(1, setup.units).into(),
             Ordering::Relaxed,
@@ -157,14 +150,7 @@ impl LockBoard {
             .store(setup.permits.into(), Ordering::Relaxed);
         if setup.scope == Scope::Shared {
             for (slot, value) in [(0, 1), (1, 1), (2, setup.permits)] {
-                // SAFETY: the slot lies in the mapping, is 64-byte aligned
-                // and large enough for a sem_t; pshared=1 because every
-                // process maps this same file.
-                let r = unsafe { libc::sem_init(board.sem(slot), 1, value) };
-                if r != 0 {
-                    return Err(std::io::Error::last_os_error())
-                        .context("initialising a process-shared semaphore");
-                }
+                board.sem(slot).init(value)?;
             }
         }
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -173,78 +159,35 @@ impl LockBoard {
 
     /// Maps the board the runner created at `path`.
     pub fn open(path: &Path) -> anyhow::Result<LockBoard> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .with_context(|| format!("opening the lock board {}", path.display()))?;
-        LockBoard::map(&file, path)
-    }
-
-    fn map(file: &std::fs::File, path: &Path) -> anyhow::Result<LockBoard> {
-        use std::os::fd::AsRawFd;
-        let len = file.metadata()?.len() as usize;
+        let map = Mapping::open(path, UNITS_AT, "lock board")?;
+        let units = map.at(UNITS * 8).load(Ordering::Acquire);
         anyhow::ensure!(
-            len >= UNITS_AT,
-            "the lock board {} is {len} bytes, shorter than its {UNITS_AT}-byte header",
-            path.display()
+            units <= u64::from(MAX_UNITS) && LockBoard::size(units as u32) <= map.len(),
+            "the lock board {} claims {units} units but is {} bytes",
+            path.display(),
+            map.len()
         );
-        // SAFETY: a fresh shared mapping of a file we hold open; the mapping
-        // outlives the descriptor and is unmapped once, in Drop.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("mapping the lock board {}", path.display()));
-        }
-        let mut board = LockBoard {
-            ptr: ptr.cast(),
-            len,
-            units: 0,
-        };
-        let units = board.cell(UNITS).load(Ordering::Acquire);
-        anyhow::ensure!(
-            units <= u64::from(MAX_UNITS) && LockBoard::size(units as u32) <= len,
-            "the lock board {} claims {units} units but is {len} bytes",
-            path.display()
-        );
-        board.units = units as u32;
-        Ok(board)
-    }
-
-    fn at(&self, offset: usize) -> &AtomicU64 {
-        assert!(
-            offset.is_multiple_of(8) && offset + 8 <= self.len,
-            "lock board offset {offset} out of {}",
-            self.len
-        );
-        // SAFETY: in bounds of a live mapping and 8-byte aligned (the
-        // mapping is page-aligned); AtomicU64 has u64's layout.
-        unsafe { AtomicU64::from_ptr(self.ptr.add(offset).cast()) }
+        Ok(LockBoard {
+            map,
+            units: units as u32,
+            _keep: None,
+        })
     }
 
     fn cell(&self, i: usize) -> &AtomicU64 {
-        self.at(i * 8)
+        self.map.at(i * 8)
     }
 
     fn unit_cell(&self, unit: u32, field: usize) -> &AtomicU64 {
         assert!(unit < self.units, "unit {unit} of {}", self.units);
-        self.at(UNITS_AT + (unit as usize * UNIT_CELLS + field) * 8)
+        self.map
+            .at(UNITS_AT + (unit as usize * UNIT_CELLS + field) * 8)
     }
 
     /// Process-shared semaphore `slot` (0: L1, 1: L2, 2: the semaphore).
-    pub(super) fn sem(&self, slot: usize) -> *mut libc::sem_t {
-        assert!(slot < SEMS && std::mem::size_of::<libc::sem_t>() <= SEM_SLOT);
-        // SAFETY: within the mapping (UNITS_AT <= len, checked in `map`).
-        unsafe { self.ptr.add(HEADER + slot * SEM_SLOT).cast() }
+    pub(super) fn sem(&self, slot: usize) -> Sem {
+        assert!(slot < SEMS);
+        self.map.sem(HEADER + slot * SEM_SLOT)
     }
 
     pub fn units(&self) -> u32 {
@@ -377,30 +320,6 @@ impl LockBoard {
     pub fn snapshot(&self) -> Vec<UnitView> {
         (0..self.units).map(|u| self.unit(u)).collect()
     }
-}
-
-impl Drop for LockBoard {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `map`, unmapped exactly once. The
-        // semaphores need no sem_destroy on Linux, where it does nothing.
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
-        }
-    }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the
-/// machine (Python's `time.monotonic_ns`).
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the struct we pass.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]

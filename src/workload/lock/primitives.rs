@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
 /// The locks of one board, for the units of one process.
-pub(super) struct InProcess {
+pub struct InProcess {
     locks: [parking_lot::RawMutex; 2],
     sem: (parking_lot::Mutex<u32>, parking_lot::Condvar),
     tokio_locks: [tokio::sync::Semaphore; 2],
@@ -56,6 +56,21 @@ fn in_process(path: &Path, permits: u32) -> Arc<InProcess> {
     fresh
 }
 
+/// Holds a board's in-process locks for as long as it lives: a unit that
+/// starts late still finds the locks the others use, even when every unit
+/// before it has finished (and dropped them).
+pub struct Keep(#[allow(dead_code)] Arc<InProcess>);
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keep")
+    }
+}
+
+pub(super) fn keep(path: &Path, permits: u32) -> Keep {
+    Keep(in_process(path, permits))
+}
+
 /// Locks for blocking units (threads and processes).
 pub(super) enum BlockingLocks {
     InProcess(Arc<InProcess>),
@@ -75,7 +90,7 @@ impl BlockingLocks {
             // The guard is a zero-sized marker: the lock stays held until
             // `unlock`.
             BlockingLocks::InProcess(p) => p.locks[which].try_lock().is_some(),
-            BlockingLocks::Shared => sem_try(board.sem(which)),
+            BlockingLocks::Shared => board.sem(which).try_wait(),
         }
     }
 
@@ -87,7 +102,7 @@ impl BlockingLocks {
                 let _held = p.locks[which].lock();
                 Ok(())
             }
-            BlockingLocks::Shared => sem_wait(board.sem(which)),
+            BlockingLocks::Shared => board.sem(which).wait(),
         }
     }
 
@@ -96,7 +111,7 @@ impl BlockingLocks {
             // SAFETY: `Unit::give` releases only a lock this unit's thread
             // took (the blocking units run on one thread each).
             BlockingLocks::InProcess(p) => unsafe { p.locks[which].unlock(Default::default()) },
-            BlockingLocks::Shared => sem_post(board.sem(which)),
+            BlockingLocks::Shared => board.sem(which).post(),
         }
     }
 
@@ -110,7 +125,7 @@ impl BlockingLocks {
                 }
                 free
             }
-            BlockingLocks::Shared => sem_try(board.sem(2)),
+            BlockingLocks::Shared => board.sem(2).try_wait(),
         }
     }
 
@@ -124,7 +139,7 @@ impl BlockingLocks {
                 *permits -= 1;
                 Ok(())
             }
-            BlockingLocks::Shared => sem_wait(board.sem(2)),
+            BlockingLocks::Shared => board.sem(2).wait(),
         }
     }
 
@@ -134,40 +149,8 @@ impl BlockingLocks {
                 *p.sem.0.lock() += 1;
                 p.sem.1.notify_one();
             }
-            BlockingLocks::Shared => sem_post(board.sem(2)),
+            BlockingLocks::Shared => board.sem(2).post(),
         }
-    }
-}
-
-fn sem_try(sem: *mut libc::sem_t) -> bool {
-    loop {
-        // SAFETY: a semaphore the runner initialised in the live mapping.
-        if unsafe { libc::sem_trywait(sem) } == 0 {
-            return true;
-        }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return false;
-        }
-    }
-}
-
-fn sem_wait(sem: *mut libc::sem_t) -> std::io::Result<()> {
-    loop {
-        // SAFETY: as in `sem_try`.
-        if unsafe { libc::sem_wait(sem) } == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-fn sem_post(sem: *mut libc::sem_t) {
-    // SAFETY: as in `sem_try`.
-    unsafe {
-        libc::sem_post(sem);
     }
 }
 
