@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 7] = [
+pub(super) const CHARTS: [ChartDef; 9] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -74,6 +74,18 @@ pub(super) const CHARTS: [ChartDef; 7] = [
         title: "IO latency under CPU contention",
         applies: has_cpu_threads,
         build: convoy,
+    },
+    ChartDef {
+        slug: "coordination-throughput",
+        title: "throughput against units (lock: sections/s; queue: items/s)",
+        applies: super::coordination::applies,
+        build: super::coordination::throughput,
+    },
+    ChartDef {
+        slug: "coordination-latency",
+        title: "lock waits, or a queue's put-to-get latency",
+        applies: super::coordination::applies,
+        build: super::coordination::latency,
     },
 ];
 
