@@ -431,6 +431,14 @@ pub struct Plan {
     pub points: Vec<PointPlan>,
 }
 
+/// True when the scenario's quick table leaves it out of `--quick` runs.
+fn skips_quick(spec: &ScenarioSpec) -> bool {
+    let quick = spec.quick.as_ref().map(|q| q.get_ref());
+    quick
+        .and_then(|q| q.skip.as_ref())
+        .is_some_and(|s| *s.get_ref())
+}
+
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
@@ -515,6 +523,8 @@ pub struct PlanOptions {
 /// ```
 pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
+    // Scenarios whose quick table says `skip = true`, under --quick.
+    let mut skipped: Vec<String> = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
@@ -541,6 +551,9 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             }
             for sc in &suite.scenario {
                 let resolved = resolve(source, sc, &suite.settings, args.quick)?;
+                if args.quick && skips_quick(sc.get_ref()) {
+                    skipped.push(resolved.0.name.clone());
+                }
                 if scenarios
                     .iter()
                     .any(|(s, _): &(Scenario, Overrides)| s.name == resolved.0.name)
@@ -586,6 +599,18 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
+    let mut quick_notices = Vec::new();
+    scenarios.retain(|s| {
+        let skip = skipped.contains(&s.name) && !args.only.contains(&s.name);
+        if skip {
+            quick_notices.push(format!(
+                "{}: left out under --quick (its quick table says `skip = true`); \
+                 `--only {}` runs it",
+                s.name, s.name
+            ));
+        }
+        !skip
+    });
     refuse_unused_flags(&scenarios, &flags)?;
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
@@ -608,7 +633,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
-    let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
+    let notices = quick_notices
+        .into_iter()
+        .chain(scenarios.iter_mut().flat_map(add_baselines))
+        .collect();
     for s in &mut scenarios {
         s.cpu_bound = s.workload == WorkloadKind::Cpu
             || (s.workload == WorkloadKind::Mixed && s.cpu_fraction >= 0.5);
@@ -755,6 +783,15 @@ fn resolve(
         ..Overrides::default()
     }
     .then(&Overrides::from_spec(source, s.workload, spec)?);
+    if let Some(skip) = &spec.skip {
+        return Err(located(
+            source,
+            skip.span(),
+            Some("skip"),
+            "can only be set in a [scenario.quick] table",
+            "to leave the scenario out of --quick runs, put `skip = true` under [scenario.quick]",
+        ));
+    }
     if let Some(q) = &spec.quick {
         let q_spec = q.get_ref();
         for (key, set) in [
@@ -1318,6 +1355,44 @@ mod tests {
         assert!(plan.points[1].params.contains(&("cpu_threads", 2.0)));
         // No speedup, so no baseline is added.
         assert!(plan.settings.notices.is_empty());
+    }
+
+    #[test]
+    fn a_quick_table_can_leave_its_scenario_out_of_quick_runs() {
+        let text = "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\nmodels = [\"thread\"]\n\n\
+            [[scenario]]\nname = \"b\"\nworkload = \"io-file\"\nmodels = [\"thread\"]\n\
+            [scenario.quick]\nskip = true\n";
+        let sources = suite(text);
+        let names = |opts: &PlanOptions| {
+            let plan = build(&sources, opts).unwrap();
+            let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+            (names, plan.settings.notices)
+        };
+        assert_eq!(names(&PlanOptions::default()).0, ["a", "b"]);
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        let (kept, notices) = names(&quick);
+        assert_eq!(kept, ["a"]);
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.starts_with("b: left out under --quick")),
+            "{notices:?}"
+        );
+        // Named by --only, it runs.
+        let only_b = PlanOptions {
+            only: vec!["b".into()],
+            ..quick
+        };
+        assert_eq!(names(&only_b).0, ["b"]);
+        // Outside a quick table the key is refused where it stands.
+        let bad = suite(&text.replace("[scenario.quick]\nskip", "skip"));
+        let err = build(&bad, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":10:") && err.contains("key `skip`"), "{err}");
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct ScenarioSpec {
     pub check_interval: Option<Spanned<NonZeroU32>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
+    /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
+    /// out of `--quick` runs (unless `--only` names it).
+    pub skip: Option<Spanned<bool>>,
     pub quick: Option<Spanned<Box<ScenarioSpec>>>,
 }
 
