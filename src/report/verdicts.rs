@@ -733,8 +733,8 @@ fn cost_per_unit(
     };
     let memory_models = memory(&threads).zip(memory(&processes));
     if let Some((t, p)) = &memory_models {
-        rest_on(&t.model);
-        rest_on(&p.model);
+        rest_on(t.model);
+        rest_on(p.model);
     }
     let pools = [
         (world.threads[1], world.process_pool),
