@@ -156,7 +156,9 @@ fn supervise(result: &mut LifecycleResult, timeout: Duration, cancel: &AtomicBoo
         match serde_json::from_str::<LifecycleState>(&line) {
             Ok(state) => result.states.push(state),
             Err(e) => {
-                return Outcome::Failed(format!("the demo printed a line that is not a state: {e}"));
+                return Outcome::Failed(format!(
+                    "the demo printed a line that is not a state: {e}"
+                ));
             }
         }
     }

@@ -246,6 +246,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
         if !s.description.is_empty() {
             outln!("  {}", terminal_line(&s.description));
         }
+        if s.workload == parabench::spec::WorkloadKind::Lifecycle {
+            outln!("  one run of the lifecycle demo, no sweep and no model");
+            continue;
+        }
         outln!(
             "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
             s.workers,
