@@ -320,7 +320,7 @@ impl Demo {
             release_r.as_raw_fd(),
             hold_r.as_raw_fd(),
         );
-        let parent = sys::fork(&opts("pb-orphan-dad", &[rw, rr, hr]), move || {
+        let parent = sys::fork(&opts("pb-orphan-par", &[rw, rr, hr]), move || {
             // The grandchild must outlive its parent: no parent-death signal.
             // It ends when the demo closes `hold` (or dies).
             let grandchild = ForkOptions {
