@@ -59,6 +59,9 @@ pub enum Command {
     /// Internal: run tasks sent over stdin (used by the process models)
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Internal: the lifecycle scenario's demo process (started by `run`)
+    #[command(hide = true)]
+    LifecycleChild(LifecycleChildArgs),
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -216,6 +219,13 @@ pub struct HistoryArgs {
     pub inputs: Vec<PathBuf>,
     #[arg(long, default_value = "reports/history")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LifecycleChildArgs {
+    /// Milliseconds the demo may take in all (the harness's case timeout)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub limit_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -116,6 +116,9 @@ pub fn table(report: &RunReport) -> String {
     for c in &report.cases {
         out.push_str(&row(c));
     }
+    for l in &report.lifecycle {
+        out.push_str(&lifecycle_rows(l));
+    }
     out.push_str("\nverdicts:\n");
     for notice in crate::report::verdicts::notices(report) {
         out.push_str(&format!("  note: {}\n", terminal_line(&notice)));
@@ -156,6 +159,28 @@ fn row(c: &CaseResult) -> String {
         c.repetitions.len(),
         terminal_line(&c.status.to_string())
     )
+}
+
+/// A lifecycle run: one line for the run, one per state.
+fn lifecycle_rows(l: &crate::results::LifecycleResult) -> String {
+    let mut out = format!(
+        "\nlifecycle {}: {} in {:.0} ms; left behind: {} zombie(s), {} stray process(es)\n",
+        terminal_line(&l.scenario),
+        terminal_line(&l.status.to_string()),
+        l.wall_s * 1e3,
+        l.zombies_left,
+        l.strays_left
+    );
+    for s in &l.states {
+        out.push_str(&format!(
+            "  {:<20} {:<8} {:>8.1} ms  {}\n",
+            truncate(&terminal_line(&s.state), 20),
+            if s.seen { "seen" } else { "NOT SEEN" },
+            s.step_ms,
+            truncate(&terminal_line(&s.observed), 100)
+        ));
+    }
+    out
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -41,6 +41,9 @@ fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
         Command::Worker(args) => parabench::model::worker::serve(args.pool).map(|()| 0),
+        Command::LifecycleChild(args) => {
+            parabench::lifecycle::serve(std::time::Duration::from_millis(args.limit_ms))
+        }
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
@@ -183,7 +186,12 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         .cases
         .iter()
         .filter(|c| c.status.is_failure())
-        .count();
+        .count()
+        + report
+            .lifecycle
+            .iter()
+            .filter(|l| l.status.is_failure())
+            .count();
     if report.interrupted {
         errln!("interrupted: {} cases saved", report.cases.len());
         return Ok(130);
@@ -237,6 +245,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
         outln!("{} ({})", terminal_line(&s.name), s.workload.id());
         if !s.description.is_empty() {
             outln!("  {}", terminal_line(&s.description));
+        }
+        if s.workload == parabench::spec::WorkloadKind::Lifecycle {
+            outln!("  one run of the lifecycle demo, no sweep and no model");
+            continue;
         }
         outln!(
             "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",

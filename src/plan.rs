@@ -308,8 +308,12 @@ impl Scenario {
         out
     }
 
-    /// Every (tasks, size) point, in sweep order.
+    /// Every (tasks, size) point, in sweep order; none for a lifecycle
+    /// scenario, which the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
+        if self.workload == WorkloadKind::Lifecycle {
+            return Vec::new();
+        }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
             self.task_ms.iter().map(|&ms| Some(ms)).collect()
         } else {
@@ -352,7 +356,7 @@ impl Scenario {
                 task_ms * self.cpu_fraction,
                 task_ms * (1.0 - self.cpu_fraction),
             ),
-            WorkloadKind::IoSocket | WorkloadKind::IoFile => (0.0, 0.0),
+            WorkloadKind::IoSocket | WorkloadKind::IoFile | WorkloadKind::Lifecycle => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -418,6 +422,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
+            WorkloadKind::Lifecycle => vec![],
         }
     }
 }
@@ -443,6 +448,8 @@ fn skips_quick(spec: &ScenarioSpec) -> bool {
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
     match key {
+        // The lifecycle demo has nothing to size or sweep.
+        _ if w == Lifecycle => false,
         "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
         "kernel" => matches!(w, Cpu | Mixed | Convoy),
         "cpu_fraction" => w == Mixed,
@@ -693,7 +700,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        models: ModelKind::ALL.map(ModelId::native).to_vec(),
+        // The lifecycle demo runs no model.
+        models: if workload == WorkloadKind::Lifecycle {
+            Vec::new()
+        } else {
+            ModelKind::ALL.map(ModelId::native).to_vec()
+        },
         workers: vec![1, 2, 4],
         tasks: vec![8],
         cpu_threads: vec![0, 1, 2],
@@ -1053,6 +1065,29 @@ impl Overrides {
             }
             None => None,
         };
+        // Keys read without `take!` are checked here.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
+        }
         let legacy_gil = match &spec.gil {
             Some(v) => Some(match v.get_ref().as_str() {
                 "new" => false,

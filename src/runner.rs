@@ -118,6 +118,7 @@ pub fn run_with(
         scenarios: plan.scenarios.iter().map(scenario_info).collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
+        lifecycle: Vec::new(),
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),
@@ -176,6 +177,23 @@ pub fn run_with(
         if report.interrupted {
             break;
         }
+    }
+    // Lifecycle scenarios have no points: each is one run of its demo.
+    for s in plan
+        .scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::Lifecycle)
+    {
+        if report.interrupted {
+            break;
+        }
+        report.lifecycle.push(crate::lifecycle::run(
+            &s.name,
+            plan.settings.case_timeout,
+            cancel,
+        ));
+        report.interrupted = cancel.load(Ordering::Relaxed);
+        crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     }
     report.environment.finish();
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
@@ -731,7 +749,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
-        WorkloadKind::Cpu | WorkloadKind::Convoy => 0.0,
+        WorkloadKind::Cpu | WorkloadKind::Convoy | WorkloadKind::Lifecycle => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor

@@ -39,16 +39,19 @@ pub enum WorkloadKind {
     IoFile,
     Mixed,
     Convoy,
+    /// Each state of a process's life, shown on the OS (see `lifecycle`).
+    Lifecycle,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 7] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
+        WorkloadKind::Lifecycle,
     ];
 
     pub fn id(self) -> &'static str {
@@ -59,6 +62,7 @@ impl WorkloadKind {
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
+            WorkloadKind::Lifecycle => "lifecycle",
         }
     }
 }

@@ -19,7 +19,9 @@ pub fn set_worker_exe(exe: PathBuf) {
     let _ = WORKER_EXE.set(exe);
 }
 
-fn worker_exe() -> std::io::Result<PathBuf> {
+/// The binary to re-execute for a child of the harness: this one, or the
+/// one `set_worker_exe` named.
+pub fn worker_exe() -> std::io::Result<PathBuf> {
     match WORKER_EXE.get() {
         Some(p) => Ok(p.clone()),
         None => std::env::current_exe(),

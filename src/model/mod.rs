@@ -24,7 +24,7 @@ use crate::workload::{NoGil, Task, TaskOutput, TaskShape, blocking};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use child::set_worker_exe;
+pub use child::{set_worker_exe, worker_exe};
 pub use id::{ModelId, ModelKind, num_cpus};
 pub use pool::Handle;
 

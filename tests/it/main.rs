@@ -7,6 +7,7 @@ mod export;
 mod history;
 mod inputs;
 mod layers;
+mod lifecycle;
 mod memory;
 mod models;
 mod report;
