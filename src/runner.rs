@@ -593,6 +593,10 @@ fn run_once(
         gil: case.model.gil.then_some(plan.gil),
         shape: Some(&point.shape),
         switch_interval: plan.switch_interval,
+        start: crate::model::Start {
+            method: case.model.start,
+            parent_mib: point.parent_mib,
+        },
     };
     let model = case.model.kind;
     // A convoy gets a fresh board per batch, marked done once the batch

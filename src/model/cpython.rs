@@ -229,6 +229,7 @@ mod tests {
             gil: None,
             shape: None,
             switch_interval: Duration::from_millis(5),
+            start: Default::default(),
         };
         match CpythonModel(ModelKind::Thread).run(&batch) {
             Err(ModelError::Setup(e)) => assert!(e.to_string().contains("not a CPython model")),
