@@ -852,6 +852,11 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 repetitions: c.reps.clone(),
+                start_method: c
+                    .model
+                    .kind
+                    .uses_processes()
+                    .then(|| c.model.start.id().to_owned()),
             }
         })
         .collect()
