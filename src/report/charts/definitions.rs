@@ -558,7 +558,11 @@ fn start_up(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Buil
         .collect();
     let ys: Vec<f64> = series
         .iter()
-        .flat_map(|s| s.cases.iter().filter_map(|c| start_up_per_worker(report, c)))
+        .flat_map(|s| {
+            s.cases
+                .iter()
+                .filter_map(|c| start_up_per_worker(report, c))
+        })
         .collect();
     let (scale, unit) = time_axis(ys.iter().copied().fold(0.0, f64::max));
     let (models, lines): (Vec<&str>, Vec<Line>) = sweep_lines(&series, |case| {
@@ -629,9 +633,14 @@ mod tests {
             cases.push(case(&report, "process:fork", mib, 1e-5));
             cases.push(case(&report, "process-pool:forkserver", mib, 0.0));
         }
-        let models: Vec<String> = ["sequential", "process", "process:fork", "process-pool:forkserver"]
-            .map(str::to_owned)
-            .to_vec();
+        let models: Vec<String> = [
+            "sequential",
+            "process",
+            "process:fork",
+            "process-pool:forkserver",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         let info = ScenarioInfo {
             name: "start".into(),
             description: String::new(),
@@ -648,7 +657,10 @@ mod tests {
         };
         // The baseline starts no process: three lines, one per method.
         let names: Vec<&str> = legend.iter().map(|e| e.label.as_str()).collect();
-        assert_eq!(names, ["process", "process:fork", "process-pool:forkserver"]);
+        assert_eq!(
+            names,
+            ["process", "process:fork", "process-pool:forkserver"]
+        );
         let fork = &lines.lines[1];
         let xs: Vec<f64> = fork.points.iter().map(|p| p.x).collect();
         assert_eq!(xs, [0.0, 256.0, 1024.0]);
