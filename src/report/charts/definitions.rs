@@ -586,7 +586,7 @@ fn start_up(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Buil
         lines,
     });
     let note = format!(
-        "{}; pools: start-up / workers; one process per task: wall per task, less its run",
+        "{}; pools: start-up ÷ workers, else wall per task − run",
         slice.fixed
     );
     Some((note, plot, model_entries(models, Swatch::Solid)))
