@@ -286,6 +286,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     for m in parabench::model::ModelKind::CPYTHON {
         outln!("  {:<20} {}", m.id(), m.describe());
     }
+    outln!(
+        "  {:<20} a process model started by fork or forkserver (`start_method`; spawn is the default)",
+        "MODEL:METHOD"
+    );
     Ok(0)
 }
 

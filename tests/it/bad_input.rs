@@ -137,7 +137,7 @@ fn start_method_keys_without_a_process_model_are_refused_naming_them() {
             .map(str::to_owned)
             .to_vec();
         let name = key.split(' ').next().unwrap();
-        assert_refused(&args, &format!("suite.toml:5:"), dir.path());
+        assert_refused(&args, "suite.toml:5:", dir.path());
         assert_refused(&args, &format!("`{name}`"), dir.path());
     }
 }
