@@ -8,6 +8,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use parabench::compare::{CompareFormat, Metric, metric};
 use parabench::export::ExportFormat;
+use parabench::model::StartMethod;
 use parabench::plan::PlanOptions;
 use parabench::spec::WorkloadKind;
 use std::path::PathBuf;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Internal: the lifecycle scenario's demo process (started by `run`)
     #[command(hide = true)]
     LifecycleChild(LifecycleChildArgs),
+    /// Internal: fork workers on request (the forkserver start method)
+    #[command(hide = true)]
+    Forkserver,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -128,6 +132,12 @@ pub struct RunArgs {
     /// Round trips per io-socket task (overrides the suite)
     #[arg(long)]
     pub round_trips: Option<u32>,
+    /// How the process models start workers, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_delimiter = ',', value_parser = one_of(&StartMethod::ALL, StartMethod::id))]
+    pub start_method: Vec<StartMethod>,
+    /// MiB the parent program holds while workers start, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_name = "MIB", value_delimiter = ',')]
+    pub parent_mib: Vec<u64>,
     /// Do not write index.html, charts and summary.md (results.json only)
     #[arg(long)]
     pub no_report: bool,
@@ -166,6 +176,8 @@ impl RunArgs {
             touch_kib: self.touch_kib,
             server_delay_ms: self.server_delay_ms,
             round_trips: self.round_trips,
+            start_method: self.start_method.clone(),
+            parent_mib: self.parent_mib.clone(),
         }
     }
 }

@@ -32,6 +32,20 @@ macro_rules! errln {
 }
 
 fn main() -> ExitCode {
+    // The `fork` start method's launcher is forked now, while this process
+    // has one thread: before clap, the Ctrl-C handler, tokio or anything
+    // else can start one (see model/forker.rs). Only `run` starts workers.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "run")
+        && let Err(e) = parabench::model::start::fork_launcher()
+    {
+        errln!("warning: the fork start method is unavailable: {e}");
+    }
+    let code = run_command();
+    parabench::model::start::shutdown();
+    code
+}
+
+fn run_command() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage_error(&err)),
@@ -44,6 +58,7 @@ fn main() -> ExitCode {
         Command::LifecycleChild(args) => {
             parabench::lifecycle::serve(std::time::Duration::from_millis(args.limit_ms))
         }
+        Command::Forkserver => parabench::model::start::serve_forkserver(),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
@@ -283,6 +298,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     for m in parabench::model::ModelKind::CPYTHON {
         outln!("  {:<20} {}", m.id(), m.describe());
     }
+    outln!(
+        "  {:<20} a process model started by fork or forkserver (`start_method`; spawn is the default)",
+        "MODEL:METHOD"
+    );
     Ok(0)
 }
 

@@ -4,9 +4,10 @@
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
 pub mod bounds;
+mod start_method;
 
 use crate::gil::GilKind;
-use crate::model::id::{ModelId, ModelKind};
+use crate::model::id::{ModelId, ModelKind, StartMethod};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
 use crate::workload::{Kernel, SocketShape, TaskShape};
 use std::ops::Range;
@@ -200,6 +201,11 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
+    /// How the process models start workers; each process model runs once
+    /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
+    pub start_method: Vec<StartMethod>,
+    /// MiB the parent program holds while it starts workers, swept.
+    pub parent_mib: Vec<u64>,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -212,6 +218,8 @@ pub struct Point {
     /// Convoy points: this many CPU-bound tasks run beside one IO task that
     /// does the round trips (the probe), each on a worker of its own.
     pub cpu_threads: Option<usize>,
+    /// MiB the parent program holds while the process models start workers.
+    pub parent_mib: u64,
 }
 
 /// One point of a scenario's sweep with every case to run at it, resolved
@@ -272,6 +280,10 @@ impl Scenario {
                     .iter()
                     .copied()
                     .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
+                    .chain(
+                        start_method::sweeps_parent(self)
+                            .then_some(("parent_mib", point.parent_mib as f64)),
+                    )
                     .collect(),
                 cases: self.cases_at(&point),
                 point,
@@ -328,6 +340,7 @@ impl Scenario {
                         task_ms,
                         shape: self.shape(task_ms.unwrap_or(0.0)),
                         cpu_threads: Some(k),
+                        parent_mib: 0,
                     });
                 }
             }
@@ -335,12 +348,15 @@ impl Scenario {
         }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
-                out.push(Point {
-                    tasks,
-                    task_ms,
-                    shape: self.shape(task_ms.unwrap_or(0.0)),
-                    cpu_threads: None,
-                });
+                for &parent_mib in &self.parent_mib {
+                    out.push(Point {
+                        tasks,
+                        task_ms,
+                        shape: self.shape(task_ms.unwrap_or(0.0)),
+                        cpu_threads: None,
+                        parent_mib,
+                    });
+                }
             }
         }
         out
@@ -459,6 +475,8 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "workers" | "tasks" => w != Convoy,
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
+        // A convoy's points follow from its CPU threads alone.
+        "parent_mib" => w != Convoy,
         _ => true,
     }
 }
@@ -510,6 +528,10 @@ pub struct PlanOptions {
     pub touch_kib: Option<u64>,
     pub server_delay_ms: Option<f64>,
     pub round_trips: Option<u32>,
+    /// `--start-method`: how the process models start workers, swept.
+    pub start_method: Vec<StartMethod>,
+    /// `--parent-mib`, swept.
+    pub parent_mib: Vec<u64>,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -619,6 +641,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         !skip
     });
     refuse_unused_flags(&scenarios, &flags)?;
+    start_method::refuse_unused_flags(&scenarios, &flags)?;
+    for s in &mut scenarios {
+        start_method::expand_models(s);
+    }
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
@@ -726,6 +752,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
+        start_method: vec![StartMethod::Spawn],
+        parent_mib: vec![0],
     }
 }
 
@@ -845,6 +873,7 @@ fn resolve(
     // flag sets is checked in `build`.
     let mut checked = s.clone();
     o.apply(&mut checked);
+    start_method::check_file_keys(source, spec, &checked)?;
     bounds::check_ranges(&checked).map_err(|e| {
         // The quick table's value wins under --quick, so point at it first.
         let quick_spec = spec
@@ -884,6 +913,8 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
+        "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
+        "start_method" => spec.start_method.as_ref().map(Spanned::span),
         _ => None,
     }
 }
@@ -945,7 +976,9 @@ macro_rules! every_override {
             check_interval,
             repetitions,
             max_repetitions,
-            warmup
+            warmup,
+            start_method,
+            parent_mib
         )
     };
 }
@@ -975,6 +1008,8 @@ pub struct Overrides {
     pub repetitions: Option<u32>,
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
+    pub start_method: Option<Vec<StartMethod>>,
+    pub parent_mib: Option<Vec<u64>>,
 }
 
 impl Overrides {
@@ -1132,6 +1167,12 @@ impl Overrides {
             repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+            start_method: spec
+                .start_method
+                .as_ref()
+                .map(|v| start_method::parse_names(source, v))
+                .transpose()?,
+            parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
         })
     }
 }
@@ -1145,11 +1186,11 @@ fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), 
         }
         let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
         // Every key whose use depends on the workload has a bound, and so a
-        // flag name there, but the kernel.
-        let flag = if key == "kernel" {
-            "--kernel"
-        } else {
-            bounds::flag_of(key)
+        // flag name there, but the kernel and the start method.
+        let flag = match key {
+            "kernel" => "--kernel",
+            "start_method" => "--start-method",
+            _ => bounds::flag_of(key),
         };
         return Err(flag_err(
             flag,
@@ -1279,6 +1320,8 @@ impl Overrides {
             repetitions: args.repetitions,
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
+            start_method: start_method::dedup(&args.start_method),
+            parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
         })
     }
 }

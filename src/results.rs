@@ -382,6 +382,11 @@ pub struct CaseResult {
     pub gil: Option<GilCounters>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
+    /// How the model started its worker processes (`spawn`, `fork`,
+    /// `forkserver`; also a suffix of `model` when not `spawn`); absent for
+    /// models that start none, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_method: Option<String>,
 }
 
 impl CaseResult {

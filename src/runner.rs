@@ -611,6 +611,10 @@ fn run_once(
         gil: case.model.gil.then_some(plan.gil),
         shape: Some(&point.shape),
         switch_interval: plan.switch_interval,
+        start: crate::model::Start {
+            method: case.model.start,
+            parent_mib: point.parent_mib,
+        },
     };
     let model = case.model.kind;
     // A convoy gets a fresh board per batch, marked done once the batch
@@ -866,6 +870,11 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 repetitions: c.reps.clone(),
+                start_method: c
+                    .model
+                    .kind
+                    .uses_processes()
+                    .then(|| c.model.start.id().to_owned()),
             }
         })
         .collect()

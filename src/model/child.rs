@@ -59,6 +59,17 @@ pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
 }
 
 impl WorkerChild {
+    /// A worker a fork server started (see `start`), added to `live`.
+    pub(super) fn forked(f: super::forker::Forked, live: &LiveChildren) -> WorkerChild {
+        live.insert(f.pid);
+        WorkerChild {
+            pid: f.pid,
+            stdin: Some(ChildStdin::from(f.stdin)),
+            stdout: BufReader::new(ChildStdout::from(f.stdout)),
+            stderr: ChildStderr::from(f.stderr),
+        }
+    }
+
     pub fn send(&mut self, job: &Job) -> std::io::Result<()> {
         let stdin = self
             .stdin
