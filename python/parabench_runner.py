@@ -25,10 +25,15 @@ MASK = 0xFFFF_FFFF_FFFF_FFFF
 SEED = 0x9E37_79B9_7F4A_7C15
 KERNELS = ("hash",)
 MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio")
-# "fork" is the Linux default up to 3.13 and the cheapest way to start a worker;
-# 3.14 moved the default to "forkserver". The method used is in the response.
-# Set by `import_for` with the process models.
+# The request's `start_method` ("spawn", "fork" or "forkserver"); "fork", the
+# Linux default up to 3.13, when it names none (3.14 moved the default to
+# "forkserver"). The method used is in the response. Set by `import_for` with
+# the process models.
 START_METHOD = None
+# `parent_mib`: memory this process holds while it starts workers, every page
+# written. A "fork" child inherits it (copy-on-write); "spawn" and
+# "forkserver" children do not.
+_PARENT = None
 PR_SET_PDEATHSIG = 1
 # Generous bound on the warm-up barriers: a pool that cannot start its workers
 # within it is broken, and the error beats a hang.
@@ -727,6 +732,14 @@ def queue_unit(spec, idx):
             for _ in range(spec["consumers"]):
                 q.put(None)
         if joinable:
+            # join() returns whenever nothing put is unfinished, which can
+            # happen before another producer has put its items: the main
+            # work is over once every producer has put all and a join
+            # after that returns.
+            limit = now() + spec["limit_s"]
+            while board.get(Q_PUTTING_DONE) < producers and now() < limit:
+                q.join()
+                time.sleep(0.0001)
             q.join()
             board.put(Q_DONE, 1)
         queue_flush(q)
@@ -778,6 +791,12 @@ async def queue_unit_async(spec, idx):
             for _ in range(spec["consumers"]):
                 await q.put(None)
         if joinable:
+            # As in `queue_unit`: the main work is over once every producer
+            # has put all its items and a join after that returns.
+            limit = now() + spec["limit_s"]
+            while board.get(Q_PRODUCERS_DONE) < producers and now() < limit:
+                await q.join()
+                await asyncio.sleep(0.0001)
             await q.join()
             board.put(Q_DONE, 1)
         out["end_ns"] = time.monotonic_ns()
@@ -899,8 +918,18 @@ def pool_worker_warm():
     _WORKER_BARRIER.wait(WARM_TIMEOUT_S)
 
 
+def ready_start_method():
+    """Starts the fork server before the clock, as the harness does: Python
+    starts it once, at the first process, and keeps it for the run."""
+    if START_METHOD == "forkserver":
+        import multiprocessing.forkserver
+
+        multiprocessing.forkserver.ensure_running()
+
+
 def model_process_pool(task, workers, n_tasks):
     ctx = multiprocessing.get_context(START_METHOD)
+    ready_start_method()
     start = now()
     barrier = ctx.Barrier(workers)
     pool = concurrent.futures.ProcessPoolExecutor(
@@ -926,8 +955,13 @@ def model_process_pool(task, workers, n_tasks):
         pool.shutdown(wait=True)
 
 
-def process_task_main(conn, task, task_idx):
+def process_task_main(conn, task, task_idx, shared=None):
     die_with_parent()
+    if shared:
+        # The batch's multiprocessing locks and queue: inherited under fork,
+        # pickled as Process arguments under spawn and forkserver.
+        LOCKS.update(shared["locks"])
+        QUEUE.update(shared["queue"])
     try:
         result = run_task(task, task_idx)
         # The child's own peak PSS, sampled alive, travels with its result.
@@ -940,6 +974,7 @@ def process_task_main(conn, task, task_idx):
 
 def model_process(task, workers, n_tasks):
     ctx = multiprocessing.get_context(START_METHOD)
+    ready_start_method()
     results = []
     running = {}  # reader -> (process, task_idx)
     next_idx = 0
@@ -948,7 +983,8 @@ def model_process(task, workers, n_tasks):
         while len(results) < n_tasks:
             while len(running) < workers and next_idx < n_tasks:
                 reader, writer = ctx.Pipe(duplex=False)
-                p = ctx.Process(target=process_task_main, args=(writer, task, next_idx))
+                shared = {"locks": dict(LOCKS), "queue": dict(QUEUE)}
+                p = ctx.Process(target=process_task_main, args=(writer, task, next_idx, shared))
                 p.start()
                 # Only the child may hold the write end, so its death reads as EOF.
                 writer.close()
@@ -1077,7 +1113,7 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
     }
 
 
-def import_for(model):
+def import_for(model, start_method=None):
     """Imports the modules `model` needs, and only those: every call of a
     cpython-* case starts a fresh interpreter, and asyncio alone costs 40 ms
     of start-up that a thread model would pay for nothing."""
@@ -1090,7 +1126,12 @@ def import_for(model):
         import multiprocessing
         import multiprocessing.connection
 
-        START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        available = multiprocessing.get_all_start_methods()
+        if start_method is not None and start_method not in available:
+            raise ValueError(
+                "start method %r is not available here, only %s" % (start_method, ", ".join(available))
+            )
+        START_METHOD = start_method or ("fork" if "fork" in available else None)
 
 
 def validate(req):
@@ -1101,11 +1142,13 @@ def validate(req):
             raise ValueError("%s must be a positive integer" % key)
     if not isinstance(req.get("warmup", 0), int) or req.get("warmup", 0) < 0:
         raise ValueError("warmup must be a non-negative integer")
+    if not isinstance(req.get("parent_mib", 0), int) or req.get("parent_mib", 0) < 0:
+        raise ValueError("parent_mib must be a non-negative integer")
     task = req.get("task") or {}
     if task.get("cpu_ms", 0) > 0 and task.get("kernel", "hash") not in KERNELS:
         raise ValueError("unknown kernel %r, expected one of %s" % (task.get("kernel"), ", ".join(KERNELS)))
     if req["model"] in ("process", "process-pool") and START_METHOD is None:
-        raise ValueError("multiprocessing has no fork start method on this platform")
+        raise ValueError("multiprocessing has no start method to use on this platform")
     lock = req.get("lock")
     if lock:
         if req["model"] in ("thread-pool", "process-pool"):
@@ -1134,8 +1177,10 @@ def main():
     req = json.loads(sys.stdin.read())
     if os.environ.get("PARABENCH_TEST_HANG") == "1":
         test_hang()
-    import_for(req.get("model"))
+    import_for(req.get("model"), req.get("start_method"))
     validate(req)
+    global _PARENT
+    _PARENT = touch(req.get("parent_mib", 0) * 1024)
     if req.get("switch_interval_s"):
         sys.setswitchinterval(req["switch_interval_s"])
     spec = req.get("task") or {}

@@ -5,9 +5,10 @@
 
 pub mod bounds;
 pub mod coordination;
+mod start_method;
 
 use crate::gil::GilKind;
-use crate::model::id::{ModelId, ModelKind};
+use crate::model::id::{ModelId, ModelKind, StartMethod};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
 use crate::workload::{Kernel, SocketShape, TaskShape};
 use std::ops::Range;
@@ -201,6 +202,11 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
+    /// How the process models start workers; each process model runs once
+    /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
+    pub start_method: Vec<StartMethod>,
+    /// MiB the parent program holds while it starts workers, swept.
+    pub parent_mib: Vec<u64>,
     /// The lock workload's keys (`coordination`).
     pub coordination: coordination::Coordination,
 }
@@ -215,6 +221,8 @@ pub struct Point {
     /// Convoy points: this many CPU-bound tasks run beside one IO task that
     /// does the round trips (the probe), each on a worker of its own.
     pub cpu_threads: Option<usize>,
+    /// MiB the parent program holds while the process models start workers.
+    pub parent_mib: u64,
 }
 
 /// One point of a scenario's sweep with every case to run at it, resolved
@@ -275,6 +283,10 @@ impl Scenario {
                     .iter()
                     .copied()
                     .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
+                    .chain(
+                        start_method::sweeps_parent(self)
+                            .then_some(("parent_mib", point.parent_mib as f64)),
+                    )
                     .collect(),
                 cases: self.cases_at(&point),
                 point,
@@ -315,8 +327,12 @@ impl Scenario {
         out
     }
 
-    /// Every (tasks, size) point, in sweep order.
+    /// Every (tasks, size) point, in sweep order; none for a lifecycle
+    /// scenario, which the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
+        if self.workload == WorkloadKind::Lifecycle {
+            return Vec::new();
+        }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
             self.task_ms.iter().map(|&ms| Some(ms)).collect()
         } else {
@@ -331,6 +347,7 @@ impl Scenario {
                         task_ms,
                         shape: self.shape(task_ms.unwrap_or(0.0)),
                         cpu_threads: Some(k),
+                        parent_mib: 0,
                     });
                 }
             }
@@ -343,6 +360,7 @@ impl Scenario {
                 task_ms: None,
                 shape: self.shape(0.0),
                 cpu_threads: None,
+                parent_mib: 0,
             }];
         }
         if self.workload == WorkloadKind::Lock {
@@ -354,17 +372,21 @@ impl Scenario {
                     task_ms: None,
                     shape: self.shape(0.0),
                     cpu_threads: None,
+                    parent_mib: 0,
                 })
                 .collect();
         }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
-                out.push(Point {
-                    tasks,
-                    task_ms,
-                    shape: self.shape(task_ms.unwrap_or(0.0)),
-                    cpu_threads: None,
-                });
+                for &parent_mib in &self.parent_mib {
+                    out.push(Point {
+                        tasks,
+                        task_ms,
+                        shape: self.shape(task_ms.unwrap_or(0.0)),
+                        cpu_threads: None,
+                        parent_mib,
+                    });
+                }
             }
         }
         out
@@ -382,6 +404,7 @@ impl Scenario {
             ),
             WorkloadKind::IoSocket
             | WorkloadKind::IoFile
+            | WorkloadKind::Lifecycle
             | WorkloadKind::Lock
             | WorkloadKind::Queue => (0.0, 0.0),
         };
@@ -451,6 +474,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
+            WorkloadKind::Lifecycle => vec![],
             WorkloadKind::Lock => self.coordination.params(),
             WorkloadKind::Queue => self.coordination.queue_params(),
         }
@@ -466,10 +490,20 @@ pub struct Plan {
     pub points: Vec<PointPlan>,
 }
 
+/// True when the scenario's quick table leaves it out of `--quick` runs.
+fn skips_quick(spec: &ScenarioSpec) -> bool {
+    let quick = spec.quick.as_ref().map(|q| q.get_ref());
+    quick
+        .and_then(|q| q.skip.as_ref())
+        .is_some_and(|s| *s.get_ref())
+}
+
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
     match key {
+        // The lifecycle demo has nothing to size or sweep.
+        _ if w == Lifecycle => false,
         "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
         "kernel" => matches!(w, Cpu | Mixed | Convoy),
         "cpu_fraction" => w == Mixed,
@@ -482,6 +516,9 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
+        // A convoy's points follow from its CPU threads alone; a lock's from
+        // its units, a queue's is one.
+        "parent_mib" => !matches!(w, Convoy | Lock | Queue),
         k => coordination::applies(k, w).unwrap_or(true),
     }
 }
@@ -533,6 +570,10 @@ pub struct PlanOptions {
     pub touch_kib: Option<u64>,
     pub server_delay_ms: Option<f64>,
     pub round_trips: Option<u32>,
+    /// `--start-method`: how the process models start workers, swept.
+    pub start_method: Vec<StartMethod>,
+    /// `--parent-mib`, swept.
+    pub parent_mib: Vec<u64>,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -553,6 +594,8 @@ pub struct PlanOptions {
 /// ```
 pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
+    // Scenarios whose quick table says `skip = true`, under --quick.
+    let mut skipped: Vec<String> = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
@@ -579,6 +622,9 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             }
             for sc in &suite.scenario {
                 let resolved = resolve(source, sc, &suite.settings, args.quick)?;
+                if args.quick && skips_quick(sc.get_ref()) {
+                    skipped.push(resolved.0.name.clone());
+                }
                 if scenarios
                     .iter()
                     .any(|(s, _): &(Scenario, Overrides)| s.name == resolved.0.name)
@@ -624,7 +670,23 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
+    let mut quick_notices = Vec::new();
+    scenarios.retain(|s| {
+        let skip = skipped.contains(&s.name) && !args.only.contains(&s.name);
+        if skip {
+            quick_notices.push(format!(
+                "{}: left out under --quick (its quick table says `skip = true`); \
+                 `--only {}` runs it",
+                s.name, s.name
+            ));
+        }
+        !skip
+    });
     refuse_unused_flags(&scenarios, &flags)?;
+    start_method::refuse_unused_flags(&scenarios, &flags)?;
+    for s in &mut scenarios {
+        start_method::expand_models(s);
+    }
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
@@ -647,7 +709,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
-    let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
+    let notices = quick_notices
+        .into_iter()
+        .chain(scenarios.iter_mut().flat_map(add_baselines))
+        .collect();
     for s in &mut scenarios {
         s.cpu_bound = s.workload == WorkloadKind::Cpu
             || (s.workload == WorkloadKind::Mixed && s.cpu_fraction >= 0.5);
@@ -708,7 +773,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        models: ModelKind::ALL.map(ModelId::native).to_vec(),
+        // The lifecycle demo runs no model.
+        models: if workload == WorkloadKind::Lifecycle {
+            Vec::new()
+        } else {
+            ModelKind::ALL.map(ModelId::native).to_vec()
+        },
         workers: vec![1, 2, 4],
         tasks: vec![8],
         cpu_threads: vec![0, 1, 2],
@@ -729,6 +799,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
+        start_method: vec![StartMethod::Spawn],
+        parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
     }
 }
@@ -799,6 +871,15 @@ fn resolve(
         ..Overrides::default()
     }
     .then(&Overrides::from_spec(source, s.workload, spec)?);
+    if let Some(skip) = &spec.skip {
+        return Err(located(
+            source,
+            skip.span(),
+            Some("skip"),
+            "can only be set in a [scenario.quick] table",
+            "to leave the scenario out of --quick runs, put `skip = true` under [scenario.quick]",
+        ));
+    }
     if let Some(q) = &spec.quick {
         let q_spec = q.get_ref();
         for (key, set) in [
@@ -840,6 +921,7 @@ fn resolve(
     // flag sets is checked in `build`.
     let mut checked = s.clone();
     o.apply(&mut checked);
+    start_method::check_file_keys(source, spec, &checked)?;
     bounds::check_ranges(&checked).map_err(|e| {
         // The quick table's value wins under --quick, so point at it first.
         let quick_spec = spec
@@ -880,6 +962,8 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
+        "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
+        "start_method" => spec.start_method.as_ref().map(Spanned::span),
         k => coordination::key_span(spec, k),
     }
 }
@@ -941,7 +1025,9 @@ macro_rules! every_override {
             check_interval,
             repetitions,
             max_repetitions,
-            warmup
+            warmup,
+            start_method,
+            parent_mib
         )
     };
 }
@@ -971,6 +1057,8 @@ pub struct Overrides {
     pub repetitions: Option<u32>,
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
+    pub start_method: Option<Vec<StartMethod>>,
+    pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
     pub coordination: coordination::Layer,
 }
@@ -1068,6 +1156,29 @@ impl Overrides {
             }
             None => None,
         };
+        // Keys read without `take!` are checked here.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
+        }
         let legacy_gil = match &spec.gil {
             Some(v) => Some(match v.get_ref().as_str() {
                 "new" => false,
@@ -1112,6 +1223,12 @@ impl Overrides {
             repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+            start_method: spec
+                .start_method
+                .as_ref()
+                .map(|v| start_method::parse_names(source, v))
+                .transpose()?,
+            parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
             coordination: coordination::Layer::from_spec(source, w, spec)?,
         })
     }
@@ -1126,11 +1243,11 @@ fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), 
         }
         let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
         // Every key whose use depends on the workload has a bound, and so a
-        // flag name there, but the kernel.
-        let flag = if key == "kernel" {
-            "--kernel"
-        } else {
-            bounds::flag_of(key)
+        // flag name there, but the kernel and the start method.
+        let flag = match key {
+            "kernel" => "--kernel",
+            "start_method" => "--start-method",
+            _ => bounds::flag_of(key),
         };
         return Err(flag_err(
             flag,
@@ -1260,6 +1377,8 @@ impl Overrides {
             repetitions: args.repetitions,
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
+            start_method: start_method::dedup(&args.start_method),
+            parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),
         })
     }
@@ -1372,6 +1491,44 @@ mod tests {
         assert!(plan.points[1].params.contains(&("cpu_threads", 2.0)));
         // No speedup, so no baseline is added.
         assert!(plan.settings.notices.is_empty());
+    }
+
+    #[test]
+    fn a_quick_table_can_leave_its_scenario_out_of_quick_runs() {
+        let text = "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\nmodels = [\"thread\"]\n\n\
+            [[scenario]]\nname = \"b\"\nworkload = \"io-file\"\nmodels = [\"thread\"]\n\
+            [scenario.quick]\nskip = true\n";
+        let sources = suite(text);
+        let names = |opts: &PlanOptions| {
+            let plan = build(&sources, opts).unwrap();
+            let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+            (names, plan.settings.notices)
+        };
+        assert_eq!(names(&PlanOptions::default()).0, ["a", "b"]);
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        let (kept, notices) = names(&quick);
+        assert_eq!(kept, ["a"]);
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.starts_with("b: left out under --quick")),
+            "{notices:?}"
+        );
+        // Named by --only, it runs.
+        let only_b = PlanOptions {
+            only: vec!["b".into()],
+            ..quick
+        };
+        assert_eq!(names(&only_b).0, ["b"]);
+        // Outside a quick table the key is refused where it stands.
+        let bad = suite(&text.replace("[scenario.quick]\nskip", "skip"));
+        let err = build(&bad, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":10:") && err.contains("key `skip`"), "{err}");
     }
 
     #[test]

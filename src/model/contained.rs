@@ -32,6 +32,9 @@ pub struct ContainedJob {
     pub gil: Option<GilKind>,
     pub shape: Option<TaskShape>,
     pub switch_interval_ns: u64,
+    /// MiB the parent holds while a process model starts workers (the
+    /// start method travels in `model`).
+    pub parent_mib: u64,
     /// The child's own deadline; the parent's comes first.
     pub timeout_ms: u64,
 }
@@ -71,6 +74,7 @@ pub fn run(
         gil: batch.gil,
         shape: batch.shape.copied(),
         switch_interval_ns: batch.switch_interval.as_nanos() as u64,
+        parent_mib: batch.start.parent_mib,
         // A second past the parent's: the parent decides the timeout.
         timeout_ms: left.as_millis() as u64 + 1000,
     };
@@ -210,7 +214,7 @@ pub fn serve() -> anyhow::Result<()> {
         .read_to_string(&mut body)
         .context("reading the job")?;
     let job: ContainedJob = serde_json::from_str(&body).context("decoding the job")?;
-    let reply = match ModelId::parse(&job.model) {
+    let reply = match super::registry::parse(&job.model) {
         None => ContainedReply::Failed {
             kind: "setup".into(),
             message: format!("unknown model `{}`", job.model),
@@ -225,6 +229,10 @@ pub fn serve() -> anyhow::Result<()> {
                 gil: job.gil,
                 shape: job.shape.as_ref(),
                 switch_interval: Duration::from_nanos(job.switch_interval_ns),
+                start: super::Start {
+                    method: model.start,
+                    parent_mib: job.parent_mib,
+                },
             };
             match model_for(model.kind).run(&batch) {
                 Ok(o) => ContainedReply::Done {

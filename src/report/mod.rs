@@ -5,6 +5,7 @@
 
 mod charts;
 mod html;
+mod lifecycle;
 mod markdown;
 pub mod noise;
 mod palette;

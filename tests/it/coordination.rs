@@ -62,13 +62,15 @@ fn deadlocks_are_caught_named_and_cleaned_up_and_an_rlock_completes() {
         [[scenario]]\nname = \"reacquire-rlock\"\nworkload = \"lock\"\nmodels = [\"thread\", \"process\", \"async\"]\n\
         workers = 2\nprimitive = \"rlock\"\ndeadlock = \"reacquire\"\nsections = 10\n\
         [[scenario]]\nname = \"opposite\"\nworkload = \"lock\"\nmodels = [\"thread+gil\", \"process\"]\n\
-        workers = 2\nprimitive = \"mutex\"\ndeadlock = \"opposite-order\"\nsections = 10\n";
+        workers = 2\nprimitive = \"mutex\"\ndeadlock = \"opposite-order\"\nsections = 10\n\
+        start_method = [\"spawn\", \"fork\"]\n";
     let tag = tag("deadlock");
     let (report, took, _dir) = run(suite, &tag);
-    // Eight cases, six of them deadlocked: each is found within a fraction
-    // of its 20 s timeout.
+    // Nine cases (the opposite-order process case under spawn and fork),
+    // six of them deadlocked: each is found within a fraction of its 20 s
+    // timeout.
     assert!(took < Duration::from_secs(60), "{took:?}");
-    assert_eq!(report.cases.len(), 8);
+    assert_eq!(report.cases.len(), 9);
     for case in &report.cases {
         let want_deadlock = case.scenario != "reacquire-rlock";
         match (&case.status, want_deadlock) {
