@@ -125,6 +125,9 @@ pub struct RunArgs {
     /// Round trips per io-socket task (overrides the suite)
     #[arg(long)]
     pub round_trips: Option<u32>,
+    /// Floor: timed runs of each OS mechanism (overrides the suite)
+    #[arg(long)]
+    pub samples: Option<u32>,
     /// Do not write index.html, charts and summary.md (results.json only)
     #[arg(long)]
     pub no_report: bool,
@@ -163,6 +166,7 @@ impl RunArgs {
             touch_kib: self.touch_kib,
             server_delay_ms: self.server_delay_ms,
             round_trips: self.round_trips,
+            samples: self.samples,
         }
     }
 }

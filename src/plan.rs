@@ -28,6 +28,10 @@ pub const QUICK_MAX_REPETITIONS: u32 = 20;
 /// Seconds a point may spend on extra repetitions for an undecided verdict.
 pub const DEFAULT_POINT_BUDGET_S: f64 = 40.0;
 pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
+/// Timed runs of each mechanism in a `floor` scenario, and under `--quick`
+/// (see `floor`).
+pub const DEFAULT_FLOOR_SAMPLES: u32 = 1000;
+pub const QUICK_FLOOR_SAMPLES: u32 = 100;
 
 /// A suite file's name and text.
 pub struct Source {
@@ -200,6 +204,8 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
+    /// Floor: timed runs of each OS mechanism.
+    pub samples: u32,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -308,8 +314,12 @@ impl Scenario {
         out
     }
 
-    /// Every (tasks, size) point, in sweep order.
+    /// Every (tasks, size) point, in sweep order; a floor scenario has none
+    /// (the runner measures the floor itself).
     fn points(&self) -> Vec<Point> {
+        if self.workload == WorkloadKind::Floor {
+            return Vec::new();
+        }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
             self.task_ms.iter().map(|&ms| Some(ms)).collect()
         } else {
@@ -352,7 +362,7 @@ impl Scenario {
                 task_ms * self.cpu_fraction,
                 task_ms * (1.0 - self.cpu_fraction),
             ),
-            WorkloadKind::IoSocket | WorkloadKind::IoFile => (0.0, 0.0),
+            WorkloadKind::IoSocket | WorkloadKind::IoFile | WorkloadKind::Floor => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -418,6 +428,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
+            WorkloadKind::Floor => vec![],
         }
     }
 }
@@ -431,9 +442,25 @@ pub struct Plan {
     pub points: Vec<PointPlan>,
 }
 
+impl Plan {
+    /// The samples of each mechanism a `floor` scenario asks for (the most,
+    /// when several do); `None` when the run has no floor scenario.
+    pub fn floor_samples(&self) -> Option<u32> {
+        self.scenarios
+            .iter()
+            .filter(|s| s.workload == WorkloadKind::Floor)
+            .map(|s| s.samples)
+            .max()
+    }
+}
+
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
+    // The floor runs no task and no model: only its number of samples.
+    if w == Floor {
+        return key == "samples";
+    }
     match key {
         "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
         "kernel" => matches!(w, Cpu | Mixed | Convoy),
@@ -444,6 +471,7 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "workers" | "tasks" => w != Convoy,
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
+        "samples" => false,
         _ => true,
     }
 }
@@ -495,6 +523,8 @@ pub struct PlanOptions {
     pub touch_kib: Option<u64>,
     pub server_delay_ms: Option<f64>,
     pub round_trips: Option<u32>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<u32>,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -518,7 +548,13 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
-        scenarios.push((adhoc(workload), Overrides::default()));
+        // `--quick` shortens the floor as a quick table would.
+        let quick_floor = args.quick && workload == WorkloadKind::Floor;
+        let o = Overrides {
+            samples: quick_floor.then_some(QUICK_FLOOR_SAMPLES),
+            ..Overrides::default()
+        };
+        scenarios.push((adhoc(workload), o));
     } else {
         for source in sources {
             let suite = spec::parse(&source.text).map_err(|e| {
@@ -661,11 +697,16 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
 
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
     let convoy = workload == WorkloadKind::Convoy;
+    let floor = workload == WorkloadKind::Floor;
     Scenario {
         name,
         description: String::new(),
         workload,
-        models: ModelKind::ALL.map(ModelId::native).to_vec(),
+        models: if floor {
+            Vec::new()
+        } else {
+            ModelKind::ALL.map(ModelId::native).to_vec()
+        },
         workers: vec![1, 2, 4],
         tasks: vec![8],
         cpu_threads: vec![0, 1, 2],
@@ -686,6 +727,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
+        samples: DEFAULT_FLOOR_SAMPLES,
     }
 }
 
@@ -791,6 +833,10 @@ fn resolve(
         if table.is_none_or(|q| q.warmup.is_none()) {
             o.warmup = Some(0);
         }
+        if s.workload == WorkloadKind::Floor && table.is_none_or(|q| q.samples.is_none()) {
+            let n = o.samples.unwrap_or(s.samples);
+            o.samples = Some(n.min(QUICK_FLOOR_SAMPLES));
+        }
     }
     // The file's values, checked here where their lines are known; what a
     // flag sets is checked in `build`.
@@ -835,6 +881,7 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
+        "samples" => spec.samples.as_ref().map(Spanned::span),
         _ => None,
     }
 }
@@ -896,7 +943,8 @@ macro_rules! every_override {
             check_interval,
             repetitions,
             max_repetitions,
-            warmup
+            warmup,
+            samples
         )
     };
 }
@@ -926,6 +974,7 @@ pub struct Overrides {
     pub repetitions: Option<u32>,
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
+    pub samples: Option<u32>,
 }
 
 impl Overrides {
@@ -1000,6 +1049,29 @@ impl Overrides {
                 }
             };
         }
+        // Keys every workload with tasks takes; the floor refuses them.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
+        }
         let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect();
         let kernel = match &spec.kernel {
             Some(v) => {
@@ -1060,6 +1132,7 @@ impl Overrides {
             repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+            samples: take!(samples, |n: &std::num::NonZeroU32| n.get()),
         })
     }
 }
@@ -1073,11 +1146,11 @@ fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), 
         }
         let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
         // Every key whose use depends on the workload has a bound, and so a
-        // flag name there, but the kernel.
-        let flag = if key == "kernel" {
-            "--kernel"
-        } else {
-            bounds::flag_of(key)
+        // flag name there, but the kernel and the models.
+        let flag = match key {
+            "kernel" => "--kernel",
+            "models" => "--models",
+            _ => bounds::flag_of(key),
         };
         return Err(flag_err(
             flag,
@@ -1121,6 +1194,7 @@ impl Overrides {
             ("--max-repetitions", args.max_repetitions == Some(0)),
             ("--file-kib", args.file_kib == Some(0)),
             ("--round-trips", args.round_trips == Some(0)),
+            ("--samples", args.samples == Some(0)),
         ];
         if let Some((flag, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(flag_err(flag, "0 is not allowed: give 1 or more"));
@@ -1207,6 +1281,7 @@ impl Overrides {
             repetitions: args.repetitions,
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
+            samples: args.samples,
         })
     }
 }
@@ -1387,6 +1462,114 @@ mod tests {
         assert_eq!((s.tasks.clone(), s.warmup), (vec![5], 3));
         // The most repetitions is never below the fewest.
         assert_eq!((s.repetitions, s.max_repetitions), (50, 50));
+    }
+
+    #[test]
+    fn a_floor_has_samples_and_no_point() {
+        let plan = build(&[], &adhoc_opts(WorkloadKind::Floor)).unwrap();
+        assert!(plan.points.is_empty());
+        assert_eq!(plan.floor_samples(), Some(DEFAULT_FLOOR_SAMPLES));
+        assert!(plan.settings.notices.is_empty());
+        let quick = PlanOptions {
+            quick: true,
+            ..adhoc_opts(WorkloadKind::Floor)
+        };
+        assert_eq!(
+            build(&[], &quick).unwrap().floor_samples(),
+            Some(QUICK_FLOOR_SAMPLES)
+        );
+        let flagged = PlanOptions {
+            samples: Some(20),
+            ..quick
+        };
+        assert_eq!(build(&[], &flagged).unwrap().floor_samples(), Some(20));
+        // Not a floor: none.
+        let cpu = build(&[], &adhoc_opts(WorkloadKind::Cpu)).unwrap();
+        assert_eq!(cpu.floor_samples(), None);
+
+        let text = "[[scenario]]\nname = \"f\"\nworkload = \"floor\"\nsamples = 300\n\
+            [scenario.quick]\nsamples = 30\n\n\
+            [[scenario]]\nname = \"c\"\nworkload = \"cpu\"\ntasks = 2\n";
+        let plan = build(&suite(text), &PlanOptions::default()).unwrap();
+        assert_eq!(plan.floor_samples(), Some(300));
+        assert!(plan.points.iter().all(|p| p.scenario == "c"));
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        assert_eq!(
+            build(&suite(text), &quick).unwrap().floor_samples(),
+            Some(30)
+        );
+    }
+
+    #[test]
+    fn keys_and_flags_of_tasks_are_refused_for_the_floor() {
+        for key in [
+            "models = [\"thread\"]",
+            "workers = 2",
+            "tasks = 2",
+            "repetitions = 2",
+            "gil = \"legacy\"",
+        ] {
+            let text = format!("[[scenario]]\nname = \"f\"\nworkload = \"floor\"\n{key}\n");
+            let err = build(&suite(&text), &PlanOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("suite.toml:4:"), "{err}");
+            assert!(err.contains("does not apply to workload `floor`"), "{err}");
+        }
+        let text = "[[scenario]]\nname = \"c\"\nworkload = \"cpu\"\nsamples = 5\n";
+        let err = build(&suite(text), &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `samples`: does not apply to workload `cpu`"),
+            "{err}"
+        );
+        assert!(err.contains("applies to: floor"), "{err}");
+        for (opts, flag) in [
+            (
+                PlanOptions {
+                    models: vec!["thread".into()],
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--models",
+            ),
+            (
+                PlanOptions {
+                    workers: vec![2],
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--workers",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(5),
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--samples",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(0),
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--samples",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(100_001),
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--samples",
+            ),
+        ] {
+            match build(&[], &opts) {
+                Err(PlanError::Flag { flag: f, .. }) => assert_eq!(f, flag),
+                other => panic!("{flag}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub fn run_with(
     let before = measure::self_usage();
     let (calibration, calibrated) = calibrate(plan, cancel);
     let calibration_cpu = measure::self_usage().since(&before);
+    let (floor, floor_done) = match calibrated {
+        Ok(()) => measure_floor(plan, cancel),
+        Err(_) => (Vec::new(), Ok(())),
+    };
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness: Harness {
@@ -114,8 +118,14 @@ pub fn run_with(
             sources: plan.settings.sources.clone(),
         },
         calibration,
-        interrupted: calibrated.is_err(),
-        scenarios: plan.scenarios.iter().map(scenario_info).collect(),
+        interrupted: calibrated.is_err() || floor_done.is_err(),
+        // A floor scenario has no cases: its figures are `floor`.
+        scenarios: plan
+            .scenarios
+            .iter()
+            .filter(|s| s.workload != WorkloadKind::Floor)
+            .map(scenario_info)
+            .collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
         environment,
@@ -123,6 +133,7 @@ pub fn run_with(
             calibration_s: cpu_seconds(&calibration_cpu),
             ..HarnessCpu::default()
         }),
+        floor,
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.interrupted {
@@ -271,6 +282,44 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
         Ok(())
     })();
     (calibration, done)
+}
+
+/// Timed operations of each mechanism when the run has no floor scenario,
+/// and the most time each may take: what the run's models rest on, in a
+/// few hundred milliseconds at most.
+const FLOOR_SAMPLES: usize = 100;
+const FLOOR_LIMIT: Duration = Duration::from_millis(50);
+
+/// The OS floor, once per run: with a `floor` scenario, every mechanism,
+/// its `samples` each, within the case timeout each; otherwise the
+/// mechanisms the models of the 1-worker time-sized cases rest on (the ones
+/// the report's dispatch table compares), `FLOOR_SAMPLES` each within
+/// `FLOOR_LIMIT` each. Ctrl-C ends it with what it has, and `Err`.
+fn measure_floor(
+    plan: &Plan,
+    cancel: &AtomicBool,
+) -> (Vec<crate::results::FloorMeasurement>, Result<(), Stopped>) {
+    use crate::floor::{Mechanism, measure};
+    if let Some(samples) = plan.floor_samples() {
+        return measure(
+            &Mechanism::ALL,
+            samples as usize,
+            plan.settings.case_timeout,
+            cancel,
+        );
+    }
+    let mechanisms: Vec<Mechanism> = plan
+        .points
+        .iter()
+        .filter(|p| p.point.task_ms.is_some())
+        .flat_map(|p| &p.cases)
+        .filter(|c| c.workers == 1)
+        .filter_map(|c| crate::report::floor::floor_of(c.model.kind, None))
+        .collect();
+    if mechanisms.is_empty() {
+        return (Vec::new(), Ok(()));
+    }
+    measure(&mechanisms, FLOOR_SAMPLES, FLOOR_LIMIT, cancel)
 }
 
 /// The median time a sleep of `d` really takes here (timer slack, wakeup),
@@ -708,7 +757,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
-        WorkloadKind::Cpu | WorkloadKind::Convoy => 0.0,
+        WorkloadKind::Cpu | WorkloadKind::Convoy | WorkloadKind::Floor => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor

@@ -39,16 +39,19 @@ pub enum WorkloadKind {
     IoFile,
     Mixed,
     Convoy,
+    /// No tasks: the raw OS mechanisms the models rest on (`floor`).
+    Floor,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 7] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
+        WorkloadKind::Floor,
     ];
 
     pub fn id(self) -> &'static str {
@@ -59,6 +62,7 @@ impl WorkloadKind {
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
+            WorkloadKind::Floor => "floor",
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct ScenarioSpec {
     pub check_interval: Option<Spanned<NonZeroU32>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<Spanned<NonZeroU32>>,
     pub quick: Option<Spanned<Box<ScenarioSpec>>>,
 }
 

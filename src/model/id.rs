@@ -166,7 +166,10 @@ impl ModelId {
     /// one GIL, emulated or real: only one of them computes at a time.
     pub fn threads_share_one_gil(self) -> bool {
         (self.gil && matches!(self.kind, ModelKind::Thread | ModelKind::ThreadPool))
-            || matches!(self.kind, ModelKind::CpythonThread | ModelKind::CpythonThreadPool)
+            || matches!(
+                self.kind,
+                ModelKind::CpythonThread | ModelKind::CpythonThreadPool
+            )
     }
 
     pub const fn native(kind: ModelKind) -> ModelId {

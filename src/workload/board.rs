@@ -310,7 +310,10 @@ mod tests {
             let before = allowed();
             let board = Board::open(&path).unwrap();
             {
-                let _pinned = board.pin_this_thread().unwrap().expect("the board has a CPU");
+                let _pinned = board
+                    .pin_this_thread()
+                    .unwrap()
+                    .expect("the board has a CPU");
                 assert_eq!(allowed(), [cpu as usize]);
                 // SAFETY: no arguments.
                 assert_eq!(unsafe { libc::sched_getcpu() }, cpu as i32);
