@@ -634,9 +634,12 @@ fn run_once(
             Board::create(
                 &b.path,
                 b.cpu_tasks,
-                case.model.threads_share_one_gil().then_some(env.convoy_cpu).flatten(),
+                case.model
+                    .threads_share_one_gil()
+                    .then_some(env.convoy_cpu)
+                    .flatten(),
             )
-                .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
+            .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
         ),
         None => None,
     };
