@@ -238,6 +238,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
         if !s.description.is_empty() {
             outln!("  {}", terminal_line(&s.description));
         }
+        if s.workload == parabench::spec::WorkloadKind::Floor {
+            outln!("  {} samples of each OS mechanism, no model", s.samples);
+            continue;
+        }
         outln!(
             "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
             s.workers,
