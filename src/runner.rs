@@ -308,18 +308,32 @@ fn measure_floor(
             cancel,
         );
     }
-    let mechanisms: Vec<Mechanism> = plan
-        .points
-        .iter()
-        .filter(|p| p.point.task_ms.is_some())
-        .flat_map(|p| &p.cases)
-        .filter(|c| c.workers == 1)
-        .filter_map(|c| crate::report::floor::floor_of(c.model.kind, None))
-        .collect();
+    let mechanisms = floor_mechanisms(plan);
     if mechanisms.is_empty() {
         return (Vec::new(), Ok(()));
     }
     measure(&mechanisms, FLOOR_SAMPLES, FLOOR_LIMIT, cancel)
+}
+
+/// The mechanisms the models of the plan's 1-worker cases sized in time
+/// rest on, each once.
+fn floor_mechanisms(plan: &Plan) -> Vec<crate::floor::Mechanism> {
+    let mut out = Vec::new();
+    let cases = plan
+        .points
+        .iter()
+        .filter(|p| p.point.task_ms.is_some())
+        .flat_map(|p| &p.cases)
+        .filter(|c| c.workers == 1);
+    for case in cases {
+        // Once a case carries a start method (issue 10), pass it here too.
+        if let Some(m) = crate::report::floor::floor_of(case.model.kind, None)
+            && !out.contains(&m)
+        {
+            out.push(m);
+        }
+    }
+    out
 }
 
 /// The median time a sleep of `d` really takes here (timer slack, wakeup),
@@ -1029,6 +1043,44 @@ mod tests {
         }
         // A failed case is not run again after its first failure.
         assert_eq!(script.calls.load(Ordering::SeqCst), 2 * (2 + 2));
+        // The floor of the one 1-worker model with a dispatch, saved too.
+        let floor: Vec<String> = saved(out.path())
+            .floor
+            .into_iter()
+            .map(|f| f.mechanism)
+            .collect();
+        assert_eq!(floor, ["pthread-create-join"]);
+    }
+
+    #[test]
+    fn a_floor_scenario_measures_every_mechanism_and_runs_no_case() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        let plan = crate::plan::build(
+            &[],
+            &PlanOptions {
+                workload: Some(WorkloadKind::Floor),
+                samples: Some(3),
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let script = Arc::new(Script::default());
+        let cancel = AtomicBool::new(false);
+        let report = run_with(&plan, &opts, &cancel, &mut |_| {}, &fake(&script)).unwrap();
+        assert_eq!(script.calls.load(Ordering::SeqCst), 0);
+        assert!(report.cases.is_empty() && report.scenarios.is_empty());
+        assert_eq!(report.floor.len(), crate::floor::Mechanism::ALL.len());
+        assert!(
+            report
+                .floor
+                .iter()
+                .all(|f| f.samples == 3 || f.status.is_skipped())
+        );
+        assert_eq!(saved(out.path()).floor.len(), report.floor.len());
     }
 
     #[test]
@@ -1157,6 +1209,40 @@ mod tests {
             Err(CaseStatus::Failed(why)) => assert!(why.contains("timed out"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_floor_measured_is_that_of_the_one_worker_cases() {
+        use crate::floor::Mechanism;
+        let opts = PlanOptions {
+            workload: Some(WorkloadKind::Cpu),
+            models: vec![
+                "thread".into(),
+                "thread+gil".into(),
+                "process-pool".into(),
+                "cpython-thread".into(),
+            ],
+            workers: vec![1, 2],
+            ..PlanOptions::default()
+        };
+        let plan = crate::plan::build(&[], &opts).unwrap();
+        assert_eq!(
+            floor_mechanisms(&plan),
+            [Mechanism::PthreadCreateJoin, Mechanism::PipeCrossCore]
+        );
+        // Only at 2 workers: no dispatch table row, no floor.
+        let opts = PlanOptions {
+            workers: vec![2],
+            ..opts
+        };
+        assert!(floor_mechanisms(&crate::plan::build(&[], &opts).unwrap()).is_empty());
+        // Sockets have no task time to take off the wall.
+        let opts = PlanOptions {
+            workload: Some(WorkloadKind::IoSocket),
+            models: vec!["thread".into()],
+            ..PlanOptions::default()
+        };
+        assert!(floor_mechanisms(&crate::plan::build(&[], &opts).unwrap()).is_empty());
     }
 
     #[test]
