@@ -216,7 +216,8 @@ const INTRO: &str = "The raw OS mechanism each model rests on, measured in this 
     floor of its model's mechanism (thread: pthread create + join; process: posix_spawn, \
     as it re-executes the harness; thread-pool and rayon: a channel round trip; \
     process-pool: a pipe round trip across cores; async: a tokio spawn). The ratio's \
-    interval joins both intervals.";
+    interval joins both intervals. A pool or a runtime is handed a batch's tasks all at \
+    once and can overlap their hand-offs, so its ratio can fall below 1.";
 
 /// The section of `summary.md`; empty when the run measured no floor.
 pub(super) fn markdown(report: &RunReport) -> String {
