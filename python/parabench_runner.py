@@ -23,10 +23,15 @@ MASK = 0xFFFF_FFFF_FFFF_FFFF
 SEED = 0x9E37_79B9_7F4A_7C15
 KERNELS = ("hash",)
 MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio")
-# "fork" is the Linux default up to 3.13 and the cheapest way to start a worker;
-# 3.14 moved the default to "forkserver". The method used is in the response.
-# Set by `import_for` with the process models.
+# The request's `start_method` ("spawn", "fork" or "forkserver"); "fork", the
+# Linux default up to 3.13, when it names none (3.14 moved the default to
+# "forkserver"). The method used is in the response. Set by `import_for` with
+# the process models.
 START_METHOD = None
+# `parent_mib`: memory this process holds while it starts workers, every page
+# written. A "fork" child inherits it (copy-on-write); "spawn" and
+# "forkserver" children do not.
+_PARENT = None
 PR_SET_PDEATHSIG = 1
 # Generous bound on the warm-up barriers: a pool that cannot start its workers
 # within it is broken, and the error beats a hang.
@@ -429,8 +434,18 @@ def pool_worker_warm():
     _WORKER_BARRIER.wait(WARM_TIMEOUT_S)
 
 
+def ready_start_method():
+    """Starts the fork server before the clock, as the harness does: Python
+    starts it once, at the first process, and keeps it for the run."""
+    if START_METHOD == "forkserver":
+        import multiprocessing.forkserver
+
+        multiprocessing.forkserver.ensure_running()
+
+
 def model_process_pool(task, workers, n_tasks):
     ctx = multiprocessing.get_context(START_METHOD)
+    ready_start_method()
     start = now()
     barrier = ctx.Barrier(workers)
     pool = concurrent.futures.ProcessPoolExecutor(
@@ -470,6 +485,7 @@ def process_task_main(conn, task, task_idx):
 
 def model_process(task, workers, n_tasks):
     ctx = multiprocessing.get_context(START_METHOD)
+    ready_start_method()
     results = []
     running = {}  # reader -> (process, task_idx)
     next_idx = 0
@@ -594,7 +610,7 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
     }
 
 
-def import_for(model):
+def import_for(model, start_method=None):
     """Imports the modules `model` needs, and only those: every call of a
     cpython-* case starts a fresh interpreter, and asyncio alone costs 40 ms
     of start-up that a thread model would pay for nothing."""
@@ -607,7 +623,12 @@ def import_for(model):
         import multiprocessing
         import multiprocessing.connection
 
-        START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        available = multiprocessing.get_all_start_methods()
+        if start_method is not None and start_method not in available:
+            raise ValueError(
+                "start method %r is not available here, only %s" % (start_method, ", ".join(available))
+            )
+        START_METHOD = start_method or ("fork" if "fork" in available else None)
 
 
 def validate(req):
@@ -618,11 +639,13 @@ def validate(req):
             raise ValueError("%s must be a positive integer" % key)
     if not isinstance(req.get("warmup", 0), int) or req.get("warmup", 0) < 0:
         raise ValueError("warmup must be a non-negative integer")
+    if not isinstance(req.get("parent_mib", 0), int) or req.get("parent_mib", 0) < 0:
+        raise ValueError("parent_mib must be a non-negative integer")
     task = req.get("task") or {}
     if task.get("cpu_ms", 0) > 0 and task.get("kernel", "hash") not in KERNELS:
         raise ValueError("unknown kernel %r, expected one of %s" % (task.get("kernel"), ", ".join(KERNELS)))
     if req["model"] in ("process", "process-pool") and START_METHOD is None:
-        raise ValueError("multiprocessing has no fork start method on this platform")
+        raise ValueError("multiprocessing has no start method to use on this platform")
 
 
 def test_hang():
@@ -641,8 +664,10 @@ def main():
     req = json.loads(sys.stdin.read())
     if os.environ.get("PARABENCH_TEST_HANG") == "1":
         test_hang()
-    import_for(req.get("model"))
+    import_for(req.get("model"), req.get("start_method"))
     validate(req)
+    global _PARENT
+    _PARENT = touch(req.get("parent_mib", 0) * 1024)
     if req.get("switch_interval_s"):
         sys.setswitchinterval(req["switch_interval_s"])
     spec = req.get("task") or {}

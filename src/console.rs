@@ -99,8 +99,16 @@ impl Default for Progress {
 /// per verdict.
 pub fn table(report: &RunReport) -> String {
     let mut out = String::new();
+    // Wide enough for a start method after the model (`process-pool:fork`).
+    let model_w = report
+        .cases
+        .iter()
+        .map(|c| c.model.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(20, 32);
     let header = format!(
-        "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
+        "{:<16} {:<model_w$} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
         "scenario",
         "model",
         "wkrs",
@@ -114,7 +122,10 @@ pub fn table(report: &RunReport) -> String {
     );
     out.push_str(&header);
     for c in &report.cases {
-        out.push_str(&row(c));
+        out.push_str(&row(c, model_w));
+    }
+    for l in &report.lifecycle {
+        out.push_str(&lifecycle_rows(l));
     }
     out.push_str("\nverdicts:\n");
     for notice in crate::report::verdicts::notices(report) {
@@ -152,7 +163,7 @@ pub fn table(report: &RunReport) -> String {
     out
 }
 
-fn row(c: &CaseResult) -> String {
+fn row(c: &CaseResult, model_w: usize) -> String {
     let opt = |v: Option<f64>, prec: usize| v.map_or("-".to_owned(), |v| format!("{v:.prec$}"));
     let wall = c.wall_s.map_or("-".to_owned(), |w| {
         format!(
@@ -163,9 +174,9 @@ fn row(c: &CaseResult) -> String {
         )
     });
     format!(
-        "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
+        "{:<16} {:<model_w$} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
         truncate(&terminal_line(&c.scenario), 16),
-        truncate(&terminal_line(&c.model), 20),
+        truncate(&terminal_line(&c.model), model_w),
         c.workers,
         c.tasks,
         opt(c.task_ms, 1),
@@ -175,6 +186,28 @@ fn row(c: &CaseResult) -> String {
         c.repetitions.len(),
         terminal_line(&c.status.to_string())
     )
+}
+
+/// A lifecycle run: one line for the run, one per state.
+fn lifecycle_rows(l: &crate::results::LifecycleResult) -> String {
+    let mut out = format!(
+        "\nlifecycle {}: {} in {:.0} ms; left behind: {} zombie(s), {} stray process(es)\n",
+        terminal_line(&l.scenario),
+        terminal_line(&l.status.to_string()),
+        l.wall_s * 1e3,
+        l.zombies_left,
+        l.strays_left
+    );
+    for s in &l.states {
+        out.push_str(&format!(
+            "  {:<20} {:<8} {:>8.1} ms  {}\n",
+            truncate(&terminal_line(&s.state), 20),
+            if s.seen { "seen" } else { "NOT SEEN" },
+            s.step_ms,
+            truncate(&terminal_line(&s.observed), 100)
+        ));
+    }
+    out
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -127,6 +127,18 @@ pub struct CpythonRequest {
     /// probe is done; the probe waits until every CPU task runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub board: Option<BoardRequest>,
+    /// The process models: `multiprocessing.get_context(start_method)`;
+    /// Linux's default (`fork` before Python 3.14) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_method: Option<String>,
+    /// MiB the runner holds (a `bytearray`, every page written) while it
+    /// starts workers: what a `fork` child inherits and the others do not.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub parent_mib: u64,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -534,6 +546,8 @@ mod tests {
             switch_interval_s: Some(0.005),
             convoy: false,
             board: None,
+            start_method: None,
+            parent_mib: 0,
         }
     }
 
@@ -613,6 +627,39 @@ mod tests {
             assert_eq!(r.switch_interval_s, 0.005);
             assert!(r.process.user > Duration::ZERO, "{:?}", r.process);
         }
+    }
+
+    #[test]
+    fn every_start_method_reproduces_the_checksum_and_is_reported() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        for model in [CpythonModel::Process, CpythonModel::ProcessPool] {
+            for method in ["spawn", "fork", "forkserver"] {
+                let req = CpythonRequest {
+                    start_method: Some(method.to_owned()),
+                    parent_mib: 8,
+                    ..request(
+                        model,
+                        TaskRequest {
+                            cpu_ms: 1.0,
+                            ..no_task()
+                        },
+                    )
+                };
+                let r = run(&py, &req, TIMEOUT)
+                    .unwrap_or_else(|e| panic!("{} {method}: {e:#}", model.name()));
+                check_shape(&r, model, 4);
+                assert_eq!(r.start_method.as_deref(), Some(method));
+                // The runner held the parent's 8 MiB.
+                assert!(r.repetitions[0].peak_rss_bytes > 8 << 20);
+            }
+        }
+        let req = CpythonRequest {
+            start_method: Some("vfork".to_owned()),
+            ..request(CpythonModel::Process, no_task())
+        };
+        let err = run(&py, &req, TIMEOUT).unwrap_err();
+        assert!(format!("{err:#}").contains("vfork"), "{err:#}");
     }
 
     /// A loopback echo server; counts the connections it served.

@@ -20,6 +20,7 @@ pub mod fonts;
 pub mod gil;
 pub mod history;
 pub mod input;
+pub mod lifecycle;
 pub mod limits;
 pub mod load;
 pub mod machine;

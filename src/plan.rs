@@ -4,9 +4,10 @@
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
 pub mod bounds;
+mod start_method;
 
 use crate::gil::GilKind;
-use crate::model::id::{ModelId, ModelKind};
+use crate::model::id::{ModelId, ModelKind, StartMethod};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
 use crate::workload::{Kernel, SocketShape, TaskShape};
 use std::ops::Range;
@@ -206,6 +207,11 @@ pub struct Scenario {
     pub cpu_bound: bool,
     /// Floor: timed runs of each OS mechanism.
     pub samples: u32,
+    /// How the process models start workers; each process model runs once
+    /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
+    pub start_method: Vec<StartMethod>,
+    /// MiB the parent program holds while it starts workers, swept.
+    pub parent_mib: Vec<u64>,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -218,6 +224,8 @@ pub struct Point {
     /// Convoy points: this many CPU-bound tasks run beside one IO task that
     /// does the round trips (the probe), each on a worker of its own.
     pub cpu_threads: Option<usize>,
+    /// MiB the parent program holds while the process models start workers.
+    pub parent_mib: u64,
 }
 
 /// One point of a scenario's sweep with every case to run at it, resolved
@@ -278,6 +286,10 @@ impl Scenario {
                     .iter()
                     .copied()
                     .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
+                    .chain(
+                        start_method::sweeps_parent(self)
+                            .then_some(("parent_mib", point.parent_mib as f64)),
+                    )
                     .collect(),
                 cases: self.cases_at(&point),
                 point,
@@ -314,10 +326,11 @@ impl Scenario {
         out
     }
 
-    /// Every (tasks, size) point, in sweep order; a floor scenario has none
-    /// (the runner measures the floor itself).
+    /// Every (tasks, size) point, in sweep order; none for a floor scenario
+    /// (the runner measures the floor itself) or a lifecycle scenario, which
+    /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
-        if self.workload == WorkloadKind::Floor {
+        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
             return Vec::new();
         }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
@@ -334,6 +347,7 @@ impl Scenario {
                         task_ms,
                         shape: self.shape(task_ms.unwrap_or(0.0)),
                         cpu_threads: Some(k),
+                        parent_mib: 0,
                     });
                 }
             }
@@ -341,12 +355,15 @@ impl Scenario {
         }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
-                out.push(Point {
-                    tasks,
-                    task_ms,
-                    shape: self.shape(task_ms.unwrap_or(0.0)),
-                    cpu_threads: None,
-                });
+                for &parent_mib in &self.parent_mib {
+                    out.push(Point {
+                        tasks,
+                        task_ms,
+                        shape: self.shape(task_ms.unwrap_or(0.0)),
+                        cpu_threads: None,
+                        parent_mib,
+                    });
+                }
             }
         }
         out
@@ -362,7 +379,10 @@ impl Scenario {
                 task_ms * self.cpu_fraction,
                 task_ms * (1.0 - self.cpu_fraction),
             ),
-            WorkloadKind::IoSocket | WorkloadKind::IoFile | WorkloadKind::Floor => (0.0, 0.0),
+            WorkloadKind::IoSocket
+            | WorkloadKind::IoFile
+            | WorkloadKind::Lifecycle
+            | WorkloadKind::Floor => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -428,7 +448,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
-            WorkloadKind::Floor => vec![],
+            WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
         }
     }
 }
@@ -454,6 +474,14 @@ impl Plan {
     }
 }
 
+/// True when the scenario's quick table leaves it out of `--quick` runs.
+fn skips_quick(spec: &ScenarioSpec) -> bool {
+    let quick = spec.quick.as_ref().map(|q| q.get_ref());
+    quick
+        .and_then(|q| q.skip.as_ref())
+        .is_some_and(|s| *s.get_ref())
+}
+
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
@@ -462,6 +490,8 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         return key == "samples";
     }
     match key {
+        // The lifecycle demo has nothing to size or sweep.
+        _ if w == Lifecycle => false,
         "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
         "kernel" => matches!(w, Cpu | Mixed | Convoy),
         "cpu_fraction" => w == Mixed,
@@ -472,6 +502,8 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
         "samples" => false,
+        // A convoy's points follow from its CPU threads alone.
+        "parent_mib" => w != Convoy,
         _ => true,
     }
 }
@@ -525,6 +557,10 @@ pub struct PlanOptions {
     pub round_trips: Option<u32>,
     /// Floor: timed runs of each mechanism.
     pub samples: Option<u32>,
+    /// `--start-method`: how the process models start workers, swept.
+    pub start_method: Vec<StartMethod>,
+    /// `--parent-mib`, swept.
+    pub parent_mib: Vec<u64>,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -545,6 +581,8 @@ pub struct PlanOptions {
 /// ```
 pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
+    // Scenarios whose quick table says `skip = true`, under --quick.
+    let mut skipped: Vec<String> = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
@@ -577,6 +615,9 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             }
             for sc in &suite.scenario {
                 let resolved = resolve(source, sc, &suite.settings, args.quick)?;
+                if args.quick && skips_quick(sc.get_ref()) {
+                    skipped.push(resolved.0.name.clone());
+                }
                 if scenarios
                     .iter()
                     .any(|(s, _): &(Scenario, Overrides)| s.name == resolved.0.name)
@@ -622,7 +663,23 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
+    let mut quick_notices = Vec::new();
+    scenarios.retain(|s| {
+        let skip = skipped.contains(&s.name) && !args.only.contains(&s.name);
+        if skip {
+            quick_notices.push(format!(
+                "{}: left out under --quick (its quick table says `skip = true`); \
+                 `--only {}` runs it",
+                s.name, s.name
+            ));
+        }
+        !skip
+    });
     refuse_unused_flags(&scenarios, &flags)?;
+    start_method::refuse_unused_flags(&scenarios, &flags)?;
+    for s in &mut scenarios {
+        start_method::expand_models(s);
+    }
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
@@ -644,7 +701,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
-    let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
+    let notices = quick_notices
+        .into_iter()
+        .chain(scenarios.iter_mut().flat_map(add_baselines))
+        .collect();
     for s in &mut scenarios {
         s.cpu_bound = s.workload == WorkloadKind::Cpu
             || (s.workload == WorkloadKind::Mixed && s.cpu_fraction >= 0.5);
@@ -702,7 +762,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        models: if floor {
+        // The floor and the lifecycle demo run no model.
+        models: if floor || workload == WorkloadKind::Lifecycle {
             Vec::new()
         } else {
             ModelKind::ALL.map(ModelId::native).to_vec()
@@ -728,6 +789,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
         samples: DEFAULT_FLOOR_SAMPLES,
+        start_method: vec![StartMethod::Spawn],
+        parent_mib: vec![0],
     }
 }
 
@@ -797,6 +860,15 @@ fn resolve(
         ..Overrides::default()
     }
     .then(&Overrides::from_spec(source, s.workload, spec)?);
+    if let Some(skip) = &spec.skip {
+        return Err(located(
+            source,
+            skip.span(),
+            Some("skip"),
+            "can only be set in a [scenario.quick] table",
+            "to leave the scenario out of --quick runs, put `skip = true` under [scenario.quick]",
+        ));
+    }
     if let Some(q) = &spec.quick {
         let q_spec = q.get_ref();
         for (key, set) in [
@@ -842,6 +914,7 @@ fn resolve(
     // flag sets is checked in `build`.
     let mut checked = s.clone();
     o.apply(&mut checked);
+    start_method::check_file_keys(source, spec, &checked)?;
     bounds::check_ranges(&checked).map_err(|e| {
         // The quick table's value wins under --quick, so point at it first.
         let quick_spec = spec
@@ -882,6 +955,8 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
         "samples" => spec.samples.as_ref().map(Spanned::span),
+        "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
+        "start_method" => spec.start_method.as_ref().map(Spanned::span),
         _ => None,
     }
 }
@@ -944,7 +1019,9 @@ macro_rules! every_override {
             repetitions,
             max_repetitions,
             warmup,
-            samples
+            samples,
+            start_method,
+            parent_mib
         )
     };
 }
@@ -975,6 +1052,8 @@ pub struct Overrides {
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
     pub samples: Option<u32>,
+    pub start_method: Option<Vec<StartMethod>>,
+    pub parent_mib: Option<Vec<u64>>,
 }
 
 impl Overrides {
@@ -1088,6 +1167,29 @@ impl Overrides {
             }
             None => None,
         };
+        // Keys read without `take!` are checked here.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
+        }
         let legacy_gil = match &spec.gil {
             Some(v) => Some(match v.get_ref().as_str() {
                 "new" => false,
@@ -1133,6 +1235,12 @@ impl Overrides {
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
             samples: take!(samples, |n: &std::num::NonZeroU32| n.get()),
+            start_method: spec
+                .start_method
+                .as_ref()
+                .map(|v| start_method::parse_names(source, v))
+                .transpose()?,
+            parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
         })
     }
 }
@@ -1146,10 +1254,11 @@ fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), 
         }
         let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
         // Every key whose use depends on the workload has a bound, and so a
-        // flag name there, but the kernel and the models.
+        // flag name there, but the kernel, the models and the start method.
         let flag = match key {
             "kernel" => "--kernel",
             "models" => "--models",
+            "start_method" => "--start-method",
             _ => bounds::flag_of(key),
         };
         return Err(flag_err(
@@ -1282,6 +1391,8 @@ impl Overrides {
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
             samples: args.samples,
+            start_method: start_method::dedup(&args.start_method),
+            parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
         })
     }
 }
@@ -1393,6 +1504,44 @@ mod tests {
         assert!(plan.points[1].params.contains(&("cpu_threads", 2.0)));
         // No speedup, so no baseline is added.
         assert!(plan.settings.notices.is_empty());
+    }
+
+    #[test]
+    fn a_quick_table_can_leave_its_scenario_out_of_quick_runs() {
+        let text = "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\nmodels = [\"thread\"]\n\n\
+            [[scenario]]\nname = \"b\"\nworkload = \"io-file\"\nmodels = [\"thread\"]\n\
+            [scenario.quick]\nskip = true\n";
+        let sources = suite(text);
+        let names = |opts: &PlanOptions| {
+            let plan = build(&sources, opts).unwrap();
+            let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+            (names, plan.settings.notices)
+        };
+        assert_eq!(names(&PlanOptions::default()).0, ["a", "b"]);
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        let (kept, notices) = names(&quick);
+        assert_eq!(kept, ["a"]);
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.starts_with("b: left out under --quick")),
+            "{notices:?}"
+        );
+        // Named by --only, it runs.
+        let only_b = PlanOptions {
+            only: vec!["b".into()],
+            ..quick
+        };
+        assert_eq!(names(&only_b).0, ["b"]);
+        // Outside a quick table the key is refused where it stands.
+        let bad = suite(&text.replace("[scenario.quick]\nskip", "skip"));
+        let err = build(&bad, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":10:") && err.contains("key `skip`"), "{err}");
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct RunReport {
     /// run (see `floor`). Absent in older files and in runs without any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub floor: Vec<FloorMeasurement>,
+    /// What each `lifecycle` scenario saw on the OS (see `lifecycle`);
+    /// absent in older files and in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<LifecycleResult>,
 }
 
 /// One OS mechanism timed on its own (`floor`): many samples of one
@@ -65,6 +69,77 @@ pub struct FloorMeasurement {
     pub p90_ns: Option<f64>,
     /// Seconds spent measuring it, set-up included.
     pub wall_s: f64,
+}
+
+/// One run of a `lifecycle` scenario: each state of a process's life, shown
+/// on the real OS by a demo process (`parabench lifecycle-child`), with what
+/// was expected, what was seen, and what was left behind once it ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LifecycleResult {
+    pub scenario: String,
+    /// `ok` when every state was seen as expected and nothing was left
+    /// behind; otherwise why not.
+    pub status: CaseStatus,
+    /// The harness, and the demo process it started (the leader of a process
+    /// group that holds every process of the scenario).
+    pub harness_pid: u32,
+    pub demo_pid: u32,
+    /// The environment entry every process of the scenario carries, by which
+    /// the stray scan finds them.
+    pub marker: String,
+    /// From starting the demo process to reaping it.
+    pub wall_s: f64,
+    pub states: Vec<LifecycleState>,
+    /// After the demo was reaped: zombies whose parent is the harness or a
+    /// process of the scenario, and processes of the scenario still alive.
+    pub zombies_left: u32,
+    pub strays_left: u32,
+}
+
+impl LifecycleResult {
+    /// True when every state was seen as expected.
+    pub fn all_seen(&self) -> bool {
+        !self.states.is_empty() && self.states.iter().all(|s| s.seen)
+    }
+}
+
+/// One state of the lifecycle (`zombie`, `orphan`, `daemon-process`, ...).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LifecycleState {
+    pub state: String,
+    pub expected: String,
+    pub observed: String,
+    /// Whether what was observed is what was expected.
+    pub seen: bool,
+    /// How long the step that showed it took, in milliseconds.
+    pub step_ms: f64,
+    /// What was counted (`reaped`, `terminated`, `joined`, ...).
+    pub counts: BTreeMap<String, u64>,
+    /// How long the steps that show it took, in milliseconds (a lock's
+    /// answer, a zombie's reaping, ...).
+    pub timings_ms: BTreeMap<String, f64>,
+    /// What was seen of each process or thread, in order.
+    pub events: Vec<LifecycleEvent>,
+}
+
+/// A process or thread as seen at one moment: its pid (a thread's id for a
+/// thread), its parent and state from `/proc/PID/stat`, and `is_alive` as
+/// Python means it (started and not yet exited: a zombie is not alive).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LifecycleEvent {
+    /// Milliseconds since the step began.
+    pub at_ms: f64,
+    /// `child`, `parent`, `grandchild`, `daemon`, `worker`, ...
+    pub role: String,
+    pub what: String,
+    pub pid: u32,
+    /// None once the process is gone from /proc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<u32>,
+    /// The state letter of /proc/PID/stat (`R`, `S`, `Z`, ...); None when gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proc_state: Option<String>,
+    pub is_alive: bool,
 }
 
 /// The conditions of a run, as pyperf and hyperfine record them: the build,
@@ -338,6 +413,11 @@ pub struct CaseResult {
     pub gil: Option<GilCounters>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
+    /// How the model started its worker processes (`spawn`, `fork`,
+    /// `forkserver`; also a suffix of `model` when not `spawn`); absent for
+    /// models that start none, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_method: Option<String>,
 }
 
 impl CaseResult {

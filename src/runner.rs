@@ -128,6 +128,7 @@ pub fn run_with(
             .collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
+        lifecycle: Vec::new(),
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),
@@ -188,6 +189,23 @@ pub fn run_with(
             break;
         }
     }
+    // Lifecycle scenarios have no points: each is one run of its demo.
+    for s in plan
+        .scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::Lifecycle)
+    {
+        if report.interrupted {
+            break;
+        }
+        report.lifecycle.push(crate::lifecycle::run(
+            &s.name,
+            plan.settings.case_timeout,
+            cancel,
+        ));
+        report.interrupted = cancel.load(Ordering::Relaxed);
+        crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    }
     report.environment.finish();
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     Ok(report)
@@ -217,17 +235,24 @@ fn cpu_seconds(u: &measure::Usage) -> f64 {
     (u.user + u.sys).as_secs_f64()
 }
 
-/// True when some verdict resting on one of `cases` (a point's cases, not
-/// yet in `report`) is undecided for want of repetitions.
-fn undecided_verdicts(report: &RunReport, cases: &[CaseResult]) -> bool {
+/// Which of `cases` (a point's cases, not yet in `report`) the verdicts
+/// that are undecided for want of repetitions rest on: `wanted[i]` for
+/// `cases[i]`. All false when every verdict on them is decided.
+fn undecided_verdicts(report: &RunReport, cases: &[CaseResult]) -> Vec<bool> {
     use crate::report::verdicts;
     let mut provisional = report.clone();
     provisional.cases.extend(cases.iter().cloned());
-    let labels: Vec<String> = cases.iter().map(verdicts::case_label).collect();
-    verdicts::verdicts(&provisional)
-        .iter()
+    let undecided: Vec<verdicts::Verdict> = verdicts::verdicts(&provisional)
+        .into_iter()
         .filter(|v| v.wants_samples())
-        .any(|v| v.cases.iter().any(|c| labels.contains(c)))
+        .collect();
+    cases
+        .iter()
+        .map(|c| {
+            let label = verdicts::case_label(c);
+            undecided.iter().any(|v| v.cases.contains(&label))
+        })
+        .collect()
 }
 
 fn scenario_info(s: &Scenario) -> ScenarioInfo {
@@ -327,8 +352,7 @@ fn floor_mechanisms(plan: &Plan) -> Vec<crate::floor::Mechanism> {
         .flat_map(|p| &p.cases)
         .filter(|c| c.workers == 1);
     for case in cases {
-        // Once a case carries a start method (issue 10), pass it here too.
-        if let Some(m) = crate::report::floor::floor_of(case.model.kind, None)
+        if let Some(m) = crate::report::floor::floor_of(case.model.kind, case.model.start)
             && !out.contains(&m)
         {
             out.push(m);
@@ -505,10 +529,16 @@ struct CaseRun {
 /// point's cases could still be decided by them, until the most repetitions
 /// allowed or the point's time budget (a decision's minimum of
 /// `verdicts::MIN_SAMPLES` repetitions always fits).
+///
+/// An extra round times only the cases that undecided verdicts rest on, and
+/// a case left out once is never timed again: so every case's repetitions
+/// are its point's first rounds, and any two cases pair up round by round
+/// over the rounds both ran (`stats::paired_ratio`). A point with one
+/// undecided claim among thirty cases spends its budget on that claim's two.
 fn run_point(
     plan: &PointPlan,
     env: &Env,
-    undecided: &dyn Fn(&[CaseResult]) -> bool,
+    undecided: &dyn Fn(&[CaseResult]) -> Vec<bool>,
     on_event: &mut dyn FnMut(Event),
 ) -> Vec<CaseResult> {
     let started = Instant::now();
@@ -549,23 +579,30 @@ fn run_point(
 
     let min_rounds = plan.warmup + plan.repetitions;
     let max_rounds = plan.warmup + plan.max_repetitions;
+    let mut active = vec![true; cases.len()];
     for round in 0..max_rounds {
         if round >= min_rounds {
             let done = round - plan.warmup;
             let budget_spent = done as usize >= crate::report::verdicts::MIN_SAMPLES
                 && started.elapsed() >= env.point_budget;
-            if env.cancel.load(Ordering::Relaxed)
-                || budget_spent
-                || !undecided(&summarize(plan, &cases, env))
-            {
+            if env.cancel.load(Ordering::Relaxed) || budget_spent {
                 break;
             }
-            on_event(Event::MoreRuns {
-                runs: cases.len() as u64,
-            });
+            let wanted = undecided(&summarize(plan, &cases, env));
+            for (on, wanted) in active.iter_mut().zip(wanted) {
+                *on &= wanted;
+            }
+            let runs = active.iter().filter(|&&on| on).count();
+            if runs == 0 {
+                break;
+            }
+            on_event(Event::MoreRuns { runs: runs as u64 });
         }
         let measured = round >= plan.warmup;
         for idx in round_order(&cases, round as usize) {
+            if !active[idx] {
+                continue;
+            }
             if env.cancel.load(Ordering::Relaxed) {
                 break;
             }
@@ -637,6 +674,10 @@ fn run_once(
         gil: case.model.gil.then_some(plan.gil),
         shape: Some(&point.shape),
         switch_interval: plan.switch_interval,
+        start: crate::model::Start {
+            method: case.model.start,
+            parent_mib: point.parent_mib,
+        },
     };
     let model = case.model.kind;
     // A convoy gets a fresh board per batch, marked done once the batch
@@ -775,7 +816,10 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
-        WorkloadKind::Cpu | WorkloadKind::Convoy | WorkloadKind::Floor => 0.0,
+        WorkloadKind::Cpu
+        | WorkloadKind::Convoy
+        | WorkloadKind::Lifecycle
+        | WorkloadKind::Floor => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -892,6 +936,11 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
                 repetitions: c.reps.clone(),
+                start_method: c
+                    .model
+                    .kind
+                    .uses_processes()
+                    .then(|| c.model.start.id().to_owned()),
             }
         })
         .collect()
@@ -1123,7 +1172,8 @@ mod tests {
         env.models = &models;
         let mut point = plan(2).points[0].clone();
         point.max_repetitions = 10;
-        let reps = |env: &Env, undecided: &dyn Fn(&[CaseResult]) -> bool| {
+        let all = |wanted: bool| move |cases: &[CaseResult]| vec![wanted; cases.len()];
+        let reps = |env: &Env, undecided: &dyn Fn(&[CaseResult]) -> Vec<bool>| {
             let cases = run_point(&point, env, undecided, &mut |_| {});
             assert!(cases.iter().all(CaseResult::is_ok), "{cases:?}");
             let n: Vec<usize> = cases.iter().map(|c| c.repetitions.len()).collect();
@@ -1131,16 +1181,53 @@ mod tests {
             n[0]
         };
         // Decided: the minimum.
-        assert_eq!(reps(&env, &|_| false), 2);
+        assert_eq!(reps(&env, &all(false)), 2);
         // Undecided with time left: up to the most allowed.
         env.point_budget = Duration::from_secs(3600);
-        assert_eq!(reps(&env, &|_| true), 10);
+        assert_eq!(reps(&env, &all(true)), 10);
         // Undecided with the budget spent: as many as a decision needs.
         env.point_budget = Duration::ZERO;
-        assert_eq!(reps(&env, &|_| true), crate::report::verdicts::MIN_SAMPLES);
+        assert_eq!(reps(&env, &all(true)), crate::report::verdicts::MIN_SAMPLES);
         // Decided after the fourth round.
         env.point_budget = Duration::from_secs(3600);
-        assert_eq!(reps(&env, &|cases| cases[0].repetitions.len() < 4), 4);
+        assert_eq!(
+            reps(&env, &|cases| vec![
+                cases[0].repetitions.len() < 4;
+                cases.len()
+            ]),
+            4
+        );
+    }
+
+    #[test]
+    fn extra_rounds_time_only_the_cases_an_undecided_verdict_rests_on() {
+        let cancel = AtomicBool::new(false);
+        let script = Arc::new(Script::default());
+        let models = fake(&script);
+        let mut env = env(&cancel, Path::new("/nonexistent"), Duration::from_secs(60));
+        env.models = &models;
+        env.point_budget = Duration::from_secs(3600);
+        let mut point = plan(2).points[0].clone();
+        point.max_repetitions = 10;
+        assert!(point.cases.len() >= 2, "{:?}", point.cases);
+        let counts = |undecided: &dyn Fn(&[CaseResult]) -> Vec<bool>| {
+            run_point(&point, &env, undecided, &mut |_| {})
+                .iter()
+                .map(|c| c.repetitions.len())
+                .collect::<Vec<_>>()
+        };
+        // Only the first case is wanted: the others stop at the minimum.
+        let n = counts(&|cases| (0..cases.len()).map(|i| i == 0).collect());
+        assert_eq!((n[0], n[1]), (10, 2), "{n:?}");
+        // The second is left out after its third repetition and wanted again
+        // later: it is not timed again, so its samples stay the first rounds.
+        let n = counts(&|cases| {
+            let again = cases[0].repetitions.len() != 3;
+            (0..cases.len())
+                .map(|i| i == 0 || (i == 1 && again))
+                .collect()
+        });
+        assert_eq!((n[0], n[1]), (10, 3), "{n:?}");
     }
 
     fn env<'a>(cancel: &'a AtomicBool, scratch: &'a Path, timeout: Duration) -> Env<'a> {
@@ -1215,6 +1302,7 @@ mod tests {
     #[test]
     fn the_floor_measured_is_that_of_the_one_worker_cases() {
         use crate::floor::Mechanism;
+        use crate::model::StartMethod;
         let opts = PlanOptions {
             workload: Some(WorkloadKind::Cpu),
             models: vec![
@@ -1230,6 +1318,16 @@ mod tests {
         assert_eq!(
             floor_mechanisms(&plan),
             [Mechanism::PthreadCreateJoin, Mechanism::PipeCrossCore]
+        );
+        // Each start method of a process model rests on its own.
+        let started = PlanOptions {
+            models: vec!["process".into()],
+            start_method: vec![StartMethod::Fork, StartMethod::Spawn],
+            ..opts.clone()
+        };
+        assert_eq!(
+            floor_mechanisms(&crate::plan::build(&[], &started).unwrap()),
+            [Mechanism::ForkExitWait, Mechanism::PosixSpawn]
         );
         // Only at 2 workers: no dispatch table row, no floor.
         let opts = PlanOptions {

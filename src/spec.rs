@@ -41,10 +41,12 @@ pub enum WorkloadKind {
     Convoy,
     /// No tasks: the raw OS mechanisms the models rest on (`floor`).
     Floor,
+    /// Each state of a process's life, shown on the OS (see `lifecycle`).
+    Lifecycle,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 7] = [
+    pub const ALL: [WorkloadKind; 8] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -52,6 +54,7 @@ impl WorkloadKind {
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
         WorkloadKind::Floor,
+        WorkloadKind::Lifecycle,
     ];
 
     pub fn id(self) -> &'static str {
@@ -63,6 +66,7 @@ impl WorkloadKind {
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
             WorkloadKind::Floor => "floor",
+            WorkloadKind::Lifecycle => "lifecycle",
         }
     }
 }
@@ -96,7 +100,46 @@ pub struct ScenarioSpec {
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.
     pub samples: Option<Spanned<NonZeroU32>>,
+    /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
+    /// out of `--quick` runs (unless `--only` names it).
+    pub skip: Option<Spanned<bool>>,
+    /// How the process models start workers: `spawn`, `fork`, `forkserver`.
+    pub start_method: Option<Spanned<Names>>,
+    /// MiB the parent program holds while it starts workers, swept.
+    pub parent_mib: Option<Spanned<Sweep<u64>>>,
     pub quick: Option<Spanned<Box<ScenarioSpec>>>,
+}
+
+/// One name or a list of them: `start_method = "fork"` and
+/// `start_method = ["spawn", "fork"]` both work. Which names exist is
+/// `plan`'s business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Names(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Names;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a non-empty list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Names(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    out.push(name);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                Ok(Names(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One value or a list of them: `tasks = 8` and `tasks = [8, 64]` both work.

@@ -29,6 +29,7 @@ pub fn batch<'a>(tasks: &'a [Task], workers: usize, cancel: &'a AtomicBool) -> B
         gil: None,
         shape: None,
         switch_interval: Duration::from_millis(5),
+        start: Default::default(),
     }
 }
 

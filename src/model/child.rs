@@ -19,7 +19,9 @@ pub fn set_worker_exe(exe: PathBuf) {
     let _ = WORKER_EXE.set(exe);
 }
 
-fn worker_exe() -> std::io::Result<PathBuf> {
+/// The binary to re-execute for a child of the harness: this one, or the
+/// one `set_worker_exe` named.
+pub fn worker_exe() -> std::io::Result<PathBuf> {
     match WORKER_EXE.get() {
         Some(p) => Ok(p.clone()),
         None => std::env::current_exe(),
@@ -57,6 +59,17 @@ pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
 }
 
 impl WorkerChild {
+    /// A worker a fork server started (see `start`), added to `live`.
+    pub(super) fn forked(f: super::forker::Forked, live: &LiveChildren) -> WorkerChild {
+        live.insert(f.pid);
+        WorkerChild {
+            pid: f.pid,
+            stdin: Some(ChildStdin::from(f.stdin)),
+            stdout: BufReader::new(ChildStdout::from(f.stdout)),
+            stderr: ChildStderr::from(f.stderr),
+        }
+    }
+
     pub fn send(&mut self, job: &Job) -> std::io::Result<()> {
         let stdin = self
             .stdin

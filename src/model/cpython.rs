@@ -116,6 +116,15 @@ impl Model for CpythonModel {
                 cpu_tasks: b.cpu_tasks,
                 limit_s: b.limit().as_secs_f64(),
             }),
+            start_method: self
+                .0
+                .uses_processes()
+                .then(|| batch.start.method.id().to_owned()),
+            parent_mib: if self.0.uses_processes() {
+                batch.start.parent_mib
+            } else {
+                0
+            },
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -129,6 +138,12 @@ impl Model for CpythonModel {
         })?;
         if let Some(cal) = &response.calibration {
             let _ = PY_ITERS_PER_MS.set(cal.iters_per_ms);
+        }
+        if request.start_method.is_some() && response.start_method != request.start_method {
+            return Err(ModelError::Worker(format!(
+                "python started its workers by {:?}, not {:?}",
+                response.start_method, request.start_method
+            )));
         }
         if !response.checksum_ok {
             return Err(ModelError::Worker(
@@ -229,6 +244,7 @@ mod tests {
             gil: None,
             shape: None,
             switch_interval: Duration::from_millis(5),
+            start: Default::default(),
         };
         match CpythonModel(ModelKind::Thread).run(&batch) {
             Err(ModelError::Setup(e)) => assert!(e.to_string().contains("not a CPython model")),

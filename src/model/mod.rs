@@ -4,8 +4,10 @@
 //! (a blocking call on a thread, a child process, an `.await`).
 
 mod async_rt;
+mod ballast;
 mod child;
 mod cpython;
+mod forker;
 pub mod id;
 mod pool;
 mod process;
@@ -13,6 +15,7 @@ pub mod process_pool;
 mod rayon_pool;
 pub mod registry;
 mod sequential;
+pub mod start;
 mod thread;
 pub mod thread_pool;
 pub mod worker;
@@ -24,9 +27,10 @@ use crate::workload::{NoGil, Task, TaskOutput, TaskShape, blocking};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use child::set_worker_exe;
-pub use id::{ModelId, ModelKind, num_cpus};
+pub use child::{set_worker_exe, worker_exe};
+pub use id::{ModelId, ModelKind, StartMethod, num_cpus};
 pub use pool::Handle;
+pub use start::Start;
 
 /// One batch of tasks for a model to run.
 pub struct Batch<'a> {
@@ -44,6 +48,9 @@ pub struct Batch<'a> {
     pub shape: Option<&'a TaskShape>,
     /// `sys.setswitchinterval` for the CPython models.
     pub switch_interval: Duration,
+    /// How the process models start their workers, and the size of the
+    /// parent meanwhile (`start.rs`); the others ignore it.
+    pub start: Start,
 }
 
 /// What a model reports about one batch; the runner adds what the OS measured.

@@ -1,9 +1,11 @@
-//! `process`: one child process per task (Python's multiprocessing.Process
-//! with the "spawn" start method): the harness re-executed as a worker, the
+//! `process`: one child process per task (Python's multiprocessing.Process),
+//! started by the batch's start method (`start.rs`: spawn re-executes the
+//! harness as a worker, fork and forkserver clone a fork server), the
 //! task sent over its stdin, the result read from its stdout, the child
 //! reaped with wait4. At most `workers` children are alive at once.
 
-use super::child::{self, Finished, LiveChildren};
+use super::child::{Finished, LiveChildren};
+use super::start;
 use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::{ChildUsage, PssSampler};
@@ -18,6 +20,8 @@ type Done = (std::io::Result<Reply>, Instant, Finished);
 
 impl Model for ProcessPerTask {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        // The parent's memory in place and the fork server up, off the clock.
+        let _parent = start::prepare(batch.start).map_err(|e| ModelError::Setup(e.into()))?;
         let live = LiveChildren::default();
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
         let sampler = {
@@ -33,9 +37,9 @@ impl Model for ProcessPerTask {
         let result = (|| {
             while records.len() < batch.tasks.len() {
                 while in_flight < batch.workers && next < batch.tasks.len() {
-                    // Spawned here, on the long-lived calling thread (see child::spawn).
-                    let mut worker =
-                        child::spawn(false, &live).map_err(|e| ModelError::Setup(e.into()))?;
+                    // Started here, on the long-lived calling thread (see child::spawn).
+                    let mut worker = start::worker(batch.start.method, false, &live)
+                        .map_err(|e| ModelError::Setup(e.into()))?;
                     in_flight += 1;
                     let job = Job {
                         task: batch.tasks[next].clone(),

@@ -93,6 +93,13 @@ pub const BOUNDS: &[Bound] = &[
         why: "KiB each task holds while it runs; memory for all tasks alive is checked next",
     },
     Bound {
+        key: "parent_mib",
+        flag: Some("--parent-mib"),
+        min: 0.0,
+        max: 16_384.0,
+        why: "MiB the parent program holds, every page written, while the process models start workers; memory is checked next",
+    },
+    Bound {
         key: "switch_interval_us",
         flag: None,
         min: 1.0,
@@ -246,8 +253,12 @@ fn fmt_value(v: f64) -> String {
 
 /// Checks every value of a resolved scenario against its range.
 pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
-    let lists: [(&'static str, Vec<f64>); 4] = [
+    let lists: [(&'static str, Vec<f64>); 5] = [
         ("workers", s.workers.iter().map(|&n| n as f64).collect()),
+        (
+            "parent_mib",
+            s.parent_mib.iter().map(|&n| n as f64).collect(),
+        ),
         ("tasks", s.tasks.iter().map(|&n| n as f64).collect()),
         (
             "cpu_threads",
@@ -378,8 +389,15 @@ mod tests {
                 releases_gil: false,
             },
             cpu_threads: None,
+            parent_mib: 0,
         };
-        let secs = |kind, gil| least_batch_time(&point, ModelId { kind, gil }, 4);
+        let secs = |kind, gil| {
+            let id = ModelId {
+                gil,
+                ..ModelId::native(kind)
+            };
+            least_batch_time(&point, id, 4)
+        };
         assert_eq!(secs(ModelKind::Sequential, false), 8.0);
         assert_eq!(secs(ModelKind::Thread, false), 2.0);
         assert_eq!(

@@ -6,44 +6,39 @@
 
 use super::table;
 use crate::floor::Mechanism;
-use crate::model::ModelKind;
+use crate::model::{ModelKind, StartMethod};
 use crate::results::{CaseResult, CaseStatus, Estimate, FloorMeasurement, RunReport};
+use StartMethod::{Fork, Forkserver, Spawn};
 
 /// The raw OS mechanism a model's dispatch of one task rests on, by its
-/// start method where it has one (Python's names: `spawn`, `fork`,
-/// `forkserver`; `None` is today's only way, a re-exec of the harness, as
-/// `spawn` is). `None` for a model with no dispatch (`sequential`) or no
-/// floor yet (the `cpython-*` models). `+gil` models rest on the same
-/// mechanism as their native form.
-pub fn floor_of(model: ModelKind, start_method: Option<&str>) -> Option<Mechanism> {
+/// start method where it starts processes (`spawn` re-executes the
+/// harness; `fork` and `forkserver` fork a single-threaded server). `None`
+/// for a model with no dispatch (`sequential`) or no floor yet (the
+/// `cpython-*` models). `+gil` models rest on the same mechanism as their
+/// native form.
+pub fn floor_of(model: ModelKind, start: StartMethod) -> Option<Mechanism> {
     use ModelKind::*;
     match model {
         Sequential => None,
         Thread => Some(Mechanism::PthreadCreateJoin),
-        Process => Some(match start_method {
-            // A fork server forks each worker too; its round trip to the
-            // server comes on top of the fork.
-            Some("fork" | "forkserver") => Mechanism::ForkExitWait,
-            _ => Mechanism::PosixSpawn,
+        Process => Some(match start {
+            Spawn => Mechanism::PosixSpawn,
+            // A fork server forks each worker too; the request to it and
+            // the pipes passed back come on top of the fork.
+            Fork | Forkserver => Mechanism::ForkExitWait,
         }),
         // A job handed to a waiting pool thread and its result back; rayon
         // wakes a sleeping worker the same way.
         ThreadPool | Rayon => Some(Mechanism::ChannelRoundTrip),
-        // A job written to a worker process's pipe and its answer read back;
-        // the worker runs wherever the scheduler puts it, mostly the other core.
+        // A job written to a worker process's pipe and its answer read back,
+        // however the worker was started; the worker runs wherever the
+        // scheduler puts it, mostly on the other core.
         ProcessPool => Some(Mechanism::PipeCrossCore),
         Async => Some(Mechanism::TokioMultiThread),
         AsyncSingle => Some(Mechanism::TokioCurrentThread),
         CpythonSequential | CpythonThread | CpythonThreadPool | CpythonProcess
         | CpythonProcessPool | CpythonAsyncio => None,
     }
-}
-
-/// The start method a case records. None yet: every `process` case
-/// re-executes the harness, as `spawn` does. Read it here once cases carry
-/// one (issue 10, part 1), and `floor_of` picks the fork floor for `fork`.
-fn start_method(_case: &CaseResult) -> Option<&str> {
-    None
 }
 
 /// Seconds one task's own work takes, without any dispatch: the CPU time
@@ -106,7 +101,8 @@ pub fn dispatches(report: &RunReport) -> Vec<Dispatch<'_>> {
                 high: per(wall.high),
             };
             let model = crate::model::registry::parse(&case.model)?;
-            let mechanism = floor_of(model.kind, start_method(case));
+            // The start method is part of the model's name (`process:fork`).
+            let mechanism = floor_of(model.kind, model.start);
             let floor = mechanism.and_then(|m| report.floor.iter().find(|f| f.mechanism == m.id()));
             let ratio = floor
                 .filter(|f| f.status == CaseStatus::Ok)
@@ -213,8 +209,9 @@ const INTRO: &str = "The raw OS mechanism each model rests on, measured in this 
     many times alone: a median with its 95% interval. Beside it, each case with one worker: \
     its dispatch cost per task, (wall − tasks × task time) / tasks, where the task time is \
     the CPU time asked for plus the measured duration of its sleep, and its ratio to the \
-    floor of its model's mechanism (thread: pthread create + join; process: posix_spawn, \
-    as it re-executes the harness; thread-pool and rayon: a channel round trip; \
+    floor of its model's mechanism (thread: pthread create + join; process: posix_spawn \
+    with the spawn start method, which re-executes the harness, and fork + exit + wait \
+    with fork or forkserver; thread-pool and rayon: a channel round trip; \
     process-pool: a pipe round trip across cores; async: a tokio spawn). The ratio's \
     interval joins both intervals. A pool or a runtime is handed a batch's tasks all at \
     once and can overlap their hand-offs, so its ratio can fall below 1.";
@@ -341,27 +338,29 @@ mod tests {
     fn every_native_model_but_sequential_has_a_floor() {
         for kind in ModelKind::ALL {
             assert_eq!(
-                floor_of(kind, None).is_none(),
+                floor_of(kind, Spawn).is_none(),
                 kind == ModelKind::Sequential
             );
         }
         assert_eq!(
-            floor_of(ModelKind::Process, None),
+            floor_of(ModelKind::Process, Spawn),
             Some(Mechanism::PosixSpawn)
         );
         assert_eq!(
-            floor_of(ModelKind::Process, Some("spawn")),
-            Some(Mechanism::PosixSpawn)
-        );
-        assert_eq!(
-            floor_of(ModelKind::Process, Some("fork")),
+            floor_of(ModelKind::Process, Fork),
             Some(Mechanism::ForkExitWait)
         );
         assert_eq!(
-            floor_of(ModelKind::ProcessPool, None),
-            Some(Mechanism::PipeCrossCore)
+            floor_of(ModelKind::Process, Forkserver),
+            Some(Mechanism::ForkExitWait)
         );
-        assert_eq!(floor_of(ModelKind::CpythonProcess, Some("fork")), None);
+        for start in StartMethod::ALL {
+            assert_eq!(
+                floor_of(ModelKind::ProcessPool, start),
+                Some(Mechanism::PipeCrossCore)
+            );
+        }
+        assert_eq!(floor_of(ModelKind::CpythonProcess, Fork), None);
     }
 
     #[test]
@@ -374,16 +373,21 @@ mod tests {
                 ("thread", 2, 0.030),
                 ("sequential", 1, 0.0010),
                 ("process+gil", 1, 1.0005),
+                ("process:fork", 1, 0.1005),
             ],
             vec![
                 floor(Mechanism::PthreadCreateJoin, 40.0),
                 floor(Mechanism::PosixSpawn, 500.0),
+                floor(Mechanism::ForkExitWait, 100.0),
             ],
         );
         let rows = dispatches(&report);
         // Two workers: not a dispatch of one task at a time.
         let models: Vec<&str> = rows.iter().map(|d| d.case.model.as_str()).collect();
-        assert_eq!(models, ["thread", "sequential", "process+gil"]);
+        assert_eq!(
+            models,
+            ["thread", "sequential", "process+gil", "process:fork"]
+        );
         let thread = &rows[0];
         assert!((thread.per_task.median - 80e-6).abs() < 1e-9, "{thread:?}");
         let ratio = thread.ratio.unwrap();
@@ -396,6 +400,9 @@ mod tests {
         assert_eq!((rows[1].mechanism, rows[1].ratio), (None, None));
         assert_eq!(rows[2].mechanism, Some(Mechanism::PosixSpawn));
         assert!((rows[2].ratio.unwrap().median - 4.0).abs() < 1e-9);
+        // A forked process rests on the fork's: 200 µs over 100 µs.
+        assert_eq!(rows[3].mechanism, Some(Mechanism::ForkExitWait));
+        assert!((rows[3].ratio.unwrap().median - 2.0).abs() < 1e-9);
         let cells = dispatch_rows(&report);
         assert_eq!(cells[0].len(), DISPATCH_HEADER.len());
         assert_eq!(cells[0][5], "pthread-create-join");

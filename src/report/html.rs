@@ -203,6 +203,18 @@ fn render_fidelity(page: &mut String, report: &RunReport) {
 
 fn render_section(page: &mut String, report: &RunReport, section: &Section) {
     let scenario = section.scenario;
+    if scenario.workload == super::lifecycle::WORKLOAD {
+        let _ = write!(
+            page,
+            "<section class=\"scenario\" id=\"scenario-{}\">\n<h2>{}</h2>\n<p>{}</p>\n",
+            section.slug,
+            escape(&scenario.name),
+            escape(&scenario.description),
+        );
+        super::lifecycle::html(page, report, scenario);
+        page.push_str("</section>\n");
+        return;
+    }
     let stems: Vec<&str> = section.charts.iter().map(|c| c.stem.as_str()).collect();
     let _ = write!(
         page,

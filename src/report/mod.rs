@@ -6,6 +6,7 @@
 mod charts;
 pub mod floor;
 mod html;
+mod lifecycle;
 mod markdown;
 pub mod noise;
 mod palette;

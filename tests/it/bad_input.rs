@@ -89,6 +89,8 @@ const FLAGS: &[(&str, &str, &[&str])] = &[
     ("--timeout", "cpu", &["0", "-1", "86401"]),
     ("--samples", "floor", &["0", "-1", "100001"]),
     ("--models", "cpu", &["nope", "thread+gil+gil", ","]),
+    ("--start-method", "cpu", &["vfork", "spawn,nope", "Fork"]),
+    ("--parent-mib", "cpu", &["-1", "16385", "1,-1"]),
     ("--only", "cpu", &["nothing"]),
 ];
 
@@ -117,6 +119,31 @@ fn every_flag_beyond_its_range_is_refused_naming_it() {
 }
 
 #[test]
+fn start_method_keys_without_a_process_model_are_refused_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in [["--start-method", "fork"], ["--parent-mib", "8"]] {
+        let mut args: Vec<String> = ["run", "--workload", "cpu", "--models", "thread,async"]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(flag.map(str::to_owned));
+        args.extend(["--out".to_owned(), "out".to_owned()]);
+        assert_refused(&args, flag[0], dir.path());
+    }
+    for key in ["start_method = \"fork\"", "parent_mib = 8"] {
+        let text = format!(
+            "[[scenario]]\nname = \"s\"\nworkload = \"cpu\"\nmodels = [\"thread\"]\n{key}\n"
+        );
+        std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+        let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+            .map(str::to_owned)
+            .to_vec();
+        let name = key.split(' ').next().unwrap();
+        assert_refused(&args, "suite.toml:5:", dir.path());
+        assert_refused(&args, &format!("`{name}`"), dir.path());
+    }
+}
+
+#[test]
 fn a_flag_no_scenario_uses_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value, workload) in [
@@ -129,6 +156,7 @@ fn a_flag_no_scenario_uses_is_refused_naming_it() {
         ("--samples", "5", "cpu"),
         ("--workers", "2", "floor"),
         ("--models", "thread", "floor"),
+        ("--parent-mib", "8", "convoy"),
     ] {
         let args: Vec<String> = ["run", "--workload", workload, flag, value, "--out", "out"]
             .map(str::to_owned)
@@ -169,7 +197,21 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("models", "floor", &["[\"thread\"]"]),
     ("gil", "cpu", &["\"nope\"", "\"\"", "true"]),
     ("releases_gil", "cpu", &["1", "\"yes\""]),
-    ("models", "cpu", &["[]", "[\"nope\"]", "\"thread\""]),
+    (
+        "models",
+        "cpu",
+        &["[]", "[\"nope\"]", "\"thread\"", "[\"process:fork\"]"],
+    ),
+    (
+        "start_method",
+        "cpu",
+        &["\"vfork\"", "\"\"", "[]", "[\"fork\", 2]", "true"],
+    ),
+    (
+        "parent_mib",
+        "cpu",
+        &["-1", "16385", "[]", "1.5", "[0, -1]"],
+    ),
     ("name", "cpu", &["\"\"", "\"   \"", "1"]),
     ("workload", "cpu", &["\"nope\"", "\"\"", "1"]),
 ];

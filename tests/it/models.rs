@@ -1,7 +1,7 @@
 //! Every model, on every workload, reproduces the sequential checksum; the
 //! pools keep their executor semantics; no child is left a zombie.
 
-use parabench::model::{Batch, ModelId, ModelKind, model_for};
+use parabench::model::{Batch, ModelId, ModelKind, Start, StartMethod, model_for};
 use parabench::plan::Point;
 use parabench::runner::build_tasks;
 use parabench::workload::echo::EchoServer;
@@ -26,16 +26,24 @@ fn shape() -> TaskShape {
     }
 }
 
-/// The models with and without the emulated GIL.
+/// The models with and without the emulated GIL, the process models by
+/// every start method.
 fn every_model() -> Vec<ModelId> {
     let mut out: Vec<ModelId> = ModelKind::ALL.map(ModelId::native).to_vec();
     out.extend(
         ModelKind::ALL
             .into_iter()
             .filter(|k| k.accepts_gil())
-            .map(|kind| ModelId { kind, gil: true }),
+            .map(ModelId::under_gil),
     );
-    out
+    out.iter()
+        .flat_map(|&id| StartMethod::ALL.map(|m| id.started_by(m)))
+        .fold(Vec::new(), |mut all, id| {
+            if !all.contains(&id) {
+                all.push(id);
+            }
+            all
+        })
 }
 
 fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
@@ -46,6 +54,7 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
         tasks: 6,
         task_ms: None,
         shape,
+        parent_mib: 0,
     };
     // A small, fixed iteration count keeps this deterministic and fast.
     let tasks = build_tasks(
@@ -69,6 +78,10 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
             }),
             shape: Some(&point.shape),
             switch_interval: Duration::from_millis(5),
+            start: Start {
+                method: id.start,
+                parent_mib: 0,
+            },
         };
         let outcome = model_for(id.kind)
             .run(&batch)
@@ -201,6 +214,7 @@ fn process_models_leave_no_zombie() {
             cpu_ms: 1.0,
             ..shape()
         },
+        parent_mib: 0,
     };
     let tasks = build_tasks(
         &point,
@@ -212,16 +226,25 @@ fn process_models_leave_no_zombie() {
     .unwrap();
     let cancel = AtomicBool::new(false);
     for kind in [ModelKind::Process, ModelKind::ProcessPool] {
-        let batch = Batch {
-            tasks: &tasks,
-            workers: 2,
-            deadline: Instant::now() + Duration::from_secs(60),
-            cancel: &cancel,
-            gil: None,
-            shape: None,
-            switch_interval: Duration::from_millis(5),
-        };
-        model_for(kind).run(&batch).unwrap();
+        for method in StartMethod::ALL {
+            let batch = Batch {
+                tasks: &tasks,
+                workers: 2,
+                deadline: Instant::now() + Duration::from_secs(60),
+                cancel: &cancel,
+                gil: None,
+                shape: None,
+                switch_interval: Duration::from_millis(5),
+                start: Start {
+                    method,
+                    parent_mib: 0,
+                },
+            };
+            let outcome = model_for(kind).run(&batch).unwrap();
+            // Every child the batch started was reaped, with its usage.
+            let started = if kind == ModelKind::Process { 5 } else { 2 };
+            assert_eq!(outcome.children.peak_rss.len(), started, "{kind}:{method}");
+        }
     }
     assert_eq!(lasting_zombies(), Vec::<u32>::new());
 }
@@ -239,6 +262,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
             sleep_ms: 1.0,
             ..shape()
         },
+        parent_mib: 0,
     };
     let mut tasks = build_tasks(
         &point,
@@ -263,6 +287,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
         gil: None,
         shape: None,
         switch_interval: Duration::from_millis(5),
+        start: Start::default(),
     };
     let pool = ProcessPool::start(3, &batch).unwrap();
     let jobs = tasks.iter().map(|t| Job {
