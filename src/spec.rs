@@ -39,18 +39,21 @@ pub enum WorkloadKind {
     IoFile,
     Mixed,
     Convoy,
+    /// No tasks: the raw OS mechanisms the models rest on (`floor`).
+    Floor,
     /// Each state of a process's life, shown on the OS (see `lifecycle`).
     Lifecycle,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 7] = [
+    pub const ALL: [WorkloadKind; 8] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
+        WorkloadKind::Floor,
         WorkloadKind::Lifecycle,
     ];
 
@@ -62,6 +65,7 @@ impl WorkloadKind {
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
+            WorkloadKind::Floor => "floor",
             WorkloadKind::Lifecycle => "lifecycle",
         }
     }
@@ -94,6 +98,8 @@ pub struct ScenarioSpec {
     pub check_interval: Option<Spanned<NonZeroU32>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<Spanned<NonZeroU32>>,
     /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
     /// out of `--quick` runs (unless `--only` names it).
     pub skip: Option<Spanned<bool>>,

@@ -4,6 +4,7 @@
 mod bad_input;
 mod compare;
 mod export;
+mod floor;
 mod history;
 mod inputs;
 mod layers;
