@@ -135,6 +135,9 @@ pub struct RunArgs {
     /// Round trips per io-socket task (overrides the suite)
     #[arg(long)]
     pub round_trips: Option<u32>,
+    /// Floor: timed runs of each OS mechanism (overrides the suite)
+    #[arg(long)]
+    pub samples: Option<u32>,
     /// How the process models start workers, comma-separated for a sweep (overrides the suite)
     #[arg(long, value_delimiter = ',', value_parser = one_of(&StartMethod::ALL, StartMethod::id))]
     pub start_method: Vec<StartMethod>,
@@ -179,6 +182,7 @@ impl RunArgs {
             touch_kib: self.touch_kib,
             server_delay_ms: self.server_delay_ms,
             round_trips: self.round_trips,
+            samples: self.samples,
             start_method: self.start_method.clone(),
             parent_mib: self.parent_mib.clone(),
         }

@@ -141,6 +141,25 @@ pub fn table(report: &RunReport) -> String {
                 .map_or(String::new(), |s| format!(" on {}", terminal_line(s)))
         ));
     }
+    if !report.floor.is_empty() {
+        out.push_str("\nOS floor, one operation (median [95% CI]):\n");
+        for f in &report.floor {
+            let median = f.ns.map_or("-".to_owned(), |ns| {
+                format!(
+                    "{:.1} µs [{:.1}-{:.1}]",
+                    ns.median / 1e3,
+                    ns.low / 1e3,
+                    ns.high / 1e3
+                )
+            });
+            out.push_str(&format!(
+                "  {:<28} {:>26}  {}\n",
+                terminal_line(&f.mechanism),
+                median,
+                terminal_line(&f.status.to_string())
+            ));
+        }
+    }
     out
 }
 
@@ -217,6 +236,32 @@ mod tests {
             scenario.name = rename(&scenario.name);
         }
         report
+    }
+
+    #[test]
+    fn the_floor_follows_the_verdicts_one_line_each() {
+        let mut report = crate::report::tests::sample();
+        let plain = table(&report);
+        for name in hostile::names() {
+            report.floor = vec![crate::results::FloorMeasurement {
+                mechanism: name.clone(),
+                description: name.clone(),
+                status: crate::results::CaseStatus::parse(&name),
+                samples: 3,
+                ns: Some(crate::results::Estimate {
+                    median: 36_000.0,
+                    low: 30_000.0,
+                    high: 41_000.0,
+                }),
+                p10_ns: None,
+                p90_ns: None,
+                wall_s: 0.0,
+            }];
+            let out = table(&report);
+            hostile::assert_no_hazard(&out);
+            assert_eq!(out.lines().count(), plain.lines().count() + 3, "{name:?}");
+            assert!(out.contains("36.0 µs [30.0-41.0]"), "{out}");
+        }
     }
 
     #[test]

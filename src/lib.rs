@@ -15,6 +15,7 @@ pub mod cpython;
 pub mod environment;
 pub mod export;
 pub mod fidelity;
+pub mod floor;
 pub mod fonts;
 pub mod gil;
 pub mod history;

@@ -265,6 +265,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
         if !s.description.is_empty() {
             outln!("  {}", terminal_line(&s.description));
         }
+        if s.workload == parabench::spec::WorkloadKind::Floor {
+            outln!("  {} samples of each OS mechanism, no model", s.samples);
+            continue;
+        }
         if s.workload == parabench::spec::WorkloadKind::Lifecycle {
             outln!("  one run of the lifecycle demo, no sweep and no model");
             continue;

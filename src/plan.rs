@@ -30,6 +30,10 @@ pub const QUICK_MAX_REPETITIONS: u32 = 20;
 /// Seconds a point may spend on extra repetitions for an undecided verdict.
 pub const DEFAULT_POINT_BUDGET_S: f64 = 40.0;
 pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
+/// Timed runs of each mechanism in a `floor` scenario, and under `--quick`
+/// (see `floor`).
+pub const DEFAULT_FLOOR_SAMPLES: u32 = 1000;
+pub const QUICK_FLOOR_SAMPLES: u32 = 100;
 
 /// A suite file's name and text.
 pub struct Source {
@@ -202,6 +206,8 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
+    /// Floor: timed runs of each OS mechanism.
+    pub samples: u32,
     /// How the process models start workers; each process model runs once
     /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
     pub start_method: Vec<StartMethod>,
@@ -327,10 +333,11 @@ impl Scenario {
         out
     }
 
-    /// Every (tasks, size) point, in sweep order; none for a lifecycle
-    /// scenario, which the runner runs apart (`lifecycle::run`).
+    /// Every (tasks, size) point, in sweep order; none for a floor scenario
+    /// (the runner measures the floor itself) or a lifecycle scenario, which
+    /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
-        if self.workload == WorkloadKind::Lifecycle {
+        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
             return Vec::new();
         }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
@@ -405,6 +412,7 @@ impl Scenario {
             WorkloadKind::IoSocket
             | WorkloadKind::IoFile
             | WorkloadKind::Lifecycle
+            | WorkloadKind::Floor
             | WorkloadKind::Lock
             | WorkloadKind::Queue => (0.0, 0.0),
         };
@@ -474,7 +482,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
-            WorkloadKind::Lifecycle => vec![],
+            WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
             WorkloadKind::Lock => self.coordination.params(),
             WorkloadKind::Queue => self.coordination.queue_params(),
         }
@@ -490,6 +498,18 @@ pub struct Plan {
     pub points: Vec<PointPlan>,
 }
 
+impl Plan {
+    /// The samples of each mechanism a `floor` scenario asks for (the most,
+    /// when several do); `None` when the run has no floor scenario.
+    pub fn floor_samples(&self) -> Option<u32> {
+        self.scenarios
+            .iter()
+            .filter(|s| s.workload == WorkloadKind::Floor)
+            .map(|s| s.samples)
+            .max()
+    }
+}
+
 /// True when the scenario's quick table leaves it out of `--quick` runs.
 fn skips_quick(spec: &ScenarioSpec) -> bool {
     let quick = spec.quick.as_ref().map(|q| q.get_ref());
@@ -501,6 +521,10 @@ fn skips_quick(spec: &ScenarioSpec) -> bool {
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
+    // The floor runs no task and no model: only its number of samples.
+    if w == Floor {
+        return key == "samples";
+    }
     match key {
         // The lifecycle demo has nothing to size or sweep.
         _ if w == Lifecycle => false,
@@ -516,6 +540,7 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
+        "samples" => false,
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
         "parent_mib" => !matches!(w, Convoy | Lock | Queue),
@@ -570,6 +595,8 @@ pub struct PlanOptions {
     pub touch_kib: Option<u64>,
     pub server_delay_ms: Option<f64>,
     pub round_trips: Option<u32>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<u32>,
     /// `--start-method`: how the process models start workers, swept.
     pub start_method: Vec<StartMethod>,
     /// `--parent-mib`, swept.
@@ -599,7 +626,13 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
-        scenarios.push((adhoc(workload), Overrides::default()));
+        // `--quick` shortens the floor as a quick table would.
+        let quick_floor = args.quick && workload == WorkloadKind::Floor;
+        let o = Overrides {
+            samples: quick_floor.then_some(QUICK_FLOOR_SAMPLES),
+            ..Overrides::default()
+        };
+        scenarios.push((adhoc(workload), o));
     } else {
         for source in sources {
             let suite = spec::parse(&source.text).map_err(|e| {
@@ -769,12 +802,13 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
 
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
     let convoy = workload == WorkloadKind::Convoy;
+    let floor = workload == WorkloadKind::Floor;
     Scenario {
         name,
         description: String::new(),
         workload,
-        // The lifecycle demo runs no model.
-        models: if workload == WorkloadKind::Lifecycle {
+        // The floor and the lifecycle demo run no model.
+        models: if floor || workload == WorkloadKind::Lifecycle {
             Vec::new()
         } else {
             ModelKind::ALL.map(ModelId::native).to_vec()
@@ -799,6 +833,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
+        samples: DEFAULT_FLOOR_SAMPLES,
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
@@ -916,6 +951,10 @@ fn resolve(
         if table.is_none_or(|q| q.warmup.is_none()) {
             o.warmup = Some(0);
         }
+        if s.workload == WorkloadKind::Floor && table.is_none_or(|q| q.samples.is_none()) {
+            let n = o.samples.unwrap_or(s.samples);
+            o.samples = Some(n.min(QUICK_FLOOR_SAMPLES));
+        }
     }
     // The file's values, checked here where their lines are known; what a
     // flag sets is checked in `build`.
@@ -962,6 +1001,7 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
+        "samples" => spec.samples.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
         k => coordination::key_span(spec, k),
@@ -1026,6 +1066,7 @@ macro_rules! every_override {
             repetitions,
             max_repetitions,
             warmup,
+            samples,
             start_method,
             parent_mib
         )
@@ -1057,6 +1098,7 @@ pub struct Overrides {
     pub repetitions: Option<u32>,
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
+    pub samples: Option<u32>,
     pub start_method: Option<Vec<StartMethod>>,
     pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
@@ -1139,6 +1181,29 @@ impl Overrides {
                     None => None,
                 }
             };
+        }
+        // Keys every workload with tasks takes; the floor refuses them.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
         }
         let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect();
         let kernel = match &spec.kernel {
@@ -1223,6 +1288,7 @@ impl Overrides {
             repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+            samples: take!(samples, |n: &std::num::NonZeroU32| n.get()),
             start_method: spec
                 .start_method
                 .as_ref()
@@ -1243,9 +1309,10 @@ fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), 
         }
         let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
         // Every key whose use depends on the workload has a bound, and so a
-        // flag name there, but the kernel and the start method.
+        // flag name there, but the kernel, the models and the start method.
         let flag = match key {
             "kernel" => "--kernel",
+            "models" => "--models",
             "start_method" => "--start-method",
             _ => bounds::flag_of(key),
         };
@@ -1291,6 +1358,7 @@ impl Overrides {
             ("--max-repetitions", args.max_repetitions == Some(0)),
             ("--file-kib", args.file_kib == Some(0)),
             ("--round-trips", args.round_trips == Some(0)),
+            ("--samples", args.samples == Some(0)),
         ];
         if let Some((flag, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(flag_err(flag, "0 is not allowed: give 1 or more"));
@@ -1377,6 +1445,7 @@ impl Overrides {
             repetitions: args.repetitions,
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
+            samples: args.samples,
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),
@@ -1598,6 +1667,114 @@ mod tests {
         assert_eq!((s.tasks.clone(), s.warmup), (vec![5], 3));
         // The most repetitions is never below the fewest.
         assert_eq!((s.repetitions, s.max_repetitions), (50, 50));
+    }
+
+    #[test]
+    fn a_floor_has_samples_and_no_point() {
+        let plan = build(&[], &adhoc_opts(WorkloadKind::Floor)).unwrap();
+        assert!(plan.points.is_empty());
+        assert_eq!(plan.floor_samples(), Some(DEFAULT_FLOOR_SAMPLES));
+        assert!(plan.settings.notices.is_empty());
+        let quick = PlanOptions {
+            quick: true,
+            ..adhoc_opts(WorkloadKind::Floor)
+        };
+        assert_eq!(
+            build(&[], &quick).unwrap().floor_samples(),
+            Some(QUICK_FLOOR_SAMPLES)
+        );
+        let flagged = PlanOptions {
+            samples: Some(20),
+            ..quick
+        };
+        assert_eq!(build(&[], &flagged).unwrap().floor_samples(), Some(20));
+        // Not a floor: none.
+        let cpu = build(&[], &adhoc_opts(WorkloadKind::Cpu)).unwrap();
+        assert_eq!(cpu.floor_samples(), None);
+
+        let text = "[[scenario]]\nname = \"f\"\nworkload = \"floor\"\nsamples = 300\n\
+            [scenario.quick]\nsamples = 30\n\n\
+            [[scenario]]\nname = \"c\"\nworkload = \"cpu\"\ntasks = 2\n";
+        let plan = build(&suite(text), &PlanOptions::default()).unwrap();
+        assert_eq!(plan.floor_samples(), Some(300));
+        assert!(plan.points.iter().all(|p| p.scenario == "c"));
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        assert_eq!(
+            build(&suite(text), &quick).unwrap().floor_samples(),
+            Some(30)
+        );
+    }
+
+    #[test]
+    fn keys_and_flags_of_tasks_are_refused_for_the_floor() {
+        for key in [
+            "models = [\"thread\"]",
+            "workers = 2",
+            "tasks = 2",
+            "repetitions = 2",
+            "gil = \"legacy\"",
+        ] {
+            let text = format!("[[scenario]]\nname = \"f\"\nworkload = \"floor\"\n{key}\n");
+            let err = build(&suite(&text), &PlanOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("suite.toml:4:"), "{err}");
+            assert!(err.contains("does not apply to workload `floor`"), "{err}");
+        }
+        let text = "[[scenario]]\nname = \"c\"\nworkload = \"cpu\"\nsamples = 5\n";
+        let err = build(&suite(text), &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `samples`: does not apply to workload `cpu`"),
+            "{err}"
+        );
+        assert!(err.contains("applies to: floor"), "{err}");
+        for (opts, flag) in [
+            (
+                PlanOptions {
+                    models: vec!["thread".into()],
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--models",
+            ),
+            (
+                PlanOptions {
+                    workers: vec![2],
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--workers",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(5),
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--samples",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(0),
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--samples",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(100_001),
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--samples",
+            ),
+        ] {
+            match build(&[], &opts) {
+                Err(PlanError::Flag { flag: f, .. }) => assert_eq!(f, flag),
+                other => panic!("{flag}: {other:?}"),
+            }
+        }
     }
 
     #[test]

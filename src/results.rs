@@ -34,10 +34,41 @@ pub struct RunReport {
     /// Where the run's CPU time went. Absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness_cpu: Option<HarnessCpu>,
+    /// The raw OS mechanisms the run's models rest on, measured in the same
+    /// run (see `floor`). Absent in older files and in runs without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floor: Vec<FloorMeasurement>,
     /// What each `lifecycle` scenario saw on the OS (see `lifecycle`);
     /// absent in older files and in runs without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<LifecycleResult>,
+}
+
+/// One OS mechanism timed on its own (`floor`): many samples of one
+/// operation, summarised as a median with its 95% interval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FloorMeasurement {
+    /// Stable id: `pthread-create-join`, `fork-exit-wait`, `posix-spawn`,
+    /// `pipe-round-trip-same-core`, `pipe-round-trip-cross-core`,
+    /// `channel-round-trip`, `tokio-spawn-current-thread`,
+    /// `tokio-spawn-multi-thread`.
+    pub mechanism: String,
+    /// What one operation is, as measured here (the binary spawned, the
+    /// CPUs pinned to).
+    pub description: String,
+    /// `ok`, `skipped: REASON` (not possible on this machine), the reason it
+    /// failed, or `interrupted`, as a case's status.
+    pub status: CaseStatus,
+    /// Timed operations.
+    pub samples: usize,
+    /// One operation in nanoseconds: the median and its 95% interval.
+    pub ns: Option<Estimate>,
+    /// The 10th and 90th percentiles, in nanoseconds: round trips between
+    /// cores come in two clusters, which a median alone hides.
+    pub p10_ns: Option<f64>,
+    pub p90_ns: Option<f64>,
+    /// Seconds spent measuring it, set-up included.
+    pub wall_s: f64,
 }
 
 /// One run of a `lifecycle` scenario: each state of a process's life, shown

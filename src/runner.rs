@@ -91,6 +91,10 @@ pub fn run_with(
     let before = measure::self_usage();
     let (calibration, calibrated) = calibrate(plan, cancel);
     let calibration_cpu = measure::self_usage().since(&before);
+    let (floor, floor_done) = match calibrated {
+        Ok(()) => measure_floor(plan, cancel),
+        Err(_) => (Vec::new(), Ok(())),
+    };
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness: Harness {
@@ -116,8 +120,14 @@ pub fn run_with(
             sources: plan.settings.sources.clone(),
         },
         calibration,
-        interrupted: calibrated.is_err(),
-        scenarios: plan.scenarios.iter().map(scenario_info).collect(),
+        interrupted: calibrated.is_err() || floor_done.is_err(),
+        // A floor scenario has no cases: its figures are `floor`.
+        scenarios: plan
+            .scenarios
+            .iter()
+            .filter(|s| s.workload != WorkloadKind::Floor)
+            .map(scenario_info)
+            .collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
         lifecycle: Vec::new(),
@@ -126,6 +136,7 @@ pub fn run_with(
             calibration_s: cpu_seconds(&calibration_cpu),
             ..HarnessCpu::default()
         }),
+        floor,
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.interrupted {
@@ -299,6 +310,58 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
         Ok(())
     })();
     (calibration, done)
+}
+
+/// Timed operations of each mechanism when the run has no floor scenario,
+/// and the most time each may take: what the run's models rest on, in a
+/// few hundred milliseconds at most (only a spawn or a fork, at 0.5 to 2 ms
+/// each on a loaded 2-core VM, reaches the limit).
+const FLOOR_SAMPLES: usize = 100;
+const FLOOR_LIMIT: Duration = Duration::from_millis(100);
+
+/// The OS floor, once per run: with a `floor` scenario, every mechanism,
+/// its `samples` each, within the case timeout each; otherwise the
+/// mechanisms the models of the 1-worker time-sized cases rest on (the ones
+/// the report's dispatch table compares), `FLOOR_SAMPLES` each within
+/// `FLOOR_LIMIT` each. Ctrl-C ends it with what it has, and `Err`.
+fn measure_floor(
+    plan: &Plan,
+    cancel: &AtomicBool,
+) -> (Vec<crate::results::FloorMeasurement>, Result<(), Stopped>) {
+    use crate::floor::{Mechanism, measure};
+    if let Some(samples) = plan.floor_samples() {
+        return measure(
+            &Mechanism::ALL,
+            samples as usize,
+            plan.settings.case_timeout,
+            cancel,
+        );
+    }
+    let mechanisms = floor_mechanisms(plan);
+    if mechanisms.is_empty() {
+        return (Vec::new(), Ok(()));
+    }
+    measure(&mechanisms, FLOOR_SAMPLES, FLOOR_LIMIT, cancel)
+}
+
+/// The mechanisms the models of the plan's 1-worker cases sized in time
+/// rest on, each once.
+fn floor_mechanisms(plan: &Plan) -> Vec<crate::floor::Mechanism> {
+    let mut out = Vec::new();
+    let cases = plan
+        .points
+        .iter()
+        .filter(|p| p.point.task_ms.is_some())
+        .flat_map(|p| &p.cases)
+        .filter(|c| c.workers == 1);
+    for case in cases {
+        if let Some(m) = crate::report::floor::floor_of(case.model.kind, case.model.start)
+            && !out.contains(&m)
+        {
+            out.push(m);
+        }
+    }
+    out
 }
 
 /// The median time a sleep of `d` really takes here (timer slack, wakeup),
@@ -801,6 +864,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         WorkloadKind::Cpu
         | WorkloadKind::Convoy
         | WorkloadKind::Lifecycle
+        | WorkloadKind::Floor
         | WorkloadKind::Lock
         | WorkloadKind::Queue => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
@@ -1084,6 +1148,44 @@ mod tests {
         }
         // A failed case is not run again after its first failure.
         assert_eq!(script.calls.load(Ordering::SeqCst), 2 * (2 + 2));
+        // The floor of the one 1-worker model with a dispatch, saved too.
+        let floor: Vec<String> = saved(out.path())
+            .floor
+            .into_iter()
+            .map(|f| f.mechanism)
+            .collect();
+        assert_eq!(floor, ["pthread-create-join"]);
+    }
+
+    #[test]
+    fn a_floor_scenario_measures_every_mechanism_and_runs_no_case() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        let plan = crate::plan::build(
+            &[],
+            &PlanOptions {
+                workload: Some(WorkloadKind::Floor),
+                samples: Some(3),
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let script = Arc::new(Script::default());
+        let cancel = AtomicBool::new(false);
+        let report = run_with(&plan, &opts, &cancel, &mut |_| {}, &fake(&script)).unwrap();
+        assert_eq!(script.calls.load(Ordering::SeqCst), 0);
+        assert!(report.cases.is_empty() && report.scenarios.is_empty());
+        assert_eq!(report.floor.len(), crate::floor::Mechanism::ALL.len());
+        assert!(
+            report
+                .floor
+                .iter()
+                .all(|f| f.samples == 3 || f.status.is_skipped())
+        );
+        assert_eq!(saved(out.path()).floor.len(), report.floor.len());
     }
 
     #[test]
@@ -1250,6 +1352,51 @@ mod tests {
             Err(CaseStatus::Failed(why)) => assert!(why.contains("timed out"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_floor_measured_is_that_of_the_one_worker_cases() {
+        use crate::floor::Mechanism;
+        use crate::model::StartMethod;
+        let opts = PlanOptions {
+            workload: Some(WorkloadKind::Cpu),
+            models: vec![
+                "thread".into(),
+                "thread+gil".into(),
+                "process-pool".into(),
+                "cpython-thread".into(),
+            ],
+            workers: vec![1, 2],
+            ..PlanOptions::default()
+        };
+        let plan = crate::plan::build(&[], &opts).unwrap();
+        assert_eq!(
+            floor_mechanisms(&plan),
+            [Mechanism::PthreadCreateJoin, Mechanism::PipeCrossCore]
+        );
+        // Each start method of a process model rests on its own.
+        let started = PlanOptions {
+            models: vec!["process".into()],
+            start_method: vec![StartMethod::Fork, StartMethod::Spawn],
+            ..opts.clone()
+        };
+        assert_eq!(
+            floor_mechanisms(&crate::plan::build(&[], &started).unwrap()),
+            [Mechanism::ForkExitWait, Mechanism::PosixSpawn]
+        );
+        // Only at 2 workers: no dispatch table row, no floor.
+        let opts = PlanOptions {
+            workers: vec![2],
+            ..opts
+        };
+        assert!(floor_mechanisms(&crate::plan::build(&[], &opts).unwrap()).is_empty());
+        // Sockets have no task time to take off the wall.
+        let opts = PlanOptions {
+            workload: Some(WorkloadKind::IoSocket),
+            models: vec!["thread".into()],
+            ..PlanOptions::default()
+        };
+        assert!(floor_mechanisms(&crate::plan::build(&[], &opts).unwrap()).is_empty());
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum WorkloadKind {
     IoFile,
     Mixed,
     Convoy,
+    /// No tasks: the raw OS mechanisms the models rest on (`floor`).
+    Floor,
     /// Each state of a process's life, shown on the OS (see `lifecycle`).
     Lifecycle,
     Lock,
@@ -46,13 +48,14 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 9] = [
+    pub const ALL: [WorkloadKind; 10] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
+        WorkloadKind::Floor,
         WorkloadKind::Lifecycle,
         WorkloadKind::Lock,
         WorkloadKind::Queue,
@@ -66,6 +69,7 @@ impl WorkloadKind {
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
+            WorkloadKind::Floor => "floor",
             WorkloadKind::Lifecycle => "lifecycle",
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
@@ -115,6 +119,8 @@ pub struct ScenarioSpec {
     pub daemon: Option<Spanned<bool>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<Spanned<NonZeroU32>>,
     /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
     /// out of `--quick` runs (unless `--only` names it).
     pub skip: Option<Spanned<bool>>,

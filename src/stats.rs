@@ -71,6 +71,25 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The `q` quantile (0 to 1) of `samples`, nearest rank; None when no
+/// sample is finite.
+///
+/// ```
+/// use parabench::stats::percentile;
+/// let s = [5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+/// assert_eq!(percentile(&s, 0.1), Some(1.0));
+/// assert_eq!(percentile(&s, 0.9), Some(9.0));
+/// assert_eq!(percentile(&[], 0.5), None);
+/// ```
+pub fn percentile(samples: &[f64], q: f64) -> Option<f64> {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    Some(quantile(&s, q.clamp(0.0, 1.0)))
+}
+
 /// A convoy probe's round trips (ms), every one kept: their percentiles and
 /// the share that took `delayed_ms` or longer. None when empty.
 pub fn convoy_stats(round_trips_ms: &[f64], delayed_ms: f64) -> Option<ConvoyStats> {

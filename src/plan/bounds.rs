@@ -205,6 +205,13 @@ pub const BOUNDS: &[Bound] = &[
         why: "unmeasured runs before the first repetition",
     },
     Bound {
+        key: "samples",
+        flag: Some("--samples"),
+        min: 1.0,
+        max: 100_000.0,
+        why: "timed runs of each OS mechanism of the floor; each mechanism also stops at the case timeout",
+    },
+    Bound {
         key: "timeout_s",
         flag: Some("--timeout"),
         min: 0.001,
@@ -229,7 +236,10 @@ pub const MAX_CASES: usize = 10_000;
 pub fn check_size(scenarios: &[Scenario]) -> Result<(), String> {
     let mut total: usize = 0;
     for s in scenarios {
-        let (per_point_workers, points) = if s.workload == crate::spec::WorkloadKind::Convoy {
+        use crate::spec::WorkloadKind;
+        let (per_point_workers, points) = if s.workload == WorkloadKind::Floor {
+            (0, 0)
+        } else if s.workload == WorkloadKind::Convoy {
             (1, s.cpu_threads.len())
         } else if s.workload == crate::spec::WorkloadKind::Queue {
             (1, 1)
@@ -347,6 +357,7 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
         ("repetitions", f64::from(s.repetitions)),
         ("max_repetitions", f64::from(s.max_repetitions)),
         ("warmup", f64::from(s.warmup)),
+        ("samples", f64::from(s.samples)),
     ] {
         check_value(key, v)?;
     }

@@ -88,6 +88,9 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
     }
     render_noise(&mut page, report);
     page.push_str("<nav><a href=\"#verdicts\">Verdicts</a>");
+    if !report.floor.is_empty() {
+        page.push_str("<a href=\"#floor\">OS floor</a>");
+    }
     for section in sections {
         let _ = write!(
             page,
@@ -102,6 +105,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
     );
     render_verdicts(&mut page, report, verdicts);
     render_fidelity(&mut page, report);
+    page.push_str(&super::floor::html(report));
     for section in sections {
         render_section(&mut page, report, section);
     }

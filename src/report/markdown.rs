@@ -81,6 +81,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             let _ = writeln!(md, "| {} |", cells.join(" | "));
         }
     }
+    md.push_str(&super::floor::markdown(report));
     for scenario in &report.scenarios {
         let _ = writeln!(
             md,

@@ -4,6 +4,7 @@
 //! the only one that reads them.
 
 mod charts;
+pub mod floor;
 mod html;
 mod lifecycle;
 mod markdown;

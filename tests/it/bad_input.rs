@@ -87,6 +87,7 @@ const FLAGS: &[(&str, &str, &[&str])] = &[
     ("--point-budget", "cpu", &["-1", "86401"]),
     ("--warmup", "cpu", &["-1", "1001"]),
     ("--timeout", "cpu", &["0", "-1", "86401"]),
+    ("--samples", "floor", &["0", "-1", "100001"]),
     ("--models", "cpu", &["nope", "thread+gil+gil", ","]),
     ("--start-method", "cpu", &["vfork", "spawn,nope", "Fork"]),
     ("--parent-mib", "cpu", &["-1", "16385", "1,-1"]),
@@ -152,6 +153,9 @@ fn a_flag_no_scenario_uses_is_refused_naming_it() {
         ("--cpu-fraction", "0.5", "io-file"),
         ("--task-ms", "1", "io-socket"),
         ("--workers", "2", "convoy"),
+        ("--samples", "5", "cpu"),
+        ("--workers", "2", "floor"),
+        ("--models", "thread", "floor"),
         ("--parent-mib", "8", "convoy"),
     ] {
         let args: Vec<String> = ["run", "--workload", workload, flag, value, "--out", "out"]
@@ -187,6 +191,10 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("check_interval", "cpu", &["0", "-1", "1000000001"]),
     ("repetitions", "cpu", &["0", "-1", "10001"]),
     ("warmup", "cpu", &["-1", "1001"]),
+    ("samples", "floor", &["0", "-1", "100001", "[]", "1.5"]),
+    ("samples", "cpu", &["5"]),
+    ("tasks", "floor", &["2"]),
+    ("models", "floor", &["[\"thread\"]"]),
     ("gil", "cpu", &["\"nope\"", "\"\"", "true"]),
     ("releases_gil", "cpu", &["1", "\"yes\""]),
     (

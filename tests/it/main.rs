@@ -5,6 +5,7 @@ mod bad_input;
 mod compare;
 mod coordination;
 mod export;
+mod floor;
 mod history;
 mod inputs;
 mod layers;
