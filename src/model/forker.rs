@@ -333,8 +333,9 @@ fn worker_child(server_fds: Vec<RawFd>, pipes: &[OwnedFd], pool: bool, harness: 
             // The harness is gone already: do not outlive it.
             libc::_exit(1);
         }
-        // Ctrl-C ends a worker as it ends a spawned one; the server ignores it.
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        // Like the server, and like a spawned worker (`worker::ignore_ctrl_c`),
+        // the worker ignores Ctrl-C: the harness ends the batch and kills it.
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
         for (i, fd) in pipes.iter().enumerate() {
             if libc::dup2(fd.as_raw_fd(), i as RawFd) < 0 {
                 libc::_exit(1);

@@ -53,6 +53,7 @@ pub fn run_job(job: &Job, gil: &mut Option<Gil>) -> Reply {
 
 /// The `worker` subcommand.
 pub fn serve(pool: bool) -> anyhow::Result<()> {
+    ignore_ctrl_c();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     if pool {
@@ -82,5 +83,18 @@ fn inject_fault() {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
         _ => {}
+    }
+}
+
+/// A worker shares the harness's process group, so a terminal's Ctrl-C
+/// reaches it too. It ignores it: the harness, which gets the same signal,
+/// ends the batch as interrupted and kills its workers itself. A worker
+/// that died of the signal first would fail its case instead, a race that
+/// `start_methods::ctrl_c_leaves_no_process_of_any_start_method_behind`
+/// lost under load (exit 1 instead of 130).
+pub fn ignore_ctrl_c() {
+    // SAFETY: changing this process's own signal disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
 }
