@@ -66,6 +66,9 @@ pub enum Command {
     /// Internal: fork workers on request (the forkserver start method)
     #[command(hide = true)]
     Forkserver,
+    /// Internal: run one batch sent over stdin where it can be killed (deadlock cases)
+    #[command(hide = true)]
+    Contained,
 }
 
 #[derive(Debug, Args, Default, Clone)]

@@ -135,10 +135,53 @@ pub struct CpythonRequest {
     /// starts workers: what a `fork` child inherits and the others do not.
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub parent_mib: u64,
+    /// The lock workload: every task is a unit on this board.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockRequest>,
+    /// The queue workload: tasks `0..producers` put, the others get.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueRequest>,
 }
 
 fn is_zero_u64(n: &u64) -> bool {
     *n == 0
+}
+
+/// A queue batch (see `workload::queue`): `queue.Queue` (thread),
+/// `multiprocessing.Queue`/`JoinableQueue` (process), `asyncio.Queue`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueRequest {
+    pub board: PathBuf,
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    /// `queue` or `joinable`.
+    pub semantics: String,
+    pub daemon: bool,
+    pub limit_s: f64,
+}
+
+/// A lock batch (see `workload::lock`): the runner's locks are
+/// `threading.Lock`/`RLock`/`Semaphore` (thread, sequential),
+/// `multiprocessing`'s (process) or `asyncio`'s; `hold_us` and `outside_us`
+/// are the pure-Python kernel, calibrated like `cpu_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockRequest {
+    pub board: PathBuf,
+    /// `mutex`, `rlock`, `semaphore` or `none`.
+    pub primitive: String,
+    pub depth: u32,
+    pub permits: u32,
+    pub sections: u64,
+    pub hold_us: f64,
+    pub outside_us: f64,
+    /// `reacquire` or `opposite-order`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadlock: Option<String>,
+    /// The longest a unit waits at the start barrier.
+    pub limit_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -257,6 +300,12 @@ pub struct PyRepetition {
     /// Convoy: each of the IO task's round trips, in order.
     #[serde(default)]
     pub round_trips_ms: Vec<f64>,
+    /// Lock: each unit's sections, waits and board readings, by task index.
+    #[serde(default)]
+    pub lock_units: Vec<crate::workload::lock::LockOutput>,
+    /// Queue: each unit's items, hash sum and latencies, by task index.
+    #[serde(default)]
+    pub queue_units: Vec<crate::workload::queue::QueueOutput>,
 }
 
 /// Finds `python3` on PATH and checks it is recent enough.
@@ -548,6 +597,8 @@ mod tests {
             board: None,
             start_method: None,
             parent_mib: 0,
+            lock: None,
+            queue: None,
         }
     }
 

@@ -34,8 +34,11 @@ macro_rules! errln {
 fn main() -> ExitCode {
     // The `fork` start method's launcher is forked now, while this process
     // has one thread: before clap, the Ctrl-C handler, tokio or anything
-    // else can start one (see model/forker.rs). Only `run` starts workers.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "run")
+    // else can start one (see model/forker.rs). Only `run` starts workers,
+    // and `contained`, which runs a deadlock case's batch in a child.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "run" || a == "contained")
         && let Err(e) = parabench::model::start::fork_launcher()
     {
         errln!("warning: the fork start method is unavailable: {e}");
@@ -59,6 +62,7 @@ fn run_command() -> ExitCode {
             parabench::lifecycle::serve(std::time::Duration::from_millis(args.limit_ms))
         }
         Command::Forkserver => parabench::model::start::serve_forkserver(),
+        Command::Contained => parabench::model::contained::serve().map(|()| 0),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),

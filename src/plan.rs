@@ -4,6 +4,7 @@
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
 pub mod bounds;
+pub mod coordination;
 mod start_method;
 
 use crate::gil::GilKind;
@@ -212,6 +213,8 @@ pub struct Scenario {
     pub start_method: Vec<StartMethod>,
     /// MiB the parent program holds while it starts workers, swept.
     pub parent_mib: Vec<u64>,
+    /// The lock workload's keys (`coordination`).
+    pub coordination: coordination::Coordination,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -310,6 +313,10 @@ impl Scenario {
         let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
         let workers = match point.cpu_threads {
             Some(k) => vec![k + 1],
+            // A lock point's units are its workers, one point per value.
+            None if matches!(self.workload, WorkloadKind::Lock | WorkloadKind::Queue) => {
+                vec![point.tasks]
+            }
             None => self.workers.clone(),
         };
         let mut out: Vec<CasePlan> = self
@@ -353,6 +360,29 @@ impl Scenario {
             }
             return out;
         }
+        if self.workload == WorkloadKind::Queue {
+            let c = &self.coordination;
+            return vec![Point {
+                tasks: (c.producers + c.consumers) as usize,
+                task_ms: None,
+                shape: self.shape(0.0),
+                cpu_threads: None,
+                parent_mib: 0,
+            }];
+        }
+        if self.workload == WorkloadKind::Lock {
+            return self
+                .workers
+                .iter()
+                .map(|&units| Point {
+                    tasks: units,
+                    task_ms: None,
+                    shape: self.shape(0.0),
+                    cpu_threads: None,
+                    parent_mib: 0,
+                })
+                .collect();
+        }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
                 for &parent_mib in &self.parent_mib {
@@ -382,7 +412,9 @@ impl Scenario {
             WorkloadKind::IoSocket
             | WorkloadKind::IoFile
             | WorkloadKind::Lifecycle
-            | WorkloadKind::Floor => (0.0, 0.0),
+            | WorkloadKind::Floor
+            | WorkloadKind::Lock
+            | WorkloadKind::Queue => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -397,6 +429,8 @@ impl Scenario {
             file_kib: (self.workload == WorkloadKind::IoFile).then_some(self.file_kib),
             touch_kib: self.touch_kib,
             releases_gil: self.releases_gil,
+            lock: (self.workload == WorkloadKind::Lock).then(|| self.coordination.lock_shape()),
+            queue: (self.workload == WorkloadKind::Queue).then(|| self.coordination.queue_shape()),
         }
     }
 
@@ -449,6 +483,8 @@ impl Scenario {
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
             WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
+            WorkloadKind::Lock => self.coordination.params(),
+            WorkloadKind::Queue => self.coordination.queue_params(),
         }
     }
 }
@@ -497,14 +533,18 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "cpu_fraction" => w == Mixed,
         "server_delay_ms" | "round_trips" | "message_bytes" => matches!(w, IoSocket | Convoy),
         "cpu_threads" => w == Convoy,
-        // A convoy point's tasks and workers follow from its CPU threads.
-        "workers" | "tasks" => w != Convoy,
+        // A convoy point's tasks and workers follow from its CPU threads;
+        // a lock point's units are its workers; a queue's, its producers
+        // and consumers.
+        "workers" => !matches!(w, Convoy | Queue),
+        "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
         "samples" => false,
-        // A convoy's points follow from its CPU threads alone.
-        "parent_mib" => w != Convoy,
-        _ => true,
+        // A convoy's points follow from its CPU threads alone; a lock's from
+        // its units, a queue's is one.
+        "parent_mib" => !matches!(w, Convoy | Lock | Queue),
+        k => coordination::applies(k, w).unwrap_or(true),
     }
 }
 
@@ -684,6 +724,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
+    coordination::check_flags(&scenarios)?;
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
     bounds::check_value("timeout_s", timeout)
         .map_err(|e| setting_err(e, args.timeout.is_some()))?;
@@ -734,9 +775,13 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
 
 /// Adds the baseline of every model family a scenario runs and lacks
 /// (`sequential`, `cpython-sequential`), so that every speedup has one;
-/// returns a notice for each. Convoy points have no speedup and need none.
+/// returns a notice for each. Convoy and lock points have no speedup and
+/// need none.
 fn add_baselines(s: &mut Scenario) -> Vec<String> {
-    if s.workload == WorkloadKind::Convoy {
+    if matches!(
+        s.workload,
+        WorkloadKind::Convoy | WorkloadKind::Lock | WorkloadKind::Queue
+    ) {
         return Vec::new();
     }
     let mut notices = Vec::new();
@@ -791,6 +836,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         samples: DEFAULT_FLOOR_SAMPLES,
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
+        coordination: coordination::Coordination::default(),
     }
 }
 
@@ -934,6 +980,7 @@ fn resolve(
             "see README.md, \"Ranges\"",
         )
     })?;
+    coordination::check(source, spec, &checked, quick)?;
     Ok((s, o))
 }
 
@@ -957,7 +1004,7 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "samples" => spec.samples.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
-        _ => None,
+        k => coordination::key_span(spec, k),
     }
 }
 
@@ -1054,6 +1101,8 @@ pub struct Overrides {
     pub samples: Option<u32>,
     pub start_method: Option<Vec<StartMethod>>,
     pub parent_mib: Option<Vec<u64>>,
+    /// The lock workload's keys, a layer of their own (`coordination`).
+    pub coordination: coordination::Layer,
 }
 
 impl Overrides {
@@ -1061,7 +1110,10 @@ impl Overrides {
     pub fn then(&self, over: &Overrides) -> Overrides {
         macro_rules! pick {
             ($($field:ident),*) => {
-                Overrides { $($field: over.$field.clone().or_else(|| self.$field.clone())),* }
+                Overrides {
+                    $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
+                    coordination: self.coordination.then(&over.coordination),
+                }
             };
         }
         every_override!(pick)
@@ -1078,6 +1130,7 @@ impl Overrides {
             };
         }
         every_override!(collect);
+        out.extend(self.coordination.keys());
         out
     }
 
@@ -1094,6 +1147,7 @@ impl Overrides {
             };
         }
         every_override!(set);
+        self.coordination.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1241,6 +1295,7 @@ impl Overrides {
                 .map(|v| start_method::parse_names(source, v))
                 .transpose()?,
             parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
+            coordination: coordination::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1393,6 +1448,7 @@ impl Overrides {
             samples: args.samples,
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
+            coordination: coordination::Layer::default(),
         })
     }
 }

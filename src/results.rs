@@ -411,6 +411,12 @@ pub struct CaseResult {
     pub convoy: Option<ConvoyStats>,
     /// GIL counters, for `+gil` models.
     pub gil: Option<GilCounters>,
+    /// Lock points: throughput, waits, fairness and lost updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockStats>,
+    /// Queue points: items per second, latency, CPU per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueStats>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
     /// How the model started its worker processes (`spawn`, `fork`,
@@ -418,6 +424,61 @@ pub struct CaseResult {
     /// models that start none, and in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_method: Option<String>,
+}
+
+/// What a queue case measured over its repetitions; its memory is the
+/// case's peak RSS/PSS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueStats {
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    /// `queue` or `joinable`.
+    pub semantics: String,
+    pub daemon: bool,
+    /// Items per second from the first put to the last get, median and
+    /// 95% CI over repetitions.
+    pub items_per_s: Option<Estimate>,
+    /// Each repetition's items per second, in order (paired with another
+    /// model's round by round).
+    pub samples_items_per_s: Vec<f64>,
+    /// From an item's put to its get, over every item of every repetition.
+    pub latency_ms: Option<Percentiles>,
+    /// CPU time (user + sys, harness and children) per item, in µs.
+    pub cpu_us_per_item: Option<f64>,
+}
+
+/// What a lock case measured over its repetitions. A deadlock case has
+/// no repetitions: its status names the cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockStats {
+    /// `mutex`, `rlock`, `semaphore` or `none`.
+    pub primitive: String,
+    /// `reacquire` or `opposite-order` for a deadlock scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlock: Option<String>,
+    pub units: usize,
+    pub sections_per_unit: u64,
+    /// Critical sections per second, from the first unit's start to the
+    /// last unit's end (start-up excluded), median and 95% CI over
+    /// repetitions.
+    pub sections_per_s: Option<Estimate>,
+    /// Time a section waited for its lock, over every section of every
+    /// repetition (ms; none for `none`).
+    pub wait_ms: Option<Percentiles>,
+    /// When the first unit finished, the fewest and the most sections any
+    /// unit had done, as shares of `sections_per_unit` (medians over
+    /// repetitions): 1 and 1 is perfectly fair.
+    pub fairness_min: Option<f64>,
+    pub fairness_max: Option<f64>,
+    /// Each repetition's lost updates: sections done minus the counter.
+    /// Only `none` may lose any; a lock that lost one fails its case.
+    pub lost_updates: Vec<u64>,
+    /// Semaphore: the most units seen inside at once (≤ permits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub most_inside: Option<u64>,
 }
 
 impl CaseResult {
@@ -439,10 +500,14 @@ pub enum CaseStatus {
     Skipped(String),
     /// Ctrl-C came before any repetition was measured.
     Interrupted,
+    /// A deadlock case deadlocked, as it was built to: the harness saw a
+    /// wait-for cycle, named here, and ended it. Not a failure.
+    Deadlock(String),
 }
 
 impl CaseStatus {
     const SKIPPED: &'static str = "skipped: ";
+    const DEADLOCK: &'static str = "deadlock: ";
 
     pub fn is_skipped(&self) -> bool {
         matches!(self, CaseStatus::Skipped(_))
@@ -458,9 +523,13 @@ impl CaseStatus {
         match text {
             "ok" => CaseStatus::Ok,
             "interrupted" => CaseStatus::Interrupted,
-            _ => match text.strip_prefix(Self::SKIPPED) {
-                Some(reason) => CaseStatus::Skipped(reason.to_owned()),
-                None => CaseStatus::Failed(text.to_owned()),
+            _ => match (
+                text.strip_prefix(Self::SKIPPED),
+                text.strip_prefix(Self::DEADLOCK),
+            ) {
+                (Some(reason), _) => CaseStatus::Skipped(reason.to_owned()),
+                (_, Some(cycle)) => CaseStatus::Deadlock(cycle.to_owned()),
+                _ => CaseStatus::Failed(text.to_owned()),
             },
         }
     }
@@ -473,6 +542,7 @@ impl std::fmt::Display for CaseStatus {
             CaseStatus::Failed(reason) => f.write_str(reason),
             CaseStatus::Skipped(reason) => write!(f, "{}{reason}", Self::SKIPPED),
             CaseStatus::Interrupted => f.write_str("interrupted"),
+            CaseStatus::Deadlock(cycle) => write!(f, "{}{cycle}", Self::DEADLOCK),
         }
     }
 }
@@ -586,6 +656,10 @@ mod tests {
             (
                 "skipped: python3 was not found on PATH",
                 CaseStatus::Skipped("python3 was not found on PATH".into()),
+            ),
+            (
+                "deadlock: unit 0 holds L1 and waits for L1",
+                CaseStatus::Deadlock("unit 0 holds L1 and waits for L1".into()),
             ),
             (
                 "timed out after 30 s: raise --timeout",

@@ -5,6 +5,8 @@
 //! summarizes, and rewrites results.json atomically after every point.
 //! The only place that measures.
 
+mod coordination;
+
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
@@ -281,7 +283,8 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
     let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
     for shape in plan.points.iter().map(|p| &p.point.shape) {
-        if shape.cpu_ms > 0.0 && !kernels.contains(&shape.kernel) {
+        let computes = shape.cpu_ms > 0.0 || shape.lock.is_some();
+        if computes && !kernels.contains(&shape.kernel) {
             kernels.push(shape.kernel);
         }
         if shape.sleep_ms > 0.0 && !sleeps.contains(&shape.sleep_ms) {
@@ -421,6 +424,20 @@ pub fn build_tasks(
     if let Some(k) = point.cpu_threads {
         return convoy_tasks(point, k, (cpu_iters, slice_iters), echo, scratch, limit);
     }
+    if let Some(queue) = &shape.queue {
+        return Ok(coordination::queue_tasks(point, queue, scratch, limit));
+    }
+    if let Some(lock) = &shape.lock {
+        let calibrated = (iters_per_ms, slice_iters);
+        return Ok(coordination::lock_tasks(
+            point,
+            lock,
+            shape.kernel,
+            calibrated,
+            scratch,
+            limit,
+        ));
+    }
     let mut steps = Vec::new();
     // First, so the memory is held through every other step.
     if shape.touch_kib > 0 {
@@ -520,6 +537,10 @@ struct CaseRun {
     gil: Option<GilCounters>,
     /// Convoy points: every timed round trip of the probe (ms).
     round_trips_ms: Vec<f64>,
+    /// Lock points: sections per second, waits, fairness, lost updates.
+    lock: coordination::LockAcc,
+    /// Queue points: items per second and latencies.
+    queue: coordination::QueueAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
 }
@@ -561,6 +582,8 @@ fn run_point(
             run: Latencies::default(),
             gil: None,
             round_trips_ms: Vec::new(),
+            lock: coordination::LockAcc::default(),
+            queue: coordination::QueueAcc::default(),
             failure: None,
         })
         .collect();
@@ -628,6 +651,10 @@ fn run_point(
                             case.wait.record(r.queue_wait());
                             case.run.record(r.output.run());
                         }
+                        if let Some(lock) = &point.shape.lock {
+                            case.lock.record(&outcome, lock);
+                        }
+                        case.queue.record(&outcome);
                         case.reps.push(rep);
                     }
                     Ok(_) => {}
@@ -699,11 +726,23 @@ fn run_once(
         ),
         None => None,
     };
+    let permits = point.shape.lock.map_or(1, |l| l.permits);
+    let lock_board = coordination::create_board(tasks, case.model, permits)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
+    let _queue_board = coordination::create_queue_board(tasks, case.model)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = (env.models)(model)
-        .run(&batch)
-        .map_err(ModelError::into_status);
+    let deadlock = point.shape.lock.and_then(|l| l.deadlock);
+    let outcome = match (&lock_board, deadlock) {
+        // A deadlock case runs where it can be ended, watched for a cycle.
+        (Some(board), Some(_)) => {
+            let mut watch = crate::workload::lock::graph::Watch::new();
+            crate::model::contained::run(case.model, &batch, &mut || watch.poll(board))
+        }
+        _ => (env.models)(model).run(&batch),
+    }
+    .map_err(ModelError::into_status);
     if let Some(board) = &board {
         board.finish();
     }
@@ -716,6 +755,12 @@ fn run_once(
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {
         verify(&outcome, expected).map_err(CaseStatus::Failed)?;
+    }
+    if let Some(lock) = &point.shape.lock {
+        coordination::check(&outcome, lock).map_err(CaseStatus::Failed)?;
+    }
+    if let Some(queue) = &point.shape.queue {
+        coordination::check_queue(&outcome, queue).map_err(CaseStatus::Failed)?;
     }
     let p99 = {
         let mut l = Latencies::default();
@@ -819,7 +864,9 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         WorkloadKind::Cpu
         | WorkloadKind::Convoy
         | WorkloadKind::Lifecycle
-        | WorkloadKind::Floor => 0.0,
+        | WorkloadKind::Floor
+        | WorkloadKind::Lock
+        | WorkloadKind::Queue => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -935,6 +982,12 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                     None
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
+                lock: coordination::stats(point, &c.lock),
+                queue: coordination::queue_stats(
+                    point,
+                    &c.queue,
+                    med(&|r| r.cpu_user_s + r.cpu_sys_s),
+                ),
                 repetitions: c.reps.clone(),
                 start_method: c
                     .model
@@ -1002,6 +1055,8 @@ mod tests {
                         checksum: crate::workload::expected_checksum(t),
                         run_ns: per_task.as_nanos() as u64,
                         round_trips_ns: Vec::new(),
+                        lock: None,
+                        queue: None,
                     },
                     latency: per_task,
                 })

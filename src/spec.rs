@@ -43,10 +43,12 @@ pub enum WorkloadKind {
     Floor,
     /// Each state of a process's life, shown on the OS (see `lifecycle`).
     Lifecycle,
+    Lock,
+    Queue,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 8] = [
+    pub const ALL: [WorkloadKind; 10] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -55,6 +57,8 @@ impl WorkloadKind {
         WorkloadKind::Convoy,
         WorkloadKind::Floor,
         WorkloadKind::Lifecycle,
+        WorkloadKind::Lock,
+        WorkloadKind::Queue,
     ];
 
     pub fn id(self) -> &'static str {
@@ -67,6 +71,8 @@ impl WorkloadKind {
             WorkloadKind::Convoy => "convoy",
             WorkloadKind::Floor => "floor",
             WorkloadKind::Lifecycle => "lifecycle",
+            WorkloadKind::Lock => "lock",
+            WorkloadKind::Queue => "queue",
         }
     }
 }
@@ -96,6 +102,21 @@ pub struct ScenarioSpec {
     pub gil: Option<Spanned<String>>,
     pub switch_interval_us: Option<Spanned<Positive>>,
     pub check_interval: Option<Spanned<NonZeroU32>>,
+    // The coordination workloads (`plan::coordination` checks them).
+    pub primitive: Option<Spanned<String>>,
+    pub depth: Option<Spanned<u32>>,
+    pub permits: Option<Spanned<u32>>,
+    pub sections: Option<Spanned<u64>>,
+    pub hold_us: Option<Spanned<NonNegative>>,
+    pub outside_us: Option<Spanned<NonNegative>>,
+    pub deadlock: Option<Spanned<String>>,
+    pub producers: Option<Spanned<u32>>,
+    pub consumers: Option<Spanned<u32>>,
+    pub capacity: Option<Spanned<u32>>,
+    pub item_bytes: Option<Spanned<u32>>,
+    pub items: Option<Spanned<u64>>,
+    pub semantics: Option<Spanned<String>>,
+    pub daemon: Option<Spanned<bool>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.

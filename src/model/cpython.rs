@@ -6,8 +6,8 @@
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
-    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, PythonInfo,
-    SocketRequest, TaskRequest,
+    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
+    PythonInfo, QueueRequest, SocketRequest, TaskRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -125,6 +125,8 @@ impl Model for CpythonModel {
             } else {
                 0
             },
+            lock: lock_request(steps, shape),
+            queue: queue_request(steps),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -176,6 +178,8 @@ impl Model for CpythonModel {
                     } else {
                         Vec::new()
                     },
+                    lock: rep.lock_units.get(idx).cloned().map(Box::new),
+                    queue: rep.queue_units.get(idx).cloned().map(Box::new),
                 },
                 latency: ms(latency),
             })
@@ -215,6 +219,47 @@ impl Model for CpythonModel {
             self_verified: true,
         })
     }
+}
+
+/// A lock batch's request: the units' board and the shape's keys (Python
+/// calibrates its own kernel for the work in and out of the lock).
+fn lock_request(steps: &[Step], shape: &crate::workload::TaskShape) -> Option<LockRequest> {
+    let lock = shape.lock?;
+    let board = steps.iter().find_map(|s| match s {
+        Step::Lock(l) => Some(&l.board),
+        _ => None,
+    })?;
+    Some(LockRequest {
+        board: board.path.clone(),
+        primitive: lock.primitive.id().into(),
+        depth: lock.depth,
+        permits: lock.permits,
+        sections: lock.sections,
+        hold_us: lock.hold_us,
+        outside_us: lock.outside_us,
+        deadlock: lock.deadlock.map(|d| d.id().into()),
+        limit_s: board.limit().as_secs_f64(),
+    })
+}
+
+/// A queue batch's request: its board and shape.
+fn queue_request(steps: &[Step]) -> Option<QueueRequest> {
+    let step = steps.iter().find_map(|s| match s {
+        Step::Queue(q) => Some(q),
+        _ => None,
+    })?;
+    let q = &step.shape;
+    Some(QueueRequest {
+        board: step.board.path.clone(),
+        producers: q.producers,
+        consumers: q.consumers,
+        capacity: q.capacity,
+        item_bytes: q.item_bytes,
+        items: q.items,
+        semantics: q.semantics.id().into(),
+        daemon: q.daemon,
+        limit_s: step.board.limit().as_secs_f64(),
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod async_rt;
 mod ballast;
 mod child;
+pub mod contained;
 mod cpython;
 mod forker;
 pub mod id;
@@ -119,6 +120,9 @@ pub enum ModelError {
     /// The model cannot run on this machine (python3 missing); not a failure.
     #[error("skipped: {0}")]
     Skipped(String),
+    /// The batch deadlocked (a deadlock case, run contained): the cycle.
+    #[error("deadlock: {0}")]
+    Deadlock(String),
 }
 
 impl ModelError {
@@ -129,6 +133,7 @@ impl ModelError {
         match self {
             ModelError::Skipped(reason) => CaseStatus::Skipped(reason),
             ModelError::Cancelled => CaseStatus::Interrupted,
+            ModelError::Deadlock(cycle) => CaseStatus::Deadlock(cycle),
             e => CaseStatus::Failed(e.to_string()),
         }
     }

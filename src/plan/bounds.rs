@@ -114,6 +114,76 @@ pub const BOUNDS: &[Bound] = &[
         why: "ticks between forced releases of the legacy GIL",
     },
     Bound {
+        key: "depth",
+        flag: None,
+        min: 1.0,
+        max: 64.0,
+        why: "times an rlock is taken, nested, per critical section",
+    },
+    Bound {
+        key: "permits",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units a semaphore lets in at once; 0 would let none in",
+    },
+    Bound {
+        key: "sections",
+        flag: None,
+        min: 1.0,
+        max: 10_000_000.0,
+        why: "critical sections per unit",
+    },
+    Bound {
+        key: "hold_us",
+        flag: None,
+        min: 0.0,
+        max: 1_000_000.0,
+        why: "work inside the lock per section, in µs: a second at most",
+    },
+    Bound {
+        key: "outside_us",
+        flag: None,
+        min: 0.0,
+        max: 1_000_000.0,
+        why: "work outside the lock per section, in µs: a second at most",
+    },
+    Bound {
+        key: "producers",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units putting items into the queue",
+    },
+    Bound {
+        key: "consumers",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units getting items from the queue",
+    },
+    Bound {
+        key: "capacity",
+        flag: None,
+        min: 1.0,
+        max: 1_000_000.0,
+        why: "items the queue holds at most; 0 would hold none (Python's 0 means unbounded)",
+    },
+    Bound {
+        key: "item_bytes",
+        flag: None,
+        min: 0.0,
+        max: 16_777_216.0,
+        why: "payload bytes per item",
+    },
+    Bound {
+        key: "items",
+        flag: None,
+        min: 1.0,
+        max: 100_000_000.0,
+        why: "items through the queue per batch",
+    },
+    Bound {
         key: "repetitions",
         flag: Some("--repetitions"),
         min: 1.0,
@@ -171,6 +241,10 @@ pub fn check_size(scenarios: &[Scenario]) -> Result<(), String> {
             (0, 0)
         } else if s.workload == WorkloadKind::Convoy {
             (1, s.cpu_threads.len())
+        } else if s.workload == crate::spec::WorkloadKind::Queue {
+            (1, 1)
+        } else if s.workload == crate::spec::WorkloadKind::Lock {
+            (1, s.workers.len())
         } else {
             let sizes = if s.uses_time_size() {
                 s.task_ms.len()
@@ -287,6 +361,9 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
     ] {
         check_value(key, v)?;
     }
+    for (key, v) in s.coordination.values() {
+        check_value(key, v)?;
+    }
     Ok(())
 }
 
@@ -320,6 +397,12 @@ pub fn check_time(points: &[PointPlan]) -> Result<(), OutOfBounds> {
 /// The key whose value makes a point's tasks long, and how it adds up.
 fn dominant_key(point: &Point) -> (&'static str, &'static str) {
     let shape = point.shape;
+    if shape.lock.is_some() {
+        return (
+            "sections",
+            "units × sections × hold_us one unit at a time, or one unit's sections",
+        );
+    }
     match shape.socket {
         Some(sock) if sock.server_delay_ms * f64::from(sock.round_trips) > shape.cpu_ms => (
             "server_delay_ms",
@@ -342,6 +425,9 @@ pub fn least_batch_time(point: &Point, model: ModelId, workers: usize) -> f64 {
         .socket
         .map_or(0.0, |s| s.server_delay_ms * f64::from(s.round_trips));
     let tasks = point.tasks as f64;
+    if let Some(s) = super::coordination::least_batch_s(point) {
+        return s;
+    }
     if point.cpu_threads.is_some() {
         // A convoy's CPU tasks run until its probe is done: the probe alone
         // bounds the batch.
@@ -387,6 +473,8 @@ mod tests {
                 file_kib: None,
                 touch_kib: 0,
                 releases_gil: false,
+                lock: None,
+                queue: None,
             },
             cpu_threads: None,
             parent_mib: 0,

@@ -11,6 +11,10 @@
 //! inconclusive and says why; the runner keeps sampling a point while a
 //! verdict on it could still be decided by more repetitions.
 
+mod coordination;
+
+pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
+
 use super::query::{self, Ratio};
 use super::table;
 use crate::model::registry::{self, Interpreter};
@@ -265,6 +269,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .iter()
             .filter_map(|s| gil_releasing(report, s, cores)),
     );
+    out.extend(coordination::verdicts(report, &WORLDS));
     out
 }
 

@@ -214,6 +214,20 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ),
     ("name", "cpu", &["\"\"", "\"   \"", "1"]),
     ("workload", "cpu", &["\"nope\"", "\"\"", "1"]),
+    ("primitive", "lock", &["\"nope\"", "\"\"", "1"]),
+    ("deadlock", "lock", &["\"nope\"", "\"\"", "1"]),
+    ("depth", "lock", &["0", "-1", "65", "1.5"]),
+    ("permits", "lock", &["0", "-1", "1025"]),
+    ("sections", "lock", &["0", "-1", "10000001"]),
+    ("hold_us", "lock", &["-1", "1000001"]),
+    ("outside_us", "lock", &["-1", "1000001"]),
+    ("producers", "queue", &["0", "-1", "1025"]),
+    ("consumers", "queue", &["0", "-1", "1025"]),
+    ("capacity", "queue", &["0", "-1", "1000001"]),
+    ("item_bytes", "queue", &["-1", "16777217"]),
+    ("items", "queue", &["0", "-1", "100000001"]),
+    ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
+    ("daemon", "queue", &["1", "\"yes\""]),
 ];
 
 /// `[settings]` keys and values beyond their ranges.
@@ -315,5 +329,51 @@ fn output_and_baseline_flags_are_refused_before_anything_runs() {
         assert!(!raw_escape, "{args}: raw escape in {err:?}");
         assert!(named, "{args}: the message must name `{name}`: {err}");
         assert!(!dir.path().join("out").exists(), "{args} ran");
+    }
+}
+
+/// Coordination keys that are each in range but cannot work together (or
+/// a key the workload does not take): each refused at the line of the key
+/// named, before anything runs. Rows marked QUEUE are queue scenarios.
+#[test]
+fn coordination_combinations_are_refused_at_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: &[(&str, &str, usize)] = &[
+        (
+            "primitive = \"none\"\ndeadlock = \"reacquire\"",
+            "deadlock",
+            5,
+        ),
+        (
+            "primitive = \"semaphore\"\ndeadlock = \"opposite-order\"",
+            "deadlock",
+            5,
+        ),
+        ("primitive = \"mutex\"\npermits = 2", "permits", 5),
+        ("primitive = \"mutex\"\ndepth = 3", "depth", 5),
+        ("workers = 1\ndeadlock = \"opposite-order\"", "workers", 4),
+        ("models = [\"cpython-process-pool\"]", "models", 4),
+        ("tasks = 8", "tasks", 4),
+        ("QUEUE daemon = true", "daemon", 4),
+        (
+            "QUEUE semantics = \"joinable\"\ndaemon = true\nitem_bytes = 1048576\ncapacity = 2048",
+            "capacity",
+            7,
+        ),
+        ("QUEUE models = [\"sequential\"]", "models", 4),
+        ("QUEUE workers = 4", "workers", 4),
+    ];
+    for &(body, key, line) in rows {
+        let (workload, body) = match body.strip_prefix("QUEUE ") {
+            Some(body) => ("queue", body),
+            None => ("lock", body),
+        };
+        let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"{workload}\"\n{body}\n");
+        std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+        let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_refused(&args, &format!("suite.toml:{line}:"), dir.path());
+        assert_refused(&args, &format!("key `{key}`"), dir.path());
     }
 }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod compare;
+mod coordination;
 mod export;
 mod floor;
 mod history;

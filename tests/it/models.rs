@@ -23,6 +23,8 @@ fn shape() -> TaskShape {
         file_kib: None,
         touch_kib: 0,
         releases_gil: false,
+        lock: None,
+        queue: None,
     }
 }
 

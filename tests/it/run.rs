@@ -295,6 +295,12 @@ fn quick_default_suite_writes_a_schema_valid_results_file() {
         .iter()
         .filter(|c| python || !c.model.starts_with("cpython-"))
     {
+        // The suite's deadlock case deadlocks, as it is built to.
+        if let parabench::results::CaseStatus::Deadlock(cycle) = &case.status {
+            assert_eq!(case.scenario, "deadlock-lock", "{case:?}");
+            assert!(cycle.contains("holds L1 and waits for L1"), "{cycle}");
+            continue;
+        }
         assert!(case.is_ok(), "{case:?}");
         assert_eq!(case.repetitions.len(), 2);
         assert!(names.contains(&case.scenario.as_str()));

@@ -36,6 +36,8 @@ fn batch_of(kind: ModelKind, method: StartMethod, parent_mib: u64) {
             file_kib: None,
             touch_kib: 0,
             releases_gil: false,
+            lock: None,
+            queue: None,
         },
         parent_mib,
     };

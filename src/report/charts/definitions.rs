@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 8] = [
+pub(super) const CHARTS: [ChartDef; 10] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -80,6 +80,18 @@ pub(super) const CHARTS: [ChartDef; 8] = [
         title: "worker start-up vs the parent's size, by start method",
         applies: has_parent_mib,
         build: start_up,
+    },
+    ChartDef {
+        slug: "coordination-throughput",
+        title: "throughput against units (lock: sections/s; queue: items/s)",
+        applies: super::coordination::applies,
+        build: super::coordination::throughput,
+    },
+    ChartDef {
+        slug: "coordination-latency",
+        title: "lock waits, or a queue's put-to-get latency",
+        applies: super::coordination::applies,
+        build: super::coordination::latency,
     },
 ];
 
