@@ -695,7 +695,25 @@ fn tokio_spawns(multi: bool, n: usize, stop: &Stop) -> Result<Vec<f64>, FloorErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stop::tests::cancelled_after_50ms;
+
+    /// Runs `step` while another thread sets the cancel flag after `delay`;
+    /// returns what `step` returned and how long after the flag it took.
+    fn cancelled_after<T>(delay: Duration, step: impl FnOnce(&AtomicBool) -> T) -> (T, Duration) {
+        use std::sync::atomic::Ordering;
+        let cancel = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let flag = &cancel;
+            let setter = s.spawn(move || {
+                std::thread::sleep(delay);
+                flag.store(true, Ordering::Relaxed);
+                Instant::now()
+            });
+            let out = step(&cancel);
+            let done = Instant::now();
+            let set_at = setter.join().unwrap();
+            (out, done.saturating_duration_since(set_at))
+        })
+    }
 
     /// Our own children, zombies included, from /proc.
     fn children() -> Vec<u32> {
@@ -813,8 +831,10 @@ mod tests {
 
     #[test]
     fn ctrl_c_ends_every_mechanism_within_a_second() {
+        // 10 ms of each, not more: forks and spawns in a loop slow the
+        // timing tests that run beside this one.
         for m in Mechanism::ALL {
-            let ((records, done), after) = cancelled_after_50ms(|cancel| {
+            let ((records, done), after) = cancelled_after(Duration::from_millis(10), |cancel| {
                 measure(&[m], 100_000_000, Duration::from_secs(3600), cancel)
             });
             assert!(after < Duration::from_secs(1), "{m:?}: {after:?}");
@@ -836,7 +856,7 @@ mod tests {
         let (records, done) = measure(
             &[Mechanism::PthreadCreateJoin],
             100_000_000,
-            Duration::from_millis(100),
+            Duration::from_millis(30),
             &cancel,
         );
         assert_eq!(done, Ok(()));
