@@ -5,9 +5,44 @@
 //! units that are processes.
 
 use anyhow::Context;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// In-process objects that every unit of one batch shares (its locks, its
+/// queue), found by the batch's board path: the units that are threads of
+/// the harness meet on the same object. An entry dies with its last user,
+/// and every batch has a board of its own.
+pub struct ByPath<T>(Mutex<Vec<(PathBuf, Weak<T>)>>);
+
+impl<T> Default for ByPath<T> {
+    fn default() -> ByPath<T> {
+        ByPath::new()
+    }
+}
+
+impl<T> ByPath<T> {
+    pub const fn new() -> ByPath<T> {
+        ByPath(Mutex::new(Vec::new()))
+    }
+
+    /// The live object of `path`, or a fresh one from `make`.
+    pub fn get_or_make(&self, path: &Path, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(found) = entries
+            .iter()
+            .find(|(p, _)| p == path)
+            .and_then(|(_, weak)| weak.upgrade())
+        {
+            return found;
+        }
+        let fresh = Arc::new(make());
+        entries.push((path.to_owned(), Arc::downgrade(&fresh)));
+        fresh
+    }
+}
 
 /// One shared mapping of a file.
 #[derive(Debug)]

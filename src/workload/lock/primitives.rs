@@ -9,8 +9,8 @@
 
 use super::board::{LockBoard, Scope};
 use parking_lot::lock_api::RawMutex as _;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::path::Path;
+use std::sync::Arc;
 
 /// The locks of one board, for the units of one process.
 pub struct InProcess {
@@ -37,23 +37,10 @@ impl InProcess {
     }
 }
 
-/// The in-process locks of each live board, by path. An entry dies with
-/// the last unit that uses it; every batch has a board of its own.
-static REGISTRY: Mutex<Vec<(PathBuf, Weak<InProcess>)>> = Mutex::new(Vec::new());
+static REGISTRY: crate::workload::shm::ByPath<InProcess> = crate::workload::shm::ByPath::new();
 
 fn in_process(path: &Path, permits: u32) -> Arc<InProcess> {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    registry.retain(|(_, weak)| weak.strong_count() > 0);
-    if let Some(found) = registry
-        .iter()
-        .find(|(p, _)| p == path)
-        .and_then(|(_, weak)| weak.upgrade())
-    {
-        return found;
-    }
-    let fresh = Arc::new(InProcess::new(permits));
-    registry.push((path.to_owned(), Arc::downgrade(&fresh)));
-    fresh
+    REGISTRY.get_or_make(path, || InProcess::new(permits))
 }
 
 /// Holds a board's in-process locks for as long as it lives: a unit that

@@ -13,8 +13,8 @@ use super::board::{QueueBoard, QueueBoardRef, Slot};
 use crate::workload::Interpreter;
 use anyhow::Context;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a daemon consumer waits before it looks whether the main work
@@ -47,21 +47,10 @@ impl InProcess {
     }
 }
 
-static REGISTRY: Mutex<Vec<(PathBuf, Weak<InProcess>)>> = Mutex::new(Vec::new());
+static REGISTRY: crate::workload::shm::ByPath<InProcess> = crate::workload::shm::ByPath::new();
 
 fn in_process(path: &Path, capacity: u32) -> Arc<InProcess> {
-    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    registry.retain(|(_, weak)| weak.strong_count() > 0);
-    if let Some(found) = registry
-        .iter()
-        .find(|(p, _)| p == path)
-        .and_then(|(_, weak)| weak.upgrade())
-    {
-        return found;
-    }
-    let fresh = Arc::new(InProcess::new(capacity));
-    registry.push((path.to_owned(), Arc::downgrade(&fresh)));
-    fresh
+    REGISTRY.get_or_make(path, || InProcess::new(capacity))
 }
 
 /// Holds a board's in-process queue for as long as it lives: a consumer
