@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU8, AtomicU64};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,17 @@ impl Mapping {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The byte at `offset`, as an atomic.
+    pub fn byte(&self, offset: usize) -> &AtomicU8 {
+        assert!(
+            offset < self.len,
+            "shared byte {offset} out of {}",
+            self.len
+        );
+        // SAFETY: in bounds of a live mapping; AtomicU8 has u8's layout.
+        unsafe { AtomicU8::from_ptr(self.ptr.add(offset)) }
     }
 
     /// The u64 cell at byte `offset` (8-byte aligned).
