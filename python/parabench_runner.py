@@ -8,9 +8,11 @@ the fields. Standard library only; Python 3.8 or newer; tuned for Linux.
 
 import ctypes
 import json
+import math
 import mmap
 import os
 import platform
+import queue
 import resource
 import socket
 import struct
@@ -23,10 +25,15 @@ MASK = 0xFFFF_FFFF_FFFF_FFFF
 SEED = 0x9E37_79B9_7F4A_7C15
 KERNELS = ("hash",)
 MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio")
-# "fork" is the Linux default up to 3.13 and the cheapest way to start a worker;
-# 3.14 moved the default to "forkserver". The method used is in the response.
-# Set by `import_for` with the process models.
+# The request's `start_method` ("spawn", "fork" or "forkserver"); "fork", the
+# Linux default up to 3.13, when it names none (3.14 moved the default to
+# "forkserver"). The method used is in the response. Set by `import_for` with
+# the process models.
 START_METHOD = None
+# `parent_mib`: memory this process holds while it starts workers, every page
+# written. A "fork" child inherits it (copy-on-write); "spawn" and
+# "forkserver" children do not.
+_PARENT = None
 PR_SET_PDEATHSIG = 1
 # Generous bound on the warm-up barriers: a pool that cannot start its workers
 # within it is broken, and the error beats a hang.
@@ -300,6 +307,13 @@ def run_task(task, task_idx):
     """
     task = task_steps(task, task_idx)
     start = now()
+    if task["lock"]:
+        # A lock unit's output rides where a task's round trips would.
+        checksum, out = lock_unit(task["lock"], task_idx)
+        return task_idx, checksum, start, now(), out
+    if task["queue"]:
+        checksum, out = queue_unit(task["queue"], task_idx)
+        return task_idx, checksum, start, now(), out
     times = []
     held = touch(task["touch_kib"])
     if task["board"]:
@@ -327,6 +341,12 @@ async def run_task_async(task, task_idx):
     (`run_in_executor`), since asyncio has no asynchronous files."""
     task = task_steps(task, task_idx)
     start = now()
+    if task["lock"]:
+        checksum, out = await lock_unit_async(task["lock"], task_idx)
+        return task_idx, checksum, start, now(), out
+    if task["queue"]:
+        checksum, out = await queue_unit_async(task["queue"], task_idx)
+        return task_idx, checksum, start, now(), out
     times = []
     held = touch(task["touch_kib"])
     if task["board"]:
@@ -354,6 +374,475 @@ async def run_task_async(task, task_idx):
         await loop.run_in_executor(None, file_step, task["file"], task_idx)
     del held
     return task_idx, checksum, start, now(), times
+
+
+# ---------------------------------------------------------------- lock ----
+# The `lock` workload (src/workload/lock): units that each run `sections`
+# critical sections on one shared counter, on the board the harness made
+# (src/workload/lock/board.rs, same offsets). Each unit publishes its
+# progress, the locks it holds and the one it waits for, so the harness can
+# see a deadlock; the locks are Python's own (threading, multiprocessing,
+# asyncio), made in `make_locks` before the units start.
+
+LOCK_UNITS_AT = 128 + 64 * 3
+LOCK_CELL = {"units": 0, "barrier": 1, "counter": 4}
+LOCK_BUCKETS = 8 * 50 + 2
+LOCK_POLL_S = 0.0001
+LOCK_RENDEZVOUS_S = 1.0
+
+# The locks of the current batch: {"locks": [L1, L2], "sem": ..., "book": ...}.
+LOCKS = {}
+
+
+class LockBoard:
+    """The harness's lock board. Cells every unit writes alone (its
+    progress, holds, waits, state) are plain stores; the shared counters
+    (arrived, finished, ...) change under the batch's bookkeeping lock."""
+
+    def __init__(self, path):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            self.mem = mmap.mmap(fd, 0)
+        finally:
+            os.close(fd)
+
+    def get(self, cell):
+        return struct.unpack_from("<Q", self.mem, cell * 8)[0]
+
+    def put(self, cell, value):
+        struct.pack_into("<Q", self.mem, cell * 8, value)
+
+    def unit_get(self, unit, field):
+        return struct.unpack_from("<Q", self.mem, LOCK_UNITS_AT + (unit * 4 + field) * 8)[0]
+
+    def unit_put(self, unit, field, value):
+        struct.pack_into("<Q", self.mem, LOCK_UNITS_AT + (unit * 4 + field) * 8, value)
+
+    def bump(self, cell, by=1):
+        """Adds `by` (maybe negative) to a shared counter under the
+        bookkeeping lock; returns the new value."""
+        with LOCKS["book"]:
+            v = self.get(cell) + by
+            self.put(cell, v)
+            return v
+
+
+def make_locks(model, primitive, permits):
+    """The batch's locks, of the model's kind. With fork, children inherit
+    them (multiprocessing locks are shared semaphores)."""
+    if model == "asyncio":
+        return  # made inside the event loop, in `model_asyncio`'s main
+    if model == "process":
+        ctx = multiprocessing.get_context(START_METHOD)
+        lock, rlock, sem = ctx.Lock, ctx.RLock, ctx.Semaphore
+    else:
+        lock, rlock, sem = threading.Lock, threading.RLock, threading.Semaphore
+    kind = rlock if primitive == "rlock" else lock
+    LOCKS.update(locks=[kind(), kind()], sem=sem(permits), book=lock())
+
+
+def make_async_locks(permits):
+    LOCKS.update(
+        locks=[asyncio.Lock(), asyncio.Lock()],
+        sem=asyncio.Semaphore(permits),
+        book=threading.Lock(),
+    )
+
+
+def lock_bucket(ns):
+    if ns <= 0:
+        return 0
+    return min(int(math.log2(ns) * 8) + 1, LOCK_BUCKETS - 1)
+
+
+def lock_order(spec, idx):
+    if spec.get("deadlock") == "opposite-order":
+        return [1, 0] if idx % 2 else [0, 1]
+    return [0]
+
+
+def lock_takes(spec):
+    return 2 if spec.get("deadlock") == "reacquire" else max(1, spec["depth"])
+
+
+class LockUnit:
+    """What a unit of any model does on the board, around its own waits."""
+
+    def __init__(self, spec, idx):
+        self.spec = spec
+        self.idx = idx
+        self.board = LockBoard(spec["board"])
+        self.held = [0, 0]  # how often this unit holds each lock (re-entry)
+        self.waits = {}
+        self.units = self.board.get(LOCK_CELL["units"])
+        self.barrier = self.board.get(LOCK_CELL["barrier"])
+
+    def arrive(self):
+        self.board.unit_put(self.idx, 3, 1)
+        self.board.bump(5)
+
+    def all_arrived(self, limit):
+        return self.board.get(5) >= self.barrier or now() >= limit
+
+    def other_parity_holds_first(self, until):
+        for j in range(self.units):
+            if j % 2 == self.idx % 2:
+                continue
+            first = 1 if j % 2 else 0
+            if self.board.unit_get(j, 1) & (1 << first) or self.board.unit_get(j, 3) == 2:
+                return True
+        return now() >= until
+
+    def will_wait(self, which):
+        """True when the unit must really wait (not an rlock re-entry)."""
+        if self.held[which] and self.spec["primitive"] == "rlock":
+            return False
+        self.board.unit_put(self.idx, 2, which + 1)
+        return True
+
+    def took(self, which):
+        if self.held[which] == 0:
+            self.board.unit_put(self.idx, 2, 0)
+            self.board.unit_put(self.idx, 1, self.board.unit_get(self.idx, 1) | (1 << which))
+        self.held[which] += 1
+
+    def giving(self, which):
+        """Before a release: unpublish the lock when the last hold goes."""
+        self.held[which] -= 1
+        if self.held[which] == 0:
+            self.board.unit_put(self.idx, 1, self.board.unit_get(self.idx, 1) & ~(1 << which))
+
+    def record(self, seconds):
+        b = lock_bucket(int(seconds * 1e9))
+        self.waits[b] = self.waits.get(b, 0) + 1
+
+    def progress(self, s):
+        self.board.unit_put(self.idx, 0, s)
+
+    def finish(self, start_ns, end_ns):
+        out = {
+            "sections": self.board.unit_get(self.idx, 0),
+            "start_ns": start_ns,
+            "end_ns": end_ns,
+            "waits": sorted([b, n] for b, n in self.waits.items()),
+        }
+        with LOCKS["book"]:
+            first = self.board.get(9) == 0
+            self.board.put(9, 1)
+        if first:
+            out["at_first_finish"] = [self.board.unit_get(j, 0) for j in range(self.units)]
+        self.board.unit_put(self.idx, 3, 2)
+        if self.board.bump(6) == self.units:
+            out["counter"] = self.board.get(LOCK_CELL["counter"])
+            out["most_inside"] = self.board.get(8)
+        return out
+
+
+def lock_unit(spec, idx):
+    """One unit, with blocking calls (sequential, threads, processes).
+    Returns (checksum, lock output)."""
+    unit = LockUnit(spec, idx)
+    unit.arrive()
+    limit = now() + spec["limit_s"]
+    while not unit.all_arrived(limit):
+        time.sleep(LOCK_POLL_S)
+    board, locks, order = unit.board, LOCKS["locks"], lock_order(spec, idx)
+    counter = LOCK_CELL["counter"]
+    hold = outside = None
+    start_ns = time.monotonic_ns()
+    for s in range(spec["sections"]):
+        t0 = now()
+        if spec["primitive"] == "none":
+            v = board.get(counter)
+            hold = hash_kernel(spec["hold_iters"])
+            board.put(counter, v + 1)
+        elif spec["primitive"] == "semaphore":
+            LOCKS["sem"].acquire()
+            unit.record(now() - t0)
+            inside = board.bump(7)
+            with LOCKS["book"]:
+                board.put(8, max(board.get(8), inside))
+            hold = hash_kernel(spec["hold_iters"])
+            board.bump(counter)
+            board.bump(7, -1)
+            LOCKS["sem"].release()
+        else:
+            waited = 0.0
+            for k, which in enumerate(order):
+                for _ in range(lock_takes(spec)):
+                    if unit.will_wait(which):
+                        t = now()
+                        locks[which].acquire()
+                        waited += now() - t
+                    else:
+                        locks[which].acquire()
+                    unit.took(which)
+                if k == 0 and len(order) > 1 and s == 0 and unit.barrier > 1:
+                    until = now() + min(LOCK_RENDEZVOUS_S, spec["limit_s"])
+                    while not unit.other_parity_holds_first(until):
+                        time.sleep(LOCK_POLL_S)
+            unit.record(waited)
+            v = board.get(counter)
+            hold = hash_kernel(spec["hold_iters"])
+            board.put(counter, v + 1)
+            for which in reversed(order):
+                for _ in range(lock_takes(spec)):
+                    unit.giving(which)
+                    locks[which].release()
+        outside = hash_kernel(spec["outside_iters"])
+        unit.progress(s + 1)
+    end_ns = time.monotonic_ns()
+    return [hold, outside, spec["sections"]], unit.finish(start_ns, end_ns)
+
+
+async def lock_unit_async(spec, idx):
+    """One unit as an asyncio task: every wait an await, and an
+    `await asyncio.sleep(0)` after each section, as a loop body that awaits
+    something would."""
+    unit = LockUnit(spec, idx)
+    unit.arrive()
+    limit = now() + spec["limit_s"]
+    while not unit.all_arrived(limit):
+        await asyncio.sleep(LOCK_POLL_S)
+    board, locks, order = unit.board, LOCKS["locks"], lock_order(spec, idx)
+    counter = LOCK_CELL["counter"]
+    hold = outside = None
+    start_ns = time.monotonic_ns()
+    for s in range(spec["sections"]):
+        t0 = now()
+        if spec["primitive"] == "none":
+            v = board.get(counter)
+            hold = hash_kernel(spec["hold_iters"])
+            board.put(counter, v + 1)
+        elif spec["primitive"] == "semaphore":
+            await LOCKS["sem"].acquire()
+            unit.record(now() - t0)
+            inside = board.bump(7)
+            board.put(8, max(board.get(8), inside))
+            hold = hash_kernel(spec["hold_iters"])
+            board.bump(counter)
+            board.bump(7, -1)
+            LOCKS["sem"].release()
+        else:
+            waited = 0.0
+            for k, which in enumerate(order):
+                for _ in range(lock_takes(spec)):
+                    unit.will_wait(which)
+                    t = now()
+                    await locks[which].acquire()
+                    waited += now() - t
+                    unit.took(which)
+                if k == 0 and len(order) > 1 and s == 0 and unit.barrier > 1:
+                    until = now() + min(LOCK_RENDEZVOUS_S, spec["limit_s"])
+                    while not unit.other_parity_holds_first(until):
+                        await asyncio.sleep(LOCK_POLL_S)
+            unit.record(waited)
+            v = board.get(counter)
+            hold = hash_kernel(spec["hold_iters"])
+            board.put(counter, v + 1)
+            for which in reversed(order):
+                for _ in range(lock_takes(spec)):
+                    unit.giving(which)
+                    locks[which].release()
+        outside = hash_kernel(spec["outside_iters"])
+        unit.progress(s + 1)
+        await asyncio.sleep(0)
+    end_ns = time.monotonic_ns()
+    return [hold, outside, spec["sections"]], unit.finish(start_ns, end_ns)
+
+
+# --------------------------------------------------------------- queue ----
+# The `queue` workload (src/workload/queue): `producers` tasks put `items`
+# items through one bounded queue to `consumers` tasks: queue.Queue between
+# threads, multiprocessing.Queue / JoinableQueue between processes (a pipe
+# and a feeder thread per producer; items are pickled), asyncio.Queue in an
+# event loop. Every item is (seq, put time, payload); consumers sum a hash
+# of what they got, and the harness checks the sum and the count. The board
+# (src/workload/queue/board.rs) holds the shared counters.
+
+QUEUE = {}
+QUEUE_DAEMON_POLL_S = 0.01
+Q_PRODUCERS_DONE, Q_DONE, Q_PUTTING_DONE = 5, 7, 8
+
+
+def mix64(x):
+    x = ((x ^ (x >> 30)) * 0xBF58_476D_1CE4_E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D0_49BB_1331_11EB) & MASK
+    return x ^ (x >> 31)
+
+
+def item_hash(seq):
+    return mix64(seq ^ 0x5155_4555_4500_0000)
+
+
+def combine(acc, part):
+    """workload::combine: mix64(acc ^ rotate_left(part, 17))."""
+    rotated = ((part << 17) | (part >> 47)) & MASK
+    return mix64(acc ^ rotated)
+
+
+def make_queue(model, spec):
+    """The batch's queue, of the model's kind, and a bookkeeping lock."""
+    joinable = spec["semantics"] == "joinable"
+    if model == "asyncio":
+        return  # made inside the event loop
+    if model == "process":
+        ctx = multiprocessing.get_context(START_METHOD)
+        kind = ctx.JoinableQueue if joinable else ctx.Queue
+        QUEUE.update(q=kind(spec["capacity"]), book=ctx.Lock())
+    else:
+        QUEUE.update(q=queue.Queue(spec["capacity"]), book=threading.Lock())
+
+
+def make_async_queue(spec):
+    QUEUE.update(q=asyncio.Queue(spec["capacity"]), book=threading.Lock())
+
+
+def queue_bump(board, cell):
+    with QUEUE["book"]:
+        v = board.get(cell) + 1
+        board.put(cell, v)
+        return v
+
+
+def queue_flush(q):
+    """A process producer's feeder writes everything before it counts as done."""
+    if hasattr(q, "join_thread"):
+        q.close()
+        q.join_thread()
+
+
+def queue_unit(spec, idx):
+    """One producer or consumer, with blocking calls. Returns (checksum, output)."""
+    board = LockBoard(spec["board"])
+    q, producers = QUEUE["q"], spec["producers"]
+    joinable = spec["semantics"] == "joinable"
+    out = {"producer": idx < producers, "items": 0, "sum": 0, "start_ns": time.monotonic_ns(), "end_ns": 0}
+    if out["producer"]:
+        for seq in range(idx, spec["items"], producers):
+            q.put((seq, time.monotonic_ns(), bytes([seq & 0xFF]) * spec["item_bytes"]))
+            out["items"] += 1
+            out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        last = queue_bump(board, Q_PUTTING_DONE) == producers
+        if last and not spec["daemon"]:
+            # Every other producer's items are in the queue before the sentinels.
+            limit = now() + spec["limit_s"]
+            while board.get(Q_PRODUCERS_DONE) < producers - 1 and now() < limit:
+                time.sleep(0.0001)
+            for _ in range(spec["consumers"]):
+                q.put(None)
+        if joinable:
+            # join() returns whenever nothing put is unfinished, which can
+            # happen before another producer has put its items: the main
+            # work is over once every producer has put all and a join
+            # after that returns.
+            limit = now() + spec["limit_s"]
+            while board.get(Q_PUTTING_DONE) < producers and now() < limit:
+                q.join()
+                time.sleep(0.0001)
+            q.join()
+            board.put(Q_DONE, 1)
+        queue_flush(q)
+        queue_bump(board, Q_PRODUCERS_DONE)
+        out["end_ns"] = time.monotonic_ns()
+        return combine(out["items"], out["sum"]), out
+    waits = {}
+    while True:
+        if spec["daemon"]:
+            try:
+                got = q.get(timeout=QUEUE_DAEMON_POLL_S)
+            except queue.Empty:
+                if board.get(Q_DONE):
+                    break
+                continue
+        else:
+            got = q.get()
+        if got is None:
+            if joinable:
+                q.task_done()  # a sentinel counts as put
+            break
+        at = time.monotonic_ns()
+        seq, put_ns, payload = got
+        if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
+            raise ValueError("item %d arrived damaged" % seq)
+        b = lock_bucket(at - put_ns)
+        waits[b] = waits.get(b, 0) + 1
+        out["items"] += 1
+        out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        out["end_ns"] = at
+        if joinable:
+            q.task_done()
+    out["latency"] = sorted([b, n] for b, n in waits.items())
+    return QUEUE_CONSUMER_CHECKSUM, out
+
+
+async def queue_unit_async(spec, idx):
+    """`queue_unit` on asyncio.Queue."""
+    board = LockBoard(spec["board"])
+    q, producers = QUEUE["q"], spec["producers"]
+    joinable = spec["semantics"] == "joinable"
+    out = {"producer": idx < producers, "items": 0, "sum": 0, "start_ns": time.monotonic_ns(), "end_ns": 0}
+    if out["producer"]:
+        for seq in range(idx, spec["items"], producers):
+            await q.put((seq, time.monotonic_ns(), bytes([seq & 0xFF]) * spec["item_bytes"]))
+            out["items"] += 1
+            out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        if queue_bump(board, Q_PRODUCERS_DONE) == producers and not spec["daemon"]:
+            for _ in range(spec["consumers"]):
+                await q.put(None)
+        if joinable:
+            # As in `queue_unit`: the main work is over once every producer
+            # has put all its items and a join after that returns.
+            limit = now() + spec["limit_s"]
+            while board.get(Q_PRODUCERS_DONE) < producers and now() < limit:
+                await q.join()
+                await asyncio.sleep(0.0001)
+            await q.join()
+            board.put(Q_DONE, 1)
+        out["end_ns"] = time.monotonic_ns()
+        return combine(out["items"], out["sum"]), out
+    waits = {}
+    while True:
+        if spec["daemon"] and q.empty():
+            try:
+                got = await asyncio.wait_for(q.get(), QUEUE_DAEMON_POLL_S)
+            except asyncio.TimeoutError:
+                if board.get(Q_DONE):
+                    break
+                continue
+        else:
+            got = await q.get()
+        if got is None:
+            if joinable:
+                q.task_done()  # a sentinel counts as put
+            break
+        at = time.monotonic_ns()
+        seq, put_ns, payload = got
+        if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
+            raise ValueError("item %d arrived damaged" % seq)
+        b = lock_bucket(at - put_ns)
+        waits[b] = waits.get(b, 0) + 1
+        out["items"] += 1
+        out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+        out["end_ns"] = at
+        if joinable:
+            q.task_done()
+    out["latency"] = sorted([b, n] for b, n in waits.items())
+    return QUEUE_CONSUMER_CHECKSUM, out
+
+
+def queue_expected(spec, idx):
+    """The checksum task `idx` must return (workload::queue::expected_part)."""
+    if idx >= spec["producers"]:
+        return QUEUE_CONSUMER_CHECKSUM
+    n = total = 0
+    for seq in range(idx, spec["items"], spec["producers"]):
+        n += 1
+        total = (total + item_hash(seq)) & MASK
+    return combine(n, total)
+
+
+QUEUE_CONSUMER_CHECKSUM = 0xC05EED
 
 
 # Each model returns (startup_s or None, t0, t1, results); a result is
@@ -429,8 +918,18 @@ def pool_worker_warm():
     _WORKER_BARRIER.wait(WARM_TIMEOUT_S)
 
 
+def ready_start_method():
+    """Starts the fork server before the clock, as the harness does: Python
+    starts it once, at the first process, and keeps it for the run."""
+    if START_METHOD == "forkserver":
+        import multiprocessing.forkserver
+
+        multiprocessing.forkserver.ensure_running()
+
+
 def model_process_pool(task, workers, n_tasks):
     ctx = multiprocessing.get_context(START_METHOD)
+    ready_start_method()
     start = now()
     barrier = ctx.Barrier(workers)
     pool = concurrent.futures.ProcessPoolExecutor(
@@ -456,8 +955,13 @@ def model_process_pool(task, workers, n_tasks):
         pool.shutdown(wait=True)
 
 
-def process_task_main(conn, task, task_idx):
+def process_task_main(conn, task, task_idx, shared=None):
     die_with_parent()
+    if shared:
+        # The batch's multiprocessing locks and queue: inherited under fork,
+        # pickled as Process arguments under spawn and forkserver.
+        LOCKS.update(shared["locks"])
+        QUEUE.update(shared["queue"])
     try:
         result = run_task(task, task_idx)
         # The child's own peak PSS, sampled alive, travels with its result.
@@ -470,6 +974,7 @@ def process_task_main(conn, task, task_idx):
 
 def model_process(task, workers, n_tasks):
     ctx = multiprocessing.get_context(START_METHOD)
+    ready_start_method()
     results = []
     running = {}  # reader -> (process, task_idx)
     next_idx = 0
@@ -478,7 +983,8 @@ def model_process(task, workers, n_tasks):
         while len(results) < n_tasks:
             while len(running) < workers and next_idx < n_tasks:
                 reader, writer = ctx.Pipe(duplex=False)
-                p = ctx.Process(target=process_task_main, args=(writer, task, next_idx))
+                shared = {"locks": dict(LOCKS), "queue": dict(QUEUE)}
+                p = ctx.Process(target=process_task_main, args=(writer, task, next_idx, shared))
                 p.start()
                 # Only the child may hold the write end, so its death reads as EOF.
                 writer.close()
@@ -513,6 +1019,10 @@ def model_asyncio(task, workers, n_tasks):
 
     async def main():
         started = now()
+        if task["lock"]:
+            make_async_locks(task["lock"]["permits"])
+        if task["queue"]:
+            make_async_queue(task["queue"])
         slots = asyncio.Semaphore(workers)
         results = []
 
@@ -562,7 +1072,12 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
         raise RuntimeError("%d of %d tasks returned" % (len(results), n_tasks))
     results.sort(key=lambda r: r[0])
     for idx, checksum, _, _, _, _ in results:
-        want = expected if task_steps(task, idx)["iters"] else None
+        if task["lock"]:
+            want = task["lock"]["expected"]
+        elif task["queue"]:
+            want = queue_expected(task["queue"], idx)
+        else:
+            want = expected if task_steps(task, idx)["iters"] else None
         if checksum != want:
             raise RuntimeError("checksum mismatch in task %d: %r, expected %r" % (idx, checksum, want))
 
@@ -590,11 +1105,15 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
         "queue_wait_ms": [ms(start - t0) for _, _, start, _, _, _ in results],
         "task_run_ms": [ms(end - start) for _, _, start, end, _, _ in results],
         # The last task's round trips: in a convoy, what the IO thread saw.
-        "round_trips_ms": [ms(t) for t in results[-1][4]] if results else [],
+        "round_trips_ms": [ms(t) for t in results[-1][4]] if results and not (task["lock"] or task["queue"]) else [],
+        # Lock units: each one's sections, waits and board readings.
+        "lock_units": [r[4] for r in results] if task["lock"] else [],
+        # Queue units: each one's items, hash sum and latencies.
+        "queue_units": [r[4] for r in results] if task["queue"] else [],
     }
 
 
-def import_for(model):
+def import_for(model, start_method=None):
     """Imports the modules `model` needs, and only those: every call of a
     cpython-* case starts a fresh interpreter, and asyncio alone costs 40 ms
     of start-up that a thread model would pay for nothing."""
@@ -607,7 +1126,12 @@ def import_for(model):
         import multiprocessing
         import multiprocessing.connection
 
-        START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        available = multiprocessing.get_all_start_methods()
+        if start_method is not None and start_method not in available:
+            raise ValueError(
+                "start method %r is not available here, only %s" % (start_method, ", ".join(available))
+            )
+        START_METHOD = start_method or ("fork" if "fork" in available else None)
 
 
 def validate(req):
@@ -618,11 +1142,23 @@ def validate(req):
             raise ValueError("%s must be a positive integer" % key)
     if not isinstance(req.get("warmup", 0), int) or req.get("warmup", 0) < 0:
         raise ValueError("warmup must be a non-negative integer")
+    if not isinstance(req.get("parent_mib", 0), int) or req.get("parent_mib", 0) < 0:
+        raise ValueError("parent_mib must be a non-negative integer")
     task = req.get("task") or {}
     if task.get("cpu_ms", 0) > 0 and task.get("kernel", "hash") not in KERNELS:
         raise ValueError("unknown kernel %r, expected one of %s" % (task.get("kernel"), ", ".join(KERNELS)))
     if req["model"] in ("process", "process-pool") and START_METHOD is None:
-        raise ValueError("multiprocessing has no fork start method on this platform")
+        raise ValueError("multiprocessing has no start method to use on this platform")
+    lock = req.get("lock")
+    if lock:
+        if req["model"] in ("thread-pool", "process-pool"):
+            raise ValueError("the lock workload does not run under %s" % req["model"])
+        if lock.get("primitive") not in ("mutex", "rlock", "semaphore", "none"):
+            raise ValueError("unknown primitive %r" % lock.get("primitive"))
+        if lock["primitive"] == "rlock" and req["model"] == "asyncio":
+            raise ValueError("asyncio has no RLock")
+    if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool"):
+        raise ValueError("the queue workload does not run under %s" % req["model"])
 
 
 def test_hang():
@@ -641,19 +1177,34 @@ def main():
     req = json.loads(sys.stdin.read())
     if os.environ.get("PARABENCH_TEST_HANG") == "1":
         test_hang()
-    import_for(req.get("model"))
+    import_for(req.get("model"), req.get("start_method"))
     validate(req)
+    global _PARENT
+    _PARENT = touch(req.get("parent_mib", 0) * 1024)
     if req.get("switch_interval_s"):
         sys.setswitchinterval(req["switch_interval_s"])
     spec = req.get("task") or {}
     calibration = None
     iters = 0
-    if spec.get("cpu_ms", 0) > 0:
+    lock = req.get("lock")
+    lock_us = (lock["hold_us"] + lock["outside_us"]) if lock else 0
+    if spec.get("cpu_ms", 0) > 0 or lock_us > 0:
         # The harness passes the speed measured by its first call, so that
         # every call of a run does the same work.
         per_ms = spec.get("iters_per_ms") or calibrate()
-        iters = max(1, round(spec["cpu_ms"] * per_ms))
+        iters = max(1, round(spec.get("cpu_ms", 0) * per_ms)) if spec.get("cpu_ms", 0) > 0 else 0
         calibration = {"kernel": spec.get("kernel", "hash"), "iters_per_ms": per_ms, "iters_per_task": iters}
+    if lock:
+        per_ms = calibration["iters_per_ms"] if calibration else 0
+        lock = dict(
+            lock,
+            hold_iters=round(lock["hold_us"] / 1e3 * per_ms),
+            outside_iters=round(lock["outside_us"] / 1e3 * per_ms),
+        )
+        lock["expected"] = [hash_kernel(lock["hold_iters"]), hash_kernel(lock["outside_iters"]), lock["sections"]]
+        make_locks(req["model"], lock["primitive"], lock["permits"])
+    if req.get("queue"):
+        make_queue(req["model"], req["queue"])
     task = {
         "iters": iters,
         "sleep_s": spec.get("sleep_ms", 0) / 1e3,
@@ -663,6 +1214,8 @@ def main():
         "convoy": bool(req.get("convoy")),
         "board": req.get("board"),
         "n_tasks": req["tasks"],
+        "lock": lock,
+        "queue": req.get("queue"),
     }
     # Every model must reproduce the sequential result of the same work.
     expected = hash_kernel(iters) if iters else None

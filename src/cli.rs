@@ -8,6 +8,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use parabench::compare::{CompareFormat, Metric, metric};
 use parabench::export::ExportFormat;
+use parabench::model::StartMethod;
 use parabench::plan::PlanOptions;
 use parabench::spec::WorkloadKind;
 use std::path::PathBuf;
@@ -59,6 +60,15 @@ pub enum Command {
     /// Internal: run tasks sent over stdin (used by the process models)
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Internal: the lifecycle scenario's demo process (started by `run`)
+    #[command(hide = true)]
+    LifecycleChild(LifecycleChildArgs),
+    /// Internal: fork workers on request (the forkserver start method)
+    #[command(hide = true)]
+    Forkserver,
+    /// Internal: run one batch sent over stdin where it can be killed (deadlock cases)
+    #[command(hide = true)]
+    Contained,
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -125,6 +135,15 @@ pub struct RunArgs {
     /// Round trips per io-socket task (overrides the suite)
     #[arg(long)]
     pub round_trips: Option<u32>,
+    /// Floor: timed runs of each OS mechanism (overrides the suite)
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// How the process models start workers, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_delimiter = ',', value_parser = one_of(&StartMethod::ALL, StartMethod::id))]
+    pub start_method: Vec<StartMethod>,
+    /// MiB the parent program holds while workers start, comma-separated for a sweep (overrides the suite)
+    #[arg(long, value_name = "MIB", value_delimiter = ',')]
+    pub parent_mib: Vec<u64>,
     /// Do not write index.html, charts and summary.md (results.json only)
     #[arg(long)]
     pub no_report: bool,
@@ -163,6 +182,9 @@ impl RunArgs {
             touch_kib: self.touch_kib,
             server_delay_ms: self.server_delay_ms,
             round_trips: self.round_trips,
+            samples: self.samples,
+            start_method: self.start_method.clone(),
+            parent_mib: self.parent_mib.clone(),
         }
     }
 }
@@ -216,6 +238,13 @@ pub struct HistoryArgs {
     pub inputs: Vec<PathBuf>,
     #[arg(long, default_value = "reports/history")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LifecycleChildArgs {
+    /// Milliseconds the demo may take in all (the harness's case timeout)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub limit_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -99,8 +99,16 @@ impl Default for Progress {
 /// per verdict.
 pub fn table(report: &RunReport) -> String {
     let mut out = String::new();
+    // Wide enough for a start method after the model (`process-pool:fork`).
+    let model_w = report
+        .cases
+        .iter()
+        .map(|c| c.model.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(20, 32);
     let header = format!(
-        "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
+        "{:<16} {:<model_w$} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
         "scenario",
         "model",
         "wkrs",
@@ -114,7 +122,10 @@ pub fn table(report: &RunReport) -> String {
     );
     out.push_str(&header);
     for c in &report.cases {
-        out.push_str(&row(c));
+        out.push_str(&row(c, model_w));
+    }
+    for l in &report.lifecycle {
+        out.push_str(&lifecycle_rows(l));
     }
     out.push_str("\nverdicts:\n");
     for notice in crate::report::verdicts::notices(report) {
@@ -130,10 +141,29 @@ pub fn table(report: &RunReport) -> String {
                 .map_or(String::new(), |s| format!(" on {}", terminal_line(s)))
         ));
     }
+    if !report.floor.is_empty() {
+        out.push_str("\nOS floor, one operation (median [95% CI]):\n");
+        for f in &report.floor {
+            let median = f.ns.map_or("-".to_owned(), |ns| {
+                format!(
+                    "{:.1} µs [{:.1}-{:.1}]",
+                    ns.median / 1e3,
+                    ns.low / 1e3,
+                    ns.high / 1e3
+                )
+            });
+            out.push_str(&format!(
+                "  {:<28} {:>26}  {}\n",
+                terminal_line(&f.mechanism),
+                median,
+                terminal_line(&f.status.to_string())
+            ));
+        }
+    }
     out
 }
 
-fn row(c: &CaseResult) -> String {
+fn row(c: &CaseResult, model_w: usize) -> String {
     let opt = |v: Option<f64>, prec: usize| v.map_or("-".to_owned(), |v| format!("{v:.prec$}"));
     let wall = c.wall_s.map_or("-".to_owned(), |w| {
         format!(
@@ -144,9 +174,9 @@ fn row(c: &CaseResult) -> String {
         )
     });
     format!(
-        "{:<16} {:<20} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
+        "{:<16} {:<model_w$} {:>4} {:>6} {:>9} {:>21} {:>8} {:>6} {:>4}  {}\n",
         truncate(&terminal_line(&c.scenario), 16),
-        truncate(&terminal_line(&c.model), 20),
+        truncate(&terminal_line(&c.model), model_w),
         c.workers,
         c.tasks,
         opt(c.task_ms, 1),
@@ -156,6 +186,28 @@ fn row(c: &CaseResult) -> String {
         c.repetitions.len(),
         terminal_line(&c.status.to_string())
     )
+}
+
+/// A lifecycle run: one line for the run, one per state.
+fn lifecycle_rows(l: &crate::results::LifecycleResult) -> String {
+    let mut out = format!(
+        "\nlifecycle {}: {} in {:.0} ms; left behind: {} zombie(s), {} stray process(es)\n",
+        terminal_line(&l.scenario),
+        terminal_line(&l.status.to_string()),
+        l.wall_s * 1e3,
+        l.zombies_left,
+        l.strays_left
+    );
+    for s in &l.states {
+        out.push_str(&format!(
+            "  {:<20} {:<8} {:>8.1} ms  {}\n",
+            truncate(&terminal_line(&s.state), 20),
+            if s.seen { "seen" } else { "NOT SEEN" },
+            s.step_ms,
+            truncate(&terminal_line(&s.observed), 100)
+        ));
+    }
+    out
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -184,6 +236,32 @@ mod tests {
             scenario.name = rename(&scenario.name);
         }
         report
+    }
+
+    #[test]
+    fn the_floor_follows_the_verdicts_one_line_each() {
+        let mut report = crate::report::tests::sample();
+        let plain = table(&report);
+        for name in hostile::names() {
+            report.floor = vec![crate::results::FloorMeasurement {
+                mechanism: name.clone(),
+                description: name.clone(),
+                status: crate::results::CaseStatus::parse(&name),
+                samples: 3,
+                ns: Some(crate::results::Estimate {
+                    median: 36_000.0,
+                    low: 30_000.0,
+                    high: 41_000.0,
+                }),
+                p10_ns: None,
+                p90_ns: None,
+                wall_s: 0.0,
+            }];
+            let out = table(&report);
+            hostile::assert_no_hazard(&out);
+            assert_eq!(out.lines().count(), plain.lines().count() + 3, "{name:?}");
+            assert!(out.contains("36.0 µs [30.0-41.0]"), "{out}");
+        }
     }
 
     #[test]

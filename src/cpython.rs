@@ -127,6 +127,61 @@ pub struct CpythonRequest {
     /// probe is done; the probe waits until every CPU task runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub board: Option<BoardRequest>,
+    /// The process models: `multiprocessing.get_context(start_method)`;
+    /// Linux's default (`fork` before Python 3.14) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_method: Option<String>,
+    /// MiB the runner holds (a `bytearray`, every page written) while it
+    /// starts workers: what a `fork` child inherits and the others do not.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub parent_mib: u64,
+    /// The lock workload: every task is a unit on this board.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockRequest>,
+    /// The queue workload: tasks `0..producers` put, the others get.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueRequest>,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A queue batch (see `workload::queue`): `queue.Queue` (thread),
+/// `multiprocessing.Queue`/`JoinableQueue` (process), `asyncio.Queue`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueRequest {
+    pub board: PathBuf,
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    /// `queue` or `joinable`.
+    pub semantics: String,
+    pub daemon: bool,
+    pub limit_s: f64,
+}
+
+/// A lock batch (see `workload::lock`): the runner's locks are
+/// `threading.Lock`/`RLock`/`Semaphore` (thread, sequential),
+/// `multiprocessing`'s (process) or `asyncio`'s; `hold_us` and `outside_us`
+/// are the pure-Python kernel, calibrated like `cpu_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockRequest {
+    pub board: PathBuf,
+    /// `mutex`, `rlock`, `semaphore` or `none`.
+    pub primitive: String,
+    pub depth: u32,
+    pub permits: u32,
+    pub sections: u64,
+    pub hold_us: f64,
+    pub outside_us: f64,
+    /// `reacquire` or `opposite-order`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadlock: Option<String>,
+    /// The longest a unit waits at the start barrier.
+    pub limit_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -245,6 +300,12 @@ pub struct PyRepetition {
     /// Convoy: each of the IO task's round trips, in order.
     #[serde(default)]
     pub round_trips_ms: Vec<f64>,
+    /// Lock: each unit's sections, waits and board readings, by task index.
+    #[serde(default)]
+    pub lock_units: Vec<crate::workload::lock::LockOutput>,
+    /// Queue: each unit's items, hash sum and latencies, by task index.
+    #[serde(default)]
+    pub queue_units: Vec<crate::workload::queue::QueueOutput>,
 }
 
 /// Finds `python3` on PATH and checks it is recent enough.
@@ -534,6 +595,10 @@ mod tests {
             switch_interval_s: Some(0.005),
             convoy: false,
             board: None,
+            start_method: None,
+            parent_mib: 0,
+            lock: None,
+            queue: None,
         }
     }
 
@@ -613,6 +678,39 @@ mod tests {
             assert_eq!(r.switch_interval_s, 0.005);
             assert!(r.process.user > Duration::ZERO, "{:?}", r.process);
         }
+    }
+
+    #[test]
+    fn every_start_method_reproduces_the_checksum_and_is_reported() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        for model in [CpythonModel::Process, CpythonModel::ProcessPool] {
+            for method in ["spawn", "fork", "forkserver"] {
+                let req = CpythonRequest {
+                    start_method: Some(method.to_owned()),
+                    parent_mib: 8,
+                    ..request(
+                        model,
+                        TaskRequest {
+                            cpu_ms: 1.0,
+                            ..no_task()
+                        },
+                    )
+                };
+                let r = run(&py, &req, TIMEOUT)
+                    .unwrap_or_else(|e| panic!("{} {method}: {e:#}", model.name()));
+                check_shape(&r, model, 4);
+                assert_eq!(r.start_method.as_deref(), Some(method));
+                // The runner held the parent's 8 MiB.
+                assert!(r.repetitions[0].peak_rss_bytes > 8 << 20);
+            }
+        }
+        let req = CpythonRequest {
+            start_method: Some("vfork".to_owned()),
+            ..request(CpythonModel::Process, no_task())
+        };
+        let err = run(&py, &req, TIMEOUT).unwrap_err();
+        assert!(format!("{err:#}").contains("vfork"), "{err:#}");
     }
 
     /// A loopback echo server; counts the connections it served.

@@ -13,7 +13,7 @@ pub struct Demand {
     pub threads: usize,
     pub processes: usize,
     pub fds: usize,
-    /// Bytes of `touch_kib` held at once.
+    /// Bytes of `touch_kib` held at once, and of `parent_mib`.
     pub touched: u64,
     /// Bytes of io-file files on disk at once (each is also held in memory
     /// twice, written and read back).
@@ -56,8 +56,14 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                 processes,
                 // Three pipes per child, sockets, and a margin for files.
                 fds: 3 * processes + sockets + 64,
-                // `touch_kib` held by every task alive.
-                touched: live as u64 * shape.touch_kib * 1024,
+                // `touch_kib` held by every task alive, and the parent's
+                // `parent_mib` (its fork children share it copy-on-write).
+                touched: live as u64 * shape.touch_kib * 1024
+                    + if m.kind.uses_processes() {
+                        p.point.parent_mib << 20
+                    } else {
+                        0
+                    },
                 file_bytes: live as u64 * shape.file_kib.unwrap_or(0) * 1024,
             });
         }
@@ -165,7 +171,7 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
             + 2 * d.file_bytes;
         if limits.available_memory > 0 && memory > limits.available_memory / 2 {
             return Err(format!(
-                "{} needs about {} MiB, more than half of the {} MiB available; lower `workers` (or `touch_kib`, `file_kib`)",
+                "{} needs about {} MiB, more than half of the {} MiB available; lower `workers` (or `touch_kib`, `file_kib`, `parent_mib`)",
                 d.what,
                 memory >> 20,
                 limits.available_memory >> 20

@@ -35,8 +35,25 @@ fn main() -> ExitCode {
     // Under `process` a worker starts for every task: it goes to work before
     // clap builds the other commands' arguments (model::worker).
     if let Some(args) = parabench::model::worker::lean_args(std::env::args_os()) {
-        return finish(parabench::model::worker::serve(args).map(|()| 0));
+        return finish(parabench::model::worker::serve_as(args).map(|()| 0));
     }
+    // The `fork` start method's launcher is forked now, while this process
+    // has one thread: before clap, the Ctrl-C handler, tokio or anything
+    // else can start one (see model/forker.rs). Only `run` starts workers,
+    // and `contained`, which runs a deadlock case's batch in a child.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "run" || a == "contained")
+        && let Err(e) = parabench::model::start::fork_launcher()
+    {
+        errln!("warning: the fork start method is unavailable: {e}");
+    }
+    let code = run_command();
+    parabench::model::start::shutdown();
+    code
+}
+
+fn run_command() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(usage_error(&err)),
@@ -46,12 +63,17 @@ fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
         Command::Worker(args) => {
-            parabench::model::worker::serve(parabench::model::worker::WorkerArgs {
+            parabench::model::worker::serve_as(parabench::model::worker::WorkerArgs {
                 pool: args.pool,
                 parent: args.parent,
             })
             .map(|()| 0)
         }
+        Command::LifecycleChild(args) => {
+            parabench::lifecycle::serve(std::time::Duration::from_millis(args.limit_ms))
+        }
+        Command::Forkserver => parabench::model::start::serve_forkserver(),
+        Command::Contained => parabench::model::contained::serve().map(|()| 0),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
@@ -199,7 +221,12 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         .cases
         .iter()
         .filter(|c| c.status.is_failure())
-        .count();
+        .count()
+        + report
+            .lifecycle
+            .iter()
+            .filter(|l| l.status.is_failure())
+            .count();
     if report.interrupted {
         errln!("interrupted: {} cases saved", report.cases.len());
         return Ok(130);
@@ -254,6 +281,14 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
         if !s.description.is_empty() {
             outln!("  {}", terminal_line(&s.description));
         }
+        if s.workload == parabench::spec::WorkloadKind::Floor {
+            outln!("  {} samples of each OS mechanism, no model", s.samples);
+            continue;
+        }
+        if s.workload == parabench::spec::WorkloadKind::Lifecycle {
+            outln!("  one run of the lifecycle demo, no sweep and no model");
+            continue;
+        }
         outln!(
             "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
             s.workers,
@@ -287,6 +322,10 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
     for m in parabench::model::ModelKind::CPYTHON {
         outln!("  {:<20} {}", m.id(), m.describe());
     }
+    outln!(
+        "  {:<20} a process model started by fork or forkserver (`start_method`; spawn is the default)",
+        "MODEL:METHOD"
+    );
     Ok(0)
 }
 

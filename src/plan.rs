@@ -4,9 +4,11 @@
 //! Pure: no clock, thread or measurement; it only reads the suite files.
 
 pub mod bounds;
+pub mod coordination;
+mod start_method;
 
 use crate::gil::GilKind;
-use crate::model::id::{ModelId, ModelKind};
+use crate::model::id::{ModelId, ModelKind, StartMethod};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
 use crate::workload::{Kernel, SocketShape, TaskShape};
 use std::ops::Range;
@@ -28,6 +30,10 @@ pub const QUICK_MAX_REPETITIONS: u32 = 20;
 /// Seconds a point may spend on extra repetitions for an undecided verdict.
 pub const DEFAULT_POINT_BUDGET_S: f64 = 40.0;
 pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
+/// Timed runs of each mechanism in a `floor` scenario, and under `--quick`
+/// (see `floor`).
+pub const DEFAULT_FLOOR_SAMPLES: u32 = 1000;
+pub const QUICK_FLOOR_SAMPLES: u32 = 100;
 
 /// A suite file's name and text.
 pub struct Source {
@@ -200,6 +206,15 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
+    /// Floor: timed runs of each OS mechanism.
+    pub samples: u32,
+    /// How the process models start workers; each process model runs once
+    /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
+    pub start_method: Vec<StartMethod>,
+    /// MiB the parent program holds while it starts workers, swept.
+    pub parent_mib: Vec<u64>,
+    /// The lock workload's keys (`coordination`).
+    pub coordination: coordination::Coordination,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -212,6 +227,8 @@ pub struct Point {
     /// Convoy points: this many CPU-bound tasks run beside one IO task that
     /// does the round trips (the probe), each on a worker of its own.
     pub cpu_threads: Option<usize>,
+    /// MiB the parent program holds while the process models start workers.
+    pub parent_mib: u64,
 }
 
 /// One point of a scenario's sweep with every case to run at it, resolved
@@ -272,6 +289,10 @@ impl Scenario {
                     .iter()
                     .copied()
                     .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
+                    .chain(
+                        start_method::sweeps_parent(self)
+                            .then_some(("parent_mib", point.parent_mib as f64)),
+                    )
                     .collect(),
                 cases: self.cases_at(&point),
                 point,
@@ -292,6 +313,10 @@ impl Scenario {
         let is_baseline = |m: &ModelId| m.kind.baseline() == m.kind && !m.gil;
         let workers = match point.cpu_threads {
             Some(k) => vec![k + 1],
+            // A lock point's units are its workers, one point per value.
+            None if matches!(self.workload, WorkloadKind::Lock | WorkloadKind::Queue) => {
+                vec![point.tasks]
+            }
             None => self.workers.clone(),
         };
         let mut out: Vec<CasePlan> = self
@@ -308,8 +333,13 @@ impl Scenario {
         out
     }
 
-    /// Every (tasks, size) point, in sweep order.
+    /// Every (tasks, size) point, in sweep order; none for a floor scenario
+    /// (the runner measures the floor itself) or a lifecycle scenario, which
+    /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
+        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
+            return Vec::new();
+        }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
             self.task_ms.iter().map(|&ms| Some(ms)).collect()
         } else {
@@ -324,19 +354,46 @@ impl Scenario {
                         task_ms,
                         shape: self.shape(task_ms.unwrap_or(0.0)),
                         cpu_threads: Some(k),
+                        parent_mib: 0,
                     });
                 }
             }
             return out;
         }
+        if self.workload == WorkloadKind::Queue {
+            let c = &self.coordination;
+            return vec![Point {
+                tasks: (c.producers + c.consumers) as usize,
+                task_ms: None,
+                shape: self.shape(0.0),
+                cpu_threads: None,
+                parent_mib: 0,
+            }];
+        }
+        if self.workload == WorkloadKind::Lock {
+            return self
+                .workers
+                .iter()
+                .map(|&units| Point {
+                    tasks: units,
+                    task_ms: None,
+                    shape: self.shape(0.0),
+                    cpu_threads: None,
+                    parent_mib: 0,
+                })
+                .collect();
+        }
         for &tasks in &self.tasks {
             for &task_ms in &sizes {
-                out.push(Point {
-                    tasks,
-                    task_ms,
-                    shape: self.shape(task_ms.unwrap_or(0.0)),
-                    cpu_threads: None,
-                });
+                for &parent_mib in &self.parent_mib {
+                    out.push(Point {
+                        tasks,
+                        task_ms,
+                        shape: self.shape(task_ms.unwrap_or(0.0)),
+                        cpu_threads: None,
+                        parent_mib,
+                    });
+                }
             }
         }
         out
@@ -352,7 +409,12 @@ impl Scenario {
                 task_ms * self.cpu_fraction,
                 task_ms * (1.0 - self.cpu_fraction),
             ),
-            WorkloadKind::IoSocket | WorkloadKind::IoFile => (0.0, 0.0),
+            WorkloadKind::IoSocket
+            | WorkloadKind::IoFile
+            | WorkloadKind::Lifecycle
+            | WorkloadKind::Floor
+            | WorkloadKind::Lock
+            | WorkloadKind::Queue => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -367,6 +429,8 @@ impl Scenario {
             file_kib: (self.workload == WorkloadKind::IoFile).then_some(self.file_kib),
             touch_kib: self.touch_kib,
             releases_gil: self.releases_gil,
+            lock: (self.workload == WorkloadKind::Lock).then(|| self.coordination.lock_shape()),
+            queue: (self.workload == WorkloadKind::Queue).then(|| self.coordination.queue_shape()),
         }
     }
 
@@ -418,6 +482,9 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
+            WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
+            WorkloadKind::Lock => self.coordination.params(),
+            WorkloadKind::Queue => self.coordination.queue_params(),
         }
     }
 }
@@ -431,20 +498,53 @@ pub struct Plan {
     pub points: Vec<PointPlan>,
 }
 
+impl Plan {
+    /// The samples of each mechanism a `floor` scenario asks for (the most,
+    /// when several do); `None` when the run has no floor scenario.
+    pub fn floor_samples(&self) -> Option<u32> {
+        self.scenarios
+            .iter()
+            .filter(|s| s.workload == WorkloadKind::Floor)
+            .map(|s| s.samples)
+            .max()
+    }
+}
+
+/// True when the scenario's quick table leaves it out of `--quick` runs.
+fn skips_quick(spec: &ScenarioSpec) -> bool {
+    let quick = spec.quick.as_ref().map(|q| q.get_ref());
+    quick
+        .and_then(|q| q.skip.as_ref())
+        .is_some_and(|s| *s.get_ref())
+}
+
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
+    // The floor runs no task and no model: only its number of samples.
+    if w == Floor {
+        return key == "samples";
+    }
     match key {
+        // The lifecycle demo has nothing to size or sweep.
+        _ if w == Lifecycle => false,
         "task_ms" => matches!(w, Cpu | IoSleep | Mixed),
         "kernel" => matches!(w, Cpu | Mixed | Convoy),
         "cpu_fraction" => w == Mixed,
         "server_delay_ms" | "round_trips" | "message_bytes" => matches!(w, IoSocket | Convoy),
         "cpu_threads" => w == Convoy,
-        // A convoy point's tasks and workers follow from its CPU threads.
-        "workers" | "tasks" => w != Convoy,
+        // A convoy point's tasks and workers follow from its CPU threads;
+        // a lock point's units are its workers; a queue's, its producers
+        // and consumers.
+        "workers" => !matches!(w, Convoy | Queue),
+        "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
-        _ => true,
+        "samples" => false,
+        // A convoy's points follow from its CPU threads alone; a lock's from
+        // its units, a queue's is one.
+        "parent_mib" => !matches!(w, Convoy | Lock | Queue),
+        k => coordination::applies(k, w).unwrap_or(true),
     }
 }
 
@@ -495,6 +595,12 @@ pub struct PlanOptions {
     pub touch_kib: Option<u64>,
     pub server_delay_ms: Option<f64>,
     pub round_trips: Option<u32>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<u32>,
+    /// `--start-method`: how the process models start workers, swept.
+    pub start_method: Vec<StartMethod>,
+    /// `--parent-mib`, swept.
+    pub parent_mib: Vec<u64>,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -515,10 +621,18 @@ pub struct PlanOptions {
 /// ```
 pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> {
     let mut scenarios = Vec::new();
+    // Scenarios whose quick table says `skip = true`, under --quick.
+    let mut skipped: Vec<String> = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
     if let Some(workload) = args.workload {
-        scenarios.push((adhoc(workload), Overrides::default()));
+        // `--quick` shortens the floor as a quick table would.
+        let quick_floor = args.quick && workload == WorkloadKind::Floor;
+        let o = Overrides {
+            samples: quick_floor.then_some(QUICK_FLOOR_SAMPLES),
+            ..Overrides::default()
+        };
+        scenarios.push((adhoc(workload), o));
     } else {
         for source in sources {
             let suite = spec::parse(&source.text).map_err(|e| {
@@ -541,6 +655,9 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             }
             for sc in &suite.scenario {
                 let resolved = resolve(source, sc, &suite.settings, args.quick)?;
+                if args.quick && skips_quick(sc.get_ref()) {
+                    skipped.push(resolved.0.name.clone());
+                }
                 if scenarios
                     .iter()
                     .any(|(s, _): &(Scenario, Overrides)| s.name == resolved.0.name)
@@ -586,11 +703,28 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         }
         scenarios.retain(|s| args.only.contains(&s.name));
     }
+    let mut quick_notices = Vec::new();
+    scenarios.retain(|s| {
+        let skip = skipped.contains(&s.name) && !args.only.contains(&s.name);
+        if skip {
+            quick_notices.push(format!(
+                "{}: left out under --quick (its quick table says `skip = true`); \
+                 `--only {}` runs it",
+                s.name, s.name
+            ));
+        }
+        !skip
+    });
     refuse_unused_flags(&scenarios, &flags)?;
+    start_method::refuse_unused_flags(&scenarios, &flags)?;
+    for s in &mut scenarios {
+        start_method::expand_models(s);
+    }
     // File values passed in `resolve`: what fails now came from a flag.
     for s in &scenarios {
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
+    coordination::check_flags(&scenarios)?;
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
     bounds::check_value("timeout_s", timeout)
         .map_err(|e| setting_err(e, args.timeout.is_some()))?;
@@ -608,7 +742,10 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
-    let notices = scenarios.iter_mut().flat_map(add_baselines).collect();
+    let notices = quick_notices
+        .into_iter()
+        .chain(scenarios.iter_mut().flat_map(add_baselines))
+        .collect();
     for s in &mut scenarios {
         s.cpu_bound = s.workload == WorkloadKind::Cpu
             || (s.workload == WorkloadKind::Mixed && s.cpu_fraction >= 0.5);
@@ -638,9 +775,13 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
 
 /// Adds the baseline of every model family a scenario runs and lacks
 /// (`sequential`, `cpython-sequential`), so that every speedup has one;
-/// returns a notice for each. Convoy points have no speedup and need none.
+/// returns a notice for each. Convoy and lock points have no speedup and
+/// need none.
 fn add_baselines(s: &mut Scenario) -> Vec<String> {
-    if s.workload == WorkloadKind::Convoy {
+    if matches!(
+        s.workload,
+        WorkloadKind::Convoy | WorkloadKind::Lock | WorkloadKind::Queue
+    ) {
         return Vec::new();
     }
     let mut notices = Vec::new();
@@ -661,11 +802,17 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
 
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
     let convoy = workload == WorkloadKind::Convoy;
+    let floor = workload == WorkloadKind::Floor;
     Scenario {
         name,
         description: String::new(),
         workload,
-        models: ModelKind::ALL.map(ModelId::native).to_vec(),
+        // The floor and the lifecycle demo run no model.
+        models: if floor || workload == WorkloadKind::Lifecycle {
+            Vec::new()
+        } else {
+            ModelKind::ALL.map(ModelId::native).to_vec()
+        },
         workers: vec![1, 2, 4],
         tasks: vec![8],
         cpu_threads: vec![0, 1, 2],
@@ -686,6 +833,10 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         max_repetitions: DEFAULT_MAX_REPETITIONS,
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
+        samples: DEFAULT_FLOOR_SAMPLES,
+        start_method: vec![StartMethod::Spawn],
+        parent_mib: vec![0],
+        coordination: coordination::Coordination::default(),
     }
 }
 
@@ -755,6 +906,15 @@ fn resolve(
         ..Overrides::default()
     }
     .then(&Overrides::from_spec(source, s.workload, spec)?);
+    if let Some(skip) = &spec.skip {
+        return Err(located(
+            source,
+            skip.span(),
+            Some("skip"),
+            "can only be set in a [scenario.quick] table",
+            "to leave the scenario out of --quick runs, put `skip = true` under [scenario.quick]",
+        ));
+    }
     if let Some(q) = &spec.quick {
         let q_spec = q.get_ref();
         for (key, set) in [
@@ -791,11 +951,16 @@ fn resolve(
         if table.is_none_or(|q| q.warmup.is_none()) {
             o.warmup = Some(0);
         }
+        if s.workload == WorkloadKind::Floor && table.is_none_or(|q| q.samples.is_none()) {
+            let n = o.samples.unwrap_or(s.samples);
+            o.samples = Some(n.min(QUICK_FLOOR_SAMPLES));
+        }
     }
     // The file's values, checked here where their lines are known; what a
     // flag sets is checked in `build`.
     let mut checked = s.clone();
     o.apply(&mut checked);
+    start_method::check_file_keys(source, spec, &checked)?;
     bounds::check_ranges(&checked).map_err(|e| {
         // The quick table's value wins under --quick, so point at it first.
         let quick_spec = spec
@@ -815,6 +980,7 @@ fn resolve(
             "see README.md, \"Ranges\"",
         )
     })?;
+    coordination::check(source, spec, &checked, quick)?;
     Ok((s, o))
 }
 
@@ -835,7 +1001,10 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "check_interval" => spec.check_interval.as_ref().map(Spanned::span),
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
-        _ => None,
+        "samples" => spec.samples.as_ref().map(Spanned::span),
+        "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
+        "start_method" => spec.start_method.as_ref().map(Spanned::span),
+        k => coordination::key_span(spec, k),
     }
 }
 
@@ -896,7 +1065,10 @@ macro_rules! every_override {
             check_interval,
             repetitions,
             max_repetitions,
-            warmup
+            warmup,
+            samples,
+            start_method,
+            parent_mib
         )
     };
 }
@@ -926,6 +1098,11 @@ pub struct Overrides {
     pub repetitions: Option<u32>,
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
+    pub samples: Option<u32>,
+    pub start_method: Option<Vec<StartMethod>>,
+    pub parent_mib: Option<Vec<u64>>,
+    /// The lock workload's keys, a layer of their own (`coordination`).
+    pub coordination: coordination::Layer,
 }
 
 impl Overrides {
@@ -933,7 +1110,10 @@ impl Overrides {
     pub fn then(&self, over: &Overrides) -> Overrides {
         macro_rules! pick {
             ($($field:ident),*) => {
-                Overrides { $($field: over.$field.clone().or_else(|| self.$field.clone())),* }
+                Overrides {
+                    $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
+                    coordination: self.coordination.then(&over.coordination),
+                }
             };
         }
         every_override!(pick)
@@ -950,6 +1130,7 @@ impl Overrides {
             };
         }
         every_override!(collect);
+        out.extend(self.coordination.keys());
         out
     }
 
@@ -966,6 +1147,7 @@ impl Overrides {
             };
         }
         every_override!(set);
+        self.coordination.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1000,6 +1182,29 @@ impl Overrides {
                 }
             };
         }
+        // Keys every workload with tasks takes; the floor refuses them.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
+        }
         let sweep = |v: &Sweep<std::num::NonZeroUsize>| v.0.iter().map(|n| n.get()).collect();
         let kernel = match &spec.kernel {
             Some(v) => {
@@ -1016,6 +1221,29 @@ impl Overrides {
             }
             None => None,
         };
+        // Keys read without `take!` are checked here.
+        for (key, span) in [
+            ("models", spec.models.as_ref().map(Spanned::span)),
+            (
+                "releases_gil",
+                spec.releases_gil.as_ref().map(Spanned::span),
+            ),
+            ("gil", spec.gil.as_ref().map(Spanned::span)),
+            (
+                "switch_interval_us",
+                spec.switch_interval_us.as_ref().map(Spanned::span),
+            ),
+            (
+                "check_interval",
+                spec.check_interval.as_ref().map(Spanned::span),
+            ),
+            ("repetitions", spec.repetitions.as_ref().map(Spanned::span)),
+            ("warmup", spec.warmup.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                check(key, span)?;
+            }
+        }
         let legacy_gil = match &spec.gil {
             Some(v) => Some(match v.get_ref().as_str() {
                 "new" => false,
@@ -1060,6 +1288,14 @@ impl Overrides {
             repetitions: spec.repetitions.as_ref().map(|v| v.get_ref().get()),
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
+            samples: take!(samples, |n: &std::num::NonZeroU32| n.get()),
+            start_method: spec
+                .start_method
+                .as_ref()
+                .map(|v| start_method::parse_names(source, v))
+                .transpose()?,
+            parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
+            coordination: coordination::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1073,11 +1309,12 @@ fn refuse_unused_flags(scenarios: &[Scenario], flags: &Overrides) -> Result<(), 
         }
         let workloads: Vec<&str> = scenarios.iter().map(|s| s.workload.id()).collect();
         // Every key whose use depends on the workload has a bound, and so a
-        // flag name there, but the kernel.
-        let flag = if key == "kernel" {
-            "--kernel"
-        } else {
-            bounds::flag_of(key)
+        // flag name there, but the kernel, the models and the start method.
+        let flag = match key {
+            "kernel" => "--kernel",
+            "models" => "--models",
+            "start_method" => "--start-method",
+            _ => bounds::flag_of(key),
         };
         return Err(flag_err(
             flag,
@@ -1121,6 +1358,7 @@ impl Overrides {
             ("--max-repetitions", args.max_repetitions == Some(0)),
             ("--file-kib", args.file_kib == Some(0)),
             ("--round-trips", args.round_trips == Some(0)),
+            ("--samples", args.samples == Some(0)),
         ];
         if let Some((flag, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(flag_err(flag, "0 is not allowed: give 1 or more"));
@@ -1207,6 +1445,10 @@ impl Overrides {
             repetitions: args.repetitions,
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
+            samples: args.samples,
+            start_method: start_method::dedup(&args.start_method),
+            parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
+            coordination: coordination::Layer::default(),
         })
     }
 }
@@ -1321,6 +1563,44 @@ mod tests {
     }
 
     #[test]
+    fn a_quick_table_can_leave_its_scenario_out_of_quick_runs() {
+        let text = "[[scenario]]\nname = \"a\"\nworkload = \"cpu\"\nmodels = [\"thread\"]\n\n\
+            [[scenario]]\nname = \"b\"\nworkload = \"io-file\"\nmodels = [\"thread\"]\n\
+            [scenario.quick]\nskip = true\n";
+        let sources = suite(text);
+        let names = |opts: &PlanOptions| {
+            let plan = build(&sources, opts).unwrap();
+            let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+            (names, plan.settings.notices)
+        };
+        assert_eq!(names(&PlanOptions::default()).0, ["a", "b"]);
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        let (kept, notices) = names(&quick);
+        assert_eq!(kept, ["a"]);
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.starts_with("b: left out under --quick")),
+            "{notices:?}"
+        );
+        // Named by --only, it runs.
+        let only_b = PlanOptions {
+            only: vec!["b".into()],
+            ..quick
+        };
+        assert_eq!(names(&only_b).0, ["b"]);
+        // Outside a quick table the key is refused where it stands.
+        let bad = suite(&text.replace("[scenario.quick]\nskip", "skip"));
+        let err = build(&bad, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":10:") && err.contains("key `skip`"), "{err}");
+    }
+
+    #[test]
     fn overrides_stack_settings_then_table_then_quick_table_then_flags() {
         let text = "[settings]\nrepetitions = 7\nwarmup = 2\n\n\
             [[scenario]]\nname = \"a\"\nworkload = \"cpu\"\ntasks = [2, 4]\ntask_ms = 3\n\
@@ -1387,6 +1667,114 @@ mod tests {
         assert_eq!((s.tasks.clone(), s.warmup), (vec![5], 3));
         // The most repetitions is never below the fewest.
         assert_eq!((s.repetitions, s.max_repetitions), (50, 50));
+    }
+
+    #[test]
+    fn a_floor_has_samples_and_no_point() {
+        let plan = build(&[], &adhoc_opts(WorkloadKind::Floor)).unwrap();
+        assert!(plan.points.is_empty());
+        assert_eq!(plan.floor_samples(), Some(DEFAULT_FLOOR_SAMPLES));
+        assert!(plan.settings.notices.is_empty());
+        let quick = PlanOptions {
+            quick: true,
+            ..adhoc_opts(WorkloadKind::Floor)
+        };
+        assert_eq!(
+            build(&[], &quick).unwrap().floor_samples(),
+            Some(QUICK_FLOOR_SAMPLES)
+        );
+        let flagged = PlanOptions {
+            samples: Some(20),
+            ..quick
+        };
+        assert_eq!(build(&[], &flagged).unwrap().floor_samples(), Some(20));
+        // Not a floor: none.
+        let cpu = build(&[], &adhoc_opts(WorkloadKind::Cpu)).unwrap();
+        assert_eq!(cpu.floor_samples(), None);
+
+        let text = "[[scenario]]\nname = \"f\"\nworkload = \"floor\"\nsamples = 300\n\
+            [scenario.quick]\nsamples = 30\n\n\
+            [[scenario]]\nname = \"c\"\nworkload = \"cpu\"\ntasks = 2\n";
+        let plan = build(&suite(text), &PlanOptions::default()).unwrap();
+        assert_eq!(plan.floor_samples(), Some(300));
+        assert!(plan.points.iter().all(|p| p.scenario == "c"));
+        let quick = PlanOptions {
+            quick: true,
+            ..PlanOptions::default()
+        };
+        assert_eq!(
+            build(&suite(text), &quick).unwrap().floor_samples(),
+            Some(30)
+        );
+    }
+
+    #[test]
+    fn keys_and_flags_of_tasks_are_refused_for_the_floor() {
+        for key in [
+            "models = [\"thread\"]",
+            "workers = 2",
+            "tasks = 2",
+            "repetitions = 2",
+            "gil = \"legacy\"",
+        ] {
+            let text = format!("[[scenario]]\nname = \"f\"\nworkload = \"floor\"\n{key}\n");
+            let err = build(&suite(&text), &PlanOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("suite.toml:4:"), "{err}");
+            assert!(err.contains("does not apply to workload `floor`"), "{err}");
+        }
+        let text = "[[scenario]]\nname = \"c\"\nworkload = \"cpu\"\nsamples = 5\n";
+        let err = build(&suite(text), &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `samples`: does not apply to workload `cpu`"),
+            "{err}"
+        );
+        assert!(err.contains("applies to: floor"), "{err}");
+        for (opts, flag) in [
+            (
+                PlanOptions {
+                    models: vec!["thread".into()],
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--models",
+            ),
+            (
+                PlanOptions {
+                    workers: vec![2],
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--workers",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(5),
+                    ..adhoc_opts(WorkloadKind::Cpu)
+                },
+                "--samples",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(0),
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--samples",
+            ),
+            (
+                PlanOptions {
+                    samples: Some(100_001),
+                    ..adhoc_opts(WorkloadKind::Floor)
+                },
+                "--samples",
+            ),
+        ] {
+            match build(&[], &opts) {
+                Err(PlanError::Flag { flag: f, .. }) => assert_eq!(f, flag),
+                other => panic!("{flag}: {other:?}"),
+            }
+        }
     }
 
     #[test]

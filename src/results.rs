@@ -34,6 +34,112 @@ pub struct RunReport {
     /// Where the run's CPU time went. Absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness_cpu: Option<HarnessCpu>,
+    /// The raw OS mechanisms the run's models rest on, measured in the same
+    /// run (see `floor`). Absent in older files and in runs without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floor: Vec<FloorMeasurement>,
+    /// What each `lifecycle` scenario saw on the OS (see `lifecycle`);
+    /// absent in older files and in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<LifecycleResult>,
+}
+
+/// One OS mechanism timed on its own (`floor`): many samples of one
+/// operation, summarised as a median with its 95% interval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FloorMeasurement {
+    /// Stable id: `pthread-create-join`, `fork-exit-wait`, `posix-spawn`,
+    /// `pipe-round-trip-same-core`, `pipe-round-trip-cross-core`,
+    /// `channel-round-trip`, `tokio-spawn-current-thread`,
+    /// `tokio-spawn-multi-thread`.
+    pub mechanism: String,
+    /// What one operation is, as measured here (the binary spawned, the
+    /// CPUs pinned to).
+    pub description: String,
+    /// `ok`, `skipped: REASON` (not possible on this machine), the reason it
+    /// failed, or `interrupted`, as a case's status.
+    pub status: CaseStatus,
+    /// Timed operations.
+    pub samples: usize,
+    /// One operation in nanoseconds: the median and its 95% interval.
+    pub ns: Option<Estimate>,
+    /// The 10th and 90th percentiles, in nanoseconds: round trips between
+    /// cores come in two clusters, which a median alone hides.
+    pub p10_ns: Option<f64>,
+    pub p90_ns: Option<f64>,
+    /// Seconds spent measuring it, set-up included.
+    pub wall_s: f64,
+}
+
+/// One run of a `lifecycle` scenario: each state of a process's life, shown
+/// on the real OS by a demo process (`parabench lifecycle-child`), with what
+/// was expected, what was seen, and what was left behind once it ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LifecycleResult {
+    pub scenario: String,
+    /// `ok` when every state was seen as expected and nothing was left
+    /// behind; otherwise why not.
+    pub status: CaseStatus,
+    /// The harness, and the demo process it started (the leader of a process
+    /// group that holds every process of the scenario).
+    pub harness_pid: u32,
+    pub demo_pid: u32,
+    /// The environment entry every process of the scenario carries, by which
+    /// the stray scan finds them.
+    pub marker: String,
+    /// From starting the demo process to reaping it.
+    pub wall_s: f64,
+    pub states: Vec<LifecycleState>,
+    /// After the demo was reaped: zombies whose parent is the harness or a
+    /// process of the scenario, and processes of the scenario still alive.
+    pub zombies_left: u32,
+    pub strays_left: u32,
+}
+
+impl LifecycleResult {
+    /// True when every state was seen as expected.
+    pub fn all_seen(&self) -> bool {
+        !self.states.is_empty() && self.states.iter().all(|s| s.seen)
+    }
+}
+
+/// One state of the lifecycle (`zombie`, `orphan`, `daemon-process`, ...).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LifecycleState {
+    pub state: String,
+    pub expected: String,
+    pub observed: String,
+    /// Whether what was observed is what was expected.
+    pub seen: bool,
+    /// How long the step that showed it took, in milliseconds.
+    pub step_ms: f64,
+    /// What was counted (`reaped`, `terminated`, `joined`, ...).
+    pub counts: BTreeMap<String, u64>,
+    /// How long the steps that show it took, in milliseconds (a lock's
+    /// answer, a zombie's reaping, ...).
+    pub timings_ms: BTreeMap<String, f64>,
+    /// What was seen of each process or thread, in order.
+    pub events: Vec<LifecycleEvent>,
+}
+
+/// A process or thread as seen at one moment: its pid (a thread's id for a
+/// thread), its parent and state from `/proc/PID/stat`, and `is_alive` as
+/// Python means it (started and not yet exited: a zombie is not alive).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LifecycleEvent {
+    /// Milliseconds since the step began.
+    pub at_ms: f64,
+    /// `child`, `parent`, `grandchild`, `daemon`, `worker`, ...
+    pub role: String,
+    pub what: String,
+    pub pid: u32,
+    /// None once the process is gone from /proc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<u32>,
+    /// The state letter of /proc/PID/stat (`R`, `S`, `Z`, ...); None when gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proc_state: Option<String>,
+    pub is_alive: bool,
 }
 
 /// The conditions of a run, as pyperf and hyperfine record them: the build,
@@ -305,8 +411,74 @@ pub struct CaseResult {
     pub convoy: Option<ConvoyStats>,
     /// GIL counters, for `+gil` models.
     pub gil: Option<GilCounters>,
+    /// Lock points: throughput, waits, fairness and lost updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockStats>,
+    /// Queue points: items per second, latency, CPU per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueStats>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
+    /// How the model started its worker processes (`spawn`, `fork`,
+    /// `forkserver`; also a suffix of `model` when not `spawn`); absent for
+    /// models that start none, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_method: Option<String>,
+}
+
+/// What a queue case measured over its repetitions; its memory is the
+/// case's peak RSS/PSS.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueStats {
+    pub producers: u32,
+    pub consumers: u32,
+    pub capacity: u32,
+    pub item_bytes: u32,
+    pub items: u64,
+    /// `queue` or `joinable`.
+    pub semantics: String,
+    pub daemon: bool,
+    /// Items per second from the first put to the last get, median and
+    /// 95% CI over repetitions.
+    pub items_per_s: Option<Estimate>,
+    /// Each repetition's items per second, in order (paired with another
+    /// model's round by round).
+    pub samples_items_per_s: Vec<f64>,
+    /// From an item's put to its get, over every item of every repetition.
+    pub latency_ms: Option<Percentiles>,
+    /// CPU time (user + sys, harness and children) per item, in µs.
+    pub cpu_us_per_item: Option<f64>,
+}
+
+/// What a lock case measured over its repetitions. A deadlock case has
+/// no repetitions: its status names the cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockStats {
+    /// `mutex`, `rlock`, `semaphore` or `none`.
+    pub primitive: String,
+    /// `reacquire` or `opposite-order` for a deadlock scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadlock: Option<String>,
+    pub units: usize,
+    pub sections_per_unit: u64,
+    /// Critical sections per second, from the first unit's start to the
+    /// last unit's end (start-up excluded), median and 95% CI over
+    /// repetitions.
+    pub sections_per_s: Option<Estimate>,
+    /// Time a section waited for its lock, over every section of every
+    /// repetition (ms; none for `none`).
+    pub wait_ms: Option<Percentiles>,
+    /// When the first unit finished, the fewest and the most sections any
+    /// unit had done, as shares of `sections_per_unit` (medians over
+    /// repetitions): 1 and 1 is perfectly fair.
+    pub fairness_min: Option<f64>,
+    pub fairness_max: Option<f64>,
+    /// Each repetition's lost updates: sections done minus the counter.
+    /// Only `none` may lose any; a lock that lost one fails its case.
+    pub lost_updates: Vec<u64>,
+    /// Semaphore: the most units seen inside at once (≤ permits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub most_inside: Option<u64>,
 }
 
 impl CaseResult {
@@ -328,10 +500,14 @@ pub enum CaseStatus {
     Skipped(String),
     /// Ctrl-C came before any repetition was measured.
     Interrupted,
+    /// A deadlock case deadlocked, as it was built to: the harness saw a
+    /// wait-for cycle, named here, and ended it. Not a failure.
+    Deadlock(String),
 }
 
 impl CaseStatus {
     const SKIPPED: &'static str = "skipped: ";
+    const DEADLOCK: &'static str = "deadlock: ";
 
     pub fn is_skipped(&self) -> bool {
         matches!(self, CaseStatus::Skipped(_))
@@ -347,9 +523,13 @@ impl CaseStatus {
         match text {
             "ok" => CaseStatus::Ok,
             "interrupted" => CaseStatus::Interrupted,
-            _ => match text.strip_prefix(Self::SKIPPED) {
-                Some(reason) => CaseStatus::Skipped(reason.to_owned()),
-                None => CaseStatus::Failed(text.to_owned()),
+            _ => match (
+                text.strip_prefix(Self::SKIPPED),
+                text.strip_prefix(Self::DEADLOCK),
+            ) {
+                (Some(reason), _) => CaseStatus::Skipped(reason.to_owned()),
+                (_, Some(cycle)) => CaseStatus::Deadlock(cycle.to_owned()),
+                _ => CaseStatus::Failed(text.to_owned()),
             },
         }
     }
@@ -362,6 +542,7 @@ impl std::fmt::Display for CaseStatus {
             CaseStatus::Failed(reason) => f.write_str(reason),
             CaseStatus::Skipped(reason) => write!(f, "{}{reason}", Self::SKIPPED),
             CaseStatus::Interrupted => f.write_str("interrupted"),
+            CaseStatus::Deadlock(cycle) => write!(f, "{}{cycle}", Self::DEADLOCK),
         }
     }
 }
@@ -475,6 +656,10 @@ mod tests {
             (
                 "skipped: python3 was not found on PATH",
                 CaseStatus::Skipped("python3 was not found on PATH".into()),
+            ),
+            (
+                "deadlock: unit 0 holds L1 and waits for L1",
+                CaseStatus::Deadlock("unit 0 holds L1 and waits for L1".into()),
             ),
             (
                 "timed out after 30 s: raise --timeout",

@@ -5,6 +5,8 @@
 //! summarizes, and rewrites results.json atomically after every point.
 //! The only place that measures.
 
+mod coordination;
+
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
@@ -89,6 +91,10 @@ pub fn run_with(
     let before = measure::self_usage();
     let (calibration, calibrated) = calibrate(plan, cancel);
     let calibration_cpu = measure::self_usage().since(&before);
+    let (floor, floor_done) = match calibrated {
+        Ok(()) => measure_floor(plan, cancel),
+        Err(_) => (Vec::new(), Ok(())),
+    };
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness: Harness {
@@ -114,15 +120,23 @@ pub fn run_with(
             sources: plan.settings.sources.clone(),
         },
         calibration,
-        interrupted: calibrated.is_err(),
-        scenarios: plan.scenarios.iter().map(scenario_info).collect(),
+        interrupted: calibrated.is_err() || floor_done.is_err(),
+        // A floor scenario has no cases: its figures are `floor`.
+        scenarios: plan
+            .scenarios
+            .iter()
+            .filter(|s| s.workload != WorkloadKind::Floor)
+            .map(scenario_info)
+            .collect(),
         cases: Vec::new(),
         fidelity: Vec::new(),
+        lifecycle: Vec::new(),
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),
             ..HarnessCpu::default()
         }),
+        floor,
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.interrupted {
@@ -177,6 +191,23 @@ pub fn run_with(
             break;
         }
     }
+    // Lifecycle scenarios have no points: each is one run of its demo.
+    for s in plan
+        .scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::Lifecycle)
+    {
+        if report.interrupted {
+            break;
+        }
+        report.lifecycle.push(crate::lifecycle::run(
+            &s.name,
+            plan.settings.case_timeout,
+            cancel,
+        ));
+        report.interrupted = cancel.load(Ordering::Relaxed);
+        crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    }
     report.environment.finish();
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     Ok(report)
@@ -206,17 +237,24 @@ fn cpu_seconds(u: &measure::Usage) -> f64 {
     (u.user + u.sys).as_secs_f64()
 }
 
-/// True when some verdict resting on one of `cases` (a point's cases, not
-/// yet in `report`) is undecided for want of repetitions.
-fn undecided_verdicts(report: &RunReport, cases: &[CaseResult]) -> bool {
+/// Which of `cases` (a point's cases, not yet in `report`) the verdicts
+/// that are undecided for want of repetitions rest on: `wanted[i]` for
+/// `cases[i]`. All false when every verdict on them is decided.
+fn undecided_verdicts(report: &RunReport, cases: &[CaseResult]) -> Vec<bool> {
     use crate::report::verdicts;
     let mut provisional = report.clone();
     provisional.cases.extend(cases.iter().cloned());
-    let labels: Vec<String> = cases.iter().map(verdicts::case_label).collect();
-    verdicts::verdicts(&provisional)
-        .iter()
+    let undecided: Vec<verdicts::Verdict> = verdicts::verdicts(&provisional)
+        .into_iter()
         .filter(|v| v.wants_samples())
-        .any(|v| v.cases.iter().any(|c| labels.contains(c)))
+        .collect();
+    cases
+        .iter()
+        .map(|c| {
+            let label = verdicts::case_label(c);
+            undecided.iter().any(|v| v.cases.contains(&label))
+        })
+        .collect()
 }
 
 fn scenario_info(s: &Scenario) -> ScenarioInfo {
@@ -245,7 +283,8 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
     let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
     for shape in plan.points.iter().map(|p| &p.point.shape) {
-        if shape.cpu_ms > 0.0 && !kernels.contains(&shape.kernel) {
+        let computes = shape.cpu_ms > 0.0 || shape.lock.is_some();
+        if computes && !kernels.contains(&shape.kernel) {
             kernels.push(shape.kernel);
         }
         if shape.sleep_ms > 0.0 && !sleeps.contains(&shape.sleep_ms) {
@@ -271,6 +310,58 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
         Ok(())
     })();
     (calibration, done)
+}
+
+/// Timed operations of each mechanism when the run has no floor scenario,
+/// and the most time each may take: what the run's models rest on, in a
+/// few hundred milliseconds at most (only a spawn or a fork, at 0.5 to 2 ms
+/// each on a loaded 2-core VM, reaches the limit).
+const FLOOR_SAMPLES: usize = 100;
+const FLOOR_LIMIT: Duration = Duration::from_millis(100);
+
+/// The OS floor, once per run: with a `floor` scenario, every mechanism,
+/// its `samples` each, within the case timeout each; otherwise the
+/// mechanisms the models of the 1-worker time-sized cases rest on (the ones
+/// the report's dispatch table compares), `FLOOR_SAMPLES` each within
+/// `FLOOR_LIMIT` each. Ctrl-C ends it with what it has, and `Err`.
+fn measure_floor(
+    plan: &Plan,
+    cancel: &AtomicBool,
+) -> (Vec<crate::results::FloorMeasurement>, Result<(), Stopped>) {
+    use crate::floor::{Mechanism, measure};
+    if let Some(samples) = plan.floor_samples() {
+        return measure(
+            &Mechanism::ALL,
+            samples as usize,
+            plan.settings.case_timeout,
+            cancel,
+        );
+    }
+    let mechanisms = floor_mechanisms(plan);
+    if mechanisms.is_empty() {
+        return (Vec::new(), Ok(()));
+    }
+    measure(&mechanisms, FLOOR_SAMPLES, FLOOR_LIMIT, cancel)
+}
+
+/// The mechanisms the models of the plan's 1-worker cases sized in time
+/// rest on, each once.
+fn floor_mechanisms(plan: &Plan) -> Vec<crate::floor::Mechanism> {
+    let mut out = Vec::new();
+    let cases = plan
+        .points
+        .iter()
+        .filter(|p| p.point.task_ms.is_some())
+        .flat_map(|p| &p.cases)
+        .filter(|c| c.workers == 1);
+    for case in cases {
+        if let Some(m) = crate::report::floor::floor_of(case.model.kind, case.model.start)
+            && !out.contains(&m)
+        {
+            out.push(m);
+        }
+    }
+    out
 }
 
 /// The median time a sleep of `d` really takes here (timer slack, wakeup),
@@ -332,6 +423,20 @@ pub fn build_tasks(
     let slice_iters = crate::gil::slice_iters(iters_per_ms);
     if let Some(k) = point.cpu_threads {
         return convoy_tasks(point, k, (cpu_iters, slice_iters), echo, scratch, limit);
+    }
+    if let Some(queue) = &shape.queue {
+        return Ok(coordination::queue_tasks(point, queue, scratch, limit));
+    }
+    if let Some(lock) = &shape.lock {
+        let calibrated = (iters_per_ms, slice_iters);
+        return Ok(coordination::lock_tasks(
+            point,
+            lock,
+            shape.kernel,
+            calibrated,
+            scratch,
+            limit,
+        ));
     }
     let mut steps = Vec::new();
     // First, so the memory is held through every other step.
@@ -432,6 +537,10 @@ struct CaseRun {
     gil: Option<GilCounters>,
     /// Convoy points: every timed round trip of the probe (ms).
     round_trips_ms: Vec<f64>,
+    /// Lock points: sections per second, waits, fairness, lost updates.
+    lock: coordination::LockAcc,
+    /// Queue points: items per second and latencies.
+    queue: coordination::QueueAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
 }
@@ -441,10 +550,16 @@ struct CaseRun {
 /// point's cases could still be decided by them, until the most repetitions
 /// allowed or the point's time budget (a decision's minimum of
 /// `verdicts::MIN_SAMPLES` repetitions always fits).
+///
+/// An extra round times only the cases that undecided verdicts rest on, and
+/// a case left out once is never timed again: so every case's repetitions
+/// are its point's first rounds, and any two cases pair up round by round
+/// over the rounds both ran (`stats::paired_ratio`). A point with one
+/// undecided claim among thirty cases spends its budget on that claim's two.
 fn run_point(
     plan: &PointPlan,
     env: &Env,
-    undecided: &dyn Fn(&[CaseResult]) -> bool,
+    undecided: &dyn Fn(&[CaseResult]) -> Vec<bool>,
     on_event: &mut dyn FnMut(Event),
 ) -> Vec<CaseResult> {
     let started = Instant::now();
@@ -467,6 +582,8 @@ fn run_point(
             run: Latencies::default(),
             gil: None,
             round_trips_ms: Vec::new(),
+            lock: coordination::LockAcc::default(),
+            queue: coordination::QueueAcc::default(),
             failure: None,
         })
         .collect();
@@ -485,23 +602,30 @@ fn run_point(
 
     let min_rounds = plan.warmup + plan.repetitions;
     let max_rounds = plan.warmup + plan.max_repetitions;
+    let mut active = vec![true; cases.len()];
     for round in 0..max_rounds {
         if round >= min_rounds {
             let done = round - plan.warmup;
             let budget_spent = done as usize >= crate::report::verdicts::MIN_SAMPLES
                 && started.elapsed() >= env.point_budget;
-            if env.cancel.load(Ordering::Relaxed)
-                || budget_spent
-                || !undecided(&summarize(plan, &cases, env))
-            {
+            if env.cancel.load(Ordering::Relaxed) || budget_spent {
                 break;
             }
-            on_event(Event::MoreRuns {
-                runs: cases.len() as u64,
-            });
+            let wanted = undecided(&summarize(plan, &cases, env));
+            for (on, wanted) in active.iter_mut().zip(wanted) {
+                *on &= wanted;
+            }
+            let runs = active.iter().filter(|&&on| on).count();
+            if runs == 0 {
+                break;
+            }
+            on_event(Event::MoreRuns { runs: runs as u64 });
         }
         let measured = round >= plan.warmup;
         for idx in round_order(&cases, round as usize) {
+            if !active[idx] {
+                continue;
+            }
             if env.cancel.load(Ordering::Relaxed) {
                 break;
             }
@@ -527,6 +651,10 @@ fn run_point(
                             case.wait.record(r.queue_wait());
                             case.run.record(r.output.run());
                         }
+                        if let Some(lock) = &point.shape.lock {
+                            case.lock.record(&outcome, lock);
+                        }
+                        case.queue.record(&outcome);
                         case.reps.push(rep);
                     }
                     Ok(_) => {}
@@ -573,6 +701,10 @@ fn run_once(
         gil: case.model.gil.then_some(plan.gil),
         shape: Some(&point.shape),
         switch_interval: plan.switch_interval,
+        start: crate::model::Start {
+            method: case.model.start,
+            parent_mib: point.parent_mib,
+        },
     };
     let model = case.model.kind;
     // A convoy gets a fresh board per batch, marked done once the batch
@@ -585,17 +717,32 @@ fn run_once(
             Board::create(
                 &b.path,
                 b.cpu_tasks,
-                case.model.threads_share_one_gil().then_some(env.convoy_cpu).flatten(),
+                case.model
+                    .threads_share_one_gil()
+                    .then_some(env.convoy_cpu)
+                    .flatten(),
             )
-                .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
+            .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?,
         ),
         None => None,
     };
+    let permits = point.shape.lock.map_or(1, |l| l.permits);
+    let lock_board = coordination::create_board(tasks, case.model, permits)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
+    let _queue_board = coordination::create_queue_board(tasks, case.model)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
-    let outcome = (env.models)(model)
-        .run(&batch)
-        .map_err(ModelError::into_status);
+    let deadlock = point.shape.lock.and_then(|l| l.deadlock);
+    let outcome = match (&lock_board, deadlock) {
+        // A deadlock case runs where it can be ended, watched for a cycle.
+        (Some(board), Some(_)) => {
+            let mut watch = crate::workload::lock::graph::Watch::new();
+            crate::model::contained::run(case.model, &batch, &mut || watch.poll(board))
+        }
+        _ => (env.models)(model).run(&batch),
+    }
+    .map_err(ModelError::into_status);
     if let Some(board) = &board {
         board.finish();
     }
@@ -608,6 +755,12 @@ fn run_once(
     let harness_peak = measure::peak_rss();
     if !outcome.self_verified {
         verify(&outcome, expected).map_err(CaseStatus::Failed)?;
+    }
+    if let Some(lock) = &point.shape.lock {
+        coordination::check(&outcome, lock).map_err(CaseStatus::Failed)?;
+    }
+    if let Some(queue) = &point.shape.queue {
+        coordination::check_queue(&outcome, queue).map_err(CaseStatus::Failed)?;
     }
     let p99 = {
         let mut l = Latencies::default();
@@ -708,7 +861,12 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
-        WorkloadKind::Cpu | WorkloadKind::Convoy => 0.0,
+        WorkloadKind::Cpu
+        | WorkloadKind::Convoy
+        | WorkloadKind::Lifecycle
+        | WorkloadKind::Floor
+        | WorkloadKind::Lock
+        | WorkloadKind::Queue => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -824,7 +982,18 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                     None
                 },
                 gil: c.gil.map(|g| per_repetition(g, c.reps.len())),
+                lock: coordination::stats(point, &c.lock),
+                queue: coordination::queue_stats(
+                    point,
+                    &c.queue,
+                    med(&|r| r.cpu_user_s + r.cpu_sys_s),
+                ),
                 repetitions: c.reps.clone(),
+                start_method: c
+                    .model
+                    .kind
+                    .uses_processes()
+                    .then(|| c.model.start.id().to_owned()),
             }
         })
         .collect()
@@ -886,6 +1055,8 @@ mod tests {
                         checksum: crate::workload::expected_checksum(t),
                         run_ns: per_task.as_nanos() as u64,
                         round_trips_ns: Vec::new(),
+                        lock: None,
+                        queue: None,
                     },
                     latency: per_task,
                 })
@@ -977,6 +1148,44 @@ mod tests {
         }
         // A failed case is not run again after its first failure.
         assert_eq!(script.calls.load(Ordering::SeqCst), 2 * (2 + 2));
+        // The floor of the one 1-worker model with a dispatch, saved too.
+        let floor: Vec<String> = saved(out.path())
+            .floor
+            .into_iter()
+            .map(|f| f.mechanism)
+            .collect();
+        assert_eq!(floor, ["pthread-create-join"]);
+    }
+
+    #[test]
+    fn a_floor_scenario_measures_every_mechanism_and_runs_no_case() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        let plan = crate::plan::build(
+            &[],
+            &PlanOptions {
+                workload: Some(WorkloadKind::Floor),
+                samples: Some(3),
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let script = Arc::new(Script::default());
+        let cancel = AtomicBool::new(false);
+        let report = run_with(&plan, &opts, &cancel, &mut |_| {}, &fake(&script)).unwrap();
+        assert_eq!(script.calls.load(Ordering::SeqCst), 0);
+        assert!(report.cases.is_empty() && report.scenarios.is_empty());
+        assert_eq!(report.floor.len(), crate::floor::Mechanism::ALL.len());
+        assert!(
+            report
+                .floor
+                .iter()
+                .all(|f| f.samples == 3 || f.status.is_skipped())
+        );
+        assert_eq!(saved(out.path()).floor.len(), report.floor.len());
     }
 
     #[test]
@@ -1018,7 +1227,8 @@ mod tests {
         env.models = &models;
         let mut point = plan(2).points[0].clone();
         point.max_repetitions = 10;
-        let reps = |env: &Env, undecided: &dyn Fn(&[CaseResult]) -> bool| {
+        let all = |wanted: bool| move |cases: &[CaseResult]| vec![wanted; cases.len()];
+        let reps = |env: &Env, undecided: &dyn Fn(&[CaseResult]) -> Vec<bool>| {
             let cases = run_point(&point, env, undecided, &mut |_| {});
             assert!(cases.iter().all(CaseResult::is_ok), "{cases:?}");
             let n: Vec<usize> = cases.iter().map(|c| c.repetitions.len()).collect();
@@ -1026,16 +1236,53 @@ mod tests {
             n[0]
         };
         // Decided: the minimum.
-        assert_eq!(reps(&env, &|_| false), 2);
+        assert_eq!(reps(&env, &all(false)), 2);
         // Undecided with time left: up to the most allowed.
         env.point_budget = Duration::from_secs(3600);
-        assert_eq!(reps(&env, &|_| true), 10);
+        assert_eq!(reps(&env, &all(true)), 10);
         // Undecided with the budget spent: as many as a decision needs.
         env.point_budget = Duration::ZERO;
-        assert_eq!(reps(&env, &|_| true), crate::report::verdicts::MIN_SAMPLES);
+        assert_eq!(reps(&env, &all(true)), crate::report::verdicts::MIN_SAMPLES);
         // Decided after the fourth round.
         env.point_budget = Duration::from_secs(3600);
-        assert_eq!(reps(&env, &|cases| cases[0].repetitions.len() < 4), 4);
+        assert_eq!(
+            reps(&env, &|cases| vec![
+                cases[0].repetitions.len() < 4;
+                cases.len()
+            ]),
+            4
+        );
+    }
+
+    #[test]
+    fn extra_rounds_time_only_the_cases_an_undecided_verdict_rests_on() {
+        let cancel = AtomicBool::new(false);
+        let script = Arc::new(Script::default());
+        let models = fake(&script);
+        let mut env = env(&cancel, Path::new("/nonexistent"), Duration::from_secs(60));
+        env.models = &models;
+        env.point_budget = Duration::from_secs(3600);
+        let mut point = plan(2).points[0].clone();
+        point.max_repetitions = 10;
+        assert!(point.cases.len() >= 2, "{:?}", point.cases);
+        let counts = |undecided: &dyn Fn(&[CaseResult]) -> Vec<bool>| {
+            run_point(&point, &env, undecided, &mut |_| {})
+                .iter()
+                .map(|c| c.repetitions.len())
+                .collect::<Vec<_>>()
+        };
+        // Only the first case is wanted: the others stop at the minimum.
+        let n = counts(&|cases| (0..cases.len()).map(|i| i == 0).collect());
+        assert_eq!((n[0], n[1]), (10, 2), "{n:?}");
+        // The second is left out after its third repetition and wanted again
+        // later: it is not timed again, so its samples stay the first rounds.
+        let n = counts(&|cases| {
+            let again = cases[0].repetitions.len() != 3;
+            (0..cases.len())
+                .map(|i| i == 0 || (i == 1 && again))
+                .collect()
+        });
+        assert_eq!((n[0], n[1]), (10, 3), "{n:?}");
     }
 
     fn env<'a>(cancel: &'a AtomicBool, scratch: &'a Path, timeout: Duration) -> Env<'a> {
@@ -1105,6 +1352,51 @@ mod tests {
             Err(CaseStatus::Failed(why)) => assert!(why.contains("timed out"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_floor_measured_is_that_of_the_one_worker_cases() {
+        use crate::floor::Mechanism;
+        use crate::model::StartMethod;
+        let opts = PlanOptions {
+            workload: Some(WorkloadKind::Cpu),
+            models: vec![
+                "thread".into(),
+                "thread+gil".into(),
+                "process-pool".into(),
+                "cpython-thread".into(),
+            ],
+            workers: vec![1, 2],
+            ..PlanOptions::default()
+        };
+        let plan = crate::plan::build(&[], &opts).unwrap();
+        assert_eq!(
+            floor_mechanisms(&plan),
+            [Mechanism::PthreadCreateJoin, Mechanism::PipeCrossCore]
+        );
+        // Each start method of a process model rests on its own.
+        let started = PlanOptions {
+            models: vec!["process".into()],
+            start_method: vec![StartMethod::Fork, StartMethod::Spawn],
+            ..opts.clone()
+        };
+        assert_eq!(
+            floor_mechanisms(&crate::plan::build(&[], &started).unwrap()),
+            [Mechanism::ForkExitWait, Mechanism::PosixSpawn]
+        );
+        // Only at 2 workers: no dispatch table row, no floor.
+        let opts = PlanOptions {
+            workers: vec![2],
+            ..opts
+        };
+        assert!(floor_mechanisms(&crate::plan::build(&[], &opts).unwrap()).is_empty());
+        // Sockets have no task time to take off the wall.
+        let opts = PlanOptions {
+            workload: Some(WorkloadKind::IoSocket),
+            models: vec!["thread".into()],
+            ..PlanOptions::default()
+        };
+        assert!(floor_mechanisms(&crate::plan::build(&[], &opts).unwrap()).is_empty());
     }
 
     #[test]

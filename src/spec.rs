@@ -39,16 +39,26 @@ pub enum WorkloadKind {
     IoFile,
     Mixed,
     Convoy,
+    /// No tasks: the raw OS mechanisms the models rest on (`floor`).
+    Floor,
+    /// Each state of a process's life, shown on the OS (see `lifecycle`).
+    Lifecycle,
+    Lock,
+    Queue,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 10] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
         WorkloadKind::IoFile,
         WorkloadKind::Mixed,
         WorkloadKind::Convoy,
+        WorkloadKind::Floor,
+        WorkloadKind::Lifecycle,
+        WorkloadKind::Lock,
+        WorkloadKind::Queue,
     ];
 
     pub fn id(self) -> &'static str {
@@ -59,6 +69,10 @@ impl WorkloadKind {
             WorkloadKind::IoFile => "io-file",
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::Convoy => "convoy",
+            WorkloadKind::Floor => "floor",
+            WorkloadKind::Lifecycle => "lifecycle",
+            WorkloadKind::Lock => "lock",
+            WorkloadKind::Queue => "queue",
         }
     }
 }
@@ -88,9 +102,65 @@ pub struct ScenarioSpec {
     pub gil: Option<Spanned<String>>,
     pub switch_interval_us: Option<Spanned<Positive>>,
     pub check_interval: Option<Spanned<NonZeroU32>>,
+    // The coordination workloads (`plan::coordination` checks them).
+    pub primitive: Option<Spanned<String>>,
+    pub depth: Option<Spanned<u32>>,
+    pub permits: Option<Spanned<u32>>,
+    pub sections: Option<Spanned<u64>>,
+    pub hold_us: Option<Spanned<NonNegative>>,
+    pub outside_us: Option<Spanned<NonNegative>>,
+    pub deadlock: Option<Spanned<String>>,
+    pub producers: Option<Spanned<u32>>,
+    pub consumers: Option<Spanned<u32>>,
+    pub capacity: Option<Spanned<u32>>,
+    pub item_bytes: Option<Spanned<u32>>,
+    pub items: Option<Spanned<u64>>,
+    pub semantics: Option<Spanned<String>>,
+    pub daemon: Option<Spanned<bool>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
+    /// Floor: timed runs of each mechanism.
+    pub samples: Option<Spanned<NonZeroU32>>,
+    /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
+    /// out of `--quick` runs (unless `--only` names it).
+    pub skip: Option<Spanned<bool>>,
+    /// How the process models start workers: `spawn`, `fork`, `forkserver`.
+    pub start_method: Option<Spanned<Names>>,
+    /// MiB the parent program holds while it starts workers, swept.
+    pub parent_mib: Option<Spanned<Sweep<u64>>>,
     pub quick: Option<Spanned<Box<ScenarioSpec>>>,
+}
+
+/// One name or a list of them: `start_method = "fork"` and
+/// `start_method = ["spawn", "fork"]` both work. Which names exist is
+/// `plan`'s business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Names(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Names;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a non-empty list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Names(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    out.push(name);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                Ok(Names(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One value or a list of them: `tasks = 8` and `tasks = [8, 64]` both work.

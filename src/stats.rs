@@ -71,6 +71,25 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The `q` quantile (0 to 1) of `samples`, nearest rank; None when no
+/// sample is finite.
+///
+/// ```
+/// use parabench::stats::percentile;
+/// let s = [5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+/// assert_eq!(percentile(&s, 0.1), Some(1.0));
+/// assert_eq!(percentile(&s, 0.9), Some(9.0));
+/// assert_eq!(percentile(&[], 0.5), None);
+/// ```
+pub fn percentile(samples: &[f64], q: f64) -> Option<f64> {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    Some(quantile(&s, q.clamp(0.0, 1.0)))
+}
+
 /// A convoy probe's round trips (ms), every one kept: their percentiles and
 /// the share that took `delayed_ms` or longer. None when empty.
 pub fn convoy_stats(round_trips_ms: &[f64], delayed_ms: f64) -> Option<ConvoyStats> {
@@ -139,12 +158,15 @@ fn binomial_half(n: usize, i: usize) -> f64 {
 
 /// The median of the element-wise ratios `num[i] / den[i]` with its 95%
 /// interval (see `median_ci`): for samples taken in pairs, such as two models
-/// timed in the same round. None unless both have the same, non-zero length.
+/// timed in the same round. Samples pair by position over the shorter of the
+/// two: the runner times a point's cases in the same rounds, and a case it
+/// stops timing is never timed again, so the first `n` samples of any two
+/// cases of a point come from the same `n` rounds. None when either is empty.
 pub fn paired_ratio(num: &[f64], den: &[f64]) -> Option<Estimate> {
-    if num.is_empty() || num.len() != den.len() {
+    let ratios: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
+    if ratios.is_empty() {
         return None;
     }
-    let ratios: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
     median_ci(&ratios)
 }
 
@@ -321,7 +343,10 @@ mod tests {
         let b = [1.0, 1.1, 2.0, 1.05, 0.95, 1.0];
         let r = paired_ratio(&a, &b).unwrap();
         assert_eq!((r.low, r.median, r.high), (2.0, 2.0, 2.0));
-        assert_eq!(paired_ratio(&a, &b[..5]), None);
+        // A case timed in fewer rounds pairs with the other's first rounds.
+        let r = paired_ratio(&a[..2], &b).unwrap();
+        assert_eq!((r.low, r.median, r.high), (2.0, 2.0, 2.0));
+        assert_eq!(paired_ratio(&a, &[]), None);
         assert_eq!(paired_ratio(&[], &[]), None);
     }
 

@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 ///
 /// criterion shares our plotters build, whose only font is the one we
 /// register, so its charts panic with `FontUnavailable` without it. The
-/// process models start `parabench-worker` from beside the harness; a bench
-/// binary is not the harness, so it names the one cargo builds for every
-/// bench target.
+/// process models re-execute "the harness" (the fork server) and start the
+/// `parabench-worker` beside it (spawn); in a bench binary the harness must
+/// be the real `parabench` binary, which cargo builds for every bench
+/// target, with the worker beside it.
 pub fn init() {
     parabench::fonts::register();
-    set_worker_exe(env!("CARGO_BIN_EXE_parabench-worker").into());
+    set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
 }
 
 /// A batch that never times out during a bench and is never cancelled.
@@ -30,6 +31,7 @@ pub fn batch<'a>(tasks: &'a [Task], workers: usize, cancel: &'a AtomicBool) -> B
         gil: None,
         shape: None,
         switch_interval: Duration::from_millis(5),
+        start: Default::default(),
     }
 }
 

@@ -60,7 +60,7 @@ fn run() -> c_int {
         );
         return 2;
     };
-    match worker::serve(args) {
+    match worker::serve_as(args) {
         Ok(()) => 0,
         Err(err) => {
             console::eprint(&format!("error: {err:#}\n"));

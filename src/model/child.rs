@@ -1,8 +1,10 @@
-//! Starting and ending worker processes: `parabench-worker` (or the harness's
-//! own binary re-executed as `parabench worker`), with its pipes, a
-//! parent-death signal (the worker arms it itself, `--parent`) so it never
-//! outlives the harness, and the set of live children a timeout or Ctrl-C
-//! kills. Children are reaped with wait4, one by one, for their rusage.
+//! Starting and ending worker processes: for the spawn start method
+//! `parabench-worker` (or the harness's own binary re-executed as `parabench
+//! worker`), with its pipes, a parent-death signal (the worker arms it
+//! itself, `--parent`) so it never outlives the harness; the pipes of the
+//! forked methods' workers (`start.rs`); and the set of live children a
+//! timeout or Ctrl-C kills. Children are reaped with wait4, one by one, for
+//! their rusage.
 
 use super::worker::{Job, Reply, SOURCE_ID, SOURCE_ID_ARG, WorkerArgs};
 use crate::measure::{Exit, Usage, reap};
@@ -13,34 +15,43 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 static WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();
-static DEFAULT_WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();
+static SPAWN_EXE: OnceLock<PathBuf> = OnceLock::new();
 
-/// The small worker binary installed beside the harness
+/// The small worker binary built beside the harness
 /// (src/bin/parabench-worker.rs).
 pub const WORKER_BIN: &str = "parabench-worker";
 
-/// Makes the process models start `exe` instead of the worker beside the
-/// current executable (test binaries are not parabench). Only the first call
-/// counts.
+/// Makes the process models start `exe` instead of the current executable
+/// (test binaries are not parabench). Only the first call counts.
 pub fn set_worker_exe(exe: PathBuf) {
     let _ = WORKER_EXE.set(exe);
 }
 
-/// `parabench-worker` beside the harness, which starts faster, if it was
-/// built from the same sources, or else the harness itself (`parabench
-/// worker`): both take the same command line. Looked up once per run.
-fn worker_exe() -> std::io::Result<PathBuf> {
-    if let Some(p) = WORKER_EXE.get().or_else(|| DEFAULT_WORKER_EXE.get()) {
+/// The binary to re-execute for a child of the harness: this one, or the
+/// one `set_worker_exe` named.
+pub fn worker_exe() -> std::io::Result<PathBuf> {
+    match WORKER_EXE.get() {
+        Some(p) => Ok(p.clone()),
+        None => std::env::current_exe(),
+    }
+}
+
+/// What the spawn start method starts: `parabench-worker` beside the
+/// harness, which starts faster, if it was built from the same sources, or
+/// else the harness itself (`parabench worker`); both take the same command
+/// line. Looked up once per run.
+fn spawn_exe() -> std::io::Result<PathBuf> {
+    if let Some(p) = SPAWN_EXE.get() {
         return Ok(p.clone());
     }
-    let harness = std::env::current_exe()?;
+    let harness = worker_exe()?;
     let lean = harness.with_file_name(WORKER_BIN);
     let exe = if lean.is_file() && same_sources(&lean) {
         lean
     } else {
         harness
     };
-    Ok(DEFAULT_WORKER_EXE.get_or_init(|| exe).clone())
+    Ok(SPAWN_EXE.get_or_init(|| exe).clone())
 }
 
 /// Whether `exe source-id` prints this library's `SOURCE_ID` within a few
@@ -104,7 +115,7 @@ pub struct WorkerChild {
 }
 
 pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
-    let mut cmd = Command::new(worker_exe()?);
+    let mut cmd = Command::new(spawn_exe()?);
     // The worker arms its own parent-death signal (`--parent`): without a
     // `pre_exec` hook std starts it with posix_spawn (a vfork) instead of
     // forking the whole harness, which cost a millisecond per task here.
@@ -130,6 +141,19 @@ pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
 }
 
 impl WorkerChild {
+    /// A worker a fork server started (see `start`), added to `live`.
+    pub(super) fn forked(f: super::forker::Forked, live: &LiveChildren) -> WorkerChild {
+        live.insert(f.pid);
+        WorkerChild {
+            pid: f.pid,
+            stdin: Some(ChildStdin::from(f.stdin)),
+            stdout: BufReader::new(ChildStdout::from(f.stdout)),
+            stderr: ChildStderr::from(f.stderr),
+            buf: Vec::new(),
+            line: String::new(),
+        }
+    }
+
     pub fn send(&mut self, job: &Job) -> std::io::Result<()> {
         let stdin = self
             .stdin

@@ -6,8 +6,8 @@
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
-    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, PythonInfo,
-    SocketRequest, TaskRequest,
+    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
+    PythonInfo, QueueRequest, SocketRequest, TaskRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -116,6 +116,17 @@ impl Model for CpythonModel {
                 cpu_tasks: b.cpu_tasks,
                 limit_s: b.limit().as_secs_f64(),
             }),
+            start_method: self
+                .0
+                .uses_processes()
+                .then(|| batch.start.method.id().to_owned()),
+            parent_mib: if self.0.uses_processes() {
+                batch.start.parent_mib
+            } else {
+                0
+            },
+            lock: lock_request(steps, shape),
+            queue: queue_request(steps),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -129,6 +140,12 @@ impl Model for CpythonModel {
         })?;
         if let Some(cal) = &response.calibration {
             let _ = PY_ITERS_PER_MS.set(cal.iters_per_ms);
+        }
+        if request.start_method.is_some() && response.start_method != request.start_method {
+            return Err(ModelError::Worker(format!(
+                "python started its workers by {:?}, not {:?}",
+                response.start_method, request.start_method
+            )));
         }
         if !response.checksum_ok {
             return Err(ModelError::Worker(
@@ -161,6 +178,8 @@ impl Model for CpythonModel {
                     } else {
                         Vec::new()
                     },
+                    lock: rep.lock_units.get(idx).cloned().map(Box::new),
+                    queue: rep.queue_units.get(idx).cloned().map(Box::new),
                 },
                 latency: ms(latency),
             })
@@ -202,6 +221,47 @@ impl Model for CpythonModel {
     }
 }
 
+/// A lock batch's request: the units' board and the shape's keys (Python
+/// calibrates its own kernel for the work in and out of the lock).
+fn lock_request(steps: &[Step], shape: &crate::workload::TaskShape) -> Option<LockRequest> {
+    let lock = shape.lock?;
+    let board = steps.iter().find_map(|s| match s {
+        Step::Lock(l) => Some(&l.board),
+        _ => None,
+    })?;
+    Some(LockRequest {
+        board: board.path.clone(),
+        primitive: lock.primitive.id().into(),
+        depth: lock.depth,
+        permits: lock.permits,
+        sections: lock.sections,
+        hold_us: lock.hold_us,
+        outside_us: lock.outside_us,
+        deadlock: lock.deadlock.map(|d| d.id().into()),
+        limit_s: board.limit().as_secs_f64(),
+    })
+}
+
+/// A queue batch's request: its board and shape.
+fn queue_request(steps: &[Step]) -> Option<QueueRequest> {
+    let step = steps.iter().find_map(|s| match s {
+        Step::Queue(q) => Some(q),
+        _ => None,
+    })?;
+    let q = &step.shape;
+    Some(QueueRequest {
+        board: step.board.path.clone(),
+        producers: q.producers,
+        consumers: q.consumers,
+        capacity: q.capacity,
+        item_bytes: q.item_bytes,
+        items: q.items,
+        semantics: q.semantics.id().into(),
+        daemon: q.daemon,
+        limit_s: step.board.limit().as_secs_f64(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +289,7 @@ mod tests {
             gil: None,
             shape: None,
             switch_interval: Duration::from_millis(5),
+            start: Default::default(),
         };
         match CpythonModel(ModelKind::Thread).run(&batch) {
             Err(ModelError::Setup(e)) => assert!(e.to_string().contains("not a CPython model")),

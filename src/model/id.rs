@@ -153,12 +153,54 @@ impl ModelKind {
     }
 }
 
+/// How a process model starts a worker, named as Python's multiprocessing
+/// names its start methods (see `model::start` for how each is done here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StartMethod {
+    /// A fresh program: the harness re-executed as `parabench worker`.
+    #[default]
+    Spawn,
+    /// A copy of the parent, made by fork() from a single-threaded process.
+    Fork,
+    /// A copy of a small server that was itself started fresh.
+    Forkserver,
+}
+
+impl StartMethod {
+    pub const ALL: [StartMethod; 3] = [
+        StartMethod::Spawn,
+        StartMethod::Fork,
+        StartMethod::Forkserver,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            StartMethod::Spawn => "spawn",
+            StartMethod::Fork => "fork",
+            StartMethod::Forkserver => "forkserver",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<StartMethod> {
+        StartMethod::ALL.into_iter().find(|m| m.id() == id)
+    }
+}
+
+impl std::fmt::Display for StartMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
 /// A model as named in suites and results: a kind, optionally under the
-/// emulated GIL (`thread+gil`).
+/// emulated GIL (`thread+gil`), and for the models that start processes,
+/// how they start them (`process:fork`; `spawn`, the default, is not named).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModelId {
     pub kind: ModelKind,
     pub gil: bool,
+    /// Always `Spawn` for a kind that starts no process.
+    pub start: StartMethod,
 }
 
 impl ModelId {
@@ -166,21 +208,59 @@ impl ModelId {
     /// one GIL, emulated or real: only one of them computes at a time.
     pub fn threads_share_one_gil(self) -> bool {
         (self.gil && matches!(self.kind, ModelKind::Thread | ModelKind::ThreadPool))
-            || matches!(self.kind, ModelKind::CpythonThread | ModelKind::CpythonThreadPool)
+            || matches!(
+                self.kind,
+                ModelKind::CpythonThread | ModelKind::CpythonThreadPool
+            )
     }
 
     pub const fn native(kind: ModelKind) -> ModelId {
-        ModelId { kind, gil: false }
+        ModelId {
+            kind,
+            gil: false,
+            start: StartMethod::Spawn,
+        }
     }
 
-    /// Parses `thread`, `thread+gil`, `cpython-thread`, ...
+    /// The same model starting its workers with `method`; unchanged for a
+    /// kind that starts no process.
+    pub fn started_by(self, method: StartMethod) -> ModelId {
+        ModelId {
+            start: if self.kind.uses_processes() {
+                method
+            } else {
+                StartMethod::Spawn
+            },
+            ..self
+        }
+    }
+
+    /// Parses `thread`, `thread+gil`, `cpython-thread`, ... as a suite
+    /// names models: without a start method, which `start_method` sets.
     pub fn parse(id: &str) -> Option<ModelId> {
         let (base, gil) = match id.strip_suffix("+gil") {
             Some(base) => (base, true),
             None => (id, false),
         };
         let kind = ModelKind::from_id(base)?;
-        (!gil || kind.accepts_gil()).then_some(ModelId { kind, gil })
+        (!gil || kind.accepts_gil()).then_some(ModelId {
+            gil,
+            ..ModelId::native(kind)
+        })
+    }
+
+    /// Parses a model as `Display` writes it, start method included
+    /// (`process+gil:fork`), as results files name models.
+    pub fn parse_started(name: &str) -> Option<ModelId> {
+        let (base, start) = match name.split_once(':') {
+            Some((base, method)) => (base, StartMethod::from_id(method)?),
+            None => (name, StartMethod::Spawn),
+        };
+        let id = ModelId::parse(base)?;
+        // `spawn` is never written out, and only process models have one.
+        let named = name.contains(':');
+        (!named || (start != StartMethod::Spawn && id.kind.uses_processes()))
+            .then(|| id.started_by(start))
     }
 
     /// Every id a suite may name, for error messages and `list`.
@@ -202,6 +282,9 @@ impl std::fmt::Display for ModelId {
         f.write_str(self.kind.id())?;
         if self.gil {
             f.write_str("+gil")?;
+        }
+        if self.start != StartMethod::Spawn {
+            write!(f, ":{}", self.start)?;
         }
         Ok(())
     }

@@ -4,9 +4,12 @@
 //! (a blocking call on a thread, a child process, an `.await`).
 
 mod async_rt;
+mod ballast;
 mod child;
 mod child_set;
+pub mod contained;
 mod cpython;
+mod forker;
 pub mod id;
 mod os_thread;
 mod pool;
@@ -15,6 +18,7 @@ pub mod process_pool;
 mod rayon_pool;
 pub mod registry;
 mod sequential;
+pub mod start;
 mod thread;
 pub mod thread_pool;
 pub mod worker;
@@ -26,9 +30,10 @@ use crate::workload::{NoGil, Task, TaskOutput, TaskShape, blocking};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use child::set_worker_exe;
-pub use id::{ModelId, ModelKind, num_cpus};
+pub use child::{set_worker_exe, worker_exe};
+pub use id::{ModelId, ModelKind, StartMethod, num_cpus};
 pub use pool::Handle;
+pub use start::Start;
 
 /// One batch of tasks for a model to run.
 pub struct Batch<'a> {
@@ -46,6 +51,9 @@ pub struct Batch<'a> {
     pub shape: Option<&'a TaskShape>,
     /// `sys.setswitchinterval` for the CPython models.
     pub switch_interval: Duration,
+    /// How the process models start their workers, and the size of the
+    /// parent meanwhile (`start.rs`); the others ignore it.
+    pub start: Start,
 }
 
 /// What a model reports about one batch; the runner adds what the OS measured.
@@ -114,6 +122,9 @@ pub enum ModelError {
     /// The model cannot run on this machine (python3 missing); not a failure.
     #[error("skipped: {0}")]
     Skipped(String),
+    /// The batch deadlocked (a deadlock case, run contained): the cycle.
+    #[error("deadlock: {0}")]
+    Deadlock(String),
 }
 
 impl ModelError {
@@ -124,6 +135,7 @@ impl ModelError {
         match self {
             ModelError::Skipped(reason) => CaseStatus::Skipped(reason),
             ModelError::Cancelled => CaseStatus::Interrupted,
+            ModelError::Deadlock(cycle) => CaseStatus::Deadlock(cycle),
             e => CaseStatus::Failed(e.to_string()),
         }
     }

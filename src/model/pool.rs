@@ -69,6 +69,7 @@ mod tests {
             gil: None,
             shape: None,
             switch_interval: Duration::from_millis(5),
+            start: Default::default(),
         };
         assert!(
             wait_all::<u8>(&[], &batch, Instant::now())

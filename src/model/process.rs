@@ -1,11 +1,13 @@
-//! `process`: one child process per task (Python's multiprocessing.Process
-//! with the "spawn" start method): a fresh `parabench-worker` per task, the
+//! `process`: one child process per task (Python's multiprocessing.Process),
+//! started by the batch's start method (`start.rs`: spawn starts a fresh
+//! `parabench-worker`, fork and forkserver clone a fork server), the
 //! task sent over its stdin, the result read from its stdout, the child
 //! reaped with wait4. At most `workers` children are alive at once, all
 //! watched from the calling thread (`child_set`).
 
-use super::child::{self, Finished, LiveChildren};
+use super::child::{Finished, LiveChildren};
 use super::child_set::ChildSet;
+use super::start;
 use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord};
 use crate::measure::{ChildUsage, PssSampler};
@@ -16,6 +18,8 @@ pub struct ProcessPerTask;
 
 impl Model for ProcessPerTask {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        // The parent's memory in place and the fork server up, off the clock.
+        let _parent = start::prepare(batch.start).map_err(|e| ModelError::Setup(e.into()))?;
         let live = LiveChildren::default();
         let sampler = {
             let live = live.clone();
@@ -31,9 +35,9 @@ impl Model for ProcessPerTask {
         let result = (|| {
             while records.len() < batch.tasks.len() {
                 while in_flight.len() < batch.workers && next < batch.tasks.len() {
-                    // Spawned here, on the long-lived calling thread (see child::spawn).
-                    let mut worker =
-                        child::spawn(false, &live).map_err(|e| ModelError::Setup(e.into()))?;
+                    // Started here, on the long-lived calling thread (see child::spawn).
+                    let mut worker = start::worker(batch.start.method, false, &live)
+                        .map_err(|e| ModelError::Setup(e.into()))?;
                     let job = Job {
                         task: batch.tasks[next].clone(),
                         gil: batch.gil,

@@ -5,8 +5,9 @@
 //! hands it one job at a time. Pool start-up (spawn until every worker said
 //! `ready`) is measured apart from the batch.
 
-use super::child::{self, Finished, LiveChildren};
+use super::child::{Finished, LiveChildren};
 use super::pool::{Handle, handle, wait_all};
+use super::start;
 use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
 use crate::measure::{ChildUsage, PssSampler};
@@ -29,8 +30,9 @@ pub struct ProcessPool {
 }
 
 impl ProcessPool {
-    /// Starts `n` workers and waits until each is ready (or `deadline`).
-    /// Call it from a thread that outlives the pool (see `child::spawn`).
+    /// Starts `n` workers by the batch's start method and waits until each
+    /// is ready (or `deadline`). Call it from a thread that outlives the
+    /// pool (see `child::spawn`).
     pub fn start(n: usize, batch: &Batch) -> Result<ProcessPool, ModelError> {
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<Queued>();
         let (finished_tx, finished_rx) = crossbeam_channel::unbounded();
@@ -46,8 +48,8 @@ impl ProcessPool {
         };
         let started = Instant::now();
         for _ in 0..n.max(1) {
-            let mut worker =
-                child::spawn(true, &pool.live).map_err(|e| ModelError::Setup(e.into()))?;
+            let mut worker = start::worker(batch.start.method, true, &pool.live)
+                .map_err(|e| ModelError::Setup(e.into()))?;
             pool.n_workers += 1;
             let (jobs_rx, finished_tx, ready_tx) =
                 (jobs_rx.clone(), finished_tx.clone(), ready_tx.clone());
@@ -177,6 +179,8 @@ pub struct ProcessPoolModel;
 
 impl Model for ProcessPoolModel {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
+        // The parent's memory in place and the fork server up, off the clock.
+        let _parent = start::prepare(batch.start).map_err(|e| ModelError::Setup(e.into()))?;
         let boot = Instant::now();
         let pool = ProcessPool::start(batch.workers, batch)?;
         let startup = boot.elapsed();

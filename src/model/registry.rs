@@ -143,7 +143,10 @@ impl ModelId {
     /// `kind` under the emulated GIL (`thread+gil`); the caller picks a kind
     /// that accepts it (see `ModelKind::accepts_gil`).
     pub const fn under_gil(kind: ModelKind) -> ModelId {
-        ModelId { kind, gil: true }
+        ModelId {
+            gil: true,
+            ..ModelId::native(kind)
+        }
     }
 
     pub fn family(self) -> Family {
@@ -157,9 +160,20 @@ impl ModelId {
     /// The colour of the model in every chart and table.
     pub fn colour(self) -> Rgb {
         let entry = self.kind.entry();
-        match (self.gil, entry.gil_colour) {
+        let base = match (self.gil, entry.gil_colour) {
             (true, Some(shade)) => shade,
             _ => entry.colour,
+        };
+        // Other start methods: the same hue, lighter (fork) or greyer
+        // (forkserver), so that a model's three lines read as one family.
+        let mix = |Rgb(r, g, b): Rgb, to: u8, share: u16| {
+            let m = |c: u8| ((u16::from(c) * (100 - share) + u16::from(to) * share) / 100) as u8;
+            Rgb(m(r), m(g), m(b))
+        };
+        match self.start {
+            super::StartMethod::Spawn => base,
+            super::StartMethod::Fork => mix(base, 255, 55),
+            super::StartMethod::Forkserver => mix(base, 40, 45),
         }
     }
 
@@ -180,7 +194,7 @@ impl ModelId {
         self.gil
             .then(|| self.kind.cpython_twin())
             .flatten()
-            .map(ModelId::native)
+            .map(|twin| ModelId::native(twin).started_by(self.start))
     }
 
     /// True when `name`, as a results file spells a model, names this one.
@@ -190,10 +204,10 @@ impl ModelId {
 }
 
 /// The model a results file names (`thread`, `thread+gil`,
-/// `cpython-thread`); `None` for a name this harness does not know, which a
-/// file from another version may hold.
+/// `cpython-thread`, `process:fork`); `None` for a name this harness does
+/// not know, which a file from another version may hold.
 pub fn parse(name: &str) -> Option<ModelId> {
-    ModelId::parse(name)
+    ModelId::parse_started(name)
 }
 
 #[cfg(test)]
@@ -215,6 +229,40 @@ mod tests {
         }
         assert_eq!(parse("green-threads"), None);
         assert_eq!(parse("sequential+gil"), None);
+    }
+
+    #[test]
+    fn start_methods_are_named_after_the_model_except_spawn() {
+        use super::super::StartMethod;
+        let fork = parse("process-pool+gil:fork").unwrap();
+        assert_eq!(
+            (fork.kind, fork.gil, fork.start),
+            (ModelKind::ProcessPool, true, StartMethod::Fork)
+        );
+        assert_eq!(fork.to_string(), "process-pool+gil:fork");
+        assert_eq!(
+            fork.cpython_twin().map(|t| t.to_string()).as_deref(),
+            Some("cpython-process-pool:fork")
+        );
+        assert_eq!(
+            parse("cpython-process:forkserver").unwrap().start,
+            StartMethod::Forkserver
+        );
+        // Spawn is the default and never written; threads start no process.
+        for bad in ["process:spawn", "thread:fork", "process:vfork", "process:"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        // A suite names start methods with `start_method`, not in `models`.
+        assert_eq!(ModelId::parse("process:fork"), None);
+        let ids: Vec<ModelId> = StartMethod::ALL
+            .iter()
+            .map(|&m| ModelId::native(ModelKind::Process).started_by(m))
+            .collect();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                assert_ne!(a.colour(), b.colour(), "{a} and {b}");
+            }
+        }
     }
 
     #[test]

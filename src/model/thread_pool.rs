@@ -135,6 +135,7 @@ mod tests {
             gil: None,
             shape: None,
             switch_interval: Duration::from_millis(5),
+            start: Default::default(),
         }
     }
 

@@ -112,12 +112,20 @@ pub fn lean_args(args: impl IntoIterator<Item = OsString>) -> Option<WorkerArgs>
     Some(out)
 }
 
-/// The `worker` subcommand.
-pub fn serve(args: WorkerArgs) -> anyhow::Result<()> {
+/// The `worker` subcommand (`parabench worker`, `parabench-worker worker`):
+/// ties itself to the harness first when told its pid (the spawn start
+/// method), then serves.
+pub fn serve_as(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(parent) = args.parent {
         crate::measure::die_with_parent(parent).context("tying the worker to the harness")?;
     }
-    let pool = args.pool;
+    serve(args.pool)
+}
+
+/// Serves jobs on stdin: one, or until stdin closes when `pool` (after
+/// saying `ready`).
+pub fn serve(pool: bool) -> anyhow::Result<()> {
+    ignore_ctrl_c();
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     if pool {
@@ -161,6 +169,19 @@ fn inject_fault(fault: Option<&str>) {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
         _ => {}
+    }
+}
+
+/// A worker shares the harness's process group, so a terminal's Ctrl-C
+/// reaches it too. It ignores it: the harness, which gets the same signal,
+/// ends the batch as interrupted and kills its workers itself. A worker
+/// that died of the signal first would fail its case instead, a race that
+/// `start_methods::ctrl_c_leaves_no_process_of_any_start_method_behind`
+/// lost under load (exit 1 instead of 130).
+pub fn ignore_ctrl_c() {
+    // SAFETY: changing this process's own signal disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
 }
 

@@ -93,6 +93,13 @@ pub const BOUNDS: &[Bound] = &[
         why: "KiB each task holds while it runs; memory for all tasks alive is checked next",
     },
     Bound {
+        key: "parent_mib",
+        flag: Some("--parent-mib"),
+        min: 0.0,
+        max: 16_384.0,
+        why: "MiB the parent program holds, every page written, while the process models start workers; memory is checked next",
+    },
+    Bound {
         key: "switch_interval_us",
         flag: None,
         min: 1.0,
@@ -105,6 +112,76 @@ pub const BOUNDS: &[Bound] = &[
         min: 1.0,
         max: 1_000_000_000.0,
         why: "ticks between forced releases of the legacy GIL",
+    },
+    Bound {
+        key: "depth",
+        flag: None,
+        min: 1.0,
+        max: 64.0,
+        why: "times an rlock is taken, nested, per critical section",
+    },
+    Bound {
+        key: "permits",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units a semaphore lets in at once; 0 would let none in",
+    },
+    Bound {
+        key: "sections",
+        flag: None,
+        min: 1.0,
+        max: 10_000_000.0,
+        why: "critical sections per unit",
+    },
+    Bound {
+        key: "hold_us",
+        flag: None,
+        min: 0.0,
+        max: 1_000_000.0,
+        why: "work inside the lock per section, in µs: a second at most",
+    },
+    Bound {
+        key: "outside_us",
+        flag: None,
+        min: 0.0,
+        max: 1_000_000.0,
+        why: "work outside the lock per section, in µs: a second at most",
+    },
+    Bound {
+        key: "producers",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units putting items into the queue",
+    },
+    Bound {
+        key: "consumers",
+        flag: None,
+        min: 1.0,
+        max: 1_024.0,
+        why: "units getting items from the queue",
+    },
+    Bound {
+        key: "capacity",
+        flag: None,
+        min: 1.0,
+        max: 1_000_000.0,
+        why: "items the queue holds at most; 0 would hold none (Python's 0 means unbounded)",
+    },
+    Bound {
+        key: "item_bytes",
+        flag: None,
+        min: 0.0,
+        max: 16_777_216.0,
+        why: "payload bytes per item",
+    },
+    Bound {
+        key: "items",
+        flag: None,
+        min: 1.0,
+        max: 100_000_000.0,
+        why: "items through the queue per batch",
     },
     Bound {
         key: "repetitions",
@@ -126,6 +203,13 @@ pub const BOUNDS: &[Bound] = &[
         min: 0.0,
         max: 1_000.0,
         why: "unmeasured runs before the first repetition",
+    },
+    Bound {
+        key: "samples",
+        flag: Some("--samples"),
+        min: 1.0,
+        max: 100_000.0,
+        why: "timed runs of each OS mechanism of the floor; each mechanism also stops at the case timeout",
     },
     Bound {
         key: "timeout_s",
@@ -152,8 +236,15 @@ pub const MAX_CASES: usize = 10_000;
 pub fn check_size(scenarios: &[Scenario]) -> Result<(), String> {
     let mut total: usize = 0;
     for s in scenarios {
-        let (per_point_workers, points) = if s.workload == crate::spec::WorkloadKind::Convoy {
+        use crate::spec::WorkloadKind;
+        let (per_point_workers, points) = if s.workload == WorkloadKind::Floor {
+            (0, 0)
+        } else if s.workload == WorkloadKind::Convoy {
             (1, s.cpu_threads.len())
+        } else if s.workload == crate::spec::WorkloadKind::Queue {
+            (1, 1)
+        } else if s.workload == crate::spec::WorkloadKind::Lock {
+            (1, s.workers.len())
         } else {
             let sizes = if s.uses_time_size() {
                 s.task_ms.len()
@@ -236,8 +327,12 @@ fn fmt_value(v: f64) -> String {
 
 /// Checks every value of a resolved scenario against its range.
 pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
-    let lists: [(&'static str, Vec<f64>); 4] = [
+    let lists: [(&'static str, Vec<f64>); 5] = [
         ("workers", s.workers.iter().map(|&n| n as f64).collect()),
+        (
+            "parent_mib",
+            s.parent_mib.iter().map(|&n| n as f64).collect(),
+        ),
         ("tasks", s.tasks.iter().map(|&n| n as f64).collect()),
         (
             "cpu_threads",
@@ -262,7 +357,11 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
         ("repetitions", f64::from(s.repetitions)),
         ("max_repetitions", f64::from(s.max_repetitions)),
         ("warmup", f64::from(s.warmup)),
+        ("samples", f64::from(s.samples)),
     ] {
+        check_value(key, v)?;
+    }
+    for (key, v) in s.coordination.values() {
         check_value(key, v)?;
     }
     Ok(())
@@ -298,6 +397,12 @@ pub fn check_time(points: &[PointPlan]) -> Result<(), OutOfBounds> {
 /// The key whose value makes a point's tasks long, and how it adds up.
 fn dominant_key(point: &Point) -> (&'static str, &'static str) {
     let shape = point.shape;
+    if shape.lock.is_some() {
+        return (
+            "sections",
+            "units × sections × hold_us one unit at a time, or one unit's sections",
+        );
+    }
     match shape.socket {
         Some(sock) if sock.server_delay_ms * f64::from(sock.round_trips) > shape.cpu_ms => (
             "server_delay_ms",
@@ -320,6 +425,9 @@ pub fn least_batch_time(point: &Point, model: ModelId, workers: usize) -> f64 {
         .socket
         .map_or(0.0, |s| s.server_delay_ms * f64::from(s.round_trips));
     let tasks = point.tasks as f64;
+    if let Some(s) = super::coordination::least_batch_s(point) {
+        return s;
+    }
     if point.cpu_threads.is_some() {
         // A convoy's CPU tasks run until its probe is done: the probe alone
         // bounds the batch.
@@ -365,10 +473,19 @@ mod tests {
                 file_kib: None,
                 touch_kib: 0,
                 releases_gil: false,
+                lock: None,
+                queue: None,
             },
             cpu_threads: None,
+            parent_mib: 0,
         };
-        let secs = |kind, gil| least_batch_time(&point, ModelId { kind, gil }, 4);
+        let secs = |kind, gil| {
+            let id = ModelId {
+                gil,
+                ..ModelId::native(kind)
+            };
+            least_batch_time(&point, id, 4)
+        };
         assert_eq!(secs(ModelKind::Sequential, false), 8.0);
         assert_eq!(secs(ModelKind::Thread, false), 2.0);
         assert_eq!(

@@ -88,6 +88,9 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
     }
     render_noise(&mut page, report);
     page.push_str("<nav><a href=\"#verdicts\">Verdicts</a>");
+    if !report.floor.is_empty() {
+        page.push_str("<a href=\"#floor\">OS floor</a>");
+    }
     for section in sections {
         let _ = write!(
             page,
@@ -102,6 +105,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
     );
     render_verdicts(&mut page, report, verdicts);
     render_fidelity(&mut page, report);
+    page.push_str(&super::floor::html(report));
     for section in sections {
         render_section(&mut page, report, section);
     }
@@ -199,6 +203,18 @@ fn render_fidelity(page: &mut String, report: &RunReport) {
 
 fn render_section(page: &mut String, report: &RunReport, section: &Section) {
     let scenario = section.scenario;
+    if scenario.workload == super::lifecycle::WORKLOAD {
+        let _ = write!(
+            page,
+            "<section class=\"scenario\" id=\"scenario-{}\">\n<h2>{}</h2>\n<p>{}</p>\n",
+            section.slug,
+            escape(&scenario.name),
+            escape(&scenario.description),
+        );
+        super::lifecycle::html(page, report, scenario);
+        page.push_str("</section>\n");
+        return;
+    }
     let stems: Vec<&str> = section.charts.iter().map(|c| c.stem.as_str()).collect();
     let _ = write!(
         page,

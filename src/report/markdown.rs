@@ -81,6 +81,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             let _ = writeln!(md, "| {} |", cells.join(" | "));
         }
     }
+    md.push_str(&super::floor::markdown(report));
     for scenario in &report.scenarios {
         let _ = writeln!(
             md,
@@ -88,6 +89,10 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             escape(&scenario.name),
             escape(&scenario.description)
         );
+        if scenario.workload == super::lifecycle::WORKLOAD {
+            md.push_str(&super::lifecycle::markdown(report, scenario));
+            continue;
+        }
         let _ = writeln!(md, "| {} |", header(&table::HEADER));
         let _ = writeln!(md, "|{}", "---|".repeat(table::HEADER.len()));
         let cases = query::scenario_cases(report, &scenario.name);

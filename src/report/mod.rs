@@ -4,7 +4,9 @@
 //! the only one that reads them.
 
 mod charts;
+pub mod floor;
 mod html;
+mod lifecycle;
 mod markdown;
 pub mod noise;
 mod palette;

@@ -62,13 +62,13 @@ pub struct Ratio {
 /// `num`'s wall time over `den`'s. Cases of one point ran in the same
 /// interleaved rounds, so their repetitions pair up: the ratio is the median
 /// of the per-round ratios with its interval (drift that hits a whole round
-/// cancels out). Cases with unequal repetition counts cannot be paired and get
-/// the widest interval their two wall intervals allow.
+/// cancels out), over the rounds both ran (`stats::paired_ratio`). Cases
+/// without samples get the widest interval their two wall intervals allow.
 pub fn wall_ratio(num: &CaseResult, den: &CaseResult) -> Option<Ratio> {
     if let Some(estimate) = stats::paired_ratio(&num.samples_wall_s, &den.samples_wall_s) {
         return Some(Ratio {
             estimate,
-            samples: num.samples_wall_s.len(),
+            samples: num.samples_wall_s.len().min(den.samples_wall_s.len()),
         });
     }
     let (n, d) = (num.wall_s?, den.wall_s?);

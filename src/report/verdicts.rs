@@ -11,6 +11,10 @@
 //! inconclusive and says why; the runner keeps sampling a point while a
 //! verdict on it could still be decided by more repetitions.
 
+mod coordination;
+
+pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
+
 use super::query::{self, Ratio};
 use super::table;
 use crate::model::registry::{self, Interpreter};
@@ -126,6 +130,8 @@ impl Verdict {
     /// Sets the outcome from the checks; a missing piece keeps a verdict
     /// that would hold inconclusive, and says what is missing.
     fn settle(mut self, missing: Vec<String>) -> Verdict {
+        let mut seen = std::collections::HashSet::new();
+        self.cases.retain(|c| seen.insert(c.clone()));
         self.outcome = Outcome::all(self.checks.iter().map(|c| c.outcome));
         if !missing.is_empty() {
             if self.outcome == Outcome::Holds {
@@ -263,6 +269,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .iter()
             .filter_map(|s| gil_releasing(report, s, cores)),
     );
+    out.extend(coordination::verdicts(report, &WORLDS));
     out
 }
 
@@ -628,7 +635,17 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
         .filter_map(|c| Some((c, c.wall_s?.median)))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(c, _)| c)?;
-    verdict.cases.push(case_label(best));
+    // Which case is the best, and which thread model is the faster of its
+    // pair, can change with more rounds: the verdict rests on every case
+    // that could be either.
+    verdict.cases.extend(
+        cases
+            .iter()
+            .filter(|c| {
+                world.has(&c.model) && c.workers == point.workers && query::same_work(c, point)
+            })
+            .map(|c| case_label(c)),
+    );
     for (side, models) in sides {
         let thread = models
             .iter()
@@ -664,9 +681,6 @@ fn threads_for_io(report: &RunReport, s: &ScenarioInfo, world: &World) -> Option
                 best.model
             ),
         ));
-        if thread.model != best.model {
-            verdict.cases.push(case_label(thread));
-        }
     }
     cost_per_unit(report, s, world, &mut verdict, &mut missing);
     Some(verdict.settle(missing))
@@ -713,19 +727,19 @@ fn cost_per_unit(
             .iter()
             .find_map(|m| query::memory_per_unit(report, &s.name, &m.to_string()).ok())
     };
-    match (memory(&threads), memory(&processes)) {
-        (Some(t), Some(p)) => verdict.checks.push(Check {
-            outcome: smaller(t.per_unit, p.per_unit),
-            text: format!(
-                "memory per unit (the slope across the sweep): {} {}, {} {} ({})",
-                t.model,
-                table::bytes_interval(t.per_unit),
-                p.model,
-                table::bytes_interval(p.per_unit),
-                p.metric.label()
-            ),
-        }),
-        _ => missing.push("memory per unit of a thread and a process model".into()),
+    // The slopes rest on every case of their models across the sweep.
+    let mut rest_on = |model: &str| {
+        let cases = query::scenario_cases(report, &s.name);
+        let labels = cases
+            .iter()
+            .filter(|c| c.model == model)
+            .map(|c| case_label(c));
+        verdict.cases.extend(labels);
+    };
+    let memory_models = memory(&threads).zip(memory(&processes));
+    if let Some((t, p)) = &memory_models {
+        rest_on(t.model);
+        rest_on(p.model);
     }
     let pools = [
         (world.threads[1], world.process_pool),
@@ -742,6 +756,24 @@ fn cost_per_unit(
             query::startup_per_unit(report, &s.name, &p.to_string())?,
         ))
     });
+    if let Some((t, _, p, _)) = &startup {
+        rest_on(&t.to_string());
+        rest_on(&p.to_string());
+    }
+    match memory_models {
+        Some((t, p)) => verdict.checks.push(Check {
+            outcome: smaller(t.per_unit, p.per_unit),
+            text: format!(
+                "memory per unit (the slope across the sweep): {} {}, {} {} ({})",
+                t.model,
+                table::bytes_interval(t.per_unit),
+                p.model,
+                table::bytes_interval(p.per_unit),
+                p.metric.label()
+            ),
+        }),
+        None => missing.push("memory per unit of a thread and a process model".into()),
+    }
     match startup {
         Some((t, t_unit, p, p_unit)) => verdict.checks.push(Check {
             outcome: smaller(t_unit, p_unit),

@@ -48,6 +48,8 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
     let start = Instant::now();
     let mut sum = 0;
     let mut round_trips_ns = Vec::new();
+    let mut lock = None;
+    let mut queue = None;
     // Touched memory stays mapped until the task ends.
     let mut held = Vec::new();
     for step in &task.steps {
@@ -116,6 +118,17 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
                     .await
                     .context("echo server round trip timed out")??
             }
+            Step::Lock(step) => {
+                let work = |iters| cpu.run(task, step.kernel, iters, step.slice_iters);
+                let (part, out) = super::lock::run_async(task, step, work).await?;
+                lock = Some(Box::new(out));
+                part
+            }
+            Step::Queue(step) => {
+                let (part, out) = super::queue::run_async(task, step).await?;
+                queue = Some(Box::new(out));
+                part
+            }
         };
         sum = combine(sum, part);
     }
@@ -128,6 +141,8 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
         checksum: sum,
         run_ns: start.elapsed().as_nanos() as u64,
         round_trips_ns,
+        lock,
+        queue,
     })
 }
 

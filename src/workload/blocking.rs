@@ -25,6 +25,8 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
     let start = Instant::now();
     let mut sum = 0;
     let mut round_trips_ns = Vec::new();
+    let mut lock = None;
+    let mut queue = None;
     // Touched memory stays mapped until the task ends.
     let mut held = Vec::new();
     for step in &task.steps {
@@ -88,6 +90,16 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 held.push(super::touch::Touched::new(task.idx, *kib)?);
                 0
             }
+            Step::Lock(step) => {
+                let (part, out) = super::lock::run_blocking(interp, task, step)?;
+                lock = Some(Box::new(out));
+                part
+            }
+            Step::Queue(step) => {
+                let (part, out) = super::queue::run_blocking(interp, task, step)?;
+                queue = Some(Box::new(out));
+                part
+            }
         };
         sum = combine(sum, part);
     }
@@ -100,6 +112,8 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
         checksum: sum,
         run_ns: start.elapsed().as_nanos() as u64,
         round_trips_ns,
+        lock,
+        queue,
     })
 }
 

@@ -28,6 +28,7 @@
 //! The runner makes a fresh file for every batch: a task left over from an
 //! earlier batch still maps the old, finished one.
 
+use super::shm::Mapping;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -54,29 +55,17 @@ impl BoardRef {
 
 /// One mapping of a board file.
 #[derive(Debug)]
-pub struct Board {
-    ptr: *mut u8,
-    len: usize,
-}
+pub struct Board(Mapping);
 
-// The mapping is only ever accessed through atomics.
-unsafe impl Send for Board {}
-unsafe impl Sync for Board {}
+/// What errors call the file.
+const WHAT: &str = "convoy board";
 
 impl Board {
     /// Replaces any board at `path` with a fresh, cleared one for
     /// `cpu_tasks` CPU tasks, whose tasks pin their thread to `pin` (a CPU
     /// number), and maps it.
     pub fn create(path: &Path, cpu_tasks: u32, pin: Option<u32>) -> anyhow::Result<Board> {
-        let _ = std::fs::remove_file(path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .with_context(|| format!("creating the convoy board {}", path.display()))?;
-        file.set_len(Board::size(cpu_tasks) as u64)?;
-        let board = Board::map(&file, path)?;
+        let board = Board(Mapping::create(path, Board::size(cpu_tasks), WHAT)?);
         for (i, byte) in pin.unwrap_or(NO_PIN).to_le_bytes().into_iter().enumerate() {
             board.cell(1 + i).store(byte, Ordering::Release);
         }
@@ -85,52 +74,15 @@ impl Board {
 
     /// Maps the board a runner created at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Board> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .with_context(|| format!("opening the convoy board {}", path.display()))?;
-        Board::map(&file, path)
+        Ok(Board(Mapping::open(path, FLAGS, WHAT)?))
     }
 
     fn size(cpu_tasks: u32) -> usize {
         FLAGS + cpu_tasks as usize
     }
 
-    fn map(file: &std::fs::File, path: &Path) -> anyhow::Result<Board> {
-        use std::os::fd::AsRawFd;
-        let len = file.metadata()?.len() as usize;
-        anyhow::ensure!(
-            len >= FLAGS,
-            "the convoy board {} is {len} bytes, shorter than its {FLAGS}-byte header",
-            path.display()
-        );
-        // SAFETY: a fresh shared mapping of a file we hold open; the mapping
-        // outlives the descriptor and is unmapped once, in Drop.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("mapping the convoy board {}", path.display()));
-        }
-        Ok(Board {
-            ptr: ptr.cast(),
-            len,
-        })
-    }
-
     fn cell(&self, i: usize) -> &AtomicU8 {
-        assert!(i < self.len, "board cell {i} out of {}", self.len);
-        // SAFETY: in bounds of a live mapping; AtomicU8 has u8's layout.
-        unsafe { AtomicU8::from_ptr(self.ptr.add(i)) }
+        self.0.byte(i)
     }
 
     /// CPU task `slot` says it is computing.
@@ -153,7 +105,7 @@ impl Board {
 
     /// How many CPU tasks said they are computing.
     pub fn running(&self) -> usize {
-        (FLAGS..self.len)
+        (FLAGS..self.0.len())
             .filter(|&i| self.cell(i).load(Ordering::Acquire) != 0)
             .count()
     }
@@ -257,15 +209,6 @@ impl Drop for FinishOnDrop {
     }
 }
 
-impl Drop for Board {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `map`, unmapped exactly once.
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,7 +253,10 @@ mod tests {
             let before = allowed();
             let board = Board::open(&path).unwrap();
             {
-                let _pinned = board.pin_this_thread().unwrap().expect("the board has a CPU");
+                let _pinned = board
+                    .pin_this_thread()
+                    .unwrap()
+                    .expect("the board has a CPU");
                 assert_eq!(allowed(), [cpu as usize]);
                 // SAFETY: no arguments.
                 assert_eq!(unsafe { libc::sched_getcpu() }, cpu as i32);

@@ -10,7 +10,10 @@ pub mod blocking;
 pub mod board;
 pub mod cpu;
 pub mod echo;
+pub mod lock;
+pub mod queue;
 pub mod shape;
+pub mod shm;
 pub mod touch;
 
 use serde::{Deserialize, Serialize};
@@ -89,6 +92,11 @@ pub enum Step {
         server_delay_us: u64,
         board: BoardRef,
     },
+    /// A lock unit: `sections` critical sections on the shared counter of
+    /// its board (see `lock`).
+    Lock(lock::LockStep),
+    /// A producer or a consumer of one bounded queue (see `queue`).
+    Queue(queue::QueueStep),
 }
 
 impl Step {
@@ -113,6 +121,12 @@ pub struct TaskOutput {
     /// could go on computing (under a GIL, after taking it back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub round_trips_ns: Vec<u64>,
+    /// A lock unit's sections, waits and what it saw on the board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Box<lock::LockOutput>>,
+    /// A queue unit's items, sum and latencies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<Box<queue::QueueOutput>>,
 }
 
 impl TaskOutput {
@@ -176,6 +190,8 @@ pub fn expected_checksum_with(
                 message_bytes,
                 ..
             } => echoed_checksum(task.idx, warmup + round_trips, *message_bytes),
+            Step::Lock(step) => lock::expected_part(task.idx, step, cpu)?,
+            Step::Queue(step) => queue::expected_part(task.idx, &step.shape),
         };
         sum = combine(sum, part);
     }

@@ -4,10 +4,12 @@
 //! Python, which re-implements the workload.
 
 use super::Kernel;
+use serde::{Deserialize, Serialize};
 
 /// What one task of a case does, before calibration turns milliseconds into
-/// kernel iterations.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// kernel iterations. It crosses to a contained deadlock case's child
+/// (`model::contained`) as JSON, as `Task` does to a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TaskShape {
     pub cpu_ms: f64,
     pub kernel: Kernel,
@@ -17,9 +19,13 @@ pub struct TaskShape {
     /// KiB the task writes and holds until it ends (0: none).
     pub touch_kib: u64,
     pub releases_gil: bool,
+    /// The lock workload's units (see `lock`); None elsewhere.
+    pub lock: Option<super::lock::LockShape>,
+    /// The queue workload's producers and consumers; None elsewhere.
+    pub queue: Option<super::queue::QueueShape>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SocketShape {
     pub round_trips: u32,
     pub message_bytes: u32,

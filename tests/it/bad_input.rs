@@ -87,7 +87,10 @@ const FLAGS: &[(&str, &str, &[&str])] = &[
     ("--point-budget", "cpu", &["-1", "86401"]),
     ("--warmup", "cpu", &["-1", "1001"]),
     ("--timeout", "cpu", &["0", "-1", "86401"]),
+    ("--samples", "floor", &["0", "-1", "100001"]),
     ("--models", "cpu", &["nope", "thread+gil+gil", ","]),
+    ("--start-method", "cpu", &["vfork", "spawn,nope", "Fork"]),
+    ("--parent-mib", "cpu", &["-1", "16385", "1,-1"]),
     ("--only", "cpu", &["nothing"]),
 ];
 
@@ -116,6 +119,31 @@ fn every_flag_beyond_its_range_is_refused_naming_it() {
 }
 
 #[test]
+fn start_method_keys_without_a_process_model_are_refused_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in [["--start-method", "fork"], ["--parent-mib", "8"]] {
+        let mut args: Vec<String> = ["run", "--workload", "cpu", "--models", "thread,async"]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(flag.map(str::to_owned));
+        args.extend(["--out".to_owned(), "out".to_owned()]);
+        assert_refused(&args, flag[0], dir.path());
+    }
+    for key in ["start_method = \"fork\"", "parent_mib = 8"] {
+        let text = format!(
+            "[[scenario]]\nname = \"s\"\nworkload = \"cpu\"\nmodels = [\"thread\"]\n{key}\n"
+        );
+        std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+        let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+            .map(str::to_owned)
+            .to_vec();
+        let name = key.split(' ').next().unwrap();
+        assert_refused(&args, "suite.toml:5:", dir.path());
+        assert_refused(&args, &format!("`{name}`"), dir.path());
+    }
+}
+
+#[test]
 fn a_flag_no_scenario_uses_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value, workload) in [
@@ -125,6 +153,10 @@ fn a_flag_no_scenario_uses_is_refused_naming_it() {
         ("--cpu-fraction", "0.5", "io-file"),
         ("--task-ms", "1", "io-socket"),
         ("--workers", "2", "convoy"),
+        ("--samples", "5", "cpu"),
+        ("--workers", "2", "floor"),
+        ("--models", "thread", "floor"),
+        ("--parent-mib", "8", "convoy"),
     ] {
         let args: Vec<String> = ["run", "--workload", workload, flag, value, "--out", "out"]
             .map(str::to_owned)
@@ -159,11 +191,43 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("check_interval", "cpu", &["0", "-1", "1000000001"]),
     ("repetitions", "cpu", &["0", "-1", "10001"]),
     ("warmup", "cpu", &["-1", "1001"]),
+    ("samples", "floor", &["0", "-1", "100001", "[]", "1.5"]),
+    ("samples", "cpu", &["5"]),
+    ("tasks", "floor", &["2"]),
+    ("models", "floor", &["[\"thread\"]"]),
     ("gil", "cpu", &["\"nope\"", "\"\"", "true"]),
     ("releases_gil", "cpu", &["1", "\"yes\""]),
-    ("models", "cpu", &["[]", "[\"nope\"]", "\"thread\""]),
+    (
+        "models",
+        "cpu",
+        &["[]", "[\"nope\"]", "\"thread\"", "[\"process:fork\"]"],
+    ),
+    (
+        "start_method",
+        "cpu",
+        &["\"vfork\"", "\"\"", "[]", "[\"fork\", 2]", "true"],
+    ),
+    (
+        "parent_mib",
+        "cpu",
+        &["-1", "16385", "[]", "1.5", "[0, -1]"],
+    ),
     ("name", "cpu", &["\"\"", "\"   \"", "1"]),
     ("workload", "cpu", &["\"nope\"", "\"\"", "1"]),
+    ("primitive", "lock", &["\"nope\"", "\"\"", "1"]),
+    ("deadlock", "lock", &["\"nope\"", "\"\"", "1"]),
+    ("depth", "lock", &["0", "-1", "65", "1.5"]),
+    ("permits", "lock", &["0", "-1", "1025"]),
+    ("sections", "lock", &["0", "-1", "10000001"]),
+    ("hold_us", "lock", &["-1", "1000001"]),
+    ("outside_us", "lock", &["-1", "1000001"]),
+    ("producers", "queue", &["0", "-1", "1025"]),
+    ("consumers", "queue", &["0", "-1", "1025"]),
+    ("capacity", "queue", &["0", "-1", "1000001"]),
+    ("item_bytes", "queue", &["-1", "16777217"]),
+    ("items", "queue", &["0", "-1", "100000001"]),
+    ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
+    ("daemon", "queue", &["1", "\"yes\""]),
 ];
 
 /// `[settings]` keys and values beyond their ranges.
@@ -265,5 +329,51 @@ fn output_and_baseline_flags_are_refused_before_anything_runs() {
         assert!(!raw_escape, "{args}: raw escape in {err:?}");
         assert!(named, "{args}: the message must name `{name}`: {err}");
         assert!(!dir.path().join("out").exists(), "{args} ran");
+    }
+}
+
+/// Coordination keys that are each in range but cannot work together (or
+/// a key the workload does not take): each refused at the line of the key
+/// named, before anything runs. Rows marked QUEUE are queue scenarios.
+#[test]
+fn coordination_combinations_are_refused_at_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: &[(&str, &str, usize)] = &[
+        (
+            "primitive = \"none\"\ndeadlock = \"reacquire\"",
+            "deadlock",
+            5,
+        ),
+        (
+            "primitive = \"semaphore\"\ndeadlock = \"opposite-order\"",
+            "deadlock",
+            5,
+        ),
+        ("primitive = \"mutex\"\npermits = 2", "permits", 5),
+        ("primitive = \"mutex\"\ndepth = 3", "depth", 5),
+        ("workers = 1\ndeadlock = \"opposite-order\"", "workers", 4),
+        ("models = [\"cpython-process-pool\"]", "models", 4),
+        ("tasks = 8", "tasks", 4),
+        ("QUEUE daemon = true", "daemon", 4),
+        (
+            "QUEUE semantics = \"joinable\"\ndaemon = true\nitem_bytes = 1048576\ncapacity = 2048",
+            "capacity",
+            7,
+        ),
+        ("QUEUE models = [\"sequential\"]", "models", 4),
+        ("QUEUE workers = 4", "workers", 4),
+    ];
+    for &(body, key, line) in rows {
+        let (workload, body) = match body.strip_prefix("QUEUE ") {
+            Some(body) => ("queue", body),
+            None => ("lock", body),
+        };
+        let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"{workload}\"\n{body}\n");
+        std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
+        let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_refused(&args, &format!("suite.toml:{line}:"), dir.path());
+        assert_refused(&args, &format!("key `{key}`"), dir.path());
     }
 }

@@ -1,7 +1,7 @@
 //! Every model, on every workload, reproduces the sequential checksum; the
 //! pools keep their executor semantics; no child is left a zombie.
 
-use parabench::model::{Batch, ModelId, ModelKind, model_for};
+use parabench::model::{Batch, ModelId, ModelKind, Start, StartMethod, model_for};
 use parabench::plan::Point;
 use parabench::runner::build_tasks;
 use parabench::workload::echo::EchoServer;
@@ -10,10 +10,11 @@ use parabench::workload::{SocketShape, TaskShape};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// The process models start the worker binary cargo built (test binaries
-/// are not parabench, so none is found beside them).
+/// The process models re-execute the parabench cargo built (test binaries
+/// are not parabench) for the fork server, and start the `parabench-worker`
+/// beside it for spawn.
 pub fn use_built_worker() {
-    parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench-worker").into());
+    parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
 }
 
 fn shape() -> TaskShape {
@@ -25,19 +26,29 @@ fn shape() -> TaskShape {
         file_kib: None,
         touch_kib: 0,
         releases_gil: false,
+        lock: None,
+        queue: None,
     }
 }
 
-/// The models with and without the emulated GIL.
+/// The models with and without the emulated GIL, the process models by
+/// every start method.
 fn every_model() -> Vec<ModelId> {
     let mut out: Vec<ModelId> = ModelKind::ALL.map(ModelId::native).to_vec();
     out.extend(
         ModelKind::ALL
             .into_iter()
             .filter(|k| k.accepts_gil())
-            .map(|kind| ModelId { kind, gil: true }),
+            .map(ModelId::under_gil),
     );
-    out
+    out.iter()
+        .flat_map(|&id| StartMethod::ALL.map(|m| id.started_by(m)))
+        .fold(Vec::new(), |mut all, id| {
+            if !all.contains(&id) {
+                all.push(id);
+            }
+            all
+        })
 }
 
 fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
@@ -48,6 +59,7 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
         tasks: 6,
         task_ms: None,
         shape,
+        parent_mib: 0,
     };
     // A small, fixed iteration count keeps this deterministic and fast.
     let tasks = build_tasks(
@@ -71,6 +83,10 @@ fn check_all_models(name: &str, shape: TaskShape, echo: Option<&EchoServer>) {
             }),
             shape: Some(&point.shape),
             switch_interval: Duration::from_millis(5),
+            start: Start {
+                method: id.start,
+                parent_mib: 0,
+            },
         };
         let outcome = model_for(id.kind)
             .run(&batch)
@@ -203,6 +219,7 @@ fn process_models_leave_no_zombie() {
             cpu_ms: 1.0,
             ..shape()
         },
+        parent_mib: 0,
     };
     let tasks = build_tasks(
         &point,
@@ -214,16 +231,25 @@ fn process_models_leave_no_zombie() {
     .unwrap();
     let cancel = AtomicBool::new(false);
     for kind in [ModelKind::Process, ModelKind::ProcessPool] {
-        let batch = Batch {
-            tasks: &tasks,
-            workers: 2,
-            deadline: Instant::now() + Duration::from_secs(60),
-            cancel: &cancel,
-            gil: None,
-            shape: None,
-            switch_interval: Duration::from_millis(5),
-        };
-        model_for(kind).run(&batch).unwrap();
+        for method in StartMethod::ALL {
+            let batch = Batch {
+                tasks: &tasks,
+                workers: 2,
+                deadline: Instant::now() + Duration::from_secs(60),
+                cancel: &cancel,
+                gil: None,
+                shape: None,
+                switch_interval: Duration::from_millis(5),
+                start: Start {
+                    method,
+                    parent_mib: 0,
+                },
+            };
+            let outcome = model_for(kind).run(&batch).unwrap();
+            // Every child the batch started was reaped, with its usage.
+            let started = if kind == ModelKind::Process { 5 } else { 2 };
+            assert_eq!(outcome.children.peak_rss.len(), started, "{kind}:{method}");
+        }
     }
     assert_eq!(lasting_zombies(), Vec::<u32>::new());
 }
@@ -241,6 +267,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
             sleep_ms: 1.0,
             ..shape()
         },
+        parent_mib: 0,
     };
     let mut tasks = build_tasks(
         &point,
@@ -265,6 +292,7 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
         gil: None,
         shape: None,
         switch_interval: Duration::from_millis(5),
+        start: Start::default(),
     };
     let pool = ProcessPool::start(3, &batch).unwrap();
     let jobs = tasks.iter().map(|t| Job {
@@ -313,6 +341,7 @@ fn a_reply_larger_than_a_pipe_buffer_reaches_the_harness() {
             gil: None,
             shape: None,
             switch_interval: Duration::from_millis(5),
+            start: Start::default(),
         };
         let outcome = model_for(kind)
             .run(&batch)

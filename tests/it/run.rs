@@ -302,6 +302,12 @@ fn quick_default_suite_writes_a_schema_valid_results_file() {
         .iter()
         .filter(|c| python || !c.model.starts_with("cpython-"))
     {
+        // The suite's deadlock case deadlocks, as it is built to.
+        if let parabench::results::CaseStatus::Deadlock(cycle) = &case.status {
+            assert_eq!(case.scenario, "deadlock-lock", "{case:?}");
+            assert!(cycle.contains("holds L1 and waits for L1"), "{cycle}");
+            continue;
+        }
         assert!(case.is_ok(), "{case:?}");
         assert_eq!(case.repetitions.len(), 2);
         assert!(names.contains(&case.scenario.as_str()));
@@ -327,10 +333,23 @@ fn quick_default_suite_writes_a_schema_valid_results_file() {
             );
         }
     }
-    // The stdout table lists every case, then every verdict, each conclusive.
+    // The lifecycle scenario saw every state and left nothing behind.
+    let lifecycle = &report.lifecycle;
+    assert_eq!(lifecycle.len(), 1, "{lifecycle:?}");
+    let ok = parabench::results::CaseStatus::Ok;
+    assert!(
+        lifecycle[0].status == ok && lifecycle[0].all_seen(),
+        "{lifecycle:?}"
+    );
+    // The stdout table lists every case, the lifecycle's states, then every
+    // verdict, each conclusive.
     let table = String::from_utf8_lossy(&out.stdout);
     let (cases, verdicts) = table.split_once("\nverdicts:\n").expect("a verdicts block");
+    let (cases, states) = cases
+        .split_once("\n\nlifecycle ")
+        .expect("a lifecycle block");
     assert_eq!(cases.lines().count(), report.cases.len() + 1);
+    assert_eq!(states.lines().count(), 1 + lifecycle[0].states.len());
     assert!(verdicts.lines().count() >= 4, "{verdicts}");
 }
 

@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 7] = [
+pub(super) const CHARTS: [ChartDef; 10] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -74,6 +74,24 @@ pub(super) const CHARTS: [ChartDef; 7] = [
         title: "IO latency under CPU contention",
         applies: has_cpu_threads,
         build: convoy,
+    },
+    ChartDef {
+        slug: "start-up",
+        title: "worker start-up vs the parent's size, by start method",
+        applies: has_parent_mib,
+        build: start_up,
+    },
+    ChartDef {
+        slug: "coordination-throughput",
+        title: "throughput against units (lock: sections/s; queue: items/s)",
+        applies: super::coordination::applies,
+        build: super::coordination::throughput,
+    },
+    ChartDef {
+        slug: "coordination-latency",
+        title: "lock waits, or a queue's put-to-get latency",
+        applies: super::coordination::applies,
+        build: super::coordination::latency,
     },
 ];
 
@@ -520,4 +538,147 @@ fn convoy(_: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
         lines,
     });
     Some((slice.fixed, plot, legend))
+}
+
+const PARENT_MIB: &str = "parent_mib";
+
+fn has_parent_mib(_: &ScenarioInfo, cases: &[&CaseResult]) -> bool {
+    cases.iter().any(|c| c.params.contains_key(PARENT_MIB))
+}
+
+/// What starting one worker cost a case, in seconds: a pool's start-up over
+/// its workers; for one process per task, the wall time per task over the
+/// workers that ran at once (at most the cores), less the task's own run.
+fn start_up_per_worker(report: &RunReport, case: &CaseResult) -> Option<f64> {
+    if let Some(startup) = case.startup_s {
+        return Some(startup.median / case.workers.max(1) as f64);
+    }
+    let parallel = query::units(case).min(report.machine.logical_cores.max(1)) as f64;
+    let run_s = case.task_run_ms.map_or(0.0, |r| r.p50 / 1e3);
+    Some((case.wall_s?.median * parallel / case.tasks.max(1) as f64 - run_s).max(0.0))
+}
+
+/// One line per process model and start method (`process`,
+/// `process:fork`, ...): what starting a worker cost against the memory the
+/// parent program held (`parent_mib`), where fork's page-table copy shows.
+fn start_up(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
+    let slice = query::slice(cases, &s.models, Axis::Param(PARENT_MIB));
+    let series: Vec<query::Series> = slice
+        .series
+        .into_iter()
+        .filter(|series| registry::parse(series.model).is_some_and(|m| m.kind.uses_processes()))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| {
+            s.cases
+                .iter()
+                .filter_map(|c| start_up_per_worker(report, c))
+        })
+        .collect();
+    let (scale, unit) = time_axis(ys.iter().copied().fold(0.0, f64::max));
+    let (models, lines): (Vec<&str>, Vec<Line>) = sweep_lines(&series, |case| {
+        Some(Point {
+            x: case.params.get(PARENT_MIB).copied()?,
+            y: start_up_per_worker(report, case)? * scale,
+            interval: None,
+        })
+    })
+    .into_iter()
+    .unzip();
+    if lines.iter().all(|l| l.points.len() < 2) {
+        return None;
+    }
+    let plot = Plot::Lines(Lines {
+        x_label: "memory the parent holds (MiB)".into(),
+        y_label: format!("start-up per worker ({unit})"),
+        x_log: false,
+        y_log: spans_decades(ys.iter().copied().filter(|&y| y > 0.0)),
+        x_integer: true,
+        lines,
+    });
+    let note = format!(
+        "{}; pools: start-up ÷ workers, else wall per task − run",
+        slice.fixed
+    );
+    Some((note, plot, model_entries(models, Swatch::Solid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Estimate;
+
+    /// `model` at `parent_mib` MiB, its pool start-up or its wall time
+    /// growing with the parent's size as `per_mib` says.
+    fn case(report: &RunReport, model: &str, mib: f64, per_mib: f64) -> CaseResult {
+        let mut c = report.cases.iter().find(|c| c.is_ok()).unwrap().clone();
+        c.scenario = "start".into();
+        c.model = model.into();
+        c.workers = 1;
+        c.tasks = 10;
+        c.task_ms = Some(0.001);
+        c.params = [(PARENT_MIB.to_owned(), mib)].into();
+        c.task_run_ms = None;
+        let at = |s: f64| Estimate {
+            median: s,
+            low: s,
+            high: s,
+        };
+        let cost = 0.001 + per_mib * mib;
+        if model.starts_with("process-pool") {
+            c.startup_s = Some(at(cost));
+        } else {
+            c.startup_s = None;
+            c.wall_s = Some(at(cost * 10.0));
+        }
+        c
+    }
+
+    #[test]
+    fn start_up_has_a_line_per_model_and_method_against_the_parents_size() {
+        let report = crate::report::tests::sample();
+        let mut cases = Vec::new();
+        for mib in [0.0, 256.0, 1024.0] {
+            cases.push(case(&report, "sequential", mib, 0.0));
+            cases.push(case(&report, "process", mib, 1e-6));
+            cases.push(case(&report, "process:fork", mib, 1e-5));
+            cases.push(case(&report, "process-pool:forkserver", mib, 0.0));
+        }
+        let models: Vec<String> = [
+            "sequential",
+            "process",
+            "process:fork",
+            "process-pool:forkserver",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let info = ScenarioInfo {
+            name: "start".into(),
+            description: String::new(),
+            workload: "cpu".into(),
+            cpu_bound: true,
+            releases_gil: false,
+            models: models.clone(),
+        };
+        let refs: Vec<&CaseResult> = cases.iter().collect();
+        assert!(has_parent_mib(&info, &refs));
+        let (_, plot, legend) = start_up(&report, &info, &refs).expect("a chart");
+        let Plot::Lines(lines) = plot else {
+            panic!("a line chart")
+        };
+        // The baseline starts no process: three lines, one per method.
+        let names: Vec<&str> = legend.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(
+            names,
+            ["process", "process:fork", "process-pool:forkserver"]
+        );
+        let fork = &lines.lines[1];
+        let xs: Vec<f64> = fork.points.iter().map(|p| p.x).collect();
+        assert_eq!(xs, [0.0, 256.0, 1024.0]);
+        // In ms: 1 ms + 10 µs per MiB.
+        assert!((fork.points[2].y - 11.24).abs() < 1e-6, "{:?}", fork.points);
+        assert!((lines.lines[2].points[2].y - 1.0).abs() < 1e-9);
+        assert!(!has_parent_mib(&info, &refs[..0]));
+    }
 }

@@ -4,6 +4,7 @@
 //! the drawing itself. Failed cases never appear; a chart whose data is
 //! absent is not built at all. Pure: a report in, charts out.
 
+mod coordination;
 mod definitions;
 mod plot;
 
