@@ -456,3 +456,28 @@ fn a_worker_binary_from_other_sources_is_not_used() {
     assert_eq!(code, Some(1), "{results}");
     assert!(results.contains("exit code 7"), "{results}");
 }
+
+/// `parabench-worker` loads no libm: loading it cost every worker start
+/// 60-80 µs (`process` starts one per task), and a `log2` in code the worker
+/// runs is enough to bring it back, as a merge once did.
+#[test]
+fn the_worker_binary_loads_no_libm() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parabench-worker"))
+        .args(["worker", "--pool"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Loaded libraries are mapped by the time it says it is ready.
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(ready.trim(), parabench::model::worker::READY);
+    assert!(maps.contains("libc.so"), "{maps}");
+    assert!(!maps.contains("libm.so"), "{maps}");
+}
