@@ -712,6 +712,19 @@ def queue_flush(q):
         q.join_thread()
 
 
+def consumed(out, waits, got, spec):
+    """Accounts for one item a consumer got (sync and asyncio alike): checks
+    it whole, records its put-to-get latency, adds it to the count and sum."""
+    at = time.monotonic_ns()
+    seq, put_ns, payload = got
+    if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
+        raise ValueError("item %d arrived damaged" % seq)
+    b = lock_bucket(at - put_ns)
+    waits[b] = waits.get(b, 0) + 1
+    out["items"] += 1
+    out["sum"] = (out["sum"] + item_hash(seq)) & MASK
+    out["end_ns"] = at
+
 def queue_unit(spec, idx):
     """One producer or consumer, with blocking calls. Returns (checksum, output)."""
     board = LockBoard(spec["board"])
@@ -761,15 +774,7 @@ def queue_unit(spec, idx):
             if joinable:
                 q.task_done()  # a sentinel counts as put
             break
-        at = time.monotonic_ns()
-        seq, put_ns, payload = got
-        if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
-            raise ValueError("item %d arrived damaged" % seq)
-        b = lock_bucket(at - put_ns)
-        waits[b] = waits.get(b, 0) + 1
-        out["items"] += 1
-        out["sum"] = (out["sum"] + item_hash(seq)) & MASK
-        out["end_ns"] = at
+        consumed(out, waits, got, spec)
         if joinable:
             q.task_done()
     out["latency"] = sorted([b, n] for b, n in waits.items())
@@ -816,15 +821,7 @@ async def queue_unit_async(spec, idx):
             if joinable:
                 q.task_done()  # a sentinel counts as put
             break
-        at = time.monotonic_ns()
-        seq, put_ns, payload = got
-        if len(payload) != spec["item_bytes"] or (payload and payload[0] != seq & 0xFF):
-            raise ValueError("item %d arrived damaged" % seq)
-        b = lock_bucket(at - put_ns)
-        waits[b] = waits.get(b, 0) + 1
-        out["items"] += 1
-        out["sum"] = (out["sum"] + item_hash(seq)) & MASK
-        out["end_ns"] = at
+        consumed(out, waits, got, spec)
         if joinable:
             q.task_done()
     out["latency"] = sorted([b, n] for b, n in waits.items())

@@ -20,7 +20,7 @@ mod hist;
 mod primitives;
 
 pub use board::{LockBoard, LockBoardRef, Scope};
-pub use hist::WaitHistogram;
+pub use hist::{Recorder, WaitHistogram};
 
 use super::{Interpreter, Kernel, Task, combine};
 use anyhow::Context;

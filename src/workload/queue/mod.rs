@@ -147,6 +147,25 @@ fn check(item: &Item, shape: &QueueShape) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Accounts for one item a consumer got: checks it whole, records its
+/// put-to-get latency, and adds it to the count and sum.
+fn consumed(
+    out: &mut QueueOutput,
+    latency: &mut super::lock::Recorder,
+    got: &Item,
+    shape: &QueueShape,
+) -> anyhow::Result<()> {
+    let at = monotonic_ns();
+    check(got, shape)?;
+    latency.record(std::time::Duration::from_nanos(
+        at.saturating_sub(got.put_ns),
+    ));
+    out.items += 1;
+    out.sum = out.sum.wrapping_add(item_hash(got.seq));
+    out.end_ns = at;
+    Ok(())
+}
+
 /// Runs one unit with blocking calls (threads, processes): every wait on
 /// the queue releases an emulated GIL.
 pub fn run_blocking(
@@ -192,14 +211,7 @@ pub fn run_blocking(
         if got.seq == SENTINEL {
             break;
         }
-        let at = monotonic_ns();
-        check(&got, shape)?;
-        latency.record(std::time::Duration::from_nanos(
-            at.saturating_sub(got.put_ns),
-        ));
-        out.items += 1;
-        out.sum = out.sum.wrapping_add(item_hash(got.seq));
-        out.end_ns = at;
+        consumed(&mut out, &mut latency, &got, shape)?;
         if joinable {
             q.task_done(&board);
         }
@@ -246,14 +258,7 @@ pub async fn run_async(task: &Task, step: &QueueStep) -> anyhow::Result<(u64, Qu
         if got.seq == SENTINEL {
             break;
         }
-        let at = monotonic_ns();
-        check(&got, shape)?;
-        latency.record(std::time::Duration::from_nanos(
-            at.saturating_sub(got.put_ns),
-        ));
-        out.items += 1;
-        out.sum = out.sum.wrapping_add(item_hash(got.seq));
-        out.end_ns = at;
+        consumed(&mut out, &mut latency, &got, shape)?;
         if joinable {
             q.task_done(&board);
         }
