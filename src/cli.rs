@@ -252,4 +252,7 @@ pub struct WorkerArgs {
     /// Serve many tasks, one per line, until stdin closes (process pools)
     #[arg(long)]
     pub pool: bool,
+    /// The harness's pid: the worker dies with it, and exits at once if it is gone
+    #[arg(long)]
+    pub parent: Option<u32>,
 }

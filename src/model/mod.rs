@@ -6,10 +6,12 @@
 mod async_rt;
 mod ballast;
 mod child;
+mod child_set;
 pub mod contained;
 mod cpython;
 mod forker;
 pub mod id;
+mod os_thread;
 mod pool;
 mod process;
 pub mod process_pool;

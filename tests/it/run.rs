@@ -166,9 +166,11 @@ fn read_report(path: &Path) -> RunReport {
 
 /// Orphaned worker processes of this test binary's parabench: workers whose
 /// parent is not a `parabench run` that is still going (other tests run
-/// concurrently and have live workers of their own).
+/// concurrently and have live workers of their own). A worker is either
+/// binary's `worker` command.
 fn leftover_workers() -> usize {
     let exe = env!("CARGO_BIN_EXE_parabench").as_bytes();
+    let worker_exe = env!("CARGO_BIN_EXE_parabench-worker").as_bytes();
     let cmdline = |pid: &str| -> Vec<Vec<u8>> {
         std::fs::read(format!("/proc/{pid}/cmdline"))
             .unwrap_or_default()
@@ -188,7 +190,12 @@ fn leftover_workers() -> usize {
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
-        .filter(|pid| is(&cmdline(pid), b"worker"))
+        .filter(|pid| {
+            let args = cmdline(pid);
+            is(&args, b"worker")
+                || (args.first().map(Vec::as_slice) == Some(worker_exe)
+                    && args.get(1).map(Vec::as_slice) == Some(b"worker"))
+        })
         .filter(|pid| !parent(pid).is_some_and(|ppid| is(&cmdline(&ppid), b"run")))
         .count()
 }
