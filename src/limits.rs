@@ -132,7 +132,11 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
     for d in demands(plan) {
         let tasks = d.threads + d.processes;
         for (name, limit, raise) in [
-            ("`ulimit -u` (RLIMIT_NPROC)", half(limits.nproc), "`ulimit -u N`"),
+            (
+                "`ulimit -u` (RLIMIT_NPROC)",
+                half(limits.nproc),
+                "`ulimit -u N`",
+            ),
             (
                 "/proc/sys/kernel/threads-max",
                 half(limits.threads_max),
