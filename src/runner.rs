@@ -1121,6 +1121,13 @@ mod tests {
         }
     }
 
+    fn options(out: &Path) -> RunOptions {
+        RunOptions {
+            out_dir: out.to_owned(),
+            command_line: Vec::new(),
+        }
+    }
+
     fn saved(out: &Path) -> RunReport {
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
     }
@@ -1128,10 +1135,7 @@ mod tests {
     #[test]
     fn a_failed_case_is_recorded_the_sweep_goes_on_and_every_point_is_saved() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         let script = Arc::new(Script {
             fail: Some(ModelKind::Thread),
             ..Script::default()
@@ -1184,10 +1188,7 @@ mod tests {
     #[test]
     fn without_a_baseline_speedups_are_against_tasks_times_the_measured_sleep() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         let plan = crate::plan::build(
             &[],
             &PlanOptions {
@@ -1231,10 +1232,7 @@ mod tests {
     #[test]
     fn a_floor_scenario_measures_every_mechanism_and_runs_no_case() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         let plan = crate::plan::build(
             &[],
             &PlanOptions {
@@ -1262,10 +1260,7 @@ mod tests {
     #[test]
     fn ctrl_c_stops_the_run_after_the_point_and_saves_it() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         // Ctrl-C during the second batch of the first point.
         let script = Arc::new(Script {
             cancel_at_call: Some(1),

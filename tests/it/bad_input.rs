@@ -68,7 +68,7 @@ const ABSURD: &[&str] = &[
 
 /// (flag, a workload that uses it, values beyond its range besides ABSURD).
 const FLAGS: &[(&str, &str, &[&str])] = &[
-    ("--workers", "cpu", &["0", "-1", "100001", "1,0"]),
+    ("--workers", "cpu", &["0", "-1", "1000001", "1,0"]),
     ("--tasks", "cpu", &["0", "-1", "1000001", "4294967296"]),
     ("--cpu-threads", "convoy", &["-1", "1025"]),
     (
@@ -171,7 +171,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "workers",
         "cpu",
-        &["0", "-1", "100001", "[]", "[1, 0]", "1.5"],
+        &["0", "-1", "1000001", "[]", "[1, 0]", "1.5"],
     ),
     (
         "tasks",
