@@ -1,0 +1,168 @@
+//! Runs the plan's granularity searches (`plan::granularity`): for each
+//! (task kind, model), batches at the durations the search asks for
+//! (`granularity::Search`), each timed like any point's case (`run_point`:
+//! warm-up, repetitions, checksums, the batch timeout), its efficiency the
+//! ideal time over each repetition's wall. A search stops at its outcome,
+//! at its time budget, on a failed batch or on Ctrl-C; whatever it has is
+//! recorded and results.json is rewritten after every search.
+
+use super::{Env, Event, run_point, sleep_floor};
+use crate::granularity::{self, Measured, Next, Outcome, Search};
+use crate::plan::granularity::{SweepPlan, TaskKind};
+use crate::results::{CaseStatus, GranularityPoint, GranularitySweep, Metg};
+use crate::stats;
+use crate::stop::{Stop, Stopped};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Sleeps timed per duration for the sleep floor.
+const FLOOR_SAMPLES: usize = 5;
+
+/// One search, to its end or its budget.
+pub(super) fn run_sweep(
+    sweep: &SweepPlan,
+    env: &Env,
+    floors: &mut HashMap<u64, f64>,
+    on_event: &mut dyn FnMut(Event),
+) -> GranularitySweep {
+    let started = Instant::now();
+    let parallelism = match sweep.kind {
+        TaskKind::Cpu => sweep.workers.min(env.cores.max(1)),
+        TaskKind::Sleep => sweep.workers,
+    };
+    let mut search = Search::new(sweep.search);
+    let mut points: Vec<GranularityPoint> = Vec::new();
+    let mut status = CaseStatus::Ok;
+    // Bounded by construction; the cap guards against a search that never
+    // settles on noisy input.
+    let most = granularity::max_measurements(&sweep.search);
+    let outcome = loop {
+        let d = match search.next() {
+            Next::Done(outcome) => break Some(outcome),
+            Next::Measure(d) => d,
+        };
+        if points.len() >= most || started.elapsed() >= sweep.budget {
+            break None;
+        }
+        if env.cancel.load(Ordering::Relaxed) {
+            status = CaseStatus::Interrupted;
+            break None;
+        }
+        let ideal_task_ms = match sweep.kind {
+            TaskKind::Cpu => d,
+            TaskKind::Sleep => match floor_ms(d, env, floors) {
+                Ok(ms) => ms,
+                Err(_) => {
+                    status = CaseStatus::Interrupted;
+                    break None;
+                }
+            },
+        };
+        let point = sweep.at(d);
+        let none_undecided = |cases: &[crate::results::CaseResult]| vec![false; cases.len()];
+        let cases = run_point(&point, env, &none_undecided, on_event);
+        let Some(case) = cases.into_iter().next() else {
+            status = CaseStatus::Failed("the point had no case".into());
+            break None;
+        };
+        for c in std::iter::once(&case) {
+            on_event(Event::CaseDone(c));
+        }
+        if case.status != CaseStatus::Ok {
+            status = case.status;
+            break None;
+        }
+        let efficiency: Vec<f64> = case
+            .samples_wall_s
+            .iter()
+            .map(|&w| granularity::efficiency(sweep.tasks, ideal_task_ms, parallelism, w))
+            .collect();
+        let median = stats::median(&efficiency).unwrap_or(f64::NAN);
+        search.record(d, median);
+        points.push(GranularityPoint {
+            task_ms: d,
+            ideal_task_ms,
+            wall_s: case.samples_wall_s,
+            efficiency,
+            median_efficiency: median,
+        });
+    };
+    GranularitySweep {
+        scenario: sweep.scenario().to_owned(),
+        model: sweep.model.to_string(),
+        task_kind: sweep.kind.id().into(),
+        workers: sweep.workers,
+        tasks: sweep.tasks,
+        parallelism,
+        threshold: sweep.search.threshold,
+        status,
+        metg: metg(&search, outcome, &points, sweep.search.threshold),
+        points,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The median time a sleep of `d` ms really takes here, measured once per
+/// duration of the run.
+fn floor_ms(d: f64, env: &Env, floors: &mut HashMap<u64, f64>) -> Result<f64, Stopped> {
+    let key = d.to_bits();
+    if let Some(&ms) = floors.get(&key) {
+        return Ok(ms);
+    }
+    let stop = Stop::within(env.cancel, env.timeout);
+    let ms = sleep_floor(Duration::from_secs_f64(d / 1e3), FLOOR_SAMPLES, &stop)?;
+    floors.insert(key, ms);
+    Ok(ms)
+}
+
+/// The search's answer from its outcome (None: it did not finish) and
+/// what it measured.
+fn metg(
+    search: &Search,
+    outcome: Option<Outcome>,
+    points: &[GranularityPoint],
+    threshold: f64,
+) -> Metg {
+    let measured: Vec<Measured> = points
+        .iter()
+        .map(|p| Measured {
+            task_ms: p.task_ms,
+            median: p.median_efficiency,
+            min: p.efficiency.iter().copied().fold(f64::INFINITY, f64::min),
+            max: p.efficiency.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+        .collect();
+    let bracketed = |name: &str, (lo, hi): (f64, f64)| {
+        let e = granularity::estimate(&measured, lo, hi, threshold);
+        Metg {
+            outcome: name.into(),
+            metg_ms: Some(e.metg_ms),
+            bracket_ms: Some(e.bracket_ms),
+            noise_ms: Some(e.noise_ms),
+            bound_ms: None,
+        }
+    };
+    let bound = |name: &str, ms: f64| Metg {
+        outcome: name.into(),
+        metg_ms: None,
+        bracket_ms: None,
+        noise_ms: None,
+        bound_ms: Some(ms),
+    };
+    match outcome {
+        Some(Outcome::Bracket { lo_ms, hi_ms }) => bracketed("bracketed", (lo_ms, hi_ms)),
+        Some(Outcome::NeverEfficient { start_ms }) => bound("never-efficient", start_ms),
+        Some(Outcome::BelowRange { min_ms }) => bound("below-range", min_ms),
+        None => match search.bracket() {
+            Some(b) => bracketed("unfinished", b),
+            None => Metg {
+                outcome: "unfinished".into(),
+                metg_ms: None,
+                bracket_ms: None,
+                noise_ms: None,
+                bound_ms: None,
+            },
+        },
+    }
+}
