@@ -60,6 +60,9 @@ pub(super) fn run_sweep(
             },
         };
         let point = sweep.at(d);
+        on_event(Event::MoreRuns {
+            runs: u64::from(point.warmup + point.repetitions),
+        });
         let none_undecided = |cases: &[crate::results::CaseResult]| vec![false; cases.len()];
         let cases = run_point(&point, env, &none_undecided, on_event);
         let Some(case) = cases.into_iter().next() else {
