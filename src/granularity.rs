@@ -87,7 +87,9 @@ impl Search {
             (None, Some(_)) => Next::Done(Outcome::NeverEfficient {
                 start_ms: s.start_ms,
             }),
-            (Some(e), None) if e <= s.min_ms => Next::Done(Outcome::BelowRange { min_ms: s.min_ms }),
+            (Some(e), None) if e <= s.min_ms => {
+                Next::Done(Outcome::BelowRange { min_ms: s.min_ms })
+            }
             (Some(e), None) => Next::Measure((e / s.step).max(s.min_ms)),
             (Some(e), Some(i)) if i < e && self.bisections < s.bisections => {
                 Next::Measure((e * i).sqrt())
@@ -230,7 +232,10 @@ mod tests {
             };
             assert!(lo_ms < o && o <= hi_ms, "{o}: [{lo_ms}, {hi_ms}]");
             // Four bisections of a factor-4 bracket: 4^(1/16) wide.
-            assert!(hi_ms / lo_ms <= 4f64.powf(1.0 / 16.0) * 1.0001, "{o}: {seen:?}");
+            assert!(
+                hi_ms / lo_ms <= 4f64.powf(1.0 / 16.0) * 1.0001,
+                "{o}: {seen:?}"
+            );
             // The descent went down by 4 each time until it fell.
             assert_eq!(seen[0].0, 10.0);
             assert!(seen.len() <= max_measurements(&spec()), "{seen:?}");
@@ -316,11 +321,18 @@ mod tests {
     fn a_non_monotone_curve_still_ends_with_a_bracket() {
         // Efficient at 10, inefficient at 2.5, efficient again below: the
         // search brackets the first crossing from above.
-        let (_, outcome) = search(spec(), 100, |d| if (1.0..5.0).contains(&d) { 0.2 } else { 0.9 });
+        let (_, outcome) = search(
+            spec(),
+            100,
+            |d| if (1.0..5.0).contains(&d) { 0.2 } else { 0.9 },
+        );
         let Some(Outcome::Bracket { lo_ms, hi_ms }) = outcome else {
             panic!("{outcome:?}");
         };
-        assert!(lo_ms < hi_ms && hi_ms <= 10.0 && lo_ms >= 0.001, "{lo_ms} {hi_ms}");
+        assert!(
+            lo_ms < hi_ms && hi_ms <= 10.0 && lo_ms >= 0.001,
+            "{lo_ms} {hi_ms}"
+        );
     }
 
     #[test]

@@ -793,10 +793,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
 fn add_baselines(s: &mut Scenario) -> Vec<String> {
     if matches!(
         s.workload,
-        WorkloadKind::Convoy
-            | WorkloadKind::Lock
-            | WorkloadKind::Queue
-            | WorkloadKind::Granularity
+        WorkloadKind::Convoy | WorkloadKind::Lock | WorkloadKind::Queue | WorkloadKind::Granularity
     ) {
         return Vec::new();
     }

@@ -460,7 +460,10 @@ mod tests {
             .iter()
             .map(|s| format!("{}:{}", s.kind.id(), s.model))
             .collect();
-        assert_eq!(ids, ["cpu:thread", "cpu:process", "sleep:thread", "sleep:process"]);
+        assert_eq!(
+            ids,
+            ["cpu:thread", "cpu:process", "sleep:thread", "sleep:process"]
+        );
         // No sequential baseline is added: efficiency needs none.
         assert_eq!(sweeps[0].workers, 2);
         assert_eq!(sweeps[0].tasks, 100);
@@ -522,7 +525,10 @@ mod tests {
         let err = build(&suite(text), &PlanOptions::default())
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("g.toml:4:") && err.contains("applies to: granularity"), "{err}");
+        assert!(
+            err.starts_with("g.toml:4:") && err.contains("applies to: granularity"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -532,6 +538,9 @@ mod tests {
             ..PlanOptions::default()
         };
         let err = build(&suite(BASE), &flags).unwrap_err().to_string();
-        assert!(err.starts_with("--workers") && err.contains("one value"), "{err}");
+        assert!(
+            err.starts_with("--workers") && err.contains("one value"),
+            "{err}"
+        );
     }
 }

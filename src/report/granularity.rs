@@ -107,9 +107,8 @@ pub(super) fn html(report: &RunReport) -> String {
         return String::new();
     }
     let escape = super::html::escape;
-    let mut page = String::from(
-        "<section id=\"metg\">\n<h2>Minimum effective task granularity (METG)</h2>\n",
-    );
+    let mut page =
+        String::from("<section id=\"metg\">\n<h2>Minimum effective task granularity (METG)</h2>\n");
     let _ = write!(page, "<p>{}</p>\n<table>\n<tr>", escape(EXPLAIN));
     for name in FRONT_HEADER {
         let _ = write!(page, "<th>{name}</th>");
@@ -309,7 +308,11 @@ mod tests {
         let rows = front_rows(&report());
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][0], "thread");
-        assert!(rows[0][1].starts_with("400 µs [250 µs, 500 µs]"), "{:?}", rows[0]);
+        assert!(
+            rows[0][1].starts_with("400 µs [250 µs, 500 µs]"),
+            "{:?}",
+            rows[0]
+        );
         assert!(rows[0][2].starts_with("400 µs"), "{:?}", rows[0]);
         assert_eq!(rows[1][0], "process");
         assert!(rows[1][1].starts_with("> 4 ms"), "{:?}", rows[1]);
@@ -328,9 +331,15 @@ mod tests {
                 .unwrap_or_else(|| panic!("no {name}"))
         };
         let md = file("summary.md");
-        assert!(md.contains("## Minimum effective task granularity (METG)"), "{md}");
+        assert!(
+            md.contains("## Minimum effective task granularity (METG)"),
+            "{md}"
+        );
         assert!(md.contains("| thread | 400 µs"), "{md}");
-        assert!(md.contains("1 ms: 0.8"), "the section lists the durations tried: {md}");
+        assert!(
+            md.contains("1 ms: 0.8"),
+            "the section lists the durations tried: {md}"
+        );
         let html = file("index.html");
         assert!(html.contains("<section id=\"metg\">") && html.contains("href=\"#metg\""));
         let svg = file("metg-efficiency-cpu.svg");

@@ -6,7 +6,7 @@
 //! at its time budget, on a failed batch or on Ctrl-C; whatever it has is
 //! recorded and results.json is rewritten after every search.
 
-use super::{Env, Event, run_point, sleep_floor};
+use super::{Env, Event, run_point};
 use crate::granularity::{self, Measured, Next, Outcome, Search};
 use crate::plan::granularity::{SweepPlan, TaskKind};
 use crate::results::{CaseStatus, GranularityPoint, GranularitySweep, Metg};
@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Sleeps timed per duration for the sleep floor.
-const FLOOR_SAMPLES: usize = 5;
+const FLOOR_SAMPLES: usize = 7;
 
 /// One search, to its end or its budget.
 pub(super) fn run_sweep(
@@ -106,15 +106,32 @@ pub(super) fn run_sweep(
     }
 }
 
-/// The median time a sleep of `d` ms really takes here, measured once per
-/// duration of the run.
+/// The least time a sleep of `d` ms takes here (nominal, timer slack and
+/// wake-up), measured once per duration of the run: the shortest of
+/// `FLOOR_SAMPLES` sleeps, since no sleep ends before its floor, while a
+/// loaded machine makes some end much later (a median of them, taken at
+/// another moment than the batch, made efficiencies above 1 here at a
+/// load average of 10). At least the nominal duration.
 fn floor_ms(d: f64, env: &Env, floors: &mut HashMap<u64, f64>) -> Result<f64, Stopped> {
     let key = d.to_bits();
     if let Some(&ms) = floors.get(&key) {
         return Ok(ms);
     }
     let stop = Stop::within(env.cancel, env.timeout);
-    let ms = sleep_floor(Duration::from_secs_f64(d / 1e3), FLOOR_SAMPLES, &stop)?;
+    let nominal = Duration::from_secs_f64(d / 1e3);
+    let mut least = f64::INFINITY;
+    for _ in 0..FLOOR_SAMPLES {
+        if stop.left().is_some_and(|left| left < nominal) {
+            break;
+        }
+        let t = Instant::now();
+        match stop.sleep(nominal) {
+            Ok(()) => least = least.min(t.elapsed().as_secs_f64() * 1e3),
+            Err(Stopped::TimedOut(_)) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    let ms = if least.is_finite() { least.max(d) } else { d };
     floors.insert(key, ms);
     Ok(ms)
 }
@@ -133,7 +150,11 @@ fn metg(
             task_ms: p.task_ms,
             median: p.median_efficiency,
             min: p.efficiency.iter().copied().fold(f64::INFINITY, f64::min),
-            max: p.efficiency.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            max: p
+                .efficiency
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max),
         })
         .collect();
     let bracketed = |name: &str, (lo, hi): (f64, f64)| {

@@ -229,7 +229,11 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
     ("daemon", "queue", &["1", "\"yes\""]),
     ("metg_efficiency", "granularity", &["0", "-1", "1.5"]),
-    ("metg_tasks", "granularity", &["\"nope\"", "[]", "1", "[\"cpu\", 2]"]),
+    (
+        "metg_tasks",
+        "granularity",
+        &["\"nope\"", "[]", "1", "[\"cpu\", 2]"],
+    ),
     ("metg_min_us", "granularity", &["0", "-1", "0.5", "4000"]),
     ("metg_step", "granularity", &["0", "1", "101"]),
     ("metg_bisections", "granularity", &["-1", "21", "1.5"]),
