@@ -193,7 +193,7 @@ pub fn estimate(measured: &[Measured], lo_ms: f64, hi_ms: f64, threshold: f64) -
         .fold(lo_ms, f64::min);
     let fell = measured
         .iter()
-        .filter(|m| !(m.min >= threshold))
+        .filter(|m| m.min < threshold || m.min.is_nan())
         .map(|m| m.task_ms)
         .fold(hi_ms, f64::max);
     Estimate {

@@ -117,6 +117,9 @@ pub fn applies(key: &str, w: WorkloadKind) -> Option<bool> {
     ))
 }
 
+/// Refuses a key at its span when it does not apply.
+type KeyCheck<'a> = &'a dyn Fn(&str, Range<usize>) -> Result<(), PlanError>;
+
 /// One layer of granularity keys (a scenario table, its quick table).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layer {
@@ -194,7 +197,7 @@ impl Layer {
         fn take<T, U>(
             v: &Option<Spanned<T>>,
             key: &str,
-            check: &dyn Fn(&str, Range<usize>) -> Result<(), PlanError>,
+            check: KeyCheck,
             conv: impl FnOnce(&T) -> U,
         ) -> Result<Option<U>, PlanError> {
             match v {
