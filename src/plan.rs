@@ -741,6 +741,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
     bounds::check_value("timeout_s", timeout)
         .map_err(|e| setting_err(e, args.timeout.is_some()))?;
+    granularity::check_time(&scenarios, timeout)?;
     let default_budget = if args.quick {
         QUICK_POINT_BUDGET_S
     } else {

@@ -299,6 +299,24 @@ pub fn check_flags(scenarios: &[Scenario]) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// Refuses a search whose first batch cannot end within the case timeout
+/// even with no overhead and every worker busy: it would only fail.
+pub fn check_time(scenarios: &[Scenario], timeout_s: f64) -> Result<(), PlanError> {
+    for s in scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::Granularity)
+    {
+        let least_s = s.tasks[0] as f64 * s.task_ms[0] / 1e3 / s.workers[0] as f64;
+        if least_s > timeout_s {
+            return Err(PlanError::Suite(format!(
+                "scenario `{}`: key `task_ms`: a batch of {} tasks of {} ms on {} workers takes at least {least_s:.1} s, beyond the case timeout of {timeout_s} s; lower `task_ms` or `tasks`, or raise `timeout_s`",
+                s.name, s.tasks[0], s.task_ms[0], s.workers[0]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The most workers a granularity search runs: each of its batches starts
 /// them afresh, and the machine's limits are checked on points, which a
 /// search has none of.
@@ -532,6 +550,17 @@ mod tests {
             err.starts_with("g.toml:4:") && err.contains("applies to: granularity"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_first_batch_beyond_the_timeout_is_refused() {
+        let text = format!("[settings]\ntimeout_s = 1\n{BASE}task_ms = 1000\ntasks = 10\n");
+        let err = build(&suite(&text), &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("task_ms") && err.contains("timeout"), "{err}");
+        let text = format!("[settings]\ntimeout_s = 10\n{BASE}task_ms = 1000\ntasks = 10\n");
+        assert!(build(&suite(&text), &PlanOptions::default()).is_ok());
     }
 
     #[test]
