@@ -142,13 +142,15 @@ pub fn max_measurements(spec: &SearchSpec) -> usize {
     steps.min(1e6) as usize + 2 + spec.bisections as usize
 }
 
-/// Efficiency of one batch: the ideal time (`tasks` tasks of `task_ms`
-/// each on `parallelism` units) over the measured wall time.
-pub fn efficiency(tasks: usize, task_ms: f64, parallelism: usize, wall_s: f64) -> f64 {
-    if wall_s <= 0.0 || !wall_s.is_finite() || parallelism == 0 {
+/// Efficiency of one batch: the ideal time, the same tasks run one after
+/// another (`sequential_s`, measured in the same round) shared among
+/// `parallelism` units, over the batch's measured wall time.
+pub fn efficiency(sequential_s: f64, parallelism: usize, wall_s: f64) -> f64 {
+    let valid = |s: f64| s.is_finite() && s > 0.0;
+    if !valid(wall_s) || !valid(sequential_s) || parallelism == 0 {
         return f64::NAN;
     }
-    tasks as f64 * task_ms / 1e3 / parallelism as f64 / wall_s
+    sequential_s / parallelism as f64 / wall_s
 }
 
 /// One duration a sweep measured: its median efficiency, and the lowest
@@ -354,9 +356,10 @@ mod tests {
 
     #[test]
     fn efficiency_is_ideal_over_measured() {
-        // 8 tasks of 10 ms on 2 units: 40 ms ideal; 80 ms measured.
-        assert!((efficiency(8, 10.0, 2, 0.080) - 0.5).abs() < 1e-12);
-        assert!(efficiency(8, 10.0, 2, 0.0).is_nan());
-        assert!(efficiency(8, 10.0, 0, 1.0).is_nan());
+        // 80 ms one after another on 2 units: 40 ms ideal; 80 ms measured.
+        assert!((efficiency(0.080, 2, 0.080) - 0.5).abs() < 1e-12);
+        assert!(efficiency(0.080, 2, 0.0).is_nan());
+        assert!(efficiency(0.0, 2, 1.0).is_nan());
+        assert!(efficiency(0.080, 0, 1.0).is_nan());
     }
 }

@@ -77,10 +77,11 @@ pub struct GranularitySweep {
 pub struct GranularityPoint {
     /// The nominal task duration.
     pub task_ms: f64,
-    /// What one task takes alone, the ideal's unit: the nominal duration
-    /// for CPU tasks, the measured sleep floor for sleep tasks.
-    pub ideal_task_ms: f64,
-    /// Each measured repetition's wall time and efficiency.
+    /// The sequential baseline's wall time in each round: the same tasks
+    /// one after another, the ideal's measure (`baseline` is the model).
+    pub baseline: String,
+    pub baseline_wall_s: Vec<f64>,
+    /// The model's wall time and efficiency in each round.
     pub wall_s: Vec<f64>,
     pub efficiency: Vec<f64>,
     pub median_efficiency: f64,

@@ -194,12 +194,11 @@ pub fn run_with(
         }
     }
     // Granularity searches have no points: each asks for its own.
-    let mut floors = HashMap::new();
     for sweep in plan.granularity_sweeps() {
         if report.interrupted {
             break;
         }
-        let done = granularity::run_sweep(&sweep, &env, &mut floors, on_event);
+        let done = granularity::run_sweep(&sweep, &env, on_event);
         report.granularity.push(done);
         report.interrupted = cancel.load(Ordering::Relaxed);
         crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;

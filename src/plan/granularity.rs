@@ -300,17 +300,18 @@ pub fn check_flags(scenarios: &[Scenario]) -> Result<(), PlanError> {
 }
 
 /// Refuses a search whose first batch cannot end within the case timeout
-/// even with no overhead and every worker busy: it would only fail.
+/// even with no overhead: the sequential baseline's, which runs the tasks
+/// one after another. It would only fail.
 pub fn check_time(scenarios: &[Scenario], timeout_s: f64) -> Result<(), PlanError> {
     for s in scenarios
         .iter()
         .filter(|s| s.workload == WorkloadKind::Granularity)
     {
-        let least_s = s.tasks[0] as f64 * s.task_ms[0] / 1e3 / s.workers[0] as f64;
+        let least_s = s.tasks[0] as f64 * s.task_ms[0] / 1e3;
         if least_s > timeout_s {
             return Err(PlanError::Suite(format!(
-                "scenario `{}`: key `task_ms`: a batch of {} tasks of {} ms on {} workers takes at least {least_s:.1} s, beyond the case timeout of {timeout_s} s; lower `task_ms` or `tasks`, or raise `timeout_s`",
-                s.name, s.tasks[0], s.task_ms[0], s.workers[0]
+                "scenario `{}`: key `task_ms`: the sequential baseline's batch of {} tasks of {} ms takes at least {least_s:.1} s, beyond the case timeout of {timeout_s} s; lower `task_ms` or `tasks`, or raise `timeout_s`",
+                s.name, s.tasks[0], s.task_ms[0]
             )));
         }
     }
@@ -385,7 +386,9 @@ pub struct SweepPlan {
 }
 
 impl SweepPlan {
-    /// The point (one case: this model at its workers) at `task_ms`.
+    /// The point at `task_ms`: the model's sequential baseline (the ideal's
+    /// measure) at one worker and the model at its workers, interleaved
+    /// round by round; the baseline alone when the model is one.
     pub fn at(&self, task_ms: f64) -> PointPlan {
         let mut p = self.base.clone();
         p.point.task_ms = Some(task_ms);
@@ -428,7 +431,17 @@ impl Plan {
                         kernel: (kind == TaskKind::Cpu).then_some(s.kernel),
                         params: vec![],
                         point,
-                        cases: vec![CasePlan { model, workers }],
+                        cases: {
+                            let baseline = ModelId::native(model.kind.baseline());
+                            let mut cases = vec![CasePlan {
+                                model: baseline,
+                                workers: 1,
+                            }];
+                            if model != baseline {
+                                cases.push(CasePlan { model, workers });
+                            }
+                            cases
+                        },
                         warmup: s.warmup,
                         repetitions: s.repetitions,
                         max_repetitions: s.repetitions,
@@ -493,6 +506,37 @@ mod tests {
         let p = sweeps[2].at(0.25);
         assert_eq!((p.point.shape.cpu_ms, p.point.shape.sleep_ms), (0.0, 0.25));
         assert_eq!(sweeps[0].search.threshold, 0.5);
+        // Each point times the sequential baseline beside the model.
+        let cases: Vec<String> = p
+            .cases
+            .iter()
+            .map(|c| format!("{}@{}", c.model, c.workers))
+            .collect();
+        assert_eq!(cases, ["sequential@1", "thread@2"]);
+        let text = BASE.replace(
+            "\"thread\", \"process\"",
+            "\"sequential\", \"cpython-thread\"",
+        );
+        let plan = build(&suite(&text), &PlanOptions::default()).unwrap();
+        let cases: Vec<Vec<String>> = plan
+            .granularity_sweeps()
+            .iter()
+            .take(2)
+            .map(|s| {
+                s.at(1.0)
+                    .cases
+                    .iter()
+                    .map(|c| format!("{}@{}", c.model, c.workers))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            cases,
+            [
+                vec!["sequential@1"],
+                vec!["cpython-sequential@1", "cpython-thread@2"]
+            ]
+        );
     }
 
     #[test]
@@ -559,7 +603,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("task_ms") && err.contains("timeout"), "{err}");
-        let text = format!("[settings]\ntimeout_s = 10\n{BASE}task_ms = 1000\ntasks = 10\n");
+        let text = format!("[settings]\ntimeout_s = 11\n{BASE}task_ms = 1000\ntasks = 10\n");
         assert!(build(&suite(&text), &PlanOptions::default()).is_ok());
     }
 

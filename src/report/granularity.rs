@@ -78,10 +78,11 @@ pub fn front_rows(report: &RunReport) -> Vec<[String; 3]> {
 }
 
 const EXPLAIN: &str = "The shortest task duration at which each model still reaches the \
-threshold efficiency (Task Bench's METG): efficiency is the ideal time (tasks × task duration \
-over min(workers, cores) units for CPU tasks, over the workers for sleep tasks, a sleep counted \
-at its measured floor) divided by the measured wall time. In brackets: the bisection's last \
-bracket, efficient at its upper end and not at its lower.";
+threshold efficiency (Task Bench's METG): efficiency is the ideal time (the same tasks run one \
+after another by the model's sequential baseline in the same round, shared among min(workers, \
+cores) units for CPU tasks and among the workers for sleep tasks) divided by the model's \
+measured wall time. In brackets: the bisection's last bracket, efficient at its upper end and \
+not at its lower.";
 
 /// The front page's METG table in Markdown; empty without searches.
 pub(super) fn markdown(report: &RunReport) -> String {
@@ -251,7 +252,8 @@ mod tests {
     fn sweep(model: &str, kind: &str, metg: Metg) -> GranularitySweep {
         let point = |task_ms: f64, e: f64| GranularityPoint {
             task_ms,
-            ideal_task_ms: task_ms,
+            baseline: "sequential".into(),
+            baseline_wall_s: vec![0.2, 0.22],
             wall_s: vec![0.1, 0.11],
             efficiency: vec![e - 0.05, e + 0.05],
             median_efficiency: e,

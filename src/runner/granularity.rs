@@ -1,29 +1,25 @@
 //! Runs the plan's granularity searches (`plan::granularity`): for each
 //! (task kind, model), batches at the durations the search asks for
-//! (`granularity::Search`), each timed like any point's case (`run_point`:
-//! warm-up, repetitions, checksums, the batch timeout), its efficiency the
-//! ideal time over each repetition's wall. A search stops at its outcome,
-//! at its time budget, on a failed batch or on Ctrl-C; whatever it has is
-//! recorded and results.json is rewritten after every search.
+//! (`granularity::Search`), each a point of two cases timed like any
+//! (`run_point`: warm-up, repetitions interleaved, checksums, the batch
+//! timeout): the model's sequential baseline and the model. A round's
+//! efficiency is the baseline's wall shared among the model's parallel
+//! units over the model's wall in the same round, so load on the machine
+//! slows both sides alike. A search stops at its outcome, at its time
+//! budget, on a failed batch or on Ctrl-C; whatever it has is recorded.
 
 use super::{Env, Event, run_point};
 use crate::granularity::{self, Measured, Next, Outcome, Search};
 use crate::plan::granularity::{SweepPlan, TaskKind};
-use crate::results::{CaseStatus, GranularityPoint, GranularitySweep, Metg};
+use crate::results::{CaseResult, CaseStatus, GranularityPoint, GranularitySweep, Metg};
 use crate::stats;
-use crate::stop::{Stop, Stopped};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-/// Sleeps timed per duration for the sleep floor.
-const FLOOR_SAMPLES: usize = 7;
+use std::time::Instant;
 
 /// One search, to its end or its budget.
 pub(super) fn run_sweep(
     sweep: &SweepPlan,
     env: &Env,
-    floors: &mut HashMap<u64, f64>,
     on_event: &mut dyn FnMut(Event),
 ) -> GranularitySweep {
     let started = Instant::now();
@@ -37,6 +33,7 @@ pub(super) fn run_sweep(
     // Bounded by construction; the cap guards against a search that never
     // settles on noisy input.
     let most = granularity::max_measurements(&sweep.search);
+    let model = sweep.model.to_string();
     let outcome = loop {
         let d = match search.next() {
             Next::Done(outcome) => break Some(outcome),
@@ -49,51 +46,47 @@ pub(super) fn run_sweep(
             status = CaseStatus::Interrupted;
             break None;
         }
-        let ideal_task_ms = match sweep.kind {
-            TaskKind::Cpu => d,
-            TaskKind::Sleep => match floor_ms(d, env, floors) {
-                Ok(ms) => ms,
-                Err(_) => {
-                    status = CaseStatus::Interrupted;
-                    break None;
-                }
-            },
-        };
         let point = sweep.at(d);
         on_event(Event::MoreRuns {
-            runs: u64::from(point.warmup + point.repetitions),
+            runs: u64::from(point.warmup + point.repetitions) * point.cases.len() as u64,
         });
-        let none_undecided = |cases: &[crate::results::CaseResult]| vec![false; cases.len()];
+        let none_undecided = |cases: &[CaseResult]| vec![false; cases.len()];
         let cases = run_point(&point, env, &none_undecided, on_event);
-        let Some(case) = cases.into_iter().next() else {
-            status = CaseStatus::Failed("the point had no case".into());
-            break None;
-        };
-        for c in std::iter::once(&case) {
+        for c in &cases {
             on_event(Event::CaseDone(c));
         }
-        if case.status != CaseStatus::Ok {
-            status = case.status;
+        if let Some(bad) = cases.iter().find(|c| c.status != CaseStatus::Ok) {
+            status = match &bad.status {
+                CaseStatus::Failed(why) if bad.model != model => {
+                    CaseStatus::Failed(format!("baseline {}: {why}", bad.model))
+                }
+                s => s.clone(),
+            };
             break None;
         }
-        let efficiency: Vec<f64> = case
+        let baseline = &cases[0];
+        let measured = cases.iter().find(|c| c.model == model).unwrap_or(baseline);
+        // Both ran every round (no extra rounds), in the same order.
+        let efficiency: Vec<f64> = baseline
             .samples_wall_s
             .iter()
-            .map(|&w| granularity::efficiency(sweep.tasks, ideal_task_ms, parallelism, w))
+            .zip(&measured.samples_wall_s)
+            .map(|(&seq, &wall)| granularity::efficiency(seq, parallelism, wall))
             .collect();
         let median = stats::median(&efficiency).unwrap_or(f64::NAN);
         search.record(d, median);
         points.push(GranularityPoint {
             task_ms: d,
-            ideal_task_ms,
-            wall_s: case.samples_wall_s,
+            baseline: baseline.model.clone(),
+            baseline_wall_s: baseline.samples_wall_s.clone(),
+            wall_s: measured.samples_wall_s.clone(),
             efficiency,
             median_efficiency: median,
         });
     };
     GranularitySweep {
         scenario: sweep.scenario().to_owned(),
-        model: sweep.model.to_string(),
+        model,
         task_kind: sweep.kind.id().into(),
         workers: sweep.workers,
         tasks: sweep.tasks,
@@ -104,36 +97,6 @@ pub(super) fn run_sweep(
         points,
         elapsed_s: started.elapsed().as_secs_f64(),
     }
-}
-
-/// The least time a sleep of `d` ms takes here (nominal, timer slack and
-/// wake-up), measured once per duration of the run: the shortest of
-/// `FLOOR_SAMPLES` sleeps, since no sleep ends before its floor, while a
-/// loaded machine makes some end much later (a median of them, taken at
-/// another moment than the batch, made efficiencies above 1 here at a
-/// load average of 10). At least the nominal duration.
-fn floor_ms(d: f64, env: &Env, floors: &mut HashMap<u64, f64>) -> Result<f64, Stopped> {
-    let key = d.to_bits();
-    if let Some(&ms) = floors.get(&key) {
-        return Ok(ms);
-    }
-    let stop = Stop::within(env.cancel, env.timeout);
-    let nominal = Duration::from_secs_f64(d / 1e3);
-    let mut least = f64::INFINITY;
-    for _ in 0..FLOOR_SAMPLES {
-        if stop.left().is_some_and(|left| left < nominal) {
-            break;
-        }
-        let t = Instant::now();
-        match stop.sleep(nominal) {
-            Ok(()) => least = least.min(t.elapsed().as_secs_f64() * 1e3),
-            Err(Stopped::TimedOut(_)) => break,
-            Err(e) => return Err(e),
-        }
-    }
-    let ms = if least.is_finite() { least.max(d) } else { d };
-    floors.insert(key, ms);
-    Ok(ms)
 }
 
 /// The search's answer from its outcome (None: it did not finish) and
