@@ -448,6 +448,8 @@ impl Plan {
                         gil: s.gil_kind(),
                         switch_interval: s.switch_interval(),
                         timeout: self.settings.case_timeout,
+                        // The ideal's measure: always timed.
+                        baseline: true,
                     };
                     let sweep = SweepPlan {
                         kind,

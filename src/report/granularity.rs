@@ -281,6 +281,7 @@ mod tests {
             workload: WORKLOAD.into(),
             cpu_bound: false,
             releases_gil: false,
+            baseline_estimated: false,
             models: vec!["thread".into(), "process".into()],
         });
         let bracketed = Metg {
