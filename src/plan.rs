@@ -5,6 +5,7 @@
 
 pub mod bounds;
 pub mod coordination;
+pub mod granularity;
 mod start_method;
 
 use crate::cpython::PythonInfo;
@@ -223,6 +224,8 @@ pub struct Scenario {
     pub parent_mib: Vec<u64>,
     /// The lock workload's keys (`coordination`).
     pub coordination: coordination::Coordination,
+    /// The granularity scenario's keys (`granularity`).
+    pub granularity: granularity::Granularity,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -348,7 +351,10 @@ impl Scenario {
     /// (the runner measures the floor itself) or a lifecycle scenario, which
     /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
-        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
+        if matches!(
+            self.workload,
+            WorkloadKind::Floor | WorkloadKind::Lifecycle | WorkloadKind::Granularity
+        ) {
             return Vec::new();
         }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
@@ -425,7 +431,9 @@ impl Scenario {
             | WorkloadKind::Lifecycle
             | WorkloadKind::Floor
             | WorkloadKind::Lock
-            | WorkloadKind::Queue => (0.0, 0.0),
+            | WorkloadKind::Queue
+            // A granularity search sets the duration of each batch itself.
+            | WorkloadKind::Granularity => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -496,6 +504,7 @@ impl Scenario {
             WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
             WorkloadKind::Lock => self.coordination.params(),
             WorkloadKind::Queue => self.coordination.queue_params(),
+            WorkloadKind::Granularity => vec![],
         }
     }
 }
@@ -532,6 +541,9 @@ fn skips_quick(spec: &ScenarioSpec) -> bool {
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
+    if let Some(on) = granularity::applies(key, w) {
+        return on;
+    }
     // The floor runs no task and no model: only its number of samples.
     if w == Floor {
         return key == "samples";
@@ -769,9 +781,11 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
     coordination::check_flags(&scenarios)?;
+    granularity::check_flags(&scenarios)?;
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
     bounds::check_value("timeout_s", timeout)
         .map_err(|e| setting_err(e, args.timeout.is_some()))?;
+    granularity::check_time(&scenarios, timeout)?;
     let default_budget = if args.quick {
         QUICK_POINT_BUDGET_S
     } else {
@@ -843,7 +857,10 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
     if !s.baseline
         || matches!(
             s.workload,
-            WorkloadKind::Convoy | WorkloadKind::Lock | WorkloadKind::Queue
+            WorkloadKind::Convoy
+                | WorkloadKind::Lock
+                | WorkloadKind::Queue
+                | WorkloadKind::Granularity
         )
     {
         return Vec::new();
@@ -867,7 +884,7 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
     let convoy = workload == WorkloadKind::Convoy;
     let floor = workload == WorkloadKind::Floor;
-    Scenario {
+    let mut s = Scenario {
         name,
         description: String::new(),
         workload,
@@ -902,7 +919,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
+        granularity: granularity::Granularity::default(),
+    };
+    if workload == WorkloadKind::Granularity {
+        granularity::defaults(&mut s);
     }
+    s
 }
 
 fn adhoc(kind: WorkloadKind) -> Scenario {
@@ -1063,6 +1085,7 @@ fn resolve(
         )
     })?;
     coordination::check(source, spec, &checked, quick)?;
+    granularity::check(source, spec, &checked)?;
     Ok((s, o))
 }
 
@@ -1086,7 +1109,7 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "samples" => spec.samples.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
-        k => coordination::key_span(spec, k),
+        k => coordination::key_span(spec, k).or_else(|| granularity::key_span(spec, k)),
     }
 }
 
@@ -1185,6 +1208,8 @@ pub struct Overrides {
     pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
     pub coordination: coordination::Layer,
+    /// The granularity scenario's keys, a layer of their own.
+    pub granularity: granularity::Layer,
 }
 
 impl Overrides {
@@ -1195,6 +1220,7 @@ impl Overrides {
                 Overrides {
                     $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
                     coordination: self.coordination.then(&over.coordination),
+                    granularity: self.granularity.then(&over.granularity),
                 }
             };
         }
@@ -1213,6 +1239,7 @@ impl Overrides {
         }
         every_override!(collect);
         out.extend(self.coordination.keys());
+        out.extend(self.granularity.keys());
         out
     }
 
@@ -1230,6 +1257,7 @@ impl Overrides {
         }
         every_override!(set);
         self.coordination.apply(s);
+        self.granularity.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1378,6 +1406,7 @@ impl Overrides {
                 .transpose()?,
             parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
             coordination: coordination::Layer::from_spec(source, w, spec)?,
+            granularity: granularity::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1531,6 +1560,7 @@ impl Overrides {
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),
+            granularity: granularity::Layer::default(),
         })
     }
 }

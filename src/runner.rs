@@ -6,6 +6,7 @@
 //! The only place that measures.
 
 mod coordination;
+mod granularity;
 
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
@@ -152,6 +153,7 @@ pub fn run_with(
             ..HarnessCpu::default()
         }),
         floor,
+        granularity: Vec::new(),
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.interrupted {
@@ -205,6 +207,16 @@ pub fn run_with(
         if report.interrupted {
             break;
         }
+    }
+    // Granularity searches have no points: each asks for its own.
+    for sweep in plan.granularity_sweeps() {
+        if report.interrupted {
+            break;
+        }
+        let done = granularity::run_sweep(&sweep, &env, on_event);
+        report.granularity.push(done);
+        report.interrupted = cancel.load(Ordering::Relaxed);
+        crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     }
     // Lifecycle scenarios have no points: each is one run of its demo.
     for s in plan
@@ -298,7 +310,13 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
     };
     let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
-    for shape in plan.points.iter().map(|p| &p.point.shape) {
+    let sweeps = plan.granularity_sweeps();
+    let searched = sweeps
+        .iter()
+        .filter(|s| s.kind == crate::plan::granularity::TaskKind::Cpu)
+        .map(|s| s.at(s.search.start_ms));
+    let points: Vec<crate::plan::PointPlan> = plan.points.iter().cloned().chain(searched).collect();
+    for shape in points.iter().map(|p| &p.point.shape) {
         let computes = shape.cpu_ms > 0.0 || shape.lock.is_some();
         if computes && !kernels.contains(&shape.kernel) {
             kernels.push(shape.kernel);
@@ -882,7 +900,8 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         | WorkloadKind::Lifecycle
         | WorkloadKind::Floor
         | WorkloadKind::Lock
-        | WorkloadKind::Queue => 0.0,
+        | WorkloadKind::Queue
+        | WorkloadKind::Granularity => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor

@@ -48,10 +48,12 @@ pub enum WorkloadKind {
     Lifecycle,
     Lock,
     Queue,
+    /// Each model's minimum effective task granularity (see `granularity`).
+    Granularity,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 10] = [
+    pub const ALL: [WorkloadKind; 11] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -62,6 +64,7 @@ impl WorkloadKind {
         WorkloadKind::Lifecycle,
         WorkloadKind::Lock,
         WorkloadKind::Queue,
+        WorkloadKind::Granularity,
     ];
 
     pub fn id(self) -> &'static str {
@@ -76,6 +79,7 @@ impl WorkloadKind {
             WorkloadKind::Lifecycle => "lifecycle",
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
+            WorkloadKind::Granularity => "granularity",
         }
     }
 }
@@ -123,6 +127,13 @@ pub struct ScenarioSpec {
     pub items: Option<Spanned<u64>>,
     pub semantics: Option<Spanned<String>>,
     pub daemon: Option<Spanned<bool>>,
+    // The granularity scenario (`plan::granularity` checks them).
+    pub metg_efficiency: Option<Spanned<Fraction>>,
+    pub metg_tasks: Option<Spanned<Names>>,
+    pub metg_min_us: Option<Spanned<Positive>>,
+    pub metg_step: Option<Spanned<Positive>>,
+    pub metg_bisections: Option<Spanned<u32>>,
+    pub metg_budget_s: Option<Spanned<Positive>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.

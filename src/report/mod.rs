@@ -5,6 +5,7 @@
 
 mod charts;
 pub mod floor;
+pub mod granularity;
 mod html;
 mod lifecycle;
 mod markdown;

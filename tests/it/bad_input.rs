@@ -228,6 +228,19 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("items", "queue", &["0", "-1", "100000001"]),
     ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
     ("daemon", "queue", &["1", "\"yes\""]),
+    ("metg_efficiency", "granularity", &["0", "-1", "1.5"]),
+    (
+        "metg_tasks",
+        "granularity",
+        &["\"nope\"", "[]", "1", "[\"cpu\", 2]"],
+    ),
+    ("metg_min_us", "granularity", &["0", "-1", "0.5", "4000"]),
+    ("metg_step", "granularity", &["0", "1", "101"]),
+    ("metg_bisections", "granularity", &["-1", "21", "1.5"]),
+    ("metg_budget_s", "granularity", &["0", "-1", "3601"]),
+    ("metg_step", "cpu", &["2"]),
+    ("touch_kib", "granularity", &["4"]),
+    ("workers", "granularity", &["[1, 2]", "257"]),
 ];
 
 /// `[settings]` keys and values beyond their ranges.

@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 10] = [
+pub(super) const CHARTS: [ChartDef; 12] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -92,6 +92,18 @@ pub(super) const CHARTS: [ChartDef; 10] = [
         title: "lock waits, or a queue's put-to-get latency",
         applies: super::coordination::applies,
         build: super::coordination::latency,
+    },
+    ChartDef {
+        slug: "efficiency-cpu",
+        title: "efficiency vs task duration, CPU-bound tasks (METG)",
+        applies: super::granularity::applies,
+        build: super::granularity::cpu,
+    },
+    ChartDef {
+        slug: "efficiency-sleep",
+        title: "efficiency vs task duration, sleep tasks (METG)",
+        applies: super::granularity::applies,
+        build: super::granularity::sleep,
     },
 ];
 

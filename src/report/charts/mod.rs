@@ -6,6 +6,7 @@
 
 mod coordination;
 mod definitions;
+mod granularity;
 mod plot;
 
 use definitions::CHARTS;
