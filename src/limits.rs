@@ -68,6 +68,36 @@ fn demands(plan: &Plan) -> Vec<Demand> {
             });
         }
     }
+    out.extend(io_models_demands(plan));
+    out
+}
+
+/// An io-models scenario's largest client: a descriptor per connection in
+/// the client process (and as many in the server's), and for the blocking
+/// model a thread per connection.
+fn io_models_demands(plan: &Plan) -> Vec<Demand> {
+    use crate::workload::io_models::CLIENT_RESERVED_FDS;
+    let mut out = Vec::new();
+    for s in &plan.scenarios {
+        if s.workload != crate::spec::WorkloadKind::IoModels {
+            continue;
+        }
+        let c = s.io_models.connections.iter().copied().max().unwrap_or(0);
+        for m in &s.io_models.models {
+            out.push(Demand {
+                what: format!(
+                    "scenario `{}`, io model {}, {c} connections (`connections`)",
+                    s.name,
+                    m.id()
+                ),
+                threads: m.threads(c) + 1,
+                processes: 2,
+                fds: c + CLIENT_RESERVED_FDS,
+                touched: 0,
+                file_bytes: 0,
+            });
+        }
+    }
     out
 }
 
@@ -111,7 +141,7 @@ fn free_disk(dir: &std::path::Path) -> Option<u64> {
 
 /// Raises the soft limit on open files to the hard one: io-socket cases with
 /// many tasks in flight need two descriptors per task.
-fn raise_nofile() {
+pub fn raise_nofile() {
     // SAFETY: get/setrlimit only read and write the struct we pass.
     unsafe {
         let mut r: libc::rlimit = std::mem::zeroed();
@@ -140,7 +170,7 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
                 && tasks > limit
             {
                 return Err(format!(
-                    "{} needs {tasks} threads and processes, more than half of {name} ({}) allows; lower `workers`",
+                    "{} needs {tasks} threads and processes, more than half of {name} ({}) allows; lower `workers` (io-models: `connections`)",
                     d.what,
                     limit * 2
                 ));
@@ -150,7 +180,7 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
             && d.fds as u64 > nofile
         {
             return Err(format!(
-                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}); lower `workers` or raise the limit",
+                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}); lower `workers` (io-models: `connections`) or raise the limit",
                 d.what, d.fds
             ));
         }

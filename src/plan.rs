@@ -5,6 +5,7 @@
 
 pub mod bounds;
 pub mod coordination;
+pub mod io_models;
 mod start_method;
 
 use crate::gil::GilKind;
@@ -215,6 +216,8 @@ pub struct Scenario {
     pub parent_mib: Vec<u64>,
     /// The lock workload's keys (`coordination`).
     pub coordination: coordination::Coordination,
+    /// The io-models workload's keys (`io_models`).
+    pub io_models: io_models::IoModels,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -337,7 +340,10 @@ impl Scenario {
     /// (the runner measures the floor itself) or a lifecycle scenario, which
     /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
-        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
+        if matches!(
+            self.workload,
+            WorkloadKind::Floor | WorkloadKind::Lifecycle | WorkloadKind::IoModels
+        ) {
             return Vec::new();
         }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
@@ -414,7 +420,8 @@ impl Scenario {
             | WorkloadKind::Lifecycle
             | WorkloadKind::Floor
             | WorkloadKind::Lock
-            | WorkloadKind::Queue => (0.0, 0.0),
+            | WorkloadKind::Queue
+            | WorkloadKind::IoModels => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -476,7 +483,7 @@ impl Scenario {
             WorkloadKind::Cpu => vec![],
             WorkloadKind::IoSleep => vec![],
             WorkloadKind::Mixed => vec![("cpu_fraction", self.cpu_fraction)],
-            WorkloadKind::IoSocket | WorkloadKind::Convoy => vec![
+            WorkloadKind::IoSocket | WorkloadKind::Convoy | WorkloadKind::IoModels => vec![
                 ("server_delay_ms", self.server_delay_ms),
                 ("round_trips", self.round_trips as f64),
                 ("message_bytes", self.message_bytes as f64),
@@ -525,6 +532,14 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
     if w == Floor {
         return key == "samples";
     }
+    // An io-models scenario runs no task model: its own keys, the socket's,
+    // and how often to repeat.
+    if w == IoModels {
+        return matches!(
+            key,
+            "server_delay_ms" | "round_trips" | "message_bytes" | "repetitions" | "warmup"
+        ) || io_models::applies(key, w) == Some(true);
+    }
     match key {
         // The lifecycle demo has nothing to size or sweep.
         _ if w == Lifecycle => false,
@@ -544,7 +559,9 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
         "parent_mib" => !matches!(w, Convoy | Lock | Queue),
-        k => coordination::applies(k, w).unwrap_or(true),
+        k => coordination::applies(k, w)
+            .or_else(|| io_models::applies(k, w))
+            .unwrap_or(true),
     }
 }
 
@@ -742,6 +759,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
+    io_models::check_time(&scenarios, timeout).map_err(PlanError::Suite)?;
     let notices = quick_notices
         .into_iter()
         .chain(scenarios.iter_mut().flat_map(add_baselines))
@@ -807,8 +825,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        // The floor and the lifecycle demo run no model.
-        models: if floor || workload == WorkloadKind::Lifecycle {
+        // The floor, the lifecycle demo and the IO models run no model.
+        models: if floor || matches!(workload, WorkloadKind::Lifecycle | WorkloadKind::IoModels) {
             Vec::new()
         } else {
             ModelKind::ALL.map(ModelId::native).to_vec()
@@ -821,7 +839,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         cpu_fraction: 0.5,
         server_delay_ms: if convoy { 0.0 } else { 1.0 },
         // Enough timed round trips for a convoy's p99 to mean something.
-        round_trips: if convoy { 1000 } else { 1 },
+        round_trips: match workload {
+            WorkloadKind::Convoy => 1000,
+            // Enough round trips per connection for a p99 at small C.
+            WorkloadKind::IoModels => 10,
+            _ => 1,
+        },
         message_bytes: 64,
         file_kib: 64,
         touch_kib: 0,
@@ -837,6 +860,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
+        io_models: io_models::IoModels::default(),
     }
 }
 
@@ -981,6 +1005,7 @@ fn resolve(
         )
     })?;
     coordination::check(source, spec, &checked, quick)?;
+    io_models::check(source, spec, &checked)?;
     Ok((s, o))
 }
 
@@ -1004,7 +1029,7 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "samples" => spec.samples.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
-        k => coordination::key_span(spec, k),
+        k => coordination::key_span(spec, k).or_else(|| io_models::key_span(spec, k)),
     }
 }
 
@@ -1103,6 +1128,8 @@ pub struct Overrides {
     pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
     pub coordination: coordination::Layer,
+    /// The io-models workload's keys, a layer of their own (`io_models`).
+    pub io_models: io_models::Layer,
 }
 
 impl Overrides {
@@ -1113,6 +1140,7 @@ impl Overrides {
                 Overrides {
                     $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
                     coordination: self.coordination.then(&over.coordination),
+                    io_models: self.io_models.then(&over.io_models),
                 }
             };
         }
@@ -1131,6 +1159,7 @@ impl Overrides {
         }
         every_override!(collect);
         out.extend(self.coordination.keys());
+        out.extend(self.io_models.keys());
         out
     }
 
@@ -1148,6 +1177,7 @@ impl Overrides {
         }
         every_override!(set);
         self.coordination.apply(s);
+        self.io_models.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1296,6 +1326,7 @@ impl Overrides {
                 .transpose()?,
             parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
             coordination: coordination::Layer::from_spec(source, w, spec)?,
+            io_models: io_models::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1449,6 +1480,7 @@ impl Overrides {
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),
+            io_models: io_models::Layer::default(),
         })
     }
 }

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod io_models;
+
 /// Version of the `results.json` layout; readers refuse any other.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -42,6 +44,10 @@ pub struct RunReport {
     /// absent in older files and in runs without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<LifecycleResult>,
+    /// What each `io-models` scenario measured (see `results::io_models`);
+    /// absent in older files and in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_models: Vec<io_models::IoModelResult>,
 }
 
 /// One OS mechanism timed on its own (`floor`): many samples of one

@@ -45,10 +45,12 @@ pub enum WorkloadKind {
     Lifecycle,
     Lock,
     Queue,
+    /// The five IO models on many connections (see `workload::io_models`).
+    IoModels,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 10] = [
+    pub const ALL: [WorkloadKind; 11] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -59,6 +61,7 @@ impl WorkloadKind {
         WorkloadKind::Lifecycle,
         WorkloadKind::Lock,
         WorkloadKind::Queue,
+        WorkloadKind::IoModels,
     ];
 
     pub fn id(self) -> &'static str {
@@ -73,6 +76,7 @@ impl WorkloadKind {
             WorkloadKind::Lifecycle => "lifecycle",
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
+            WorkloadKind::IoModels => "io-models",
         }
     }
 }
@@ -117,6 +121,11 @@ pub struct ScenarioSpec {
     pub items: Option<Spanned<u64>>,
     pub semantics: Option<Spanned<String>>,
     pub daemon: Option<Spanned<bool>>,
+    // The io-models workload (`plan::io_models` checks them).
+    pub io_model: Option<Spanned<Names>>,
+    pub multiplexer: Option<Spanned<Names>>,
+    pub connections: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub think_ms: Option<Spanned<NonNegative>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.

@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 10] = [
+pub(super) const CHARTS: [ChartDef; 11] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -92,6 +92,12 @@ pub(super) const CHARTS: [ChartDef; 10] = [
         title: "lock waits, or a queue's put-to-get latency",
         applies: super::coordination::applies,
         build: super::coordination::latency,
+    },
+    ChartDef {
+        slug: "c10k",
+        title: "throughput and p99 against connections, per IO model",
+        applies: super::io_models::applies,
+        build: super::io_models::c10k,
     },
 ];
 

@@ -6,6 +6,7 @@
 
 mod coordination;
 mod definitions;
+pub(crate) mod io_models;
 mod plot;
 
 use definitions::CHARTS;
