@@ -86,8 +86,14 @@ impl Layer {
     pub fn then(&self, over: &Layer) -> Layer {
         Layer {
             io_model: over.io_model.clone().or_else(|| self.io_model.clone()),
-            multiplexer: over.multiplexer.clone().or_else(|| self.multiplexer.clone()),
-            connections: over.connections.clone().or_else(|| self.connections.clone()),
+            multiplexer: over
+                .multiplexer
+                .clone()
+                .or_else(|| self.multiplexer.clone()),
+            connections: over
+                .connections
+                .clone()
+                .or_else(|| self.connections.clone()),
             think_ms: over.think_ms.or(self.think_ms),
         }
     }
@@ -148,21 +154,22 @@ impl Layer {
                 ))
             }
         };
-        let names = |key: &str, v: &Spanned<Names>, known: &[&str]| -> Result<Vec<String>, PlanError> {
-            check(key, v.span())?;
-            for n in &v.get_ref().0 {
-                if !known.contains(&n.as_str()) {
-                    return Err(located(
-                        source,
-                        v.span(),
-                        Some(key),
-                        &format!("unknown {key} `{n}`"),
-                        &format!("use one or more of: {}", known.join(", ")),
-                    ));
+        let names =
+            |key: &str, v: &Spanned<Names>, known: &[&str]| -> Result<Vec<String>, PlanError> {
+                check(key, v.span())?;
+                for n in &v.get_ref().0 {
+                    if !known.contains(&n.as_str()) {
+                        return Err(located(
+                            source,
+                            v.span(),
+                            Some(key),
+                            &format!("unknown {key} `{n}`"),
+                            &format!("use one or more of: {}", known.join(", ")),
+                        ));
+                    }
                 }
-            }
-            Ok(v.get_ref().0.clone())
-        };
+                Ok(v.get_ref().0.clone())
+            };
         let io_model = spec
             .io_model
             .as_ref()
@@ -226,7 +233,11 @@ pub fn check(source: &Source, spec: &ScenarioSpec, s: &Scenario) -> Result<(), P
 pub fn refusal(s: &Scenario) -> Option<(&'static str, String, &'static str)> {
     let io = &s.io_models;
     let most = io.connections.iter().copied().max().unwrap_or(0);
-    if io.models.contains(&IoModel::Multiplexed(Multiplexer::Select)) && most > SELECT_MAX_CONNECTIONS {
+    if io
+        .models
+        .contains(&IoModel::Multiplexed(Multiplexer::Select))
+        && most > SELECT_MAX_CONNECTIONS
+    {
         return Some((
             "connections",
             format!(
@@ -267,7 +278,10 @@ pub fn values(s: &Scenario) -> Vec<(&'static str, f64)> {
 /// Refuses an io-models scenario whose client runs cannot finish within the
 /// case timeout even with no overhead at all.
 pub fn check_time(scenarios: &[Scenario], timeout_s: f64) -> Result<(), String> {
-    for s in scenarios.iter().filter(|s| s.workload == WorkloadKind::IoModels) {
+    for s in scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::IoModels)
+    {
         let least = least_run_s(s);
         if least > timeout_s {
             return Err(format!(
@@ -277,4 +291,136 @@ pub fn check_time(scenarios: &[Scenario], timeout_s: f64) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{PlanOptions, build};
+    use super::*;
+
+    fn suite(body: &str) -> Vec<Source> {
+        vec![Source {
+            name: "suite.toml".into(),
+            text: format!("[[scenario]]\nname = \"io\"\nworkload = \"io-models\"\n{body}"),
+        }]
+    }
+
+    fn err(body: &str) -> String {
+        build(&suite(body), &PlanOptions::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_keys_resolve_with_the_multiplexed_model_once_per_multiplexer() {
+        let plan = build(
+            &suite("io_model = [\"blocking\", \"multiplexed\"]\nmultiplexer = [\"epoll\", \"poll\"]\nconnections = [100, 1, 10]\nthink_ms = 2\n[scenario.quick]\nconnections = 5\n"),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        let s = &plan.scenarios[0];
+        let ids: Vec<String> = s.io_models.models.iter().map(|m| m.id()).collect();
+        assert_eq!(ids, ["blocking", "multiplexed:epoll", "multiplexed:poll"]);
+        assert_eq!(
+            s.io_models.connections,
+            [1, 10, 100],
+            "swept in ascending order"
+        );
+        assert_eq!(s.io_models.think_ms, 2.0);
+        assert!(
+            s.models.is_empty() && plan.points.is_empty(),
+            "run apart, no task model"
+        );
+        let quick = build(
+            &suite("connections = [100, 1000]\n[scenario.quick]\nconnections = 5\n"),
+            &PlanOptions {
+                quick: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(quick.scenarios[0].io_models.connections, [5]);
+        // The defaults: all five models, epoll for the multiplexed one.
+        let plain = build(&suite(""), &PlanOptions::default()).unwrap();
+        assert_eq!(plain.scenarios[0].io_models.models.len(), 5);
+    }
+
+    #[test]
+    fn bad_keys_are_refused_at_their_line() {
+        let e = err("io_model = \"threads\"\n");
+        assert!(
+            e.starts_with("suite.toml:4:")
+                && e.contains("io_model")
+                && e.contains("unknown io_model `threads`"),
+            "{e}"
+        );
+        let e = err("multiplexer = \"kqueue\"\n");
+        assert!(
+            e.starts_with("suite.toml:4:") && e.contains("multiplexer"),
+            "{e}"
+        );
+        let e = err("think_ms = 100000\n");
+        assert!(
+            e.starts_with("suite.toml:4:") && e.contains("think_ms") && e.contains("out of range"),
+            "{e}"
+        );
+        let e = err("connections = [10, 200000]\n");
+        assert!(
+            e.contains("connections") && e.contains("out of range"),
+            "{e}"
+        );
+        let e = err("workers = 4\n");
+        assert!(e.contains("does not apply to workload `io-models`"), "{e}");
+        // And the new keys where they do not belong.
+        let cpu = vec![Source {
+            name: "cpu.toml".into(),
+            text: "[[scenario]]\nname = \"c\"\nworkload = \"cpu\"\nconnections = 10\n".into(),
+        }];
+        let e = build(&cpu, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("cpu.toml:4:") && e.contains("`connections`") && e.contains("io-models"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn select_is_refused_above_fd_setsize() {
+        let e = err(
+            "io_model = \"multiplexed\"\nmultiplexer = [\"epoll\", \"select\"]\nconnections = [10, 10000]\n",
+        );
+        assert!(
+            e.starts_with("suite.toml:6:")
+                && e.contains("connections")
+                && e.contains("FD_SETSIZE (1024)"),
+            "{e}"
+        );
+        // At 1000 it fits; epoll alone takes 10,000.
+        build(
+            &suite("io_model = \"multiplexed\"\nmultiplexer = \"select\"\nconnections = 1000\n"),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        build(
+            &suite("io_model = \"multiplexed\"\nconnections = 10000\n"),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_run_longer_than_the_timeout_is_refused() {
+        let src = vec![Source {
+            name: "t.toml".into(),
+            text: "[settings]\ntimeout_s = 5\n[[scenario]]\nname = \"io\"\nworkload = \"io-models\"\nround_trips = 100\nserver_delay_ms = 100\n".into(),
+        }];
+        let e = build(&src, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("at least 10 s") && e.contains("round_trips"),
+            "{e}"
+        );
+    }
 }

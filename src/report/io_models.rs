@@ -4,7 +4,7 @@
 //! client's peak memory; then each model's memory per connection (the
 //! slope across the sweep) and the RLIMIT_NOFILE it ran under. Pure.
 
-use crate::results::io_models::IoModelResult;
+use crate::results::io_models::{IoModelRep, IoModelResult};
 use crate::results::{CaseStatus, RunReport, ScenarioInfo};
 use std::fmt::Write;
 
@@ -27,7 +27,11 @@ pub const HEADER: [&str; 11] = [
 pub const MEMORY_HEADER: [&str; 3] = ["IO model", "memory per connection [95% CI]", "connections"];
 
 fn results<'a>(report: &'a RunReport, s: &ScenarioInfo) -> Vec<&'a IoModelResult> {
-    report.io_models.iter().filter(|r| r.scenario == s.name).collect()
+    report
+        .io_models
+        .iter()
+        .filter(|r| r.scenario == s.name)
+        .collect()
 }
 
 fn status(st: &CaseStatus) -> String {
@@ -46,7 +50,9 @@ pub fn rows(report: &RunReport, s: &ScenarioInfo) -> Vec<Vec<String>> {
         .into_iter()
         .map(|r| {
             let m = r.median;
-            let f = |v: Option<f64>, digits: usize| v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"));
+            let f = |v: Option<f64>, digits: usize| {
+                v.map_or_else(|| "–".into(), |v| format!("{v:.digits$}"))
+            };
             vec![
                 r.io_model.clone(),
                 r.connections.to_string(),
@@ -143,7 +149,10 @@ pub(super) fn html(page: &mut String, report: &RunReport, scenario: &ScenarioInf
     table(
         page,
         &MEMORY_HEADER,
-        memory_rows(report, scenario).into_iter().map(Vec::from).collect(),
+        memory_rows(report, scenario)
+            .into_iter()
+            .map(Vec::from)
+            .collect(),
     );
 }
 
@@ -170,7 +179,93 @@ pub(super) fn markdown(report: &RunReport, scenario: &ScenarioInfo) -> String {
     table(&HEADER, rows(report, scenario));
     table(
         &MEMORY_HEADER,
-        memory_rows(report, scenario).into_iter().map(Vec::from).collect(),
+        memory_rows(report, scenario)
+            .into_iter()
+            .map(Vec::from)
+            .collect(),
     );
     md
+}
+
+/// The median of each figure over the repetitions.
+pub fn median_rep(reps: &[IoModelRep]) -> Option<IoModelRep> {
+    let m = |f: fn(&IoModelRep) -> f64| {
+        crate::stats::median(&reps.iter().map(f).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+    };
+    (!reps.is_empty()).then(|| IoModelRep {
+        throughput_rps: m(|r| r.throughput_rps),
+        p50_us: m(|r| r.p50_us),
+        p99_us: m(|r| r.p99_us),
+        max_us: m(|r| r.max_us),
+        wall_s: m(|r| r.wall_s),
+        connect_s: m(|r| r.connect_s),
+        client_cpu_us_per_request: m(|r| r.client_cpu_us_per_request),
+        server_cpu_us_per_request: m(|r| r.server_cpu_us_per_request),
+        client_cpu_share: m(|r| r.client_cpu_share),
+        ctx_switches_per_request: m(|r| r.ctx_switches_per_request),
+        server_ctx_switches_per_request: m(|r| r.server_ctx_switches_per_request),
+        client_peak_rss_bytes: m(|r| r.client_peak_rss_bytes),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::verdicts::io_models::tests::row;
+    use crate::results::{CaseStatus, ScenarioInfo};
+
+    fn report() -> crate::results::RunReport {
+        let mut r = crate::report::tests::sample();
+        r.scenarios.push(ScenarioInfo {
+            name: "io".into(),
+            description: "five IO models".into(),
+            workload: "io-models".into(),
+            cpu_bound: false,
+            releases_gil: false,
+            models: Vec::new(),
+        });
+        for model in ["blocking", "multiplexed:epoll"] {
+            for c in [1, 100, 1000] {
+                let per = if model == "blocking" { 16384.0 } else { 512.0 };
+                r.io_models
+                    .push(row(model, c, &[(1e7 + per * c as f64, 10.0, 0.1)]));
+            }
+        }
+        let mut skipped = row("async", 1, &[]);
+        skipped.status = CaseStatus::Skipped("io_uring_setup failed: EPERM".into());
+        skipped.median = None;
+        r.io_models.push(skipped);
+        r
+    }
+
+    #[test]
+    fn the_page_and_summary_show_the_table_the_slopes_and_the_c10k_chart() {
+        let artifacts = crate::report::render(&report()).unwrap();
+        let file = |name: &str| {
+            artifacts
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| String::from_utf8_lossy(&a.bytes).into_owned())
+        };
+        let svg = file("io-c10k.svg").expect("the C10K chart is drawn");
+        assert!(svg.contains("round trips per second") && svg.contains("p99 round trip"));
+        assert!(
+            svg.contains("multiplexed:epoll") && !svg.contains(">async<"),
+            "a skipped model draws no line"
+        );
+        let html = file("index.html").unwrap();
+        assert!(html.contains("io-c10k") && html.contains("client peak RSS MiB"));
+        assert!(html.contains("skipped: io_uring_setup failed: EPERM"));
+        let md = file("summary.md").unwrap();
+        // 16 KiB per blocking connection, 0.5 KiB per multiplexed one.
+        let esc = crate::text::markdown;
+        assert!(
+            md.contains(&format!("| blocking | {}", esc("16.0 KiB"))),
+            "{md}"
+        );
+        assert!(
+            md.contains(&format!("| multiplexed:epoll | {}", esc("0.5 KiB"))),
+            "{md}"
+        );
+        assert!(md.contains(&esc("RLIMIT_NOFILE 20000")), "{md}");
+    }
 }

@@ -6,7 +6,7 @@
 mod charts;
 pub mod floor;
 mod html;
-mod io_models;
+pub mod io_models;
 mod lifecycle;
 mod markdown;
 pub mod noise;

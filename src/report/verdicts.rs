@@ -12,7 +12,7 @@
 //! verdict on it could still be decided by more repetitions.
 
 mod coordination;
-mod io_models;
+pub(crate) mod io_models;
 
 pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
 

@@ -200,7 +200,11 @@ impl Server {
 }
 
 /// One client run: its output and its peak RSS, or why it failed.
-fn client_run(job: &ClientJob, timeout: Duration, cancel: &AtomicBool) -> anyhow::Result<(ClientOutput, u64)> {
+fn client_run(
+    job: &ClientJob,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> anyhow::Result<(ClientOutput, u64)> {
     let mut peer = Peer::spawn("client")?;
     peer.send(&serde_json::to_string(job)?)?;
     // The client gives up at `limit_ms`; this deadline only catches a
@@ -221,7 +225,11 @@ fn rep_of(out: &ClientOutput, server: (ServerUsage, ServerUsage), rss: u64) -> I
     let requests = out.requests.max(1) as f64;
     let wall = out.wall_ns as f64 / 1e9;
     IoModelRep {
-        throughput_rps: if wall > 0.0 { out.requests as f64 / wall } else { 0.0 },
+        throughput_rps: if wall > 0.0 {
+            out.requests as f64 / wall
+        } else {
+            0.0
+        },
         p50_us: out.p50_ns as f64 / 1e3,
         p99_us: out.p99_ns as f64 / 1e3,
         max_us: out.max_ns as f64 / 1e3,
@@ -231,36 +239,17 @@ fn rep_of(out: &ClientOutput, server: (ServerUsage, ServerUsage), rss: u64) -> I
         server_cpu_us_per_request: server.1.cpu_ns.saturating_sub(server.0.cpu_ns) as f64
             / 1e3
             / requests,
-        client_cpu_share: if wall > 0.0 { out.cpu_ns as f64 / 1e9 / wall } else { 0.0 },
+        client_cpu_share: if wall > 0.0 {
+            out.cpu_ns as f64 / 1e9 / wall
+        } else {
+            0.0
+        },
         ctx_switches_per_request: (out.ctx_voluntary + out.ctx_involuntary) as f64 / requests,
-        server_ctx_switches_per_request: server
-            .1
-            .ctx_switches
-            .saturating_sub(server.0.ctx_switches) as f64
+        server_ctx_switches_per_request: server.1.ctx_switches.saturating_sub(server.0.ctx_switches)
+            as f64
             / requests,
         client_peak_rss_bytes: rss as f64,
     }
-}
-
-/// The median of each figure over the repetitions.
-pub fn median_rep(reps: &[IoModelRep]) -> Option<IoModelRep> {
-    let m = |f: fn(&IoModelRep) -> f64| {
-        crate::stats::median(&reps.iter().map(f).collect::<Vec<_>>()).unwrap_or(f64::NAN)
-    };
-    (!reps.is_empty()).then(|| IoModelRep {
-        throughput_rps: m(|r| r.throughput_rps),
-        p50_us: m(|r| r.p50_us),
-        p99_us: m(|r| r.p99_us),
-        max_us: m(|r| r.max_us),
-        wall_s: m(|r| r.wall_s),
-        connect_s: m(|r| r.connect_s),
-        client_cpu_us_per_request: m(|r| r.client_cpu_us_per_request),
-        server_cpu_us_per_request: m(|r| r.server_cpu_us_per_request),
-        client_cpu_share: m(|r| r.client_cpu_share),
-        ctx_switches_per_request: m(|r| r.ctx_switches_per_request),
-        server_ctx_switches_per_request: m(|r| r.server_ctx_switches_per_request),
-        client_peak_rss_bytes: m(|r| r.client_peak_rss_bytes),
-    })
 }
 
 fn nofile() -> (u64, u64) {
@@ -304,7 +293,11 @@ pub fn run(
         Err(e) => {
             for &c in &io.connections {
                 for &m in &io.models {
-                    save(result(m, c, CaseStatus::Failed(format!("the echo server: {e:#}"))));
+                    save(result(
+                        m,
+                        c,
+                        CaseStatus::Failed(format!("the echo server: {e:#}")),
+                    ));
                 }
             }
             return;
@@ -317,7 +310,9 @@ pub fn run(
             .models
             .iter()
             .map(|&m| match (&uring, m) {
-                (Err(why), IoModel::Async) => result(m, connections, CaseStatus::Skipped(why.clone())),
+                (Err(why), IoModel::Async) => {
+                    result(m, connections, CaseStatus::Skipped(why.clone()))
+                }
                 _ => result(m, connections, CaseStatus::Ok),
             })
             .collect();
@@ -375,7 +370,7 @@ pub fn run(
             }
         }
         for mut r in results.drain(..) {
-            r.median = median_rep(&r.repetitions);
+            r.median = crate::report::io_models::median_rep(&r.repetitions);
             save(r);
         }
     }
