@@ -8,6 +8,7 @@ mod export;
 mod floor;
 mod history;
 mod inputs;
+mod io_models;
 mod layers;
 mod lifecycle;
 mod memory;
