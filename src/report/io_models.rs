@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 pub(super) use super::charts::io_models::WORKLOAD;
 
-pub const HEADER: [&str; 11] = [
+pub const HEADER: [&str; 12] = [
     "IO model",
     "connections",
     "threads",
@@ -19,6 +19,7 @@ pub const HEADER: [&str; 11] = [
     "p99 ms",
     "client CPU µs/req",
     "server CPU µs/req",
+    "server cores busy",
     "ctx switches/req",
     "client peak RSS MiB",
     "status",
@@ -62,6 +63,12 @@ pub fn rows(report: &RunReport, s: &ScenarioInfo) -> Vec<Vec<String>> {
                 f(m.map(|m| m.p99_us / 1e3), 2),
                 f(m.map(|m| m.client_cpu_us_per_request), 1),
                 f(m.map(|m| m.server_cpu_us_per_request), 1),
+                // The echo server's CPU over the exchange's wall time: near
+                // the machine's cores, the server was the bottleneck.
+                f(
+                    m.map(|m| m.server_cpu_us_per_request * m.throughput_rps / 1e6),
+                    2,
+                ),
                 f(m.map(|m| m.ctx_switches_per_request), 2),
                 f(m.map(|m| m.client_peak_rss_bytes / (1 << 20) as f64), 1),
                 status(&r.status),
