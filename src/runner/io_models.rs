@@ -99,7 +99,9 @@ impl Peer {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        die_with_harness(&mut cmd, false);
+        // Its own process group: a Ctrl-C at the terminal reaches the
+        // harness only, which then ends the peers itself (and saves).
+        die_with_harness(&mut cmd, true);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting the io-peer {role}"))?;
@@ -157,6 +159,15 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Ends the peer now (a deadline passed, or Ctrl-C) and reaps it.
+    fn kill(mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = reap(self.child.id());
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         // Only reached on an error path (`finish` consumes it otherwise):
@@ -210,9 +221,14 @@ fn client_run(
     // The client gives up at `limit_ms`; this deadline only catches a
     // client that hangs anyway.
     let deadline = Instant::now() + timeout + Duration::from_secs(2);
-    let line = peer.lines.read(deadline, cancel);
+    let line = match peer.lines.read(deadline, cancel) {
+        Ok(line) => line,
+        Err(e) => {
+            peer.kill();
+            return Err(e);
+        }
+    };
     let rss = peer.finish(Instant::now() + SERVER_WAIT);
-    let line = line?;
     let reply: serde_json::Value = serde_json::from_str(&line)?;
     if let Some(e) = reply.get("error") {
         bail!("{}", e.as_str().unwrap_or("the client failed"));
@@ -305,7 +321,7 @@ pub fn run(
     };
     let uring = crate::workload::io_models::uring_available();
     let rounds = (s.warmup + s.repetitions) as usize;
-    'sweep: for &connections in &io.connections {
+    for &connections in &io.connections {
         let mut results: Vec<IoModelResult> = io
             .models
             .iter()
@@ -328,7 +344,8 @@ pub fn run(
             limit_ms: timeout.as_millis().saturating_sub(1000).max(1000) as u64,
         };
         let expected = expected_checksum(connections as u32, s.round_trips, s.message_bytes);
-        for round in 0..rounds {
+        let mut stopped = false;
+        'rounds: for round in 0..rounds {
             let n = results.len();
             for k in 0..n {
                 // Rotate the order each round, so drift hits every model.
@@ -337,7 +354,8 @@ pub fn run(
                     continue;
                 }
                 if cancel.load(Ordering::Relaxed) {
-                    break 'sweep;
+                    stopped = true;
+                    break 'rounds;
                 }
                 let model = io.models[i];
                 let before = server.usage(cancel);
@@ -369,13 +387,18 @@ pub fn run(
                 }
             }
         }
+        // Ctrl-C saves what was measured: the repetitions done, or
+        // `interrupted` for a model that had none.
         for mut r in results.drain(..) {
+            if stopped && r.status == CaseStatus::Ok && r.repetitions.is_empty() {
+                r.status = CaseStatus::Interrupted;
+            }
             r.median = crate::report::io_models::median_rep(&r.repetitions);
             save(r);
         }
-    }
-    if cancel.load(Ordering::Relaxed) {
-        // What was cut off mid-point is not saved: its rounds are partial.
+        if stopped {
+            break;
+        }
     }
     let _ = server.peer.finish(Instant::now() + SERVER_WAIT);
 }

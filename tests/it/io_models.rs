@@ -55,8 +55,16 @@ fn every_io_model_runs_with_checksums_and_leaves_no_process() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let text = std::fs::read_to_string(dir.path().join("out/results.json")).unwrap();
     let report: RunReport = serde_json::from_str(&text).unwrap();
-    let ids: Vec<&str> = report.io_models.iter().map(|r| r.io_model.as_str()).collect();
-    assert_eq!(report.io_models.len(), 14, "7 models × 2 connection counts: {ids:?}");
+    let ids: Vec<&str> = report
+        .io_models
+        .iter()
+        .map(|r| r.io_model.as_str())
+        .collect();
+    assert_eq!(
+        report.io_models.len(),
+        14,
+        "7 models × 2 connection counts: {ids:?}"
+    );
     for r in &report.io_models {
         match &r.status {
             // io_uring may be forbidden where this runs: then it says why.
@@ -67,7 +75,11 @@ fn every_io_model_runs_with_checksums_and_leaves_no_process() {
                 assert_eq!(r.repetitions.len(), 2, "{}", r.io_model);
                 let m = r.median.unwrap();
                 // Every round trip waits the server's 0.2 ms at least.
-                assert!(m.p50_us >= 200.0 && m.p50_us <= m.p99_us, "{}: {m:?}", r.io_model);
+                assert!(
+                    m.p50_us >= 200.0 && m.p50_us <= m.p99_us,
+                    "{}: {m:?}",
+                    r.io_model
+                );
                 assert!(m.throughput_rps > 0.0 && m.client_peak_rss_bytes > 0.0);
                 // The server's CPU is its own process's, measured apart.
                 assert!(m.server_cpu_us_per_request > 0.0, "{}: {m:?}", r.io_model);
@@ -75,13 +87,21 @@ fn every_io_model_runs_with_checksums_and_leaves_no_process() {
             other => panic!("{} at {}: {other:?}", r.io_model, r.connections),
         }
         assert!(r.nofile_soft <= r.nofile_hard && r.nofile_soft > 20);
-        let threads = if r.io_model == "blocking" { r.connections } else { 1 };
+        let threads = if r.io_model == "blocking" {
+            r.connections
+        } else {
+            1
+        };
         assert_eq!(r.threads, threads);
     }
     assert!(dir.path().join("out/io-c10k.png").exists());
     let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(summary.contains("memory per connection"), "{summary}");
-    assert!(peers_left().is_empty(), "io-peer processes left: {:?}", peers_left());
+    assert!(
+        peers_left().is_empty(),
+        "io-peer processes left: {:?}",
+        peers_left()
+    );
 }
 
 #[test]
@@ -96,6 +116,9 @@ fn select_above_fd_setsize_is_refused_before_anything_runs() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("suite.toml:6:") && stderr.contains("FD_SETSIZE"), "{stderr}");
+    assert!(
+        stderr.contains("suite.toml:6:") && stderr.contains("FD_SETSIZE"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("out").exists());
 }
