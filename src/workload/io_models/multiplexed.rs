@@ -122,11 +122,6 @@ fn epoll(conns: &mut [Conn], ex: &Exchange, deadline: Instant) -> io::Result<()>
 /// poll and select: the interest set is rebuilt from `Tracker.wants` and
 /// passed whole on every wait.
 fn scan(mux: Multiplexer, conns: &mut [Conn], ex: &Exchange, deadline: Instant) -> io::Result<()> {
-    let mut t = Tracker::new(conns.len());
-    for i in 0..conns.len() {
-        let w = conns[i].drive(ex)?;
-        t.set(i, w);
-    }
     if mux == Multiplexer::Select
         && let Some(c) = conns.iter().find(|c| c.fd() as usize >= super::FD_SETSIZE)
     {
@@ -135,6 +130,11 @@ fn scan(mux: Multiplexer, conns: &mut [Conn], ex: &Exchange, deadline: Instant) 
             c.fd(),
             super::FD_SETSIZE
         )));
+    }
+    let mut t = Tracker::new(conns.len());
+    for (i, c) in conns.iter_mut().enumerate() {
+        let w = c.drive(ex)?;
+        t.set(i, w);
     }
     let mut ready: Vec<usize> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::with_capacity(conns.len());

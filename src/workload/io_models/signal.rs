@@ -157,8 +157,8 @@ fn serve(
         by_fd[c.fd() as usize] = i;
     }
     let mut t = Tracker::new(conns.len());
-    for i in 0..conns.len() {
-        let w = conns[i].drive(ex)?;
+    for (i, c) in conns.iter_mut().enumerate() {
+        let w = c.drive(ex)?;
         t.set(i, w);
     }
     let mut buf = vec![zeroed_info(); 256];
@@ -194,9 +194,9 @@ fn serve(
                 }
             } else {
                 // SIGIO: the real-time queue overflowed; try everyone.
-                for i in 0..conns.len() {
+                for (i, c) in conns.iter_mut().enumerate() {
                     if matches!(t.wants[i], Want::Read | Want::Write) {
-                        let w = conns[i].drive(ex)?;
+                        let w = c.drive(ex)?;
                         t.set(i, w);
                     }
                 }

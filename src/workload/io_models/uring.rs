@@ -63,8 +63,8 @@ pub fn run(conns: &mut [Conn], ex: &Exchange, deadline: Instant) -> io::Result<(
             .user_data(DEADLINE),
     )?;
     let mut left = conns.len();
-    for i in 0..conns.len() {
-        if !submit(&mut ring, i, &mut conns[i], &mut ops, &mut timespecs, ex)? {
+    for (i, c) in conns.iter_mut().enumerate() {
+        if !submit(&mut ring, i, c, &mut ops, &mut timespecs, ex)? {
             left -= 1;
         }
     }
