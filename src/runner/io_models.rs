@@ -210,19 +210,37 @@ impl Server {
     }
 }
 
-/// One client run: its output and its peak RSS, or why it failed.
+/// What one client run gives: its output, its peak RSS, and the server's
+/// counters when the exchange started and ended.
+type ClientRun = (ClientOutput, u64, ServerUsage, ServerUsage);
+
+/// One client run: once the client says it is connected, the server's
+/// counters are read and it is told to go; they are read again after its
+/// reply, so that the server's figures cover the exchange alone.
 fn client_run(
     job: &ClientJob,
+    server: &mut Server,
     timeout: Duration,
     cancel: &AtomicBool,
-) -> anyhow::Result<(ClientOutput, u64)> {
+) -> anyhow::Result<ClientRun> {
     let mut peer = Peer::spawn("client")?;
-    peer.send(&serde_json::to_string(job)?)?;
     // The client gives up at `limit_ms`; this deadline only catches a
     // client that hangs anyway.
     let deadline = Instant::now() + timeout + Duration::from_secs(2);
-    let line = match peer.lines.read(deadline, cancel) {
-        Ok(line) => line,
+    let mut exchange = || -> anyhow::Result<(String, ServerUsage, ServerUsage)> {
+        peer.send(&serde_json::to_string(job)?)?;
+        let first = peer.lines.read(deadline, cancel)?;
+        if first != "ready" {
+            // An error before the exchange (a refused connect).
+            return Ok((first, ServerUsage::default(), ServerUsage::default()));
+        }
+        let before = server.usage(cancel)?;
+        peer.send("go")?;
+        let line = peer.lines.read(deadline, cancel)?;
+        Ok((line, before, server.usage(cancel)?))
+    };
+    let (line, before, after) = match exchange() {
+        Ok(x) => x,
         Err(e) => {
             peer.kill();
             return Err(e);
@@ -234,7 +252,7 @@ fn client_run(
         bail!("{}", e.as_str().unwrap_or("the client failed"));
     }
     let out: ClientOutput = serde_json::from_value(reply["ok"].clone())?;
-    Ok((out, rss?))
+    Ok((out, rss?, before, after))
 }
 
 fn rep_of(out: &ClientOutput, server: (ServerUsage, ServerUsage), rss: u64) -> IoModelRep {
@@ -358,26 +376,24 @@ pub fn run(
                     break 'rounds;
                 }
                 let model = io.models[i];
-                let before = server.usage(cancel);
-                let run = client_run(&job(model), timeout, cancel);
-                let after = server.usage(cancel);
+                let run = client_run(&job(model), &mut server, timeout, cancel);
                 let r = &mut results[i];
-                match (run, before, after) {
-                    (Ok((out, _)), _, _) if out.skipped.is_some() => {
+                match run {
+                    Ok((out, ..)) if out.skipped.is_some() => {
                         r.status = CaseStatus::Skipped(out.skipped.unwrap_or_default());
                     }
-                    (Ok((out, _)), _, _) if out.checksum != expected => {
+                    Ok((out, ..)) if out.checksum != expected => {
                         r.status = CaseStatus::Failed(format!(
                             "checksum mismatch: the echoed bytes fold to {:#x}, expected {expected:#x}",
                             out.checksum
                         ));
                     }
-                    (Ok((out, rss)), Ok(b), Ok(a)) => {
+                    Ok((out, rss, b, a)) => {
                         if round >= s.warmup as usize {
                             r.repetitions.push(rep_of(&out, (b, a), rss));
                         }
                     }
-                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                    Err(e) => {
                         r.status = if cancel.load(Ordering::Relaxed) {
                             CaseStatus::Interrupted
                         } else {

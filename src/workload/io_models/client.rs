@@ -51,6 +51,16 @@ pub fn connect(job: &ClientJob, ex: &Exchange, deadline: Instant) -> io::Result<
 
 /// Runs one job: connect, exchange, and the figures.
 pub fn run(job: &ClientJob) -> io::Result<ClientOutput> {
+    run_when(job, &mut || Ok(()))
+}
+
+/// `run`, calling `ready` once every connection is open and before the
+/// exchange starts (the child tells the harness, which reads the server's
+/// CPU then, so that the server's figures cover the exchange alone).
+pub fn run_when(
+    job: &ClientJob,
+    ready: &mut dyn FnMut() -> io::Result<()>,
+) -> io::Result<ClientOutput> {
     let model = IoModel::parse(&job.model)
         .ok_or_else(|| io::Error::other(format!("unknown IO model `{}`", job.model)))?;
     if model == IoModel::Async
@@ -76,6 +86,7 @@ pub fn run(job: &ClientJob) -> io::Result<ClientOutput> {
             c.stream.set_nonblocking(true)?;
         }
     }
+    ready()?;
     let before = self_usage();
     let start = Instant::now();
     match model {
@@ -118,13 +129,28 @@ pub fn run(job: &ClientJob) -> io::Result<ClientOutput> {
 }
 
 /// `parabench io-peer client`: reads one `ClientJob` JSON line from stdin,
-/// runs it and writes one JSON line, `{"ok": ClientOutput}` or
+/// opens its connections, writes `ready` and waits for a `go` line, runs the
+/// exchange and writes one JSON line, `{"ok": ClientOutput}` or
 /// `{"error": "..."}`, to stdout.
 pub fn serve() -> anyhow::Result<()> {
+    let mut stdin = io::stdin().lock();
     let mut line = String::new();
-    io::stdin().lock().read_line(&mut line)?;
+    stdin.read_line(&mut line)?;
+    // Once connected: `ready` out, and the exchange starts on `go`.
+    let mut ready = || -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        writeln!(out, "ready")?;
+        out.flush()?;
+        let mut go = String::new();
+        stdin.read_line(&mut go)?;
+        if go.trim() == "go" {
+            Ok(())
+        } else {
+            Err(io::Error::other("the harness did not say go"))
+        }
+    };
     let reply = match serde_json::from_str::<ClientJob>(&line) {
-        Ok(job) => match run(&job) {
+        Ok(job) => match run_when(&job, &mut ready) {
             Ok(out) => serde_json::json!({ "ok": out }),
             Err(e) => serde_json::json!({ "error": e.to_string() }),
         },
