@@ -240,6 +240,39 @@ mod tests {
     }
 
     #[test]
+    fn io_models_connections_are_checked_against_nofile_and_threads() {
+        let io = |connections: &str| {
+            let text = format!(
+                "[[scenario]]\nname = \"io\"\nworkload = \"io-models\"\nconnections = {connections}\n"
+            );
+            let src = [crate::plan::Source {
+                name: "s.toml".into(),
+                text,
+            }];
+            crate::plan::build(&src, &PlanOptions::default()).unwrap()
+        };
+        let limits = Limits {
+            nofile: Some(20_000),
+            ..roomy()
+        };
+        assert_eq!(check(&io("[1, 10000]"), &limits), Ok(()));
+        let err = check(&io("[1, 30000]"), &limits).unwrap_err();
+        assert!(
+            err.contains("30000 connections")
+                && err.contains("`ulimit -n` (20000)")
+                && err.contains("`connections`"),
+            "{err}"
+        );
+        // The blocking model's thread per connection.
+        let few_threads = Limits {
+            threads_max: Some(5_000),
+            ..roomy()
+        };
+        let err = check(&io("[1, 10000]"), &few_threads).unwrap_err();
+        assert!(err.contains("io model blocking"), "{err}");
+    }
+
+    #[test]
     fn a_modest_plan_passes() {
         assert_eq!(check(&plan(64), &roomy()), Ok(()));
     }
