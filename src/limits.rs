@@ -273,7 +273,7 @@ mod tests {
         let err = check(&io("[1, 30000]"), &limits).unwrap_err();
         assert!(
             err.contains("30000 connections")
-                && err.contains("`ulimit -n` (20000)")
+                && err.contains("`ulimit -n` (20000")
                 && err.contains("`connections`"),
             "{err}"
         );

@@ -229,6 +229,7 @@ mod tests {
             cpu_bound: false,
             releases_gil: false,
             models: Vec::new(),
+            baseline_estimated: false,
         });
         for model in ["blocking", "multiplexed:epoll"] {
             for c in [1, 100, 1000] {
