@@ -74,6 +74,9 @@ fn run_command() -> ExitCode {
         }
         Command::Forkserver => parabench::model::start::serve_forkserver(),
         Command::Contained => parabench::model::contained::serve().map(|()| 0),
+        Command::IoPeer(args) => {
+            parabench::workload::io_models::server::serve_role(&args.role).map(|()| 0)
+        }
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),

@@ -6,6 +6,7 @@
 pub mod bounds;
 pub mod coordination;
 pub mod granularity;
+pub mod io_models;
 mod start_method;
 
 use crate::cpython::PythonInfo;
@@ -226,6 +227,8 @@ pub struct Scenario {
     pub coordination: coordination::Coordination,
     /// The granularity scenario's keys (`granularity`).
     pub granularity: granularity::Granularity,
+    /// The io-models workload's keys (`io_models`).
+    pub io_models: io_models::IoModels,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -353,7 +356,10 @@ impl Scenario {
     fn points(&self) -> Vec<Point> {
         if matches!(
             self.workload,
-            WorkloadKind::Floor | WorkloadKind::Lifecycle | WorkloadKind::Granularity
+            WorkloadKind::Floor
+                | WorkloadKind::Lifecycle
+                | WorkloadKind::Granularity
+                | WorkloadKind::IoModels
         ) {
             return Vec::new();
         }
@@ -433,7 +439,8 @@ impl Scenario {
             | WorkloadKind::Lock
             | WorkloadKind::Queue
             // A granularity search sets the duration of each batch itself.
-            | WorkloadKind::Granularity => (0.0, 0.0),
+            | WorkloadKind::Granularity
+            | WorkloadKind::IoModels => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -495,7 +502,7 @@ impl Scenario {
             WorkloadKind::Cpu => vec![],
             WorkloadKind::IoSleep => vec![],
             WorkloadKind::Mixed => vec![("cpu_fraction", self.cpu_fraction)],
-            WorkloadKind::IoSocket | WorkloadKind::Convoy => vec![
+            WorkloadKind::IoSocket | WorkloadKind::Convoy | WorkloadKind::IoModels => vec![
                 ("server_delay_ms", self.server_delay_ms),
                 ("round_trips", self.round_trips as f64),
                 ("message_bytes", self.message_bytes as f64),
@@ -548,6 +555,14 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
     if w == Floor {
         return key == "samples";
     }
+    // An io-models scenario runs no task model: its own keys, the socket's,
+    // and how often to repeat.
+    if w == IoModels {
+        return matches!(
+            key,
+            "server_delay_ms" | "round_trips" | "message_bytes" | "repetitions" | "warmup"
+        ) || io_models::applies(key, w) == Some(true);
+    }
     match key {
         // The lifecycle demo has nothing to size or sweep.
         _ if w == Lifecycle => false,
@@ -567,7 +582,9 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
         "parent_mib" => !matches!(w, Convoy | Lock | Queue),
-        k => coordination::applies(k, w).unwrap_or(true),
+        k => coordination::applies(k, w)
+            .or_else(|| io_models::applies(k, w))
+            .unwrap_or(true),
     }
 }
 
@@ -800,6 +817,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
+    io_models::check_time(&scenarios, timeout).map_err(PlanError::Suite)?;
     if let Some(spec) = &args.python {
         python = Some(find_python(spec).map_err(|e| flag_err("--python", e))?);
     }
@@ -888,8 +906,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        // The floor and the lifecycle demo run no model.
-        models: if floor || workload == WorkloadKind::Lifecycle {
+        // The floor, the lifecycle demo and the IO models run no model.
+        models: if floor || matches!(workload, WorkloadKind::Lifecycle | WorkloadKind::IoModels) {
             Vec::new()
         } else {
             ModelKind::ALL.map(ModelId::native).to_vec()
@@ -902,7 +920,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         cpu_fraction: 0.5,
         server_delay_ms: if convoy { 0.0 } else { 1.0 },
         // Enough timed round trips for a convoy's p99 to mean something.
-        round_trips: if convoy { 1000 } else { 1 },
+        round_trips: match workload {
+            WorkloadKind::Convoy => 1000,
+            // Enough round trips per connection for a p99 at small C.
+            WorkloadKind::IoModels => 10,
+            _ => 1,
+        },
         message_bytes: 64,
         file_kib: 64,
         touch_kib: 0,
@@ -920,6 +943,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
         granularity: granularity::Granularity::default(),
+        io_models: io_models::IoModels::default(),
     };
     if workload == WorkloadKind::Granularity {
         granularity::defaults(&mut s);
@@ -1086,6 +1110,7 @@ fn resolve(
     })?;
     coordination::check(source, spec, &checked, quick)?;
     granularity::check(source, spec, &checked)?;
+    io_models::check(source, spec, &checked)?;
     Ok((s, o))
 }
 
@@ -1109,7 +1134,9 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "samples" => spec.samples.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
-        k => coordination::key_span(spec, k).or_else(|| granularity::key_span(spec, k)),
+        k => coordination::key_span(spec, k)
+            .or_else(|| granularity::key_span(spec, k))
+            .or_else(|| io_models::key_span(spec, k)),
     }
 }
 
@@ -1210,6 +1237,8 @@ pub struct Overrides {
     pub coordination: coordination::Layer,
     /// The granularity scenario's keys, a layer of their own.
     pub granularity: granularity::Layer,
+    /// The io-models workload's keys, a layer of their own (`io_models`).
+    pub io_models: io_models::Layer,
 }
 
 impl Overrides {
@@ -1221,6 +1250,7 @@ impl Overrides {
                     $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
                     coordination: self.coordination.then(&over.coordination),
                     granularity: self.granularity.then(&over.granularity),
+                    io_models: self.io_models.then(&over.io_models),
                 }
             };
         }
@@ -1240,6 +1270,7 @@ impl Overrides {
         every_override!(collect);
         out.extend(self.coordination.keys());
         out.extend(self.granularity.keys());
+        out.extend(self.io_models.keys());
         out
     }
 
@@ -1258,6 +1289,7 @@ impl Overrides {
         every_override!(set);
         self.coordination.apply(s);
         self.granularity.apply(s);
+        self.io_models.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1407,6 +1439,7 @@ impl Overrides {
             parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
             coordination: coordination::Layer::from_spec(source, w, spec)?,
             granularity: granularity::Layer::from_spec(source, w, spec)?,
+            io_models: io_models::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1561,6 +1594,7 @@ impl Overrides {
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),
             granularity: granularity::Layer::default(),
+            io_models: io_models::Layer::default(),
         })
     }
 }

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod io_models;
+
 /// Version of the `results.json` layout; readers refuse any other.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -47,6 +49,10 @@ pub struct RunReport {
     /// in runs without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granularity: Vec<GranularitySweep>,
+    /// What each `io-models` scenario measured (see `results::io_models`);
+    /// absent in older files and in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_models: Vec<io_models::IoModelResult>,
     /// The interpreter the `cpython-*` models ran in; absent in older files
     /// and in runs without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

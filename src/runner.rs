@@ -7,6 +7,7 @@
 
 mod coordination;
 mod granularity;
+mod io_models;
 
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
@@ -146,6 +147,7 @@ pub fn run_with(
         cases: Vec::new(),
         fidelity: Vec::new(),
         lifecycle: Vec::new(),
+        io_models: Vec::new(),
         python,
         environment,
         harness_cpu: Some(HarnessCpu {
@@ -234,6 +236,28 @@ pub fn run_with(
         ));
         report.interrupted = cancel.load(Ordering::Relaxed);
         crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    // IO-model scenarios have no points either: each runs its own sweep
+    // of connections against its own echo server process.
+    for s in plan
+        .scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::IoModels)
+    {
+        if report.interrupted {
+            break;
+        }
+        let mut saved: anyhow::Result<()> = Ok(());
+        io_models::run(s, plan.settings.case_timeout, cancel, &mut |r| {
+            report.io_models.push(r);
+            if saved.is_ok() {
+                saved = serde_json::to_vec_pretty(&report)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| crate::atomic_file::write(&results_path, &bytes));
+            }
+        });
+        saved?;
+        report.interrupted = cancel.load(Ordering::Relaxed);
     }
     report.environment.finish();
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
@@ -901,7 +925,8 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         | WorkloadKind::Floor
         | WorkloadKind::Lock
         | WorkloadKind::Queue
-        | WorkloadKind::Granularity => 0.0,
+        | WorkloadKind::Granularity
+        | WorkloadKind::IoModels => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor

@@ -50,10 +50,12 @@ pub enum WorkloadKind {
     Queue,
     /// Each model's minimum effective task granularity (see `granularity`).
     Granularity,
+    /// The five IO models on many connections (see `workload::io_models`).
+    IoModels,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 11] = [
+    pub const ALL: [WorkloadKind; 12] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -65,6 +67,7 @@ impl WorkloadKind {
         WorkloadKind::Lock,
         WorkloadKind::Queue,
         WorkloadKind::Granularity,
+        WorkloadKind::IoModels,
     ];
 
     pub fn id(self) -> &'static str {
@@ -80,6 +83,7 @@ impl WorkloadKind {
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
             WorkloadKind::Granularity => "granularity",
+            WorkloadKind::IoModels => "io-models",
         }
     }
 }
@@ -134,6 +138,11 @@ pub struct ScenarioSpec {
     pub metg_step: Option<Spanned<Positive>>,
     pub metg_bisections: Option<Spanned<u32>>,
     pub metg_budget_s: Option<Spanned<Positive>>,
+    // The io-models workload (`plan::io_models` checks them).
+    pub io_model: Option<Spanned<Names>>,
+    pub multiplexer: Option<Spanned<Names>>,
+    pub connections: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub think_ms: Option<Spanned<NonNegative>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.

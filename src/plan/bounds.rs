@@ -247,6 +247,20 @@ pub const BOUNDS: &[Bound] = &[
         why: "timed runs of each OS mechanism of the floor; each mechanism also stops at the case timeout",
     },
     Bound {
+        key: "connections",
+        flag: None,
+        min: 1.0,
+        max: 100_000.0,
+        why: "concurrent connections of one io-models client; each is a descriptor in the client and one in the server, and RLIMIT_NOFILE is checked next",
+    },
+    Bound {
+        key: "think_ms",
+        flag: None,
+        min: 0.0,
+        max: 60_000.0,
+        why: "each io-models connection's pause between a reply and its next request; a minute at most",
+    },
+    Bound {
         key: "timeout_s",
         flag: Some("--timeout"),
         min: 0.001,
@@ -404,6 +418,9 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
         check_value(key, v)?;
     }
     for (key, v) in s.granularity.values() {
+        check_value(key, v)?;
+    }
+    for (key, v) in super::io_models::values(s) {
         check_value(key, v)?;
     }
     Ok(())

@@ -255,6 +255,11 @@ fn render_section(page: &mut String, report: &RunReport, section: &Section) {
             stem = chart.stem,
         );
     }
+    if scenario.workload == super::io_models::WORKLOAD {
+        super::io_models::html(page, report, scenario);
+        page.push_str("</section>\n");
+        return;
+    }
     let cases = query::scenario_cases(report, &scenario.name);
     page.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
     for heading in table::HEADER {

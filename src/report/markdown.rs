@@ -102,6 +102,10 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             md.push_str(&super::granularity::markdown_section(report, scenario));
             continue;
         }
+        if scenario.workload == super::io_models::WORKLOAD {
+            md.push_str(&super::io_models::markdown(report, scenario));
+            continue;
+        }
         let _ = writeln!(md, "| {} |", header(&table::HEADER));
         let _ = writeln!(md, "|{}", "---|".repeat(table::HEADER.len()));
         let cases = query::scenario_cases(report, &scenario.name);

@@ -7,6 +7,7 @@ mod charts;
 pub mod floor;
 pub mod granularity;
 mod html;
+pub mod io_models;
 mod lifecycle;
 mod markdown;
 pub mod noise;

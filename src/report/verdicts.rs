@@ -12,6 +12,7 @@
 //! verdict on it could still be decided by more repetitions.
 
 mod coordination;
+pub(crate) mod io_models;
 
 pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
 
@@ -274,6 +275,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .filter_map(|s| gil_releasing(report, s, cores)),
     );
     out.extend(coordination::verdicts(report, &WORLDS));
+    out.extend(io_models::verdicts(report));
     out
 }
 

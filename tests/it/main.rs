@@ -9,6 +9,7 @@ mod floor;
 mod granularity;
 mod history;
 mod inputs;
+mod io_models;
 mod layers;
 mod lifecycle;
 mod memory;

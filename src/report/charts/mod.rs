@@ -7,6 +7,7 @@
 mod coordination;
 mod definitions;
 mod granularity;
+pub(crate) mod io_models;
 mod plot;
 
 use definitions::CHARTS;
