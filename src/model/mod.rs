@@ -7,8 +7,11 @@ mod async_rt;
 mod ballast;
 mod child;
 pub mod contained;
+pub mod coroutine;
 mod cpython;
 mod forker;
+mod gevent;
+mod greenlet;
 pub mod id;
 mod pool;
 mod process;
@@ -154,6 +157,8 @@ pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
         ModelKind::ProcessPool => Box::new(process_pool::ProcessPoolModel),
         ModelKind::Async => Box::new(async_rt::AsyncModel { single: false }),
         ModelKind::AsyncSingle => Box::new(async_rt::AsyncModel { single: true }),
+        ModelKind::Greenlet => Box::new(greenlet::GreenletModel),
+        ModelKind::Gevent => Box::new(gevent::GeventModel),
         _ => unreachable!("CPython kinds are matched above"),
     }
 }
