@@ -34,6 +34,8 @@ pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
 /// (see `floor`).
 pub const DEFAULT_FLOOR_SAMPLES: u32 = 1000;
 pub const QUICK_FLOOR_SAMPLES: u32 = 100;
+/// Units alive at each point of a `coroutine` scenario's memory sweep.
+pub const DEFAULT_COROUTINE_UNITS: [usize; 4] = [250, 500, 1000, 2000];
 
 /// A suite file's name and text.
 pub struct Source {
@@ -206,8 +208,12 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
-    /// Floor: timed runs of each OS mechanism.
+    /// Floor: timed runs of each OS mechanism; coroutine: of each figure.
     pub samples: u32,
+    /// Coroutine: the figures to measure.
+    pub measure: Vec<crate::coroutine::Measure>,
+    /// Coroutine: units alive at each point of the memory sweep.
+    pub units: Vec<usize>,
     /// How the process models start workers; each process model runs once
     /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
     pub start_method: Vec<StartMethod>,
@@ -337,7 +343,10 @@ impl Scenario {
     /// (the runner measures the floor itself) or a lifecycle scenario, which
     /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
-        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
+        if matches!(
+            self.workload,
+            WorkloadKind::Floor | WorkloadKind::Lifecycle | WorkloadKind::Coroutine
+        ) {
             return Vec::new();
         }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
@@ -413,6 +422,7 @@ impl Scenario {
             | WorkloadKind::IoFile
             | WorkloadKind::Lifecycle
             | WorkloadKind::Floor
+            | WorkloadKind::Coroutine
             | WorkloadKind::Lock
             | WorkloadKind::Queue => (0.0, 0.0),
         };
@@ -482,7 +492,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
-            WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
+            WorkloadKind::Lifecycle | WorkloadKind::Floor | WorkloadKind::Coroutine => vec![],
             WorkloadKind::Lock => self.coordination.params(),
             WorkloadKind::Queue => self.coordination.queue_params(),
         }
@@ -508,6 +518,33 @@ impl Plan {
             .map(|s| s.samples)
             .max()
     }
+
+    /// What the run's `coroutine` scenarios ask for, together: every figure
+    /// any asks for, the most samples, every count of their sweeps; `None`
+    /// without one.
+    pub fn coroutine_request(&self) -> Option<crate::coroutine::Request> {
+        let mut scenarios = self
+            .scenarios
+            .iter()
+            .filter(|s| s.workload == WorkloadKind::Coroutine)
+            .peekable();
+        scenarios.peek()?;
+        let mut req = crate::coroutine::Request {
+            measures: Vec::new(),
+            samples: 0,
+            units: Vec::new(),
+        };
+        for s in scenarios {
+            req.measures.extend(&s.measure);
+            req.samples = req.samples.max(s.samples);
+            req.units.extend(&s.units);
+        }
+        req.measures.sort();
+        req.measures.dedup();
+        req.units.sort();
+        req.units.dedup();
+        Some(req)
+    }
 }
 
 /// True when the scenario's quick table leaves it out of `--quick` runs.
@@ -525,6 +562,10 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
     if w == Floor {
         return key == "samples";
     }
+    // Nor does the coroutine workload: its figures, samples and sweep.
+    if w == Coroutine {
+        return matches!(key, "samples" | "measure" | "units");
+    }
     match key {
         // The lifecycle demo has nothing to size or sweep.
         _ if w == Lifecycle => false,
@@ -540,7 +581,7 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
-        "samples" => false,
+        "samples" | "measure" | "units" => false,
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
         "parent_mib" => !matches!(w, Convoy | Lock | Queue),
@@ -627,7 +668,8 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let mut budget_s = None;
     if let Some(workload) = args.workload {
         // `--quick` shortens the floor as a quick table would.
-        let quick_floor = args.quick && workload == WorkloadKind::Floor;
+        let quick_floor =
+            args.quick && matches!(workload, WorkloadKind::Floor | WorkloadKind::Coroutine);
         let o = Overrides {
             samples: quick_floor.then_some(QUICK_FLOOR_SAMPLES),
             ..Overrides::default()
@@ -807,8 +849,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        // The floor and the lifecycle demo run no model.
-        models: if floor || workload == WorkloadKind::Lifecycle {
+        // The floor, the lifecycle demo and the coroutine figures run no model.
+        models: if floor || matches!(workload, WorkloadKind::Lifecycle | WorkloadKind::Coroutine) {
             Vec::new()
         } else {
             ModelKind::ALL.map(ModelId::native).to_vec()
@@ -834,6 +876,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
         samples: DEFAULT_FLOOR_SAMPLES,
+        measure: crate::coroutine::Measure::ALL.to_vec(),
+        units: DEFAULT_COROUTINE_UNITS.to_vec(),
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
@@ -951,7 +995,9 @@ fn resolve(
         if table.is_none_or(|q| q.warmup.is_none()) {
             o.warmup = Some(0);
         }
-        if s.workload == WorkloadKind::Floor && table.is_none_or(|q| q.samples.is_none()) {
+        if matches!(s.workload, WorkloadKind::Floor | WorkloadKind::Coroutine)
+            && table.is_none_or(|q| q.samples.is_none())
+        {
             let n = o.samples.unwrap_or(s.samples);
             o.samples = Some(n.min(QUICK_FLOOR_SAMPLES));
         }
@@ -1002,10 +1048,36 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
         "samples" => spec.samples.as_ref().map(Spanned::span),
+        "measure" => spec.measure.as_ref().map(Spanned::span),
+        "units" => spec.units.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
         k => coordination::key_span(spec, k),
     }
+}
+
+/// `measure = "create"` or a list of `create`, `switch`, `memory`.
+fn parse_measures(
+    source: &Source,
+    names: &Spanned<spec::Names>,
+) -> Result<Vec<crate::coroutine::Measure>, PlanError> {
+    use crate::coroutine::Measure;
+    let mut out = Vec::new();
+    for name in &names.get_ref().0 {
+        let Some(m) = Measure::from_id(name) else {
+            return Err(located(
+                source,
+                names.span(),
+                Some("measure"),
+                &format!("unknown figure `{name}`"),
+                "use some of: create, switch, memory",
+            ));
+        };
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 fn parse_models(
@@ -1067,6 +1139,8 @@ macro_rules! every_override {
             max_repetitions,
             warmup,
             samples,
+            measure,
+            units,
             start_method,
             parent_mib
         )
@@ -1099,6 +1173,8 @@ pub struct Overrides {
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
     pub samples: Option<u32>,
+    pub measure: Option<Vec<crate::coroutine::Measure>>,
+    pub units: Option<Vec<usize>>,
     pub start_method: Option<Vec<StartMethod>>,
     pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
@@ -1289,6 +1365,14 @@ impl Overrides {
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
             samples: take!(samples, |n: &std::num::NonZeroU32| n.get()),
+            measure: match &spec.measure {
+                Some(v) => {
+                    check("measure", v.span())?;
+                    Some(parse_measures(source, v)?)
+                }
+                None => None,
+            },
+            units: take!(units, sweep),
             start_method: spec
                 .start_method
                 .as_ref()
@@ -1446,6 +1530,8 @@ impl Overrides {
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
             samples: args.samples,
+            measure: None,
+            units: None,
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),

@@ -45,10 +45,13 @@ pub enum WorkloadKind {
     Lifecycle,
     Lock,
     Queue,
+    /// No tasks: coroutine creation, switch and memory beside threads and
+    /// tokio tasks (`coroutine`).
+    Coroutine,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 10] = [
+    pub const ALL: [WorkloadKind; 11] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -59,6 +62,7 @@ impl WorkloadKind {
         WorkloadKind::Lifecycle,
         WorkloadKind::Lock,
         WorkloadKind::Queue,
+        WorkloadKind::Coroutine,
     ];
 
     pub fn id(self) -> &'static str {
@@ -73,6 +77,7 @@ impl WorkloadKind {
             WorkloadKind::Lifecycle => "lifecycle",
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
+            WorkloadKind::Coroutine => "coroutine",
         }
     }
 }
@@ -119,8 +124,12 @@ pub struct ScenarioSpec {
     pub daemon: Option<Spanned<bool>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
-    /// Floor: timed runs of each mechanism.
+    /// Floor and coroutine: timed runs of each mechanism.
     pub samples: Option<Spanned<NonZeroU32>>,
+    /// Coroutine: which figures, `create`, `switch` and `memory`.
+    pub measure: Option<Spanned<Names>>,
+    /// Coroutine: units alive at each point of the memory sweep.
+    pub units: Option<Spanned<Sweep<NonZeroUsize>>>,
     /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
     /// out of `--quick` runs (unless `--only` names it).
     pub skip: Option<Spanned<bool>>,

@@ -17,11 +17,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Bytes reserved for each coroutine's stack (with a guard page below).
-/// Only the pages a task touches become resident: the memory workload
-/// measures that (`crate::coroutine`). The socket and file steps need about
-/// 20 KiB here; 256 KiB leaves room for a debug build's larger frames.
-pub const STACK_BYTES: usize = 256 * 1024;
+/// Bytes reserved for each coroutine's stack, as the `coroutine` workload
+/// measures it (`crate::coroutine`).
+pub use crate::coroutine::STACK_BYTES;
 
 /// What a suspended coroutine waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
