@@ -1051,6 +1051,9 @@ def model_gevent(task, workers, n_tasks):
     monkey-patched (in `import_for`), so sleeps and socket calls switch to
     the hub when they would block; file IO blocks, as it does under gevent."""
     start = now()
+    # The hub and its loop start on first use: start-up, as asyncio.run's
+    # loop is for model_asyncio, not part of the batch.
+    gevent.sleep(0)
     pool = gevent.pool.Pool(workers)
     started = now()
     results = []

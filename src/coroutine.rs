@@ -157,7 +157,10 @@ pub fn measure(
                         .map(Sampled::Ns)
                 }
                 Measure::Switch => {
-                    switch_samples(unit, req.samples as usize, &stop).map(Sampled::Ns)
+                    // Each sample timed a block of round trips, two switches each.
+                    let per = 2.0 * f64::from(block_of(unit));
+                    switch_samples(unit, req.samples as usize, &stop)
+                        .map(|ns| Sampled::Ns(ns.into_iter().map(|b| b / per).collect()))
                 }
                 Measure::Memory => memory_sweep(unit, &req.units, &stop).map(Sampled::Points),
             };
@@ -287,19 +290,18 @@ fn create_one(unit: Unit, _stop: &Stop) -> Result<Duration, Error> {
     }
 }
 
-/// Switch samples: nanoseconds per switch, each from a block of round trips
-/// (two switches each).
-fn switch_samples(unit: Unit, n: usize, stop: &Stop) -> Result<Vec<f64>, Error> {
-    let block = match unit {
+fn block_of(unit: Unit) -> u32 {
+    match unit {
         Unit::Coroutine => COROUTINE_BLOCK,
         Unit::Thread => THREAD_BLOCK,
         Unit::Task => TASK_BLOCK,
-    };
-    let per_switch = |d: Duration| {
-        Ok(Duration::from_nanos(
-            (d.as_nanos() / (2 * block as u128)) as u64,
-        ))
-    };
+    }
+}
+
+/// Switch samples: nanoseconds per block of `block_of(unit)` round trips.
+fn switch_samples(unit: Unit, n: usize, stop: &Stop) -> Result<Vec<f64>, Error> {
+    let block = block_of(unit);
+    let per_switch = |d: Duration| -> Result<Duration, Error> { Ok(d) };
     match unit {
         Unit::Coroutine => {
             let stack = DefaultStack::new(STACK_BYTES).map_err(|e| failed("mmap", e))?;
@@ -435,9 +437,7 @@ fn thread_ping_pong(n: usize, block: u32, stop: &Stop) -> Result<Vec<f64>, Error
                     write1(w)?;
                     read1(r)?;
                 }
-                Ok(Duration::from_nanos(
-                    (started.elapsed().as_nanos() / (2 * block as u128)) as u64,
-                ))
+                Ok(started.elapsed())
             });
             drop(ping_w);
             ns
@@ -470,8 +470,12 @@ fn pin_to(cpu: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Resident bytes of this process (`/proc/self/statm`).
+/// Resident bytes of this process (`/proc/self/statm`), after handing the
+/// allocator's free memory back: otherwise the memory of units freed in an
+/// earlier round is reused unseen and later rounds add nothing.
 fn resident_bytes() -> Result<f64, Error> {
+    // SAFETY: malloc_trim takes no pointer; it only releases free memory.
+    unsafe { libc::malloc_trim(0) };
     let text =
         std::fs::read_to_string("/proc/self/statm").map_err(|e| failed("/proc/self/statm", e))?;
     let pages: f64 = text

@@ -603,9 +603,18 @@ pub fn model_ids() -> String {
 }
 
 /// `all` is every native model; `+gil` and `cpython-*` are named one by one.
+/// The native models `all` names.
+fn all_native() -> Vec<ModelId> {
+    ModelKind::ALL
+        .into_iter()
+        .filter(|k| k.in_all())
+        .map(ModelId::native)
+        .collect()
+}
+
 fn expand_model(id: &str) -> Option<Vec<ModelId>> {
     if id == "all" {
-        Some(ModelKind::ALL.map(ModelId::native).to_vec())
+        Some(all_native())
     } else {
         ModelId::parse(id).map(|m| vec![m])
     }
@@ -853,7 +862,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         models: if floor || matches!(workload, WorkloadKind::Lifecycle | WorkloadKind::Coroutine) {
             Vec::new()
         } else {
-            ModelKind::ALL.map(ModelId::native).to_vec()
+            all_native()
         },
         workers: vec![1, 2, 4],
         tasks: vec![8],

@@ -127,6 +127,13 @@ impl ModelKind {
         )
     }
 
+    /// Whether `models = ["all"]` (and an ad-hoc run) includes the model:
+    /// the coroutine models are named explicitly (workloads/coroutines.toml),
+    /// so that suites written before them keep their cases and their time.
+    pub fn in_all(self) -> bool {
+        !matches!(self, ModelKind::Greenlet | ModelKind::Gevent)
+    }
+
     pub fn is_cpython(self) -> bool {
         ModelKind::CPYTHON.contains(&self)
     }

@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 10] = [
+pub(super) const CHARTS: [ChartDef; 11] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -92,6 +92,12 @@ pub(super) const CHARTS: [ChartDef; 10] = [
         title: "lock waits, or a queue's put-to-get latency",
         applies: super::coordination::applies,
         build: super::coordination::latency,
+    },
+    ChartDef {
+        slug: "coroutine-costs",
+        title: "coroutines, threads and tasks: memory per unit, create and switch",
+        applies: super::coroutine::applies,
+        build: super::coroutine::costs,
     },
 ];
 
