@@ -144,6 +144,12 @@ pub struct RunArgs {
     /// MiB the parent program holds while workers start, comma-separated for a sweep (overrides the suite)
     #[arg(long, value_name = "MIB", value_delimiter = ',')]
     pub parent_mib: Vec<u64>,
+    /// The interpreter of the cpython-* models: a name on PATH or in pyenv (python3.12), or a path (default: python3)
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<String>,
+    /// Run no sequential baseline: speedups against tasks x the task's time (cpu and io-sleep only, for runs at scale)
+    #[arg(long)]
+    pub no_baseline: bool,
     /// Do not write index.html, charts and summary.md (results.json only)
     #[arg(long)]
     pub no_report: bool,
@@ -185,6 +191,8 @@ impl RunArgs {
             samples: self.samples,
             start_method: self.start_method.clone(),
             parent_mib: self.parent_mib.clone(),
+            python: self.python.clone(),
+            no_baseline: self.no_baseline,
         }
     }
 }
@@ -252,4 +260,7 @@ pub struct WorkerArgs {
     /// Serve many tasks, one per line, until stdin closes (process pools)
     #[arg(long)]
     pub pool: bool,
+    /// The harness's pid: the worker dies with it, and exits at once if it is gone
+    #[arg(long)]
+    pub parent: Option<u32>,
 }

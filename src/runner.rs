@@ -11,8 +11,8 @@ use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
 use crate::results::{
-    Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, Repetition, RunReport,
-    SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
+    Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, PythonRecord,
+    Repetition, RunReport, SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
 };
 use crate::spec::WorkloadKind;
 use crate::stats;
@@ -86,6 +86,20 @@ pub fn run_with(
             .sum(),
     });
     let environment = crate::results::Environment::at_start();
+    crate::model::use_python(plan.settings.python.clone());
+    let runs_cpython = plan
+        .scenarios
+        .iter()
+        .any(|s| s.models.iter().any(|m| m.kind.is_cpython()));
+    let python = runs_cpython
+        .then(|| crate::model::python().ok())
+        .flatten()
+        .map(|p| PythonRecord {
+            path: p.path.display().to_string(),
+            version: p.version.to_string(),
+            free_threaded: p.free_threaded,
+            gil_enabled: p.gil_enabled,
+        });
     on_event(Event::Calibrating);
     let run_started = (measure::self_usage(), measure::reaped_children_usage());
     let before = measure::self_usage();
@@ -138,6 +152,7 @@ pub fn run_with(
         cases: Vec::new(),
         fidelity: Vec::new(),
         lifecycle: Vec::new(),
+        python,
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),
@@ -272,6 +287,7 @@ fn scenario_info(s: &Scenario) -> ScenarioInfo {
         workload: s.workload.id().into(),
         cpu_bound: s.cpu_bound,
         releases_gil: s.releases_gil && s.cpu_bound,
+        baseline_estimated: !s.baseline,
         models: s.models.iter().map(ModelId::to_string).collect(),
     }
 }
@@ -911,6 +927,14 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                 .iter()
                 .find(|(k, _, _)| *k == c.model.kind.baseline())
                 .map_or((None, &[][..]), |(_, w, s)| (*w, &s[..]));
+            // Without a baseline (`baseline = false`), the sequential time
+            // of cpu and io-sleep tasks is known: tasks × the CPU time asked
+            // for, or × the measured sleep.
+            let seq_wall = seq_wall.or_else(|| {
+                (!plan.baseline
+                    && matches!(plan.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep))
+                .then(|| point.tasks as f64 * (point.shape.cpu_ms + io_ms) / 1e3)
+            });
             let med = |f: &dyn Fn(&Repetition) -> f64| {
                 stats::median(&c.reps.iter().map(f).collect::<Vec<_>>())
             };
@@ -1164,6 +1188,53 @@ mod tests {
             .map(|f| f.mechanism)
             .collect();
         assert_eq!(floor, ["pthread-create-join"]);
+    }
+
+    #[test]
+    fn without_a_baseline_speedups_are_against_tasks_times_the_measured_sleep() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        let plan = crate::plan::build(
+            &[],
+            &PlanOptions {
+                quick: true,
+                workload: Some(WorkloadKind::IoSleep),
+                models: vec!["thread".into()],
+                workers: vec![1, 2],
+                tasks: vec![2],
+                task_ms: vec![10.0],
+                repetitions: Some(2),
+                warmup: Some(0),
+                no_baseline: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let script = Arc::new(Script::default());
+        let report = run_with(
+            &plan,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |_| {},
+            &fake(&script),
+        )
+        .unwrap();
+        assert!(report.scenarios[0].baseline_estimated);
+        let sleep_ms = report.calibration.timer_floor[0].measured_ms;
+        // No sequential case ran; the fake's wall is 10 ms per round.
+        assert_eq!(report.cases.len(), 2, "{:?}", report.cases);
+        for case in &report.cases {
+            let rounds = 2usize.div_ceil(case.workers) as f64;
+            let expected = 2.0 * sleep_ms / (10.0 * rounds);
+            let speedup = case.speedup.unwrap();
+            assert!(
+                (speedup - expected).abs() < 1e-9,
+                "{speedup} against {expected}"
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct SettingsSpec {
     pub warmup: Option<u32>,
     pub timeout_s: Option<Positive>,
     pub point_budget_s: Option<NonNegative>,
+    /// The interpreter of the `cpython-*` models: a name on PATH or in
+    /// pyenv, or a path.
+    pub python: Option<Spanned<String>>,
 }
 
 type NonZeroU32 = std::num::NonZeroU32;
@@ -91,6 +94,9 @@ pub struct ScenarioSpec {
     pub name: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub workload: Option<Spanned<WorkloadKind>>,
+    /// `false`: no sequential baseline runs; speedups are taken against
+    /// tasks × the task's time (cpu and io-sleep only).
+    pub baseline: Option<Spanned<bool>>,
     pub models: Option<Spanned<Vec<Spanned<String>>>>,
     pub workers: Option<Spanned<Sweep<NonZeroUsize>>>,
     pub tasks: Option<Spanned<Sweep<NonZeroUsize>>>,

@@ -195,9 +195,17 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("samples", "cpu", &["5"]),
     ("tasks", "floor", &["2"]),
     ("models", "floor", &["[\"thread\"]"]),
-    ("measure", "coroutine", &["\"nope\"", "[]", "[\"create\", \"x\"]", "1"]),
+    (
+        "measure",
+        "coroutine",
+        &["\"nope\"", "[]", "[\"create\", \"x\"]", "1"],
+    ),
     ("measure", "cpu", &["\"create\""]),
-    ("units", "coroutine", &["0", "1", "4097", "[]", "[2, 0]", "1.5"]),
+    (
+        "units",
+        "coroutine",
+        &["0", "1", "4097", "[]", "[2, 0]", "1.5"],
+    ),
     ("units", "io-sleep", &["[2, 4]"]),
     ("models", "coroutine", &["[\"greenlet\"]"]),
     ("tasks", "coroutine", &["2"]),
@@ -382,4 +390,47 @@ fn coordination_combinations_are_refused_at_their_key() {
         assert_refused(&args, &format!("suite.toml:{line}:"), dir.path());
         assert_refused(&args, &format!("key `{key}`"), dir.path());
     }
+}
+
+/// An interpreter that is not there, or too old, is refused before anything
+/// runs: from the flag, naming it, and from `[settings]`, at its line.
+#[test]
+fn a_missing_interpreter_is_refused_naming_the_flag_or_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| -> Vec<String> {
+        [
+            "run",
+            "--workload",
+            "cpu",
+            "--models",
+            "cpython-thread",
+            "--out",
+            "out",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    assert_refused(
+        &run(&["--python", "python-that-is-not-here"]),
+        "--python",
+        dir.path(),
+    );
+    assert_refused(
+        &run(&["--python", "/nonexistent/python3"]),
+        "/nonexistent/python3",
+        dir.path(),
+    );
+    assert_refused(&run(&["--python", ""]), "--python", dir.path());
+    std::fs::write(
+        dir.path().join("suite.toml"),
+        "[settings]\npython = \"python-that-is-not-here\"\n[[scenario]]\nname = \"s\"\n\
+         workload = \"cpu\"\nmodels = [\"cpython-thread\"]\n",
+    )
+    .unwrap();
+    let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+        .map(String::from)
+        .to_vec();
+    assert_refused(&args, "suite.toml:2:10: key `python`", dir.path());
 }

@@ -3,7 +3,9 @@
 //! times of each unit as bars on a log axis. From `results.coroutine`.
 
 use super::definitions::Built;
-use super::plot::{Bar, BarRow, Bars, LegendEntry, Line, Lines, Marker, Plot, Point, Swatch, entry};
+use super::plot::{
+    Bar, BarRow, Bars, LegendEntry, Line, Lines, Marker, Plot, Point, Swatch, entry,
+};
 use crate::model::{ModelId, ModelKind};
 use crate::report::palette::model_colour;
 use crate::results::{CaseResult, CaseStatus, CoroutineMeasurement, RunReport, ScenarioInfo};
@@ -92,7 +94,10 @@ pub(super) fn costs(report: &RunReport, _: &ScenarioInfo, _: &[&CaseResult]) -> 
                         opacity: 1.0,
                         value: ns.median,
                         interval: Some((ns.low, ns.high)),
-                        text: Some(format!("{} ns", crate::report::table::significant(ns.median))),
+                        text: Some(format!(
+                            "{} ns",
+                            crate::report::table::significant(ns.median)
+                        )),
                     })
                 })
                 .collect();
@@ -113,7 +118,11 @@ pub(super) fn costs(report: &RunReport, _: &ScenarioInfo, _: &[&CaseResult]) -> 
         (true, true) => None,
         (true, false) => Some((fixed, Plot::Bars(bars), legend)),
         (false, _) => {
-            legend.push(entry("slope (bytes per unit)", colour("coroutine"), Swatch::Dashed));
+            legend.push(entry(
+                "slope (bytes per unit)",
+                colour("coroutine"),
+                Swatch::Dashed,
+            ));
             let lines = Lines {
                 x_label: "units alive".into(),
                 y_label: "resident memory added (KiB)".into(),
