@@ -3,7 +3,7 @@
 //! and "async and gevent-style coroutines serve IO alike", judged on the IO
 //! scenarios that ran both, in each interpreter world.
 
-use super::{Bound, Check, Outcome, Verdict, World, case_label, check, partner};
+use super::{Bound, Check, MIN_SAMPLES, Outcome, Verdict, World, case_label, decide, partner};
 use crate::model::{ModelId, ModelKind};
 use crate::report::query;
 use crate::report::table;
@@ -114,7 +114,11 @@ fn cheaper(report: &RunReport, s: &ScenarioInfo) -> Option<Verdict> {
         } else {
             Outcome::Inconclusive
         };
-        let ns = |e: Option<Estimate>| e.map_or("-".into(), |e| format!("{:.0} ns", e.median));
+        let ns = |e: Option<Estimate>| {
+            e.map_or("-".into(), |e| {
+                format!("{} ns", table::significant(e.median))
+            })
+        };
         verdict.checks.push(Check {
             outcome,
             text: format!(
@@ -164,21 +168,32 @@ fn alike(
     let Some(r) = query::wall_ratio(g, a) else {
         return Some(verdict.settle(vec!["paired wall times".into()]));
     };
-    let text = format!(
-        "{} over {} at {} workers: {}× [{}, {}]",
-        g.model,
-        a.model,
-        g.workers,
-        table::significant(r.estimate.median),
-        table::significant(r.estimate.low),
-        table::significant(r.estimate.high),
-    );
-    verdict
-        .checks
-        .push(check(r, Bound::AtLeast(1.0 / ALIKE_FACTOR), text.clone()));
-    verdict
-        .checks
-        .push(check(r, Bound::AtMost(ALIKE_FACTOR), text));
+    // Both sides of the band in one check: decided only when the whole
+    // interval is inside it, or wholly beyond one side.
+    let outcome = Outcome::all([
+        decide(r, Bound::AtLeast(1.0 / ALIKE_FACTOR)),
+        decide(r, Bound::AtMost(ALIKE_FACTOR)),
+    ]);
+    let few = if r.samples < MIN_SAMPLES {
+        format!("; {MIN_SAMPLES} needed")
+    } else {
+        String::new()
+    };
+    verdict.checks.push(Check {
+        outcome,
+        text: format!(
+            "{} over {} at {} workers: {}× [{}, {}] (needs between {} and {}; {} repetitions{few})",
+            g.model,
+            a.model,
+            g.workers,
+            table::significant(r.estimate.median),
+            table::significant(r.estimate.low),
+            table::significant(r.estimate.high),
+            table::significant(1.0 / ALIKE_FACTOR),
+            table::significant(ALIKE_FACTOR),
+            r.samples,
+        ),
+    });
     Some(verdict.settle(Vec::new()))
 }
 
