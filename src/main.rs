@@ -289,10 +289,19 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             outln!("  one run of the lifecycle demo, no sweep and no model");
             continue;
         }
+        let c = &s.coordination;
+        let size = match s.workload {
+            parabench::spec::WorkloadKind::Lock => {
+                format!("units {:?}, {} sections each", s.workers, c.sections)
+            }
+            parabench::spec::WorkloadKind::Queue => format!(
+                "{} producers, {} consumers, {} items through a queue of {}",
+                c.producers, c.consumers, c.items, c.capacity
+            ),
+            _ => format!("workers {:?}, tasks {:?}", s.workers, s.tasks),
+        };
         outln!(
-            "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
-            s.workers,
-            s.tasks,
+            "  {size}{}, {} to {} repetitions + {} warm-up",
             if s.uses_time_size() {
                 format!(", task_ms {:?}", s.task_ms)
             } else {
