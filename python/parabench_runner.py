@@ -24,7 +24,7 @@ import traceback
 MASK = 0xFFFF_FFFF_FFFF_FFFF
 SEED = 0x9E37_79B9_7F4A_7C15
 KERNELS = ("hash",)
-MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio")
+MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio", "greenlet", "gevent")
 # The request's `start_method` ("spawn", "fork" or "forkserver"); "fork", the
 # Linux default up to 3.13, when it names none (3.14 moved the default to
 # "forkserver"). The method used is in the response. Set by `import_for` with
@@ -1036,6 +1036,37 @@ def model_asyncio(task, workers, n_tasks):
     return started - start, t0, t1, results
 
 
+def model_greenlet(task, workers, n_tasks):
+    """One greenlet per task on this thread: the main greenlet switches into
+    each, and each runs to its end, since plain greenlet switches only where
+    code says so (the pure-Python kernel has no switch) and IO blocks the
+    thread. `workers` therefore changes nothing."""
+    t0 = now()
+    results = [greenlet.greenlet(lambda i=i: run_task(task, i) + (now(),)).switch() for i in range(n_tasks)]
+    return None, t0, now(), results
+
+
+def model_gevent(task, workers, n_tasks):
+    """gevent greenlets in a Pool(workers): socket and time are
+    monkey-patched (in `import_for`), so sleeps and socket calls switch to
+    the hub when they would block; file IO blocks, as it does under gevent."""
+    start = now()
+    # The hub and its loop start on first use: start-up, as asyncio.run's
+    # loop is for model_asyncio, not part of the batch.
+    gevent.sleep(0)
+    pool = gevent.pool.Pool(workers)
+    started = now()
+    results = []
+
+    def one(i):
+        results.append(run_task(task, i) + (now(),))
+
+    t0 = now()
+    jobs = [pool.spawn(one, i) for i in range(n_tasks)]
+    gevent.joinall(jobs, raise_error=True)
+    return started - start, t0, now(), results
+
+
 MODEL_FNS = {
     "sequential": model_sequential,
     "thread": model_thread,
@@ -1043,6 +1074,8 @@ MODEL_FNS = {
     "process": model_process,
     "process-pool": model_process_pool,
     "asyncio": model_asyncio,
+    "greenlet": model_greenlet,
+    "gevent": model_gevent,
 }
 
 
@@ -1114,9 +1147,20 @@ def import_for(model, start_method=None):
     """Imports the modules `model` needs, and only those: every call of a
     cpython-* case starts a fresh interpreter, and asyncio alone costs 40 ms
     of start-up that a thread model would pay for nothing."""
-    global asyncio, concurrent, multiprocessing, START_METHOD
+    global asyncio, concurrent, multiprocessing, START_METHOD, greenlet, gevent
     if model == "asyncio":
         import asyncio
+    if model == "greenlet":
+        import greenlet
+    if model == "gevent":
+        # Patched after the runner's own imports: it looks `socket.*` and
+        # `time.sleep` up at each call, so the patched ones are used.
+        import gevent
+        import gevent.monkey
+        import gevent.pool
+
+        gevent.monkey.patch_socket()
+        gevent.monkey.patch_time()
     if model in ("thread-pool", "process-pool"):
         import concurrent.futures
     if model in ("process", "process-pool"):
@@ -1148,13 +1192,13 @@ def validate(req):
         raise ValueError("multiprocessing has no start method to use on this platform")
     lock = req.get("lock")
     if lock:
-        if req["model"] in ("thread-pool", "process-pool"):
+        if req["model"] in ("thread-pool", "process-pool", "greenlet", "gevent"):
             raise ValueError("the lock workload does not run under %s" % req["model"])
         if lock.get("primitive") not in ("mutex", "rlock", "semaphore", "none"):
             raise ValueError("unknown primitive %r" % lock.get("primitive"))
         if lock["primitive"] == "rlock" and req["model"] == "asyncio":
             raise ValueError("asyncio has no RLock")
-    if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool"):
+    if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool", "greenlet", "gevent"):
         raise ValueError("the queue workload does not run under %s" % req["model"])
 
 

@@ -93,17 +93,34 @@ pub enum CpythonModel {
     ProcessPool,
     /// `asyncio` tasks gathered under a `Semaphore(workers)`.
     Asyncio,
+    /// One greenlet per task on one thread, at most `workers` alive.
+    Greenlet,
+    /// gevent greenlets in a `gevent.pool.Pool(workers)`, socket and time
+    /// monkey-patched.
+    Gevent,
 }
 
 impl CpythonModel {
-    pub const ALL: [CpythonModel; 6] = [
+    pub const ALL: [CpythonModel; 8] = [
         CpythonModel::Sequential,
         CpythonModel::Thread,
         CpythonModel::ThreadPool,
         CpythonModel::Process,
         CpythonModel::ProcessPool,
         CpythonModel::Asyncio,
+        CpythonModel::Greenlet,
+        CpythonModel::Gevent,
     ];
+
+    /// The module the model needs beyond the standard library, if any:
+    /// the coroutine models are skipped with a notice where it is missing.
+    pub fn needs_module(self) -> Option<&'static str> {
+        match self {
+            CpythonModel::Greenlet => Some("greenlet"),
+            CpythonModel::Gevent => Some("gevent"),
+            _ => None,
+        }
+    }
 
     /// The name on the wire, as the runner spells it.
     pub fn name(self) -> &'static str {
@@ -114,6 +131,8 @@ impl CpythonModel {
             CpythonModel::Process => "process",
             CpythonModel::ProcessPool => "process-pool",
             CpythonModel::Asyncio => "asyncio",
+            CpythonModel::Greenlet => "greenlet",
+            CpythonModel::Gevent => "gevent",
         }
     }
 }
@@ -320,6 +339,53 @@ pub struct PyRepetition {
     pub queue_units: Vec<crate::workload::queue::QueueOutput>,
 }
 
+/// Why `model` cannot run in `python`: the module it needs does not import
+/// (`pip install greenlet gevent`); `None` when it can. Asked once per
+/// model and process.
+pub fn missing_module(python: &PythonInfo, model: CpythonModel) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashMap<&'static str, bool>>> = Mutex::new(None);
+    let module = model.needs_module()?;
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let imports = *seen
+        .get_or_insert_with(HashMap::new)
+        .entry(module)
+        .or_insert_with(|| {
+            // Bounded: an import that hangs is killed, and counts as missing.
+            let mut cmd = Command::new(&python.path);
+            // As `run` starts the runner for these models: isolated, with site.
+            cmd.args(["-I", "-c", &format!("import {module}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            measure::die_with_harness(&mut cmd, false);
+            let Ok(mut child) = cmd.spawn() else {
+                return false;
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => return status.success(),
+                    Ok(None) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return false;
+                    }
+                }
+            }
+        });
+    (!imports).then(|| {
+        format!(
+            "`import {module}` fails in {} (pip install {module})",
+            python.path.display()
+        )
+    })
+}
+
 /// Finds `python3` on PATH and checks it is recent enough.
 pub fn python3() -> Result<PythonInfo, PythonUnavailable> {
     find("python3")
@@ -489,9 +555,10 @@ fn run_with_env(
     command
         // Isolated, unbuffered, and without site-packages: the runner needs
         // the standard library only, and a site's .pth files cost tens of
-        // milliseconds at every start.
+        // milliseconds at every start. The coroutine models need greenlet
+        // or gevent from site-packages.
         .arg("-I")
-        .arg("-S")
+        .args(request.model.needs_module().is_none().then_some("-S"))
         .arg("-u")
         .arg(&script)
         .envs(env.iter().copied())
@@ -766,6 +833,10 @@ mod tests {
         let Some(py) = python_or_skip() else { return };
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         for model in CpythonModel::ALL {
+            if let Some(why) = missing_module(&py, model) {
+                eprintln!("skipping {}: {why}", model.name());
+                continue;
+            }
             let task = TaskRequest {
                 cpu_ms: 5.0,
                 ..no_task()
@@ -778,7 +849,8 @@ mod tests {
             let pools = [CpythonModel::ThreadPool, CpythonModel::ProcessPool];
             assert_eq!(
                 r.repetitions[0].startup_s.is_some(),
-                pools.contains(&model) || model == CpythonModel::Asyncio,
+                pools.contains(&model)
+                    || matches!(model, CpythonModel::Asyncio | CpythonModel::Gevent),
                 "{}",
                 model.name()
             );

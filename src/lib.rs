@@ -11,6 +11,7 @@ pub mod atomic_file;
 
 pub mod compare;
 pub mod console;
+pub mod coroutine;
 pub mod cpython;
 pub mod environment;
 pub mod export;

@@ -37,6 +37,8 @@ pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
 /// (see `floor`).
 pub const DEFAULT_FLOOR_SAMPLES: u32 = 1000;
 pub const QUICK_FLOOR_SAMPLES: u32 = 100;
+/// Units alive at each point of a `coroutine` scenario's memory sweep.
+pub const DEFAULT_COROUTINE_UNITS: [usize; 4] = [250, 500, 1000, 2000];
 
 /// A suite file's name and text.
 pub struct Source {
@@ -216,8 +218,12 @@ pub struct Scenario {
     /// Whether its tasks are CPU-bound (decides the ideal line); set once
     /// every override is in.
     pub cpu_bound: bool,
-    /// Floor: timed runs of each OS mechanism.
+    /// Floor: timed runs of each OS mechanism; coroutine: of each figure.
     pub samples: u32,
+    /// Coroutine: the figures to measure.
+    pub measure: Vec<crate::coroutine::Measure>,
+    /// Coroutine: units alive at each point of the memory sweep.
+    pub units: Vec<usize>,
     /// How the process models start workers; each process model runs once
     /// per method (`process`, `process:fork`, ...), see `plan/start_method.rs`.
     pub start_method: Vec<StartMethod>,
@@ -360,6 +366,7 @@ impl Scenario {
                 | WorkloadKind::Lifecycle
                 | WorkloadKind::Granularity
                 | WorkloadKind::IoModels
+                | WorkloadKind::Coroutine
         ) {
             return Vec::new();
         }
@@ -436,6 +443,7 @@ impl Scenario {
             | WorkloadKind::IoFile
             | WorkloadKind::Lifecycle
             | WorkloadKind::Floor
+            | WorkloadKind::Coroutine
             | WorkloadKind::Lock
             | WorkloadKind::Queue
             // A granularity search sets the duration of each batch itself.
@@ -508,7 +516,7 @@ impl Scenario {
                 ("message_bytes", self.message_bytes as f64),
             ],
             WorkloadKind::IoFile => vec![("file_kib", self.file_kib as f64)],
-            WorkloadKind::Lifecycle | WorkloadKind::Floor => vec![],
+            WorkloadKind::Lifecycle | WorkloadKind::Floor | WorkloadKind::Coroutine => vec![],
             WorkloadKind::Lock => self.coordination.params(),
             WorkloadKind::Queue => self.coordination.queue_params(),
             WorkloadKind::Granularity => vec![],
@@ -534,6 +542,33 @@ impl Plan {
             .filter(|s| s.workload == WorkloadKind::Floor)
             .map(|s| s.samples)
             .max()
+    }
+
+    /// What the run's `coroutine` scenarios ask for, together: every figure
+    /// any asks for, the most samples, every count of their sweeps; `None`
+    /// without one.
+    pub fn coroutine_request(&self) -> Option<crate::coroutine::Request> {
+        let mut scenarios = self
+            .scenarios
+            .iter()
+            .filter(|s| s.workload == WorkloadKind::Coroutine)
+            .peekable();
+        scenarios.peek()?;
+        let mut req = crate::coroutine::Request {
+            measures: Vec::new(),
+            samples: 0,
+            units: Vec::new(),
+        };
+        for s in scenarios {
+            req.measures.extend(&s.measure);
+            req.samples = req.samples.max(s.samples);
+            req.units.extend(&s.units);
+        }
+        req.measures.sort();
+        req.measures.dedup();
+        req.units.sort();
+        req.units.dedup();
+        Some(req)
     }
 }
 
@@ -563,6 +598,10 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
             "server_delay_ms" | "round_trips" | "message_bytes" | "repetitions" | "warmup"
         ) || io_models::applies(key, w) == Some(true);
     }
+    // Nor does the coroutine workload: its figures, samples and sweep.
+    if w == Coroutine {
+        return matches!(key, "samples" | "measure" | "units");
+    }
     match key {
         // The lifecycle demo has nothing to size or sweep.
         _ if w == Lifecycle => false,
@@ -578,7 +617,7 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         "tasks" => !matches!(w, Convoy | Lock | Queue),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
-        "samples" => false,
+        "samples" | "measure" | "units" => false,
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
         "parent_mib" => !matches!(w, Convoy | Lock | Queue),
@@ -602,9 +641,18 @@ pub fn model_ids() -> String {
 }
 
 /// `all` is every native model; `+gil` and `cpython-*` are named one by one.
+/// The native models `all` names.
+fn all_native() -> Vec<ModelId> {
+    ModelKind::ALL
+        .into_iter()
+        .filter(|k| k.in_all())
+        .map(ModelId::native)
+        .collect()
+}
+
 fn expand_model(id: &str) -> Option<Vec<ModelId>> {
     if id == "all" {
-        Some(ModelKind::ALL.map(ModelId::native).to_vec())
+        Some(all_native())
     } else {
         ModelId::parse(id).map(|m| vec![m])
     }
@@ -672,7 +720,8 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let mut python = None;
     if let Some(workload) = args.workload {
         // `--quick` shortens the floor as a quick table would.
-        let quick_floor = args.quick && workload == WorkloadKind::Floor;
+        let quick_floor =
+            args.quick && matches!(workload, WorkloadKind::Floor | WorkloadKind::Coroutine);
         let o = Overrides {
             samples: quick_floor.then_some(QUICK_FLOOR_SAMPLES),
             ..Overrides::default()
@@ -906,11 +955,15 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         name,
         description: String::new(),
         workload,
-        // The floor, the lifecycle demo and the IO models run no model.
-        models: if floor || matches!(workload, WorkloadKind::Lifecycle | WorkloadKind::IoModels) {
+        // The floor, the lifecycle demo, the IO models and the coroutine figures run no model.
+        models: if floor
+            || matches!(
+                workload,
+                WorkloadKind::Lifecycle | WorkloadKind::IoModels | WorkloadKind::Coroutine
+            ) {
             Vec::new()
         } else {
-            ModelKind::ALL.map(ModelId::native).to_vec()
+            all_native()
         },
         workers: vec![1, 2, 4],
         tasks: vec![8],
@@ -939,6 +992,8 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         warmup: DEFAULT_WARMUP,
         cpu_bound: false,
         samples: DEFAULT_FLOOR_SAMPLES,
+        measure: crate::coroutine::Measure::ALL.to_vec(),
+        units: DEFAULT_COROUTINE_UNITS.to_vec(),
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
@@ -1079,7 +1134,9 @@ fn resolve(
         if table.is_none_or(|q| q.warmup.is_none()) {
             o.warmup = Some(0);
         }
-        if s.workload == WorkloadKind::Floor && table.is_none_or(|q| q.samples.is_none()) {
+        if matches!(s.workload, WorkloadKind::Floor | WorkloadKind::Coroutine)
+            && table.is_none_or(|q| q.samples.is_none())
+        {
             let n = o.samples.unwrap_or(s.samples);
             o.samples = Some(n.min(QUICK_FLOOR_SAMPLES));
         }
@@ -1132,12 +1189,38 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "repetitions" => spec.repetitions.as_ref().map(Spanned::span),
         "warmup" => spec.warmup.as_ref().map(Spanned::span),
         "samples" => spec.samples.as_ref().map(Spanned::span),
+        "measure" => spec.measure.as_ref().map(Spanned::span),
+        "units" => spec.units.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
         k => coordination::key_span(spec, k)
             .or_else(|| granularity::key_span(spec, k))
             .or_else(|| io_models::key_span(spec, k)),
     }
+}
+
+/// `measure = "create"` or a list of `create`, `switch`, `memory`.
+fn parse_measures(
+    source: &Source,
+    names: &Spanned<spec::Names>,
+) -> Result<Vec<crate::coroutine::Measure>, PlanError> {
+    use crate::coroutine::Measure;
+    let mut out = Vec::new();
+    for name in &names.get_ref().0 {
+        let Some(m) = Measure::from_id(name) else {
+            return Err(located(
+                source,
+                names.span(),
+                Some("measure"),
+                &format!("unknown figure `{name}`"),
+                "use some of: create, switch, memory",
+            ));
+        };
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 fn parse_models(
@@ -1199,6 +1282,8 @@ macro_rules! every_override {
             max_repetitions,
             warmup,
             samples,
+            measure,
+            units,
             start_method,
             parent_mib
         )
@@ -1231,6 +1316,8 @@ pub struct Overrides {
     pub max_repetitions: Option<u32>,
     pub warmup: Option<u32>,
     pub samples: Option<u32>,
+    pub measure: Option<Vec<crate::coroutine::Measure>>,
+    pub units: Option<Vec<usize>>,
     pub start_method: Option<Vec<StartMethod>>,
     pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
@@ -1431,6 +1518,14 @@ impl Overrides {
             max_repetitions: None,
             warmup: spec.warmup.as_ref().map(|v| *v.get_ref()),
             samples: take!(samples, |n: &std::num::NonZeroU32| n.get()),
+            measure: match &spec.measure {
+                Some(v) => {
+                    check("measure", v.span())?;
+                    Some(parse_measures(source, v)?)
+                }
+                None => None,
+            },
+            units: take!(units, sweep),
             start_method: spec
                 .start_method
                 .as_ref()
@@ -1590,6 +1685,8 @@ impl Overrides {
             max_repetitions: args.max_repetitions.or(args.repetitions),
             warmup: args.warmup,
             samples: args.samples,
+            measure: None,
+            units: None,
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),

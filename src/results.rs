@@ -40,6 +40,10 @@ pub struct RunReport {
     /// run (see `floor`). Absent in older files and in runs without any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub floor: Vec<FloorMeasurement>,
+    /// The `coroutine` scenarios' figures (see `coroutine`); absent in
+    /// older files and in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coroutine: Vec<CoroutineMeasurement>,
     /// What each `lifecycle` scenario saw on the OS (see `lifecycle`);
     /// absent in older files and in runs without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -149,6 +153,36 @@ impl PythonRecord {
         };
         format!("CPython {} ({build}) at {}", self.version, self.path)
     }
+}
+
+/// One figure of a `coroutine` scenario (see `coroutine`): what creating
+/// one unit (a stackful coroutine, an OS thread, a tokio task) costs, one
+/// switch between two of them, or the memory one holds while parked.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CoroutineMeasurement {
+    /// `create`, `switch` or `memory`.
+    pub measure: String,
+    /// `coroutine`, `thread` or `task`.
+    pub unit: String,
+    /// What one operation is, as measured here.
+    pub description: String,
+    /// `ok`, or why not, as a case's status.
+    pub status: CaseStatus,
+    /// Timed samples (create and switch), or sweep points (memory).
+    pub samples: usize,
+    /// Create and switch: nanoseconds per operation, the median and its
+    /// 95% interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ns: Option<Estimate>,
+    /// Memory: resident bytes per unit, the Theil–Sen slope of the sweep
+    /// with its 95% interval (never a peak divided by a count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_unit: Option<Estimate>,
+    /// Memory: each (units alive, resident bytes added) of the sweep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<(u64, f64)>,
+    /// Seconds spent measuring it, set-up included.
+    pub wall_s: f64,
 }
 
 /// One OS mechanism timed on its own (`floor`): many samples of one

@@ -111,6 +111,13 @@ pub fn run_with(
         Ok(()) => measure_floor(plan, cancel),
         Err(_) => (Vec::new(), Ok(())),
     };
+    // The coroutine figures, once per run, each within the case timeout.
+    let (coroutine, coroutine_done) = match (&calibrated, &floor_done, plan.coroutine_request()) {
+        (Ok(()), Ok(()), Some(req)) => {
+            crate::coroutine::measure(&req, plan.settings.case_timeout, cancel)
+        }
+        _ => (Vec::new(), Ok(())),
+    };
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness: Harness {
@@ -136,7 +143,7 @@ pub fn run_with(
             sources: plan.settings.sources.clone(),
         },
         calibration,
-        interrupted: calibrated.is_err() || floor_done.is_err(),
+        interrupted: calibrated.is_err() || floor_done.is_err() || coroutine_done.is_err(),
         // A floor scenario has no cases: its figures are `floor`.
         scenarios: plan
             .scenarios
@@ -156,6 +163,7 @@ pub fn run_with(
         }),
         floor,
         granularity: Vec::new(),
+        coroutine,
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.interrupted {
@@ -923,6 +931,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         | WorkloadKind::Convoy
         | WorkloadKind::Lifecycle
         | WorkloadKind::Floor
+        | WorkloadKind::Coroutine
         | WorkloadKind::Lock
         | WorkloadKind::Queue
         | WorkloadKind::Granularity

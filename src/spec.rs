@@ -52,10 +52,13 @@ pub enum WorkloadKind {
     Granularity,
     /// The five IO models on many connections (see `workload::io_models`).
     IoModels,
+    /// No tasks: coroutine creation, switch and memory beside threads and
+    /// tokio tasks (`coroutine`).
+    Coroutine,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 12] = [
+    pub const ALL: [WorkloadKind; 13] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -68,6 +71,7 @@ impl WorkloadKind {
         WorkloadKind::Queue,
         WorkloadKind::Granularity,
         WorkloadKind::IoModels,
+        WorkloadKind::Coroutine,
     ];
 
     pub fn id(self) -> &'static str {
@@ -84,6 +88,7 @@ impl WorkloadKind {
             WorkloadKind::Queue => "queue",
             WorkloadKind::Granularity => "granularity",
             WorkloadKind::IoModels => "io-models",
+            WorkloadKind::Coroutine => "coroutine",
         }
     }
 }
@@ -145,8 +150,12 @@ pub struct ScenarioSpec {
     pub think_ms: Option<Spanned<NonNegative>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
-    /// Floor: timed runs of each mechanism.
+    /// Floor and coroutine: timed runs of each mechanism.
     pub samples: Option<Spanned<NonZeroU32>>,
+    /// Coroutine: which figures, `create`, `switch` and `memory`.
+    pub measure: Option<Spanned<Names>>,
+    /// Coroutine: units alive at each point of the memory sweep.
+    pub units: Option<Spanned<Sweep<NonZeroUsize>>>,
     /// Only in a `[scenario.quick]` table: `skip = true` leaves the scenario
     /// out of `--quick` runs (unless `--only` names it).
     pub skip: Option<Spanned<bool>>,

@@ -51,6 +51,8 @@ fn python_model(kind: ModelKind) -> Option<PyModel> {
         ModelKind::CpythonProcess => PyModel::Process,
         ModelKind::CpythonProcessPool => PyModel::ProcessPool,
         ModelKind::CpythonAsyncio => PyModel::Asyncio,
+        ModelKind::CpythonGreenlet => PyModel::Greenlet,
+        ModelKind::CpythonGevent => PyModel::Gevent,
         _ => return None,
     })
 }
@@ -62,6 +64,7 @@ impl Model for CpythonModel {
         let model = python_model(self.0).ok_or_else(|| {
             ModelError::Setup(anyhow::anyhow!("`{}` is not a CPython model", self.0))
         })?;
+        super::coroutine::python_module_or_skip(python, model)?;
         let shape = batch
             .shape
             .ok_or_else(|| ModelError::Setup(anyhow::anyhow!("no task shape for python")))?;

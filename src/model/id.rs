@@ -14,16 +14,20 @@ pub enum ModelKind {
     ProcessPool,
     Async,
     AsyncSingle,
+    Greenlet,
+    Gevent,
     CpythonSequential,
     CpythonThread,
     CpythonThreadPool,
     CpythonProcess,
     CpythonProcessPool,
     CpythonAsyncio,
+    CpythonGreenlet,
+    CpythonGevent,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 8] = [
+    pub const ALL: [ModelKind; 10] = [
         ModelKind::Sequential,
         ModelKind::Thread,
         ModelKind::Process,
@@ -32,16 +36,20 @@ impl ModelKind {
         ModelKind::ProcessPool,
         ModelKind::Async,
         ModelKind::AsyncSingle,
+        ModelKind::Greenlet,
+        ModelKind::Gevent,
     ];
 
     /// The real-CPython reference models (run by python/parabench_runner.py).
-    pub const CPYTHON: [ModelKind; 6] = [
+    pub const CPYTHON: [ModelKind; 8] = [
         ModelKind::CpythonSequential,
         ModelKind::CpythonThread,
         ModelKind::CpythonThreadPool,
         ModelKind::CpythonProcess,
         ModelKind::CpythonProcessPool,
         ModelKind::CpythonAsyncio,
+        ModelKind::CpythonGreenlet,
+        ModelKind::CpythonGevent,
     ];
 
     pub fn id(self) -> &'static str {
@@ -52,6 +60,8 @@ impl ModelKind {
             ModelKind::CpythonProcess => "cpython-process",
             ModelKind::CpythonProcessPool => "cpython-process-pool",
             ModelKind::CpythonAsyncio => "cpython-asyncio",
+            ModelKind::CpythonGreenlet => "cpython-greenlet",
+            ModelKind::CpythonGevent => "cpython-gevent",
             ModelKind::Sequential => "sequential",
             ModelKind::Thread => "thread",
             ModelKind::Process => "process",
@@ -60,6 +70,8 @@ impl ModelKind {
             ModelKind::ProcessPool => "process-pool",
             ModelKind::Async => "async",
             ModelKind::AsyncSingle => "async-single",
+            ModelKind::Greenlet => "greenlet",
+            ModelKind::Gevent => "gevent",
         }
     }
 
@@ -71,6 +83,12 @@ impl ModelKind {
             ModelKind::CpythonProcess => "real CPython: one multiprocessing.Process per task",
             ModelKind::CpythonProcessPool => "real CPython: concurrent.futures.ProcessPoolExecutor",
             ModelKind::CpythonAsyncio => "real CPython: asyncio tasks on one event loop",
+            ModelKind::CpythonGreenlet => {
+                "real CPython: one greenlet per task on one thread (needs `import greenlet`)"
+            }
+            ModelKind::CpythonGevent => {
+                "real CPython: gevent greenlets in a Pool(workers), socket and time monkey-patched (needs `import gevent`)"
+            }
             ModelKind::Sequential => "the baseline: one task after another on the calling thread",
             ModelKind::Thread => "one OS thread per task (start + join), at most `workers` at once",
             ModelKind::Process => {
@@ -89,6 +107,12 @@ impl ModelKind {
             ModelKind::AsyncSingle => {
                 "tokio tasks on a current-thread runtime (one thread, cooperative, like asyncio)"
             }
+            ModelKind::Greenlet => {
+                "stackful coroutines on one thread, switching explicitly between CPU slices; IO blocks the thread (greenlet)"
+            }
+            ModelKind::Gevent => {
+                "stackful coroutines on one thread whose sleeps and sockets yield to an epoll scheduler when they would block (gevent)"
+            }
         }
     }
 
@@ -101,6 +125,13 @@ impl ModelKind {
                 | ModelKind::CpythonProcess
                 | ModelKind::CpythonProcessPool
         )
+    }
+
+    /// Whether `models = ["all"]` (and an ad-hoc run) includes the model:
+    /// the coroutine models are named explicitly (workloads/coroutines.toml),
+    /// so that suites written before them keep their cases and their time.
+    pub fn in_all(self) -> bool {
+        !matches!(self, ModelKind::Greenlet | ModelKind::Gevent)
     }
 
     pub fn is_cpython(self) -> bool {
@@ -118,6 +149,8 @@ impl ModelKind {
                 | ModelKind::Process
                 | ModelKind::ProcessPool
                 | ModelKind::Async
+                | ModelKind::Greenlet
+                | ModelKind::Gevent
         )
     }
 
@@ -135,7 +168,9 @@ impl ModelKind {
         let live = workers.min(tasks);
         match self {
             ModelKind::Sequential | ModelKind::AsyncSingle | ModelKind::CpythonSequential => 0,
-            ModelKind::CpythonAsyncio => 1,
+            // One scheduler thread: the calling one.
+            ModelKind::Greenlet | ModelKind::Gevent => 0,
+            ModelKind::CpythonAsyncio | ModelKind::CpythonGreenlet | ModelKind::CpythonGevent => 1,
             ModelKind::CpythonThread | ModelKind::CpythonThreadPool => live,
             ModelKind::CpythonProcess | ModelKind::CpythonProcessPool => live,
             // The process models read each child's pipe on a thread of their own.

@@ -8,8 +8,11 @@ mod ballast;
 mod child;
 mod child_set;
 pub mod contained;
+pub mod coroutine;
 mod cpython;
 mod forker;
+mod gevent;
+mod greenlet;
 pub mod id;
 mod os_thread;
 mod pool;
@@ -157,6 +160,8 @@ pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
         ModelKind::ProcessPool => Box::new(process_pool::ProcessPoolModel),
         ModelKind::Async => Box::new(async_rt::AsyncModel { single: false }),
         ModelKind::AsyncSingle => Box::new(async_rt::AsyncModel { single: true }),
+        ModelKind::Greenlet => Box::new(greenlet::GreenletModel),
+        ModelKind::Gevent => Box::new(gevent::GeventModel),
         _ => unreachable!("CPython kinds are matched above"),
     }
 }

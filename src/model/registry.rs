@@ -19,6 +19,8 @@ pub enum Family {
     WorkStealing,
     Async,
     EventLoop,
+    /// Stackful coroutines on one thread (greenlet, gevent).
+    Coroutines,
 }
 
 impl Family {
@@ -33,6 +35,7 @@ impl Family {
             Family::WorkStealing => "work-stealing pools",
             Family::Async => "async tasks",
             Family::EventLoop => "event loops",
+            Family::Coroutines => "coroutines",
         }
     }
 }
@@ -115,12 +118,28 @@ impl ModelKind {
                 Some(K::CpythonAsyncio),
             ),
             K::AsyncSingle => row(F::EventLoop, Rust, Rgb(227, 119, 194), None, None),
+            K::Greenlet => row(
+                F::Coroutines,
+                Rust,
+                Rgb(0, 180, 90),
+                Some(Rgb(0, 90, 45)),
+                Some(K::CpythonGreenlet),
+            ),
+            K::Gevent => row(
+                F::Coroutines,
+                Rust,
+                Rgb(255, 210, 60),
+                Some(Rgb(135, 150, 45)),
+                Some(K::CpythonGevent),
+            ),
             K::CpythonSequential => row(F::Sequential, Cpython, Rgb(60, 100, 80), None, None),
             K::CpythonThread => row(F::Threads, Cpython, Rgb(188, 189, 34), None, None),
             K::CpythonThreadPool => row(F::ThreadPool, Cpython, Rgb(140, 86, 75), None, None),
             K::CpythonProcess => row(F::Processes, Cpython, Rgb(204, 150, 0), None, None),
             K::CpythonProcessPool => row(F::ProcessPool, Cpython, Rgb(150, 0, 150), None, None),
             K::CpythonAsyncio => row(F::EventLoop, Cpython, Rgb(96, 140, 0), None, None),
+            K::CpythonGreenlet => row(F::Coroutines, Cpython, Rgb(90, 210, 195), None, None),
+            K::CpythonGevent => row(F::Coroutines, Cpython, Rgb(225, 75, 120), None, None),
         }
     }
 

@@ -261,6 +261,13 @@ pub const BOUNDS: &[Bound] = &[
         why: "each io-models connection's pause between a reply and its next request; a minute at most",
     },
     Bound {
+        key: "units",
+        flag: None,
+        min: 2.0,
+        max: 4_096.0,
+        why: "coroutine memory sweep: units held alive at once, threads among them (pid_max is shared by the machine)",
+    },
+    Bound {
         key: "timeout_s",
         flag: Some("--timeout"),
         min: 0.001,
@@ -380,7 +387,8 @@ fn fmt_value(v: f64) -> String {
 
 /// Checks every value of a resolved scenario against its range.
 pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
-    let lists: [(&'static str, Vec<f64>); 5] = [
+    let lists: [(&'static str, Vec<f64>); 6] = [
+        ("units", s.units.iter().map(|&n| n as f64).collect()),
         ("workers", s.workers.iter().map(|&n| n as f64).collect()),
         (
             "parent_mib",

@@ -381,7 +381,14 @@ pub struct Refusal {
 pub fn runs_lock(model: ModelId) -> bool {
     !matches!(
         model.kind,
-        ModelKind::CpythonThreadPool | ModelKind::CpythonProcessPool
+        ModelKind::CpythonThreadPool
+            | ModelKind::CpythonProcessPool
+            // One thread of coroutines: a unit that waits for another holds
+            // the only thread (the coroutine models run no coordination).
+            | ModelKind::Greenlet
+            | ModelKind::Gevent
+            | ModelKind::CpythonGreenlet
+            | ModelKind::CpythonGevent
     )
 }
 

@@ -36,8 +36,11 @@ pub fn floor_of(model: ModelKind, start: StartMethod) -> Option<Mechanism> {
         ProcessPool => Some(Mechanism::PipeCrossCore),
         Async => Some(Mechanism::TokioMultiThread),
         AsyncSingle => Some(Mechanism::TokioCurrentThread),
+        // Their floor, a coroutine's creation and switch, is the
+        // `coroutine` workload's (`crate::coroutine`), not an OS mechanism.
+        Greenlet | Gevent => None,
         CpythonSequential | CpythonThread | CpythonThreadPool | CpythonProcess
-        | CpythonProcessPool | CpythonAsyncio => None,
+        | CpythonProcessPool | CpythonAsyncio | CpythonGreenlet | CpythonGevent => None,
     }
 }
 
@@ -396,7 +399,10 @@ mod tests {
         for kind in ModelKind::ALL {
             assert_eq!(
                 floor_of(kind, Spawn).is_none(),
-                kind == ModelKind::Sequential
+                matches!(
+                    kind,
+                    ModelKind::Sequential | ModelKind::Greenlet | ModelKind::Gevent
+                )
             );
         }
         assert_eq!(

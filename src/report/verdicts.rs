@@ -12,9 +12,11 @@
 //! verdict on it could still be decided by more repetitions.
 
 mod coordination;
+mod coroutine;
 pub(crate) mod io_models;
 
 pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
+pub use coroutine::{ASYNC_GEVENT_ALIKE, COROUTINES_CHEAPER};
 
 use super::query::{self, Ratio};
 use super::table;
@@ -276,6 +278,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     );
     out.extend(coordination::verdicts(report, &WORLDS));
     out.extend(io_models::verdicts(report));
+    out.extend(coroutine::verdicts(report, &WORLDS));
     out
 }
 

@@ -270,7 +270,7 @@ fn connect(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpStream> {
 
 /// Write, fsync, read back: each open, write, fsync, read, close and the
 /// removal a blocking call of its own, as Python's unbuffered file IO does.
-fn file_round_trip(
+pub(crate) fn file_round_trip(
     interp: &mut impl Interpreter,
     idx: u32,
     dir: &std::path::Path,

@@ -195,6 +195,20 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("samples", "cpu", &["5"]),
     ("tasks", "floor", &["2"]),
     ("models", "floor", &["[\"thread\"]"]),
+    (
+        "measure",
+        "coroutine",
+        &["\"nope\"", "[]", "[\"create\", \"x\"]", "1"],
+    ),
+    ("measure", "cpu", &["\"create\""]),
+    (
+        "units",
+        "coroutine",
+        &["0", "1", "4097", "[]", "[2, 0]", "1.5"],
+    ),
+    ("units", "io-sleep", &["[2, 4]"]),
+    ("models", "coroutine", &["[\"greenlet\"]"]),
+    ("tasks", "coroutine", &["2"]),
     ("gil", "cpu", &["\"nope\"", "\"\"", "true"]),
     ("releases_gil", "cpu", &["1", "\"yes\""]),
     (

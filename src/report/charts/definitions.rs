@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 13] = [
+pub(super) const CHARTS: [ChartDef; 14] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -110,6 +110,12 @@ pub(super) const CHARTS: [ChartDef; 13] = [
         title: "throughput and p99 against connections, per IO model",
         applies: super::io_models::applies,
         build: super::io_models::c10k,
+    },
+    ChartDef {
+        slug: "coroutine-costs",
+        title: "coroutines, threads and tasks: memory per unit, create and switch",
+        applies: super::coroutine::applies,
+        build: super::coroutine::costs,
     },
 ];
 

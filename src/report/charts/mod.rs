@@ -5,6 +5,7 @@
 //! absent is not built at all. Pure: a report in, charts out.
 
 mod coordination;
+mod coroutine;
 mod definitions;
 mod granularity;
 pub(crate) mod io_models;
