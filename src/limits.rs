@@ -52,7 +52,14 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                     "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
                     p.scenario
                 ),
-                threads: m.kind.threads_needed(workers, tasks),
+                // A thread per timer (`thread` at a timer point) or the
+                // scheduler's one.
+                threads: m.kind.threads_needed(workers, tasks)
+                    + shape.timer.map_or(0, |t| match crate::plan::wake::mechanism(m) {
+                        Some(crate::workload::wake::Mechanism::ThreadPerTimer) => t.timers as usize,
+                        Some(crate::workload::wake::Mechanism::Scheduler) => 1,
+                        _ => 0,
+                    }),
                 processes,
                 // Three pipes per child, sockets, and a margin for files.
                 fds: 3 * processes + sockets + 64,

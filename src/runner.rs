@@ -6,6 +6,7 @@
 //! The only place that measures.
 
 mod coordination;
+mod wake;
 
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
@@ -427,6 +428,9 @@ pub fn build_tasks(
     if let Some(queue) = &shape.queue {
         return Ok(coordination::queue_tasks(point, queue, scratch, limit));
     }
+    if let Some(tasks) = wake::tasks(point, scratch, limit) {
+        return Ok(tasks);
+    }
     if let Some(lock) = &shape.lock {
         let calibrated = (iters_per_ms, slice_iters);
         return Ok(coordination::lock_tasks(
@@ -541,6 +545,8 @@ struct CaseRun {
     lock: coordination::LockAcc,
     /// Queue points: items per second and latencies.
     queue: coordination::QueueAcc,
+    /// Event and timer points: how late each wake-up ran.
+    wake: wake::WakeAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
 }
@@ -584,6 +590,7 @@ fn run_point(
             round_trips_ms: Vec::new(),
             lock: coordination::LockAcc::default(),
             queue: coordination::QueueAcc::default(),
+            wake: wake::WakeAcc::default(),
             failure: None,
         })
         .collect();
@@ -655,6 +662,7 @@ fn run_point(
                             case.lock.record(&outcome, lock);
                         }
                         case.queue.record(&outcome);
+                        case.wake.record(&outcome);
                         case.reps.push(rep);
                     }
                     Ok(_) => {}
@@ -731,6 +739,8 @@ fn run_once(
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     let _queue_board = coordination::create_queue_board(tasks, case.model)
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
+    let _wake_board = wake::create_board(tasks, case.model)
+        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
     let deadlock = point.shape.lock.and_then(|l| l.deadlock);
@@ -762,6 +772,7 @@ fn run_once(
     if let Some(queue) = &point.shape.queue {
         coordination::check_queue(&outcome, queue).map_err(CaseStatus::Failed)?;
     }
+    wake::check(&outcome, point).map_err(CaseStatus::Failed)?;
     let p99 = {
         let mut l = Latencies::default();
         latency_samples(&outcome, point).for_each(|d| l.record(d));
@@ -866,7 +877,9 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         | WorkloadKind::Lifecycle
         | WorkloadKind::Floor
         | WorkloadKind::Lock
-        | WorkloadKind::Queue => 0.0,
+        | WorkloadKind::Queue
+        | WorkloadKind::Event
+        | WorkloadKind::Timer => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -988,6 +1001,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                     &c.queue,
                     med(&|r| r.cpu_user_s + r.cpu_sys_s),
                 ),
+                wake: wake::stats(point, c.model, &c.wake),
                 repetitions: c.reps.clone(),
                 start_method: c
                     .model
@@ -1057,6 +1071,7 @@ mod tests {
                         round_trips_ns: Vec::new(),
                         lock: None,
                         queue: None,
+                        wake: None,
                     },
                     latency: per_task,
                 })

@@ -45,10 +45,12 @@ pub enum WorkloadKind {
     Lifecycle,
     Lock,
     Queue,
+    Event,
+    Timer,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 10] = [
+    pub const ALL: [WorkloadKind; 12] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -59,6 +61,8 @@ impl WorkloadKind {
         WorkloadKind::Lifecycle,
         WorkloadKind::Lock,
         WorkloadKind::Queue,
+        WorkloadKind::Event,
+        WorkloadKind::Timer,
     ];
 
     pub fn id(self) -> &'static str {
@@ -73,6 +77,8 @@ impl WorkloadKind {
             WorkloadKind::Lifecycle => "lifecycle",
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
+            WorkloadKind::Event => "event",
+            WorkloadKind::Timer => "timer",
         }
     }
 }
@@ -117,6 +123,9 @@ pub struct ScenarioSpec {
     pub items: Option<Spanned<u64>>,
     pub semantics: Option<Spanned<String>>,
     pub daemon: Option<Spanned<bool>>,
+    pub rounds: Option<Spanned<u32>>,
+    pub timers: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub delay_ms: Option<Spanned<Positive>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.

@@ -180,6 +180,8 @@ impl Model for CpythonModel {
                     },
                     lock: rep.lock_units.get(idx).cloned().map(Box::new),
                     queue: rep.queue_units.get(idx).cloned().map(Box::new),
+                    // No CPython reference for the event and timer workloads yet.
+                    wake: None,
                 },
                 latency: ms(latency),
             })

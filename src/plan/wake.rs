@@ -1,0 +1,66 @@
+//! Which models run the `event` and `timer` workloads, and which timer
+//! mechanism each model stands for; the refusals name the `models` key.
+//! (Their keys, `rounds`, `timers` and `delay_ms`, are coordination keys:
+//! `plan::coordination` reads and layers them.)
+
+use super::Scenario;
+use super::coordination::Refusal;
+use crate::model::{ModelId, ModelKind};
+use crate::spec::WorkloadKind;
+use crate::workload::wake::Mechanism;
+
+/// The models an event's setter and waiters run under: every unit at once,
+/// native threads, processes or tasks, and the `+gil` forms.
+pub fn runs_event(model: ModelId) -> bool {
+    matches!(
+        model.kind,
+        ModelKind::Thread
+            | ModelKind::ThreadPool
+            | ModelKind::Process
+            | ModelKind::ProcessPool
+            | ModelKind::Async
+            | ModelKind::AsyncSingle
+    )
+}
+
+/// The timer mechanism a model stands for: `thread` starts a thread per
+/// timer (threading.Timer), `thread-pool` hands its timers to one scheduler
+/// thread (a pool's scheduled executor), the async models sleep on tokio's
+/// timer wheel. None: the model does not run the timer workload.
+pub fn mechanism(model: ModelId) -> Option<Mechanism> {
+    if model.gil {
+        return None;
+    }
+    match model.kind {
+        ModelKind::Thread => Some(Mechanism::ThreadPerTimer),
+        ModelKind::ThreadPool => Some(Mechanism::Scheduler),
+        ModelKind::Async | ModelKind::AsyncSingle => Some(Mechanism::Wheel),
+        _ => None,
+    }
+}
+
+pub fn refusal(s: &Scenario) -> Option<Refusal> {
+    match s.workload {
+        WorkloadKind::Event => {
+            let m = s.models.iter().find(|m| !runs_event(**m))?;
+            Some(Refusal {
+                key: "models",
+                message: format!(
+                    "model `{m}` does not run the event workload: its setter and waiters must run at once, in this build's native models"
+                ),
+                help: "use thread, thread-pool, process, process-pool, async, async-single and their +gil forms".into(),
+            })
+        }
+        WorkloadKind::Timer => {
+            let m = s.models.iter().find(|m| mechanism(**m).is_none())?;
+            Some(Refusal {
+                key: "models",
+                message: format!(
+                    "model `{m}` does not run the timer workload: no timer mechanism stands for it"
+                ),
+                help: "use thread (a thread per timer), thread-pool (one scheduler thread), async or async-single (tokio's timer wheel)".into(),
+            })
+        }
+        _ => None,
+    }
+}
