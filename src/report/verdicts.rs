@@ -12,8 +12,10 @@
 //! verdict on it could still be decided by more repetitions.
 
 mod coordination;
+mod wake;
 
 pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
+pub use wake::TIMER_LATENESS_GROWS;
 
 use super::query::{self, Ratio};
 use super::table;
@@ -270,6 +272,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .filter_map(|s| gil_releasing(report, s, cores)),
     );
     out.extend(coordination::verdicts(report, &WORLDS));
+    out.extend(wake::verdicts(report));
     out
 }
 

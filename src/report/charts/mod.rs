@@ -5,6 +5,7 @@
 //! absent is not built at all. Pure: a report in, charts out.
 
 mod coordination;
+mod wake;
 mod definitions;
 mod plot;
 
