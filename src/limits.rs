@@ -55,11 +55,9 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                 // A thread per timer (`thread` at a timer point) or the
                 // scheduler's one.
                 threads: m.kind.threads_needed(workers, tasks)
-                    + shape.timer.map_or(0, |t| match crate::plan::wake::mechanism(m) {
-                        Some(crate::workload::wake::Mechanism::ThreadPerTimer) => t.timers as usize,
-                        Some(crate::workload::wake::Mechanism::Scheduler) => 1,
-                        _ => 0,
-                    }),
+                    + shape
+                        .timer
+                        .map_or(0, |t| crate::plan::wake::timer_threads(m, t.timers)),
                 processes,
                 // Three pipes per child, sockets, and a margin for files.
                 fds: 3 * processes + sockets + 64,

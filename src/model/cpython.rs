@@ -7,7 +7,7 @@
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
     self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
-    PythonInfo, QueueRequest, SocketRequest, TaskRequest,
+    EventRequest, PythonInfo, QueueRequest, TimerRequest, SocketRequest, TaskRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -127,6 +127,22 @@ impl Model for CpythonModel {
             },
             lock: lock_request(steps, shape),
             queue: queue_request(steps),
+            event: steps.iter().find_map(|s| match s {
+                Step::Event(e) => Some(EventRequest {
+                    waiters: e.shape.waiters,
+                    rounds: e.shape.rounds,
+                    limit_s: e.board.limit().as_secs_f64(),
+                }),
+                _ => None,
+            }),
+            timer: steps.iter().find_map(|s| match s {
+                Step::Timer(t) => Some(TimerRequest {
+                    timers: t.shape.timers,
+                    delay_ms: t.shape.delay_ms,
+                    limit_s: t.board.limit().as_secs_f64(),
+                }),
+                _ => None,
+            }),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -180,8 +196,7 @@ impl Model for CpythonModel {
                     },
                     lock: rep.lock_units.get(idx).cloned().map(Box::new),
                     queue: rep.queue_units.get(idx).cloned().map(Box::new),
-                    // No CPython reference for the event and timer workloads yet.
-                    wake: None,
+                    wake: rep.wake_units.get(idx).cloned().map(Box::new),
                 },
                 latency: ms(latency),
             })

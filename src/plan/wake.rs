@@ -20,6 +20,9 @@ pub fn runs_event(model: ModelId) -> bool {
             | ModelKind::ProcessPool
             | ModelKind::Async
             | ModelKind::AsyncSingle
+            | ModelKind::CpythonThread
+            | ModelKind::CpythonProcess
+            | ModelKind::CpythonAsyncio
     )
 }
 
@@ -39,6 +42,27 @@ pub fn mechanism(model: ModelId) -> Option<Mechanism> {
     }
 }
 
+/// How a model arms a timer batch's timers, by name: a native mechanism's
+/// id, or the CPython reference's (`threading.Timer` for cpython-thread,
+/// `call_later` for cpython-asyncio). None: it does not run timers.
+pub fn timer_mechanism(model: ModelId) -> Option<&'static str> {
+    match model.kind {
+        ModelKind::CpythonThread => Some("threading.Timer"),
+        ModelKind::CpythonAsyncio => Some("call_later"),
+        _ => mechanism(model).map(Mechanism::id),
+    }
+}
+
+/// Threads a timer case starts besides its model's: one per timer for a
+/// thread per timer (native or `threading.Timer`), one for a scheduler.
+pub fn timer_threads(model: ModelId, timers: u32) -> usize {
+    match timer_mechanism(model) {
+        Some("thread-per-timer" | "threading.Timer") => timers as usize,
+        Some("scheduler") => 1,
+        _ => 0,
+    }
+}
+
 pub fn refusal(s: &Scenario) -> Option<Refusal> {
     match s.workload {
         WorkloadKind::Event => {
@@ -46,19 +70,19 @@ pub fn refusal(s: &Scenario) -> Option<Refusal> {
             Some(Refusal {
                 key: "models",
                 message: format!(
-                    "model `{m}` does not run the event workload: its setter and waiters must run at once, in this build's native models"
+                    "model `{m}` does not run the event workload: its setter and waiters must run at once"
                 ),
-                help: "use thread, thread-pool, process, process-pool, async, async-single and their +gil forms".into(),
+                help: "use thread, thread-pool, process, process-pool, async, async-single and their +gil forms, or cpython-thread, cpython-process and cpython-asyncio".into(),
             })
         }
         WorkloadKind::Timer => {
-            let m = s.models.iter().find(|m| mechanism(**m).is_none())?;
+            let m = s.models.iter().find(|m| timer_mechanism(**m).is_none())?;
             Some(Refusal {
                 key: "models",
                 message: format!(
                     "model `{m}` does not run the timer workload: no timer mechanism stands for it"
                 ),
-                help: "use thread (a thread per timer), thread-pool (one scheduler thread), async or async-single (tokio's timer wheel)".into(),
+                help: "use thread (a thread per timer), thread-pool (one scheduler thread), async or async-single (tokio's timer wheel), cpython-thread (threading.Timer) or cpython-asyncio (loop.call_later)".into(),
             })
         }
         _ => None,

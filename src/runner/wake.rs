@@ -154,8 +154,8 @@ pub fn stats(point: &Point, model: ModelId, acc: &WakeAcc) -> Option<WakeStats> 
         timers: timer.map(|t| t.timers),
         delay_ms: timer.map(|t| t.delay_ms),
         mechanism: timer
-            .and_then(|_| crate::plan::wake::mechanism(model))
-            .map(|m| m.id().to_owned()),
+            .and_then(|_| crate::plan::wake::timer_mechanism(model))
+            .map(str::to_owned),
         late_ms,
         wakes: acc.late.count(),
         p99_ms_per_repetition: acc.p99_ms.clone(),

@@ -367,7 +367,7 @@ fn coordination_combinations_are_refused_at_their_key() {
         ("QUEUE models = [\"sequential\"]", "models", 4),
         ("QUEUE workers = 4", "workers", 4),
         ("EVENT models = [\"sequential\"]", "models", 4),
-        ("EVENT models = [\"cpython-thread\"]", "models", 4),
+        ("EVENT models = [\"cpython-thread-pool\"]", "models", 4),
         ("EVENT tasks = 4", "tasks", 4),
         ("EVENT timers = 10", "timers", 4),
         ("TIMER models = [\"thread+gil\"]", "models", 4),
