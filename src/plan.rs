@@ -5,8 +5,8 @@
 
 pub mod bounds;
 pub mod coordination;
-pub mod wake;
 mod start_method;
+pub mod wake;
 
 use crate::gil::GilKind;
 use crate::model::id::{ModelId, ModelKind, StartMethod};

@@ -739,8 +739,8 @@ fn run_once(
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     let _queue_board = coordination::create_queue_board(tasks, case.model)
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
-    let _wake_board = wake::create_board(tasks, case.model)
-        .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
+    let _wake_board =
+        wake::create_board(tasks, case.model).map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
     let deadlock = point.shape.lock.and_then(|l| l.deadlock);

@@ -6,8 +6,8 @@
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
-    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
-    EventRequest, PythonInfo, QueueRequest, TimerRequest, SocketRequest, TaskRequest,
+    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, EventRequest, FileRequest,
+    LockRequest, PythonInfo, QueueRequest, SocketRequest, TaskRequest, TimerRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};

@@ -10,9 +10,7 @@ use crate::plan::Point;
 use crate::results::{Percentiles, WakeStats};
 use crate::workload::lock::WaitHistogram;
 use crate::workload::wake::board::Setup;
-use crate::workload::wake::{
-    EventStep, Mechanism, TimerStep, WakeBoard, WakeBoardRef, WakeOutput,
-};
+use crate::workload::wake::{EventStep, Mechanism, TimerStep, WakeBoard, WakeBoardRef, WakeOutput};
 use crate::workload::{Step, Task};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -229,7 +229,11 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
     ("daemon", "queue", &["1", "\"yes\""]),
     ("rounds", "event", &["0", "-1", "100001", "1.5"]),
-    ("timers", "timer", &["0", "-1", "10001", "[]", "[10, 0]", "1.5"]),
+    (
+        "timers",
+        "timer",
+        &["0", "-1", "10001", "[]", "[10, 0]", "1.5"],
+    ),
     ("delay_ms", "timer", &["0", "-1", "0.05", "60001"]),
 ];
 
@@ -376,10 +380,14 @@ fn coordination_combinations_are_refused_at_their_key() {
         ("TIMER rounds = 4", "rounds", 4),
     ];
     for &(body, key, line) in rows {
-        let (workload, body) = [("QUEUE ", "queue"), ("EVENT ", "event"), ("TIMER ", "timer")]
-            .into_iter()
-            .find_map(|(mark, w)| Some((w, body.strip_prefix(mark)?)))
-            .unwrap_or(("lock", body));
+        let (workload, body) = [
+            ("QUEUE ", "queue"),
+            ("EVENT ", "event"),
+            ("TIMER ", "timer"),
+        ]
+        .into_iter()
+        .find_map(|(mark, w)| Some((w, body.strip_prefix(mark)?)))
+        .unwrap_or(("lock", body));
         let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"{workload}\"\n{body}\n");
         std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
         let args: Vec<String> = ["run", "suite.toml", "--out", "out"]

@@ -26,7 +26,13 @@ fn every_waiter_wakes_every_round_and_every_timer_fires() {
     let report: RunReport = serde_json::from_slice(&text).unwrap();
     assert_eq!(report.cases.len(), 12 + 6, "{err}");
     for case in &report.cases {
-        assert!(case.is_ok(), "{} {}: {:?}", case.scenario, case.model, case.status);
+        assert!(
+            case.is_ok(),
+            "{} {}: {:?}",
+            case.scenario,
+            case.model,
+            case.status
+        );
         let wake = case.wake.as_ref().expect("a wake record");
         let reps = case.repetitions.len() as u64;
         let late = wake.late_ms.expect("percentiles");
@@ -54,5 +60,8 @@ fn every_waiter_wakes_every_round_and_every_timer_fires() {
         assert!(drawn, "no {chart} chart");
     }
     let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
-    assert!(summary.contains("Thread-per-timer lateness grows with N"), "{summary}");
+    assert!(
+        summary.contains("Thread-per-timer lateness grows with N"),
+        "{summary}"
+    );
 }

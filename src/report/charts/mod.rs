@@ -5,9 +5,9 @@
 //! absent is not built at all. Pure: a report in, charts out.
 
 mod coordination;
-mod wake;
 mod definitions;
 mod plot;
+mod wake;
 
 use definitions::CHARTS;
 pub use plot::Chart;

@@ -79,7 +79,10 @@ pub(super) fn timer_lateness(_: &RunReport, s: &ScenarioInfo, cases: &[&CaseResu
             continue;
         };
         for (dashed, pick) in [
-            (false, (|p: &crate::results::Percentiles| p.p99) as fn(&_) -> f64),
+            (
+                false,
+                (|p: &crate::results::Percentiles| p.p99) as fn(&_) -> f64,
+            ),
             (true, |p: &crate::results::Percentiles| p.p50),
         ] {
             let mut points: Vec<Point> = mine
@@ -101,13 +104,21 @@ pub(super) fn timer_lateness(_: &RunReport, s: &ScenarioInfo, cases: &[&CaseResu
                 colour: model_colour(m),
                 dashed,
                 connect: true,
-                marker: if dashed { Marker::Triangle } else { Marker::Circle },
+                marker: if dashed {
+                    Marker::Triangle
+                } else {
+                    Marker::Circle
+                },
                 points,
             });
             legend.push(entry(
                 format!("{m} ({mechanism}) {}", if dashed { "p50" } else { "p99" }),
                 model_colour(m),
-                if dashed { Swatch::Dashed } else { Swatch::Solid },
+                if dashed {
+                    Swatch::Dashed
+                } else {
+                    Swatch::Solid
+                },
             ));
         }
     }

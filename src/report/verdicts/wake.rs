@@ -8,7 +8,8 @@ use super::{Check, Outcome, Verdict, case_label};
 use crate::report::table;
 use crate::results::{CaseResult, RunReport};
 
-pub const TIMER_LATENESS_GROWS: &str = "Thread-per-timer lateness grows with N, a timer wheel's does not";
+pub const TIMER_LATENESS_GROWS: &str =
+    "Thread-per-timer lateness grows with N, a timer wheel's does not";
 
 /// Lateness "grows" when every repetition's p99 at the most timers is at
 /// least this many times every repetition's p99 at the fewest; it "does
@@ -42,9 +43,9 @@ fn wake(c: &CaseResult) -> Option<&crate::results::WakeStats> {
 /// delay of its first case (the first model of `models` that has cases).
 fn ends<'a>(cases: &[&'a CaseResult], mechanism: &str, models: &[&str]) -> Option<Ends<'a>> {
     let model = models.iter().find(|m| {
-        cases
-            .iter()
-            .any(|c| c.model == **m && wake(c).and_then(|w| w.mechanism.as_deref()) == Some(mechanism))
+        cases.iter().any(|c| {
+            c.model == **m && wake(c).and_then(|w| w.mechanism.as_deref()) == Some(mechanism)
+        })
     })?;
     let mine: Vec<&CaseResult> = cases
         .iter()
@@ -160,7 +161,13 @@ mod tests {
     use super::*;
     use crate::results::{CaseStatus, WakeStats};
 
-    fn case(template: &CaseResult, model: &str, mechanism: &str, timers: u32, p99: &[f64]) -> CaseResult {
+    fn case(
+        template: &CaseResult,
+        model: &str,
+        mechanism: &str,
+        timers: u32,
+        p99: &[f64],
+    ) -> CaseResult {
         let mut c = template.clone();
         c.scenario = "timer".into();
         c.workload = "timer".into();
@@ -225,7 +232,8 @@ mod tests {
             serde_json::from_str(include_str!("../../../tests/fixtures/results-sample.json"))
                 .unwrap();
         let template = r.cases[0].clone();
-        r.cases.push(case(&template, "thread", "thread-per-timer", 10, &[1.0; 3]));
+        r.cases
+            .push(case(&template, "thread", "thread-per-timer", 10, &[1.0; 3]));
         let v = super::super::verdicts(&r)
             .into_iter()
             .find(|v| v.claim == TIMER_LATENESS_GROWS)

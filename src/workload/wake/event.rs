@@ -6,8 +6,8 @@
 //! mutex and condvar (what `threading.Event` is), processes on a futex word
 //! in the board's shared memory, async tasks on tokio's `Notify`.
 
-use super::board::{WakeBoard, WakeBoardRef, futex_wait, futex_wake, local};
 use super::WakeOutput;
+use super::board::{WakeBoard, WakeBoardRef, futex_wait, futex_wake, local};
 use crate::workload::lock::WaitHistogram;
 use crate::workload::shm::monotonic_ns;
 use crate::workload::{Interpreter, Task, combine};
