@@ -215,6 +215,27 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_per_timer_counts_its_timers_against_the_thread_limits() {
+        let suite = |models: &str| {
+            let sources = vec![crate::plan::Source {
+                name: "suite.toml".into(),
+                text: format!(
+                    "[[scenario]]\nname = \"t\"\nworkload = \"timer\"\ntimers = 10000\nmodels = [{models}]\n"
+                ),
+            }];
+            crate::plan::build(&sources, &PlanOptions::default()).unwrap()
+        };
+        let limits = Limits {
+            threads_max: Some(12_000),
+            ..roomy()
+        };
+        let err = check(&suite("\"thread\""), &limits).unwrap_err();
+        assert!(err.contains("threads-max"), "{err}");
+        // One scheduler thread, or tokio's workers, fit.
+        assert_eq!(check(&suite("\"thread-pool\", \"async\""), &limits), Ok(()));
+    }
+
+    #[test]
     fn a_modest_plan_passes() {
         assert_eq!(check(&plan(64), &roomy()), Ok(()));
     }

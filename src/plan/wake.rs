@@ -88,3 +88,71 @@ pub fn refusal(s: &Scenario) -> Option<Refusal> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{PlanOptions, Source, build};
+    use super::*;
+
+    fn plan(workload: &str, body: &str) -> super::super::Plan {
+        let sources = vec![Source {
+            name: "suite.toml".into(),
+            text: format!("[[scenario]]\nname = \"w\"\nworkload = \"{workload}\"\n{body}"),
+        }];
+        build(&sources, &PlanOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn an_event_point_per_waiter_count_whose_tasks_are_the_waiters_and_the_setter() {
+        let p = plan(
+            "event",
+            "models = [\"thread\", \"process+gil\", \"cpython-asyncio\"]\nworkers = [1, 8]\nrounds = 40\n",
+        );
+        let shapes: Vec<(usize, Vec<usize>)> = p
+            .points
+            .iter()
+            .map(|p| (p.point.tasks, p.cases.iter().map(|c| c.workers).collect()))
+            .collect();
+        assert_eq!(shapes, [(2, vec![2, 2, 2]), (9, vec![9, 9, 9])]);
+        let e = p.points[1].point.shape.event.unwrap();
+        assert_eq!((e.waiters, e.rounds), (8, 40));
+        assert!(p.points[0].params.contains(&("rounds", 40.0)));
+    }
+
+    #[test]
+    fn a_timer_point_per_timer_count_with_one_unit_and_its_mechanism() {
+        let p = plan(
+            "timer",
+            "models = [\"thread\", \"thread-pool\", \"async\", \"cpython-thread\"]\ntimers = [10, 10000]\ndelay_ms = 5\n",
+        );
+        assert_eq!(p.points.len(), 2);
+        for (pp, n) in p.points.iter().zip([10, 10_000]) {
+            assert_eq!(pp.point.tasks, 1);
+            assert!(pp.cases.iter().all(|c| c.workers == 1));
+            assert_eq!(pp.cases.len(), 4, "no baseline added");
+            let t = pp.point.shape.timer.unwrap();
+            assert_eq!((t.timers, t.delay_ms), (n, 5.0));
+            assert!(pp.params.contains(&("timers", f64::from(n))));
+        }
+        let names: Vec<Option<&str>> = p.points[0]
+            .cases
+            .iter()
+            .map(|c| timer_mechanism(c.model))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Some("thread-per-timer"),
+                Some("scheduler"),
+                Some("wheel"),
+                Some("threading.Timer")
+            ]
+        );
+        let threads: Vec<usize> = p.points[1]
+            .cases
+            .iter()
+            .map(|c| timer_threads(c.model, 10_000))
+            .collect();
+        assert_eq!(threads, [10_000, 1, 0, 10_000]);
+    }
+}
