@@ -5,8 +5,11 @@
 //! off; suites' speedup figures should be read against it.
 //!
 //! Pools and runtimes are built once outside the timed loop, so their figures
-//! are the submit-to-result round trip; `thread` and `process` include the
-//! spawn and the join or wait, as they do in the models. The GIL group times
+//! are the submit-to-result round trip; `thread` and `process` run their
+//! model on one task: the spawn, the task, and the join or wait. The
+//! `per-task` group runs every native model on batches of trivial tasks and
+//! reports the cost per task, pipelining included (`parabench run --task-ms
+//! 0.001 --workers 1`). The GIL group times
 //! how long a waiter takes to get the emulated GIL from a holder that never
 //! blocks, only ticks (a forced switch).
 //!
@@ -63,15 +66,12 @@ fn threads(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
 
-    let spawn_join = |task: &Arc<Task>| {
-        let task = Arc::clone(task);
-        std::thread::spawn(move || run_task(&task, None))
-            .join()
-            .expect("task thread panicked")
-            .expect("trivial task failed")
-    };
-    check("thread", &task, &spawn_join(&task));
-    g.bench_function("thread", |b| b.iter(|| black_box(spawn_join(&task))));
+    // The whole thread model with one task: start a thread, run the task,
+    // take its result, join the thread.
+    let model = model_for(ModelKind::Thread);
+    let run = || model.run(&batch).expect("thread model failed");
+    common::verify("thread", &tasks, &run());
+    g.bench_function("thread", |b| b.iter(|| black_box(run())));
 
     let pool = ThreadPool::new(1).expect("starting the thread pool");
     let submit = |task: &Arc<Task>| {
@@ -182,6 +182,52 @@ fn processes(c: &mut Criterion) {
     g.finish();
 }
 
+/// Each native model's cost per task, as `parabench run --task-ms 0.001
+/// --workers 1` sees it: one iteration is one trivial task, and a sample is
+/// one batch of as many tasks as criterion asks for, run by the model on one
+/// worker, timed from the first submit to the last result (`wall`; a pool's
+/// or a runtime's start-up is apart, as in the report). Pools and runtimes
+/// overlap one task's hand-off with the next, so theirs is a throughput
+/// cost; `thread` and `process` start and end a thread or a process per task.
+/// Read each beside its floor (the `floor` measurements): pthread create +
+/// join, posix_spawn of a tiny binary + wait, a pipe round trip, a channel
+/// hand-off, a tokio spawn.
+fn per_task(c: &mut Criterion) {
+    let cancel = AtomicBool::new(false);
+    let mut g = c.benchmark_group("per-task");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for kind in [
+        ModelKind::Sequential,
+        ModelKind::Thread,
+        ModelKind::ThreadPool,
+        ModelKind::Rayon,
+        ModelKind::ProcessPool,
+        ModelKind::Async,
+        ModelKind::AsyncSingle,
+        ModelKind::Process,
+    ] {
+        let model = model_for(kind);
+        g.bench_function(kind.id(), |b| {
+            b.iter_custom(|iters| {
+                let tasks: Vec<Task> = (0..iters.max(1) as u32)
+                    .map(|idx| Task {
+                        idx,
+                        ..trivial_task()
+                    })
+                    .collect();
+                let outcome = model
+                    .run(&common::batch(&tasks, 1, &cancel))
+                    .unwrap_or_else(|e| panic!("{}: {e}", kind.id()));
+                common::verify(kind.id(), &tasks, &outcome);
+                outcome.wall
+            })
+        });
+    }
+    g.finish();
+}
+
 /// A waiter takes the GIL from a holder that runs CPU work and ticks every
 /// ~1 µs: the figure is `switch_interval` (the waiter's patience before it
 /// asks for a drop) plus the forced switch itself (the request seen at the
@@ -261,6 +307,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     threads(&mut c);
     processes(&mut c);
+    per_task(&mut c);
     gil_handoff(&mut c);
     c.final_summary();
 }

@@ -144,6 +144,9 @@ pub struct RunArgs {
     /// MiB the parent program holds while workers start, comma-separated for a sweep (overrides the suite)
     #[arg(long, value_name = "MIB", value_delimiter = ',')]
     pub parent_mib: Vec<u64>,
+    /// The interpreter of the cpython-* models: a name on PATH or in pyenv (python3.12), or a path (default: python3)
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<String>,
     /// Do not write index.html, charts and summary.md (results.json only)
     #[arg(long)]
     pub no_report: bool,
@@ -185,6 +188,7 @@ impl RunArgs {
             samples: self.samples,
             start_method: self.start_method.clone(),
             parent_mib: self.parent_mib.clone(),
+            python: self.python.clone(),
         }
     }
 }
@@ -252,4 +256,7 @@ pub struct WorkerArgs {
     /// Serve many tasks, one per line, until stdin closes (process pools)
     #[arg(long)]
     pub pool: bool,
+    /// The harness's pid: the worker dies with it, and exits at once if it is gone
+    #[arg(long)]
+    pub parent: Option<u32>,
 }

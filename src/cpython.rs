@@ -43,20 +43,32 @@ impl std::fmt::Display for PythonVersion {
     }
 }
 
-/// A usable `python3`.
+/// A usable interpreter, as it describes itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PythonInfo {
     pub path: PathBuf,
     pub version: PythonVersion,
+    /// Built without a GIL (`Py_GIL_DISABLED`: a free-threaded build).
+    pub free_threaded: bool,
+    /// `sys._is_gil_enabled()` where it exists (3.13+): a free-threaded
+    /// build can still turn the GIL on (`PYTHON_GIL=1`).
+    pub gil_enabled: Option<bool>,
+}
+
+impl PythonInfo {
+    /// Whether threads of this interpreter share one GIL.
+    pub fn has_gil(&self) -> bool {
+        self.gil_enabled.unwrap_or(!self.free_threaded)
+    }
 }
 
 /// Why the `cpython-*` models cannot run; each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum PythonUnavailable {
     #[error(
-        "python3 was not found on PATH; install Python {MIN_VERSION} or newer to run the cpython models"
+        "{0} was not found (a name is looked up on PATH); install Python {MIN_VERSION} or newer to run the cpython models"
     )]
-    NotFound,
+    NotFound(String),
     #[error("`{path} --version` failed: {reason}")]
     VersionFailed { path: String, reason: String },
     #[error("{path} is Python {version}; the cpython models need {MIN_VERSION} or newer")]
@@ -337,77 +349,135 @@ pub struct PyRepetition {
 
 /// Finds `python3` on PATH and checks it is recent enough.
 pub fn python3() -> Result<PythonInfo, PythonUnavailable> {
-    let path = find_on_path("python3").ok_or(PythonUnavailable::NotFound)?;
+    find("python3")
+}
+
+/// Finds the interpreter `spec` names (a name looked up on PATH, such as
+/// `python3.12`, or a path), asks it what it is and checks it is recent
+/// enough.
+pub fn find(spec: &str) -> Result<PythonInfo, PythonUnavailable> {
+    let mut first_error = None;
+    for path in locate(spec) {
+        match probe(path) {
+            Ok(info) => return Ok(info),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| PythonUnavailable::NotFound(spec.to_owned())))
+}
+
+fn probe(path: PathBuf) -> Result<PythonInfo, PythonUnavailable> {
     let shown = path.display().to_string();
     let failed = |reason: String| PythonUnavailable::VersionFailed {
         path: shown.clone(),
         reason,
     };
     let out = Command::new(&path)
-        .arg("--version")
+        .args(["-c", PROBE])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| failed(e.to_string()))?;
-    // Python 2 printed its version on stderr.
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let version = parse_version(&text)
-        .ok_or_else(|| failed(format!("unexpected output {:?}", text.trim())))?;
-    if version < MIN_VERSION {
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first_line = stderr.lines().next().unwrap_or("").trim().to_owned();
+        return Err(failed(format!("{}: {first_line}", out.status)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let probe =
+        parse_probe(&text).ok_or_else(|| failed(format!("unexpected output {:?}", text.trim())))?;
+    if probe.version < MIN_VERSION {
         return Err(PythonUnavailable::TooOld {
             path: shown,
-            version,
+            version: probe.version,
         });
     }
+    // The interpreter behind a version manager's shim (pyenv's is a shell
+    // script, over 100 ms at every start), paid once here instead of at
+    // every call of a cpython-* case.
+    let exe = PathBuf::from(&probe.executable);
     Ok(PythonInfo {
-        path: real_executable(&path).unwrap_or(path),
-        version,
+        path: if exe.is_absolute() && exe.is_file() {
+            exe
+        } else {
+            path
+        },
+        version: probe.version,
+        free_threaded: probe.free_threaded,
+        gil_enabled: probe.gil_enabled,
     })
 }
 
-/// The interpreter behind `python3`, as `sys.executable` names it: a version
-/// manager's shim (pyenv's is a shell script) costs over 100 ms at every
-/// start, paid once here instead of at every call of a cpython-* case.
-fn real_executable(python: &std::path::Path) -> Option<PathBuf> {
-    let out = Command::new(python)
-        .args(["-c", "import sys; sys.stdout.write(sys.executable)"])
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    let exe = PathBuf::from(String::from_utf8(out.stdout).ok()?);
-    (out.status.success() && exe.is_absolute() && exe.is_file()).then_some(exe)
+/// What an interpreter says of itself, one JSON line; it runs on Python 2.7
+/// too, so that a too-old interpreter is named with its version.
+const PROBE: &str = "import sys, json, sysconfig; \
+    gil = getattr(sys, '_is_gil_enabled', None); \
+    sys.stdout.write(json.dumps([sys.executable, list(sys.version_info[:3]), \
+    bool(sysconfig.get_config_var('Py_GIL_DISABLED')), gil() if gil else None]))";
+
+#[derive(Debug, PartialEq)]
+struct Probe {
+    executable: String,
+    version: PythonVersion,
+    free_threaded: bool,
+    gil_enabled: Option<bool>,
+}
+
+fn parse_probe(text: &str) -> Option<Probe> {
+    let (executable, version, free_threaded, gil_enabled): (String, [u32; 3], bool, Option<bool>) =
+        serde_json::from_str(text.trim()).ok()?;
+    Some(Probe {
+        executable,
+        version: PythonVersion {
+            major: version[0],
+            minor: version[1],
+            patch: version[2],
+        },
+        free_threaded,
+        gil_enabled,
+    })
+}
+
+/// Where `spec` may be, in order. A name without a slash is looked up on
+/// PATH, as a shell would, then in each pyenv version (`$PYENV_ROOT`, else
+/// `~/.pyenv`): pyenv's shims run only the versions pyenv has selected, so
+/// `python3.12` is found beside a global 3.11. Anything else is a path,
+/// taken as it is.
+fn locate(spec: &str) -> Vec<PathBuf> {
+    if spec.contains('/') {
+        let path = PathBuf::from(spec);
+        return if is_executable(&path) {
+            vec![path]
+        } else {
+            vec![]
+        };
+    }
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    let mut versions: Vec<PathBuf> = pyenv
+        .and_then(|root| std::fs::read_dir(root.join("versions")).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some(e.ok()?.path().join("bin").join(spec)))
+        .filter(|p| is_executable(p))
+        .collect();
+    versions.sort();
+    find_on_path(spec).into_iter().chain(versions).collect()
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
         .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// Parses `Python 3.11.2` (or `Python 3.13.0rc1`).
-fn parse_version(text: &str) -> Option<PythonVersion> {
-    let rest = text.trim().strip_prefix("Python ")?;
-    let mut parts = rest.split('.');
-    let mut number = || -> Option<u32> {
-        let part = parts.next()?;
-        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    };
-    let major = number()?;
-    let minor = number()?;
-    Some(PythonVersion {
-        major,
-        minor,
-        patch: number().unwrap_or(0),
-    })
+        .find(|p| is_executable(p))
 }
 
 /// Runs one request in `python`, killing it (and every process it started)
@@ -668,17 +738,56 @@ mod tests {
     }
 
     #[test]
-    fn parses_versions() {
+    fn parses_what_an_interpreter_says_of_itself() {
         let v = |major, minor, patch| PythonVersion {
             major,
             minor,
             patch,
         };
-        assert_eq!(parse_version("Python 3.11.2\n"), Some(v(3, 11, 2)));
-        assert_eq!(parse_version("Python 3.13.0rc1"), Some(v(3, 13, 0)));
-        assert_eq!(parse_version("Python 3.9"), Some(v(3, 9, 0)));
-        assert_eq!(parse_version("pypy 7"), None);
+        let probe = parse_probe(r#"["/usr/bin/python3.13t", [3, 13, 0], true, false]"#).unwrap();
+        assert_eq!(probe.version, v(3, 13, 0));
+        assert_eq!(
+            (probe.free_threaded, probe.gil_enabled),
+            (true, Some(false))
+        );
+        let probe = parse_probe(r#"["/usr/bin/python2.7", [2, 7, 18], false, null]"#).unwrap();
+        assert_eq!((probe.version, probe.gil_enabled), (v(2, 7, 18), None));
+        assert_eq!(parse_probe("Python 3.11.2"), None);
         assert!(v(3, 7, 9) < MIN_VERSION && MIN_VERSION <= v(3, 8, 0));
+        let info = |free_threaded, gil_enabled| PythonInfo {
+            path: "/p".into(),
+            version: v(3, 13, 0),
+            free_threaded,
+            gil_enabled,
+        };
+        assert!(info(false, None).has_gil());
+        assert!(!info(true, None).has_gil());
+        assert!(!info(true, Some(false)).has_gil());
+        // PYTHON_GIL=1 turns it back on in a free-threaded build.
+        assert!(info(true, Some(true)).has_gil());
+    }
+
+    #[test]
+    fn finds_an_interpreter_by_name_or_path_and_refuses_a_missing_or_old_one() {
+        let Some(py) = python_or_skip() else { return };
+        let by_path = find(py.path.to_str().unwrap()).unwrap();
+        assert_eq!(
+            (by_path.path, by_path.version),
+            (py.path.clone(), py.version)
+        );
+        let missing = find("python-that-is-not-here").unwrap_err().to_string();
+        assert!(
+            missing.contains("python-that-is-not-here was not found"),
+            "{missing}"
+        );
+        let not_a_file = find("/nonexistent/python3").unwrap_err().to_string();
+        assert!(not_a_file.contains("/nonexistent/python3"), "{not_a_file}");
+        // Any Python 2 here (pyenv has 2.7 on these machines) is named with
+        // its version.
+        if let Some(old) = locate("python2.7").last() {
+            let err = find(old.to_str().unwrap()).unwrap_err().to_string();
+            assert!(err.contains("is Python 2.7"), "{err}");
+        }
     }
 
     #[test]

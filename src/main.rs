@@ -32,6 +32,11 @@ macro_rules! errln {
 }
 
 fn main() -> ExitCode {
+    // Under `process` a worker starts for every task: it goes to work before
+    // clap builds the other commands' arguments (model::worker).
+    if let Some(args) = parabench::model::worker::lean_args(std::env::args_os()) {
+        return finish(parabench::model::worker::serve_as(args).map(|()| 0));
+    }
     // The `fork` start method's launcher is forked now, while this process
     // has one thread: before clap, the Ctrl-C handler, tokio or anything
     // else can start one (see model/forker.rs). Only `run` starts workers,
@@ -57,7 +62,13 @@ fn run_command() -> ExitCode {
         Command::Run(args) => run(args),
         Command::List(args) => list(args),
         Command::Sysinfo => sysinfo(),
-        Command::Worker(args) => parabench::model::worker::serve(args.pool).map(|()| 0),
+        Command::Worker(args) => {
+            parabench::model::worker::serve_as(parabench::model::worker::WorkerArgs {
+                pool: args.pool,
+                parent: args.parent,
+            })
+            .map(|()| 0)
+        }
         Command::LifecycleChild(args) => {
             parabench::lifecycle::serve(std::time::Duration::from_millis(args.limit_ms))
         }
@@ -68,6 +79,11 @@ fn run_command() -> ExitCode {
         Command::Export(args) => export_command(&args),
         Command::History(args) => history_command(&args),
     };
+    finish(result)
+}
+
+/// The exit code of a command's outcome, printing the error chain if any.
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

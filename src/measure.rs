@@ -266,8 +266,9 @@ pub fn reap(pid: u32) -> std::io::Result<(Exit, Usage)> {
 /// kills it when the spawning thread ends (spawn from a long-lived thread),
 /// and with `own_group` it leads a process group of its own, so that a
 /// timeout can kill it and everything it started at once (`kill(-pid)`).
-/// Every child the harness starts goes through here, so that none outlives
-/// it and each is reaped by `reap`.
+/// Every child the harness starts goes through here, or arms the same signal
+/// itself with `die_with_parent` (the process models' workers), so that none
+/// outlives it and each is reaped by `reap`.
 pub fn die_with_harness(cmd: &mut std::process::Command, own_group: bool) {
     use std::os::unix::process::CommandExt;
     // SAFETY: setpgid and prctl are async-signal-safe, which is all
@@ -283,6 +284,28 @@ pub fn die_with_harness(cmd: &mut std::process::Command, own_group: bool) {
             Ok(())
         });
     }
+}
+
+/// The child's half of `die_with_harness`, for a child started without a
+/// `pre_exec` hook (std then starts it with posix_spawn, a vfork that shares
+/// the harness's memory instead of copying its page tables; with the hook it
+/// forks). The child calls it first thing: `PR_SET_PDEATHSIG` ties it to the
+/// thread that spawned it, and if its parent is no longer `parent` (the
+/// harness died before the signal was armed) it must exit at once: Err.
+pub fn die_with_parent(parent: u32) -> std::io::Result<()> {
+    // SAFETY: prctl with these arguments and getppid only set and read this
+    // process's own attributes.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() as u32 != parent {
+            return Err(std::io::Error::other(format!(
+                "parent {parent} is gone: not starting"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Resets the harness's peak RSS (VmHWM) to its current RSS, so each

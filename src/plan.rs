@@ -8,6 +8,7 @@ pub mod coordination;
 mod start_method;
 pub mod wake;
 
+use crate::cpython::PythonInfo;
 use crate::gil::GilKind;
 use crate::model::id::{ModelId, ModelKind, StartMethod};
 use crate::spec::{self, ScenarioSpec, Sweep, WorkloadKind};
@@ -169,6 +170,10 @@ pub struct Settings {
     pub point_budget: Duration,
     /// What `plan` added on its own (a missing baseline), for the user to see.
     pub notices: Vec<String>,
+    /// The interpreter the `cpython-*` models run in, where the suite
+    /// (`python = ...`) or `--python` chose one: found and asked what it is
+    /// before anything runs. `None`: `python3` on PATH, if any.
+    pub python: Option<PythonInfo>,
 }
 
 /// One scenario, resolved: every value known and valid.
@@ -650,6 +655,8 @@ pub struct PlanOptions {
     pub start_method: Vec<StartMethod>,
     /// `--parent-mib`, swept.
     pub parent_mib: Vec<u64>,
+    /// `--python`: the interpreter of the `cpython-*` models.
+    pub python: Option<String>,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -674,6 +681,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let mut skipped: Vec<String> = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
+    let mut python = None;
     if let Some(workload) = args.workload {
         // `--quick` shortens the floor as a quick table would.
         let quick_floor = args.quick && workload == WorkloadKind::Floor;
@@ -696,6 +704,18 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             })?;
             timeout_s = suite.settings.timeout_s.map(|t| t.0).or(timeout_s);
             budget_s = suite.settings.point_budget_s.map(|t| t.0).or(budget_s);
+            if let Some(spec) = &suite.settings.python {
+                python = Some(find_python(spec.get_ref()).map_err(|e| {
+                    located(
+                        source,
+                        spec.span(),
+                        Some("python"),
+                        &e,
+                        "name an interpreter on PATH or in pyenv (`pyenv versions` lists them), \
+                         or give its path",
+                    )
+                })?);
+            }
             if suite.scenario.is_empty() {
                 return Err(PlanError::Suite(format!(
                     "{}: no [[scenario]] table: a suite needs at least one",
@@ -791,6 +811,9 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
+    if let Some(spec) = &args.python {
+        python = Some(find_python(spec).map_err(|e| flag_err("--python", e))?);
+    }
     let notices = quick_notices
         .into_iter()
         .chain(scenarios.iter_mut().flat_map(add_baselines))
@@ -816,11 +839,26 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             },
             point_budget: Duration::from_secs_f64(budget),
             notices,
+            python,
         },
         scenarios,
         points,
     })
 }
+
+/// The interpreter `spec` names, asked what it is; the error says why it
+/// cannot run the `cpython-*` models.
+fn find_python(spec: &str) -> Result<PythonInfo, String> {
+    if spec.is_empty() || spec.len() > MAX_PYTHON_SPEC_BYTES || spec.contains('\0') {
+        return Err(format!(
+            "an interpreter is a name or a path of 1 to {MAX_PYTHON_SPEC_BYTES} bytes without NUL"
+        ));
+    }
+    crate::cpython::find(spec).map_err(|e| e.to_string())
+}
+
+/// The longest `python` value: PATH_MAX.
+const MAX_PYTHON_SPEC_BYTES: usize = 4096;
 
 /// Adds the baseline of every model family a scenario runs and lacks
 /// (`sequential`, `cpython-sequential`), so that every speedup has one;

@@ -42,6 +42,39 @@ pub struct RunReport {
     /// absent in older files and in runs without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<LifecycleResult>,
+    /// The interpreter the `cpython-*` models ran in; absent in older files
+    /// and in runs without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PythonRecord>,
+}
+
+/// The interpreter of the `cpython-*` models, as it described itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PythonRecord {
+    pub path: String,
+    /// `major.minor.patch`.
+    pub version: String,
+    /// Built without a GIL (`Py_GIL_DISABLED`).
+    pub free_threaded: bool,
+    /// `sys._is_gil_enabled()` where it exists (3.13+).
+    pub gil_enabled: Option<bool>,
+}
+
+impl PythonRecord {
+    /// Whether its threads share one GIL.
+    pub fn has_gil(&self) -> bool {
+        self.gil_enabled.unwrap_or(!self.free_threaded)
+    }
+
+    /// "CPython 3.13.0 (free-threaded, GIL off) at PATH".
+    pub fn describe(&self) -> String {
+        let build = match (self.free_threaded, self.has_gil()) {
+            (false, _) => "with a GIL",
+            (true, false) => "free-threaded, GIL off",
+            (true, true) => "free-threaded build, GIL turned on",
+        };
+        format!("CPython {} ({build}) at {}", self.version, self.path)
+    }
 }
 
 /// One OS mechanism timed on its own (`floor`): many samples of one

@@ -12,8 +12,8 @@ use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
 use crate::plan::{CasePlan, Plan, Point, PointPlan, Scenario};
 use crate::results::{
-    Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, Repetition, RunReport,
-    SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
+    Calibration, CaseResult, CaseStatus, GilCounters, Harness, HarnessCpu, PythonRecord,
+    Repetition, RunReport, SCHEMA_VERSION, ScenarioInfo, Settings, TimerFloor,
 };
 use crate::spec::WorkloadKind;
 use crate::stats;
@@ -87,6 +87,20 @@ pub fn run_with(
             .sum(),
     });
     let environment = crate::results::Environment::at_start();
+    crate::model::use_python(plan.settings.python.clone());
+    let runs_cpython = plan
+        .scenarios
+        .iter()
+        .any(|s| s.models.iter().any(|m| m.kind.is_cpython()));
+    let python = runs_cpython
+        .then(|| crate::model::python().ok())
+        .flatten()
+        .map(|p| PythonRecord {
+            path: p.path.display().to_string(),
+            version: p.version.to_string(),
+            free_threaded: p.free_threaded,
+            gil_enabled: p.gil_enabled,
+        });
     on_event(Event::Calibrating);
     let run_started = (measure::self_usage(), measure::reaped_children_usage());
     let before = measure::self_usage();
@@ -132,6 +146,7 @@ pub fn run_with(
         cases: Vec::new(),
         fidelity: Vec::new(),
         lifecycle: Vec::new(),
+        python,
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),

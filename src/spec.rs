@@ -25,6 +25,9 @@ pub struct SettingsSpec {
     pub warmup: Option<u32>,
     pub timeout_s: Option<Positive>,
     pub point_budget_s: Option<NonNegative>,
+    /// The interpreter of the `cpython-*` models: a name on PATH or in
+    /// pyenv, or a path.
+    pub python: Option<Spanned<String>>,
 }
 
 type NonZeroU32 = std::num::NonZeroU32;

@@ -1,5 +1,5 @@
 //! What both bench binaries share: start-up (the embedded chart font and the
-//! worker binary the process models re-execute), a `Batch` with a far
+//! worker binary the process models start), a `Batch` with a far
 //! deadline, and the checksum check that proves a model really ran the tasks.
 //! Lives in `common/mod.rs` so cargo does not take it for a bench of its own.
 
@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 ///
 /// criterion shares our plotters build, whose only font is the one we
 /// register, so its charts panic with `FontUnavailable` without it. The
-/// process models re-execute "the harness"; in a bench binary that must be
-/// the real `parabench` binary, which cargo builds for every bench target.
+/// process models re-execute "the harness" (the fork server) and start the
+/// `parabench-worker` beside it (spawn); in a bench binary the harness must
+/// be the real `parabench` binary, which cargo builds for every bench
+/// target, with the worker beside it.
 pub fn init() {
     parabench::fonts::register();
     set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());

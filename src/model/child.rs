@@ -1,9 +1,12 @@
-//! Starting and ending worker processes: the harness's own binary re-executed
-//! as `parabench worker`, with its pipes, a parent-death signal so it never
-//! outlives the harness, and the set of live children a timeout or Ctrl-C
-//! kills. Children are reaped with wait4, one by one, for their rusage.
+//! Starting and ending worker processes: for the spawn start method
+//! `parabench-worker` (or the harness's own binary re-executed as `parabench
+//! worker`), with its pipes, a parent-death signal (the worker arms it
+//! itself, `--parent`) so it never outlives the harness; the pipes of the
+//! forked methods' workers (`start.rs`); and the set of live children a
+//! timeout or Ctrl-C kills. Children are reaped with wait4, one by one, for
+//! their rusage.
 
-use super::worker::{Job, Reply};
+use super::worker::{Job, Reply, SOURCE_ID, SOURCE_ID_ARG, WorkerArgs};
 use crate::measure::{Exit, Usage, reap};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,6 +15,11 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 static WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();
+static SPAWN_EXE: OnceLock<PathBuf> = OnceLock::new();
+
+/// The small worker binary built beside the harness
+/// (src/bin/parabench-worker.rs).
+pub const WORKER_BIN: &str = "parabench-worker";
 
 /// Makes the process models start `exe` instead of the current executable
 /// (test binaries are not parabench). Only the first call counts.
@@ -28,6 +36,72 @@ pub fn worker_exe() -> std::io::Result<PathBuf> {
     }
 }
 
+/// What the spawn start method starts: `parabench-worker` beside the
+/// harness, which starts faster, if it was built from the same sources, or
+/// else the harness itself (`parabench worker`); both take the same command
+/// line. Looked up once per run.
+fn spawn_exe() -> std::io::Result<PathBuf> {
+    if let Some(p) = SPAWN_EXE.get() {
+        return Ok(p.clone());
+    }
+    let harness = worker_exe()?;
+    let lean = harness.with_file_name(WORKER_BIN);
+    let exe = if lean.is_file() && same_sources(&lean) {
+        lean
+    } else {
+        harness
+    };
+    Ok(SPAWN_EXE.get_or_init(|| exe).clone())
+}
+
+/// Whether `exe source-id` prints this library's `SOURCE_ID` within a few
+/// seconds. The child is killed after its answer (or the time limit) and
+/// reaped, so no wait is unbounded.
+pub fn same_sources(exe: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut cmd = Command::new(exe);
+    cmd.arg(SOURCE_ID_ARG)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    crate::measure::die_with_harness(&mut cmd, false);
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let mut answer = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut pipe = stdout.take(64);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut fd = libc::pollfd {
+                fd: pipe.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, 10_000) as libc::c_int;
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut fd, 1, ms) } <= 0 {
+                break; // no answer in time (or poll failed): not the same
+            }
+            let mut buf = [0u8; 64];
+            match pipe.read(&mut buf) {
+                Ok(n) if n > 0 => answer.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+            if answer.ends_with(b"\n") {
+                break;
+            }
+        }
+    }
+    // SAFETY: our unreaped child, so the pid cannot have been reused.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
+    }
+    let _ = reap(child.id());
+    answer.trim_ascii() == SOURCE_ID.as_bytes()
+}
+
 /// A started worker. Spawn it from a thread that outlives it: the
 /// parent-death signal fires when the spawning *thread* exits.
 pub struct WorkerChild {
@@ -35,18 +109,24 @@ pub struct WorkerChild {
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     stderr: ChildStderr,
+    /// The job being sent and the reply being read, kept between jobs.
+    buf: Vec<u8>,
+    line: String,
 }
 
 pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
-    let mut cmd = Command::new(worker_exe()?);
-    cmd.arg("worker");
-    if pool {
-        cmd.arg("--pool");
-    }
-    cmd.stdin(Stdio::piped())
+    let mut cmd = Command::new(spawn_exe()?);
+    // The worker arms its own parent-death signal (`--parent`): without a
+    // `pre_exec` hook std starts it with posix_spawn (a vfork) instead of
+    // forking the whole harness, which cost a millisecond per task here.
+    let args = WorkerArgs {
+        pool,
+        parent: Some(std::process::id()),
+    };
+    cmd.args(args.to_args())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    crate::measure::die_with_harness(&mut cmd, false);
     // std's pipes are close-on-exec, so no child inherits another's stdin.
     let mut child = cmd.spawn()?;
     live.insert(child.id());
@@ -55,6 +135,8 @@ pub fn spawn(pool: bool, live: &LiveChildren) -> std::io::Result<WorkerChild> {
         stdin: child.stdin.take(),
         stdout: BufReader::new(child.stdout.take().expect("stdout is piped")),
         stderr: child.stderr.take().expect("stderr is piped"),
+        buf: Vec::new(),
+        line: String::new(),
     })
 }
 
@@ -67,6 +149,8 @@ impl WorkerChild {
             stdin: Some(ChildStdin::from(f.stdin)),
             stdout: BufReader::new(ChildStdout::from(f.stdout)),
             stderr: ChildStderr::from(f.stderr),
+            buf: Vec::new(),
+            line: String::new(),
         }
     }
 
@@ -75,15 +159,23 @@ impl WorkerChild {
             .stdin
             .as_mut()
             .ok_or_else(|| std::io::Error::other("worker stdin already closed"))?;
-        let mut line = serde_json::to_vec(job)?;
-        line.push(b'\n');
-        stdin.write_all(&line)?;
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, job)?;
+        self.buf.push(b'\n');
+        stdin.write_all(&self.buf)?;
         stdin.flush()
     }
 
     /// Closes stdin: a pool worker then exits, a one-shot one after its job.
     pub fn close_stdin(&mut self) {
         self.stdin = None;
+    }
+
+    /// The pid and the output pipes, stdin closed, for a caller that watches
+    /// them itself (`ChildSet`). Nothing may have been read yet.
+    pub fn into_pipes(self) -> (u32, ChildStdout, ChildStderr) {
+        debug_assert!(self.stdout.buffer().is_empty(), "a line was read already");
+        (self.pid, self.stdout.into_inner(), self.stderr)
     }
 
     pub fn read_line(&mut self) -> std::io::Result<String> {
@@ -98,8 +190,14 @@ impl WorkerChild {
     }
 
     pub fn recv(&mut self) -> std::io::Result<Reply> {
-        let line = self.read_line()?;
-        serde_json::from_str(&line).map_err(std::io::Error::other)
+        self.line.clear();
+        if self.stdout.read_line(&mut self.line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "worker closed its output",
+            ));
+        }
+        serde_json::from_str(&self.line).map_err(std::io::Error::other)
     }
 
     /// Closes stdin, collects stderr and reaps the child. Blocks until the
@@ -147,7 +245,7 @@ impl LiveChildren {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
     }
 
-    fn remove(&self, pid: u32) {
+    pub(super) fn remove(&self, pid: u32) {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -16,6 +16,7 @@ use crate::results::GilCounters;
 use crate::workload::{Task, TaskOutput, TaskShape};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -37,6 +38,9 @@ pub struct ContainedJob {
     pub parent_mib: u64,
     /// The child's own deadline; the parent's comes first.
     pub timeout_ms: u64,
+    /// The interpreter of a `cpython-*` model, as the parent found it.
+    #[serde(default)]
+    pub python: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,6 +81,11 @@ pub fn run(
         parent_mib: batch.start.parent_mib,
         // A second past the parent's: the parent decides the timeout.
         timeout_ms: left.as_millis() as u64 + 1000,
+        python: model
+            .kind
+            .is_cpython()
+            .then(|| super::cpython::python().ok().map(|p| p.path))
+            .flatten(),
     };
     let body = serde_json::to_vec(&job).map_err(|e| ModelError::Setup(e.into()))?;
     let mut cmd = Command::new(super::child::worker_exe().map_err(setup)?);
@@ -220,6 +229,10 @@ pub fn serve() -> anyhow::Result<()> {
             message: format!("unknown model `{}`", job.model),
         },
         Some(model) => {
+            if let Some(path) = job.python.as_deref().and_then(|p| p.to_str()) {
+                // Asked again here: what the parent found, as this child sees it.
+                super::cpython::use_python(crate::cpython::find(path).ok());
+            }
             static NEVER: AtomicBool = AtomicBool::new(false);
             let batch = Batch {
                 tasks: &job.tasks,

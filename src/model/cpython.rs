@@ -11,18 +11,29 @@ use crate::cpython::{
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 pub struct CpythonModel(pub ModelKind);
 
-/// python3, looked up once per process.
-fn python() -> Result<&'static PythonInfo, String> {
-    static PYTHON: OnceLock<Result<PythonInfo, String>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| cpython::python3().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(Clone::clone)
+/// The interpreter of the `cpython-*` models: the one the plan chose
+/// (`use_python`), else `python3`, looked up once per process.
+static PYTHON: RwLock<Option<Result<PythonInfo, String>>> = RwLock::new(None);
+
+/// Runs the `cpython-*` models in `python` from now on; `None` goes back to
+/// `python3` on PATH.
+pub fn use_python(python: Option<PythonInfo>) {
+    *PYTHON.write().unwrap_or_else(|e| e.into_inner()) = python.map(Ok);
+}
+
+/// The interpreter the `cpython-*` models run in, or why there is none.
+pub fn python() -> Result<PythonInfo, String> {
+    if let Some(found) = PYTHON.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return found.clone();
+    }
+    let mut slot = PYTHON.write().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| cpython::python3().map_err(|e| e.to_string()))
+        .clone()
 }
 
 /// The python kernel's iterations per ms, from the first call that
@@ -47,6 +58,7 @@ fn python_model(kind: ModelKind) -> Option<PyModel> {
 impl Model for CpythonModel {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
         let python = python().map_err(ModelError::Skipped)?;
+        let python = &python;
         let model = python_model(self.0).ok_or_else(|| {
             ModelError::Setup(anyhow::anyhow!("`{}` is not a CPython model", self.0))
         })?;

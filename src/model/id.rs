@@ -74,7 +74,7 @@ impl ModelKind {
             ModelKind::Sequential => "the baseline: one task after another on the calling thread",
             ModelKind::Thread => "one OS thread per task (start + join), at most `workers` at once",
             ModelKind::Process => {
-                "one child process per task (the harness re-executed as a worker), at most `workers` at once"
+                "one child process per task (a fresh worker binary), at most `workers` at once"
             }
             ModelKind::ThreadPool => {
                 "`workers` long-lived threads fed through a channel (ThreadPoolExecutor)"

@@ -6,10 +6,12 @@
 mod async_rt;
 mod ballast;
 mod child;
+mod child_set;
 pub mod contained;
 mod cpython;
 mod forker;
 pub mod id;
+mod os_thread;
 mod pool;
 mod process;
 pub mod process_pool;
@@ -29,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use child::{set_worker_exe, worker_exe};
+pub use cpython::{python, use_python};
 pub use id::{ModelId, ModelKind, StartMethod, num_cpus};
 pub use pool::Handle;
 pub use start::Start;

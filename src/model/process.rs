@@ -1,29 +1,26 @@
 //! `process`: one child process per task (Python's multiprocessing.Process),
-//! started by the batch's start method (`start.rs`: spawn re-executes the
-//! harness as a worker, fork and forkserver clone a fork server), the
+//! started by the batch's start method (`start.rs`: spawn starts a fresh
+//! `parabench-worker`, fork and forkserver clone a fork server), the
 //! task sent over its stdin, the result read from its stdout, the child
-//! reaped with wait4. At most `workers` children are alive at once.
+//! reaped with wait4. At most `workers` children are alive at once, all
+//! watched from the calling thread (`child_set`).
 
 use super::child::{Finished, LiveChildren};
+use super::child_set::ChildSet;
 use super::start;
 use super::worker::{Job, Reply};
-use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
+use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord};
 use crate::measure::{ChildUsage, PssSampler};
 use crate::results::GilCounters;
 use std::time::{Duration, Instant};
 
 pub struct ProcessPerTask;
 
-/// What a child's reader thread reports: its reply (or why there is none),
-/// when it arrived, and how the child ended.
-type Done = (std::io::Result<Reply>, Instant, Finished);
-
 impl Model for ProcessPerTask {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
         // The parent's memory in place and the fork server up, off the clock.
         let _parent = start::prepare(batch.start).map_err(|e| ModelError::Setup(e.into()))?;
         let live = LiveChildren::default();
-        let (done_tx, done_rx) = crossbeam_channel::unbounded::<Done>();
         let sampler = {
             let live = live.clone();
             PssSampler::start(move || live.pids())
@@ -32,36 +29,27 @@ impl Model for ProcessPerTask {
         let mut children = ChildUsage::default();
         let mut gil = batch.gil.map(|_| GilCounters::default());
         let mut records = Vec::with_capacity(batch.tasks.len());
+        // Watched from this thread alone (see child_set).
+        let mut in_flight = ChildSet::default();
         let mut next = 0;
-        let mut in_flight = 0;
         let result = (|| {
             while records.len() < batch.tasks.len() {
-                while in_flight < batch.workers && next < batch.tasks.len() {
+                while in_flight.len() < batch.workers && next < batch.tasks.len() {
                     // Started here, on the long-lived calling thread (see child::spawn).
                     let mut worker = start::worker(batch.start.method, false, &live)
                         .map_err(|e| ModelError::Setup(e.into()))?;
-                    in_flight += 1;
                     let job = Job {
                         task: batch.tasks[next].clone(),
                         gil: batch.gil,
                     };
                     next += 1;
-                    let sent = worker.send(&job);
+                    // A job that cannot be sent shows as a worker without a
+                    // reply, with its exit status and stderr.
+                    let _ = worker.send(&job);
                     worker.close_stdin();
-                    let tx = done_tx.clone();
-                    let live = live.clone();
-                    std::thread::Builder::new()
-                        .name(format!("reader-{}", worker.pid))
-                        .spawn(move || {
-                            let reply = sent.and_then(|()| worker.recv());
-                            let at = Instant::now();
-                            let finished = worker.finish(&live);
-                            let _ = tx.send((reply, at, finished));
-                        })
-                        .map_err(|e| ModelError::Setup(e.into()))?;
+                    in_flight.push(worker);
                 }
-                let (reply, at, finished) = recv_until(&done_rx, batch, start)?;
-                in_flight -= 1;
+                let (reply, at, finished) = in_flight.next_done(&live, batch, start)?;
                 children.add(&finished.usage);
                 records.push(TaskRecord {
                     output: into_output(reply, &finished, gil.as_mut())?,
@@ -77,12 +65,8 @@ impl Model for ProcessPerTask {
         }
         // Every child is reaped before returning, also after an error; killed
         // children end at once, so this wait is short, yet still bounded.
-        let drain_deadline = Instant::now() + Duration::from_secs(10);
-        while in_flight > 0 && Instant::now() < drain_deadline {
-            if let Ok((_, _, finished)) = done_rx.recv_timeout(Duration::from_millis(100)) {
-                children.add(&finished.usage);
-                in_flight -= 1;
-            }
+        for usage in in_flight.drain(&live, Duration::from_secs(10)) {
+            children.add(&usage);
         }
         result?;
         Ok(BatchOutcome {

@@ -6,7 +6,7 @@
 //! `ready`) is measured apart from the batch.
 
 use super::child::{Finished, LiveChildren};
-use super::pool::{Handle, handle};
+use super::pool::{Handle, handle, wait_all};
 use super::start;
 use super::worker::{Job, Reply};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord, recv_until};
@@ -62,7 +62,7 @@ impl ProcessPool {
                     let _ = ready_tx.send(ready);
                     let mut broken = None;
                     if ready {
-                        for (job, reply_tx) in jobs_rx {
+                        for (job, reply_tx) in jobs_rx.iter() {
                             match worker.send(&job).and_then(|()| worker.recv()) {
                                 Ok(reply) => {
                                     let _ = reply_tx.send(Ok((reply, Instant::now())));
@@ -80,6 +80,10 @@ impl ProcessPool {
                         *death.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
                         let _ = reply_tx.send(Err(why));
                     }
+                    // The queue disconnects when the last feeder lets go of
+                    // it, and a caller waiting on a queued job then asks
+                    // `death` why: so only after it is written.
+                    drop(jobs_rx);
                     let _ = finished_tx.send(finished);
                 })
                 .map_err(|e| ModelError::Setup(e.into()))?;
@@ -111,20 +115,16 @@ impl ProcessPool {
         started: Instant,
     ) -> Result<Vec<JobResult>, ModelError> {
         let handles: Vec<_> = jobs.into_iter().map(|j| self.submit(j)).collect();
-        handles
-            .iter()
-            .map(|h| h.wait(batch, started))
-            .collect::<Result<_, _>>()
-            .map_err(|e| match e {
-                // Every worker is gone: say what killed them, not only that.
-                ModelError::Worker(_) => {
-                    match self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-                        Some(why) => ModelError::Worker(why),
-                        None => e,
-                    }
+        wait_all(&handles, batch, started).map_err(|e| match e {
+            // Every worker is gone: say what killed them, not only that.
+            ModelError::Worker(_) => {
+                match self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                    Some(why) => ModelError::Worker(why),
+                    None => e,
                 }
-                e => e,
-            })
+            }
+            e => e,
+        })
     }
 
     /// Stops taking jobs and reaps every worker. With `wait`, workers finish

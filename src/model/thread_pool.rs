@@ -3,7 +3,7 @@
 //! returns a handle to wait on, `map` keeps the order of its inputs, and
 //! `shutdown(wait)` drains the queue (or abandons it) and joins the threads.
 
-use super::pool::{Handle, handle};
+use super::pool::{Handle, handle, wait_all};
 use super::{Batch, BatchOutcome, Model, ModelError, TaskRecord};
 use crate::gil::Gil;
 use std::sync::Arc;
@@ -71,7 +71,7 @@ impl ThreadPool {
                 self.submit(move || f(item))
             })
             .collect();
-        handles.iter().map(|h| h.wait(batch, started)).collect()
+        wait_all(&handles, batch, started)
     }
 
     /// Stops taking jobs. With `wait`, runs what is queued and joins every

@@ -3,6 +3,12 @@
 //! A pool worker first says `ready`, then serves jobs until stdin closes; a
 //! one-shot worker serves one job and exits.
 //!
+//! A worker starts once per task under `process`, so it starts lean: the
+//! binary hands a command line of the shape `child::spawn` writes to
+//! `lean_args` before clap or anything else runs (`main.rs`), and the worker
+//! arms its own parent-death signal (`--parent`), which lets the harness
+//! start it with posix_spawn instead of a fork of itself.
+//!
 //! `PARABENCH_WORKER_FAULT=crash|hang` makes a worker abort or hang on its
 //! first job: the fault-injection hook the tests use to prove a crashing or
 //! hanging worker fails its case instead of hanging the harness.
@@ -12,10 +18,19 @@ use crate::results::GilCounters;
 use crate::workload::{Task, TaskOutput};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
 
 pub const READY: &str = "ready";
 pub const FAULT_ENV: &str = "PARABENCH_WORKER_FAULT";
+
+/// The fingerprint of the sources this library was built from (build.rs).
+/// `parabench-worker source-id` prints its own, and the harness starts that
+/// binary only when it prints the harness's.
+pub const SOURCE_ID: &str = env!("PARABENCH_SOURCE_ID");
+
+/// The argument that asks `parabench-worker` for its `SOURCE_ID`.
+pub const SOURCE_ID_ARG: &str = "source-id";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
@@ -51,23 +66,93 @@ pub fn run_job(job: &Job, gil: &mut Option<Gil>) -> Reply {
     }
 }
 
-/// The `worker` subcommand.
+/// How a worker was asked to run: `parabench worker [--pool] [--parent PID]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerArgs {
+    /// Serve jobs until stdin closes, after saying `ready`.
+    pub pool: bool,
+    /// The harness's pid: the worker ties itself to it (`die_with_parent`).
+    pub parent: Option<u32>,
+}
+
+impl WorkerArgs {
+    /// The arguments after the binary's path, as `lean_args` reads them.
+    pub fn to_args(self) -> Vec<String> {
+        let mut args = vec!["worker".to_owned()];
+        if self.pool {
+            args.push("--pool".to_owned());
+        }
+        if let Some(pid) = self.parent {
+            args.extend(["--parent".to_owned(), pid.to_string()]);
+        }
+        args
+    }
+}
+
+/// The worker's command line read without clap, so that a worker skips the
+/// whole command-line model of the other commands. `args` is the full
+/// command line, program name first. None unless it is exactly what
+/// `WorkerArgs::to_args` writes; the binary then parses it with clap, which
+/// also explains a malformed one.
+pub fn lean_args(args: impl IntoIterator<Item = OsString>) -> Option<WorkerArgs> {
+    let mut args = args.into_iter().skip(1);
+    if args.next()? != "worker" {
+        return None;
+    }
+    let mut out = WorkerArgs::default();
+    while let Some(arg) = args.next() {
+        match arg.to_str()? {
+            "--pool" if !out.pool => out.pool = true,
+            "--parent" if out.parent.is_none() => {
+                out.parent = Some(args.next()?.to_str()?.parse().ok()?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The `worker` subcommand (`parabench worker`, `parabench-worker worker`):
+/// ties itself to the harness first when told its pid (the spawn start
+/// method), then serves.
+pub fn serve_as(args: WorkerArgs) -> anyhow::Result<()> {
+    if let Some(parent) = args.parent {
+        crate::measure::die_with_parent(parent).context("tying the worker to the harness")?;
+    }
+    serve(args.pool)
+}
+
+/// Serves jobs on stdin: one, or until stdin closes when `pool` (after
+/// saying `ready`).
 pub fn serve(pool: bool) -> anyhow::Result<()> {
     ignore_ctrl_c();
-    let stdin = std::io::stdin().lock();
+    let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     if pool {
         writeln!(stdout, "{READY}")?;
         stdout.flush()?;
     }
+    let fault = std::env::var(FAULT_ENV).ok();
     let mut gil = None;
-    for line in stdin.lines() {
-        let line = line.context("reading a job from stdin")?;
+    // One buffer each way for the whole life of the worker, and each reply
+    // leaves in one write: a pool worker's per-job cost is a few µs.
+    let (mut line, mut out) = (String::new(), Vec::new());
+    loop {
+        line.clear();
+        if stdin
+            .read_line(&mut line)
+            .context("reading a job from stdin")?
+            == 0
+        {
+            break;
+        }
         let job: Job = serde_json::from_str(&line).context("decoding a job")?;
-        inject_fault();
+        inject_fault(fault.as_deref());
         let reply = run_job(&job, &mut gil);
-        serde_json::to_writer(&mut stdout, &reply)?;
-        writeln!(stdout)?;
+        out.clear();
+        serde_json::to_writer(&mut out, &reply)?;
+        out.push(b'\n');
+        stdout.write_all(&out)?;
         stdout.flush()?;
         if !pool {
             break;
@@ -76,10 +161,11 @@ pub fn serve(pool: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn inject_fault() {
-    match std::env::var(FAULT_ENV).as_deref() {
-        Ok("crash") => std::process::abort(),
-        Ok("hang") => loop {
+/// What `PARABENCH_WORKER_FAULT` asks for, on a job.
+fn inject_fault(fault: Option<&str>) {
+    match fault {
+        Some("crash") => std::process::abort(),
+        Some("hang") => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
         _ => {}
@@ -96,5 +182,45 @@ pub fn ignore_ctrl_c() {
     // SAFETY: changing this process's own signal disposition.
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &[&str]) -> Option<WorkerArgs> {
+        lean_args(line.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn lean_args_read_what_to_args_writes() {
+        for pool in [false, true] {
+            for parent in [None, Some(1), Some(4_194_304)] {
+                let args = WorkerArgs { pool, parent };
+                let mut line = vec!["parabench".to_owned()];
+                line.extend(args.to_args());
+                let line: Vec<&str> = line.iter().map(String::as_str).collect();
+                assert_eq!(parse(&line), Some(args), "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lean_args_leave_everything_else_to_clap() {
+        for line in [
+            &["parabench"][..],
+            &["parabench", "run"],
+            &["parabench", "run", "worker"],
+            &["parabench", "worker", "--help"],
+            &["parabench", "worker", "--pool", "--pool"],
+            &["parabench", "worker", "--parent"],
+            &["parabench", "worker", "--parent", "x"],
+            &["parabench", "worker", "--parent", "-1"],
+            &["parabench", "worker", "--parent", "1", "--parent", "2"],
+            &["parabench", "worker", "extra"],
+        ] {
+            assert_eq!(parse(line), None, "{line:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::table;
 use crate::floor::Mechanism;
-use crate::model::{ModelKind, StartMethod};
+use crate::model::{ModelId, ModelKind, StartMethod};
 use crate::results::{CaseResult, CaseStatus, Estimate, FloorMeasurement, RunReport};
 use StartMethod::{Fork, Forkserver, Spawn};
 
@@ -38,6 +38,46 @@ pub fn floor_of(model: ModelKind, start: StartMethod) -> Option<Mechanism> {
         AsyncSingle => Some(Mechanism::TokioCurrentThread),
         CpythonSequential | CpythonThread | CpythonThreadPool | CpythonProcess
         | CpythonProcessPool | CpythonAsyncio => None,
+    }
+}
+
+/// The most a model's dispatch may cost per task, as a multiple of its
+/// floor: the targets issue 10 set for parabench's own models. `None` where
+/// no target is set (pools of threads and runtimes, the fork server, the
+/// `+gil` forms and the reference models).
+pub fn target_of(model: ModelId) -> Option<f64> {
+    if model.gil {
+        return None;
+    }
+    match (model.kind, model.start) {
+        (ModelKind::Thread, _) => Some(1.5),
+        (ModelKind::Process, Spawn) => Some(2.0),
+        (ModelKind::Process, Fork) => Some(1.5),
+        (ModelKind::ProcessPool, _) => Some(1.5),
+        _ => None,
+    }
+}
+
+/// Whether a ratio's interval is within its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The whole interval is at or below the target.
+    Met,
+    /// The whole interval is above the target.
+    NotMet,
+    /// The interval spans the target.
+    Unclear,
+}
+
+impl Target {
+    pub fn judge(ratio: Estimate, target: f64) -> Target {
+        if ratio.high <= target {
+            Target::Met
+        } else if ratio.low > target {
+            Target::NotMet
+        } else {
+            Target::Unclear
+        }
     }
 }
 
@@ -82,6 +122,8 @@ pub struct Dispatch<'a> {
     /// other way round). None without a measured floor, or when the
     /// dispatch cost is not above zero.
     pub ratio: Option<Estimate>,
+    /// The most `ratio` may be (`target_of`).
+    pub target: Option<f64>,
 }
 
 /// Every measured case with one worker and a task time, in results order.
@@ -119,6 +161,7 @@ pub fn dispatches(report: &RunReport) -> Vec<Dispatch<'_>> {
                 mechanism,
                 floor,
                 ratio,
+                target: target_of(model),
             })
         })
         .collect()
@@ -161,7 +204,7 @@ pub fn floor_rows(report: &RunReport) -> Vec<Vec<String>> {
 }
 
 /// Columns of the dispatch table.
-pub const DISPATCH_HEADER: [&str; 8] = [
+pub const DISPATCH_HEADER: [&str; 9] = [
     "Scenario",
     "Model",
     "Tasks",
@@ -170,6 +213,7 @@ pub const DISPATCH_HEADER: [&str; 8] = [
     "Floor",
     "Floor median",
     "Ratio [95% CI]",
+    "Target",
 ];
 
 /// One row per 1-worker case with a task time.
@@ -190,6 +234,15 @@ pub fn dispatch_rows(report: &RunReport) -> Vec<Vec<String>> {
                 None if d.per_task.median <= 0.0 => "– (no cost above the task time)".to_owned(),
                 None => "–".to_owned(),
             };
+            let target = match (d.target, d.ratio) {
+                (None, _) => "none".to_owned(),
+                (Some(t), None) => format!("≤ {t}×: not judged"),
+                (Some(t), Some(r)) => match Target::judge(r, t) {
+                    Target::Met => format!("≤ {t}×: met"),
+                    Target::NotMet => format!("≤ {t}×: not met"),
+                    Target::Unclear => format!("≤ {t}×: unclear, the interval spans it"),
+                },
+            };
             vec![
                 d.case.scenario.clone(),
                 d.case.model.clone(),
@@ -199,6 +252,7 @@ pub fn dispatch_rows(report: &RunReport) -> Vec<Vec<String>> {
                 d.mechanism.map_or("none", Mechanism::id).to_owned(),
                 floor_median,
                 ratio,
+                target,
             ]
         })
         .collect()
@@ -214,7 +268,10 @@ const INTRO: &str = "The raw OS mechanism each model rests on, measured in this 
     with fork or forkserver; thread-pool and rayon: a channel round trip; \
     process-pool: a pipe round trip across cores; async: a tokio spawn). The ratio's \
     interval joins both intervals. A pool or a runtime is handed a batch's tasks all at \
-    once and can overlap their hand-offs, so its ratio can fall below 1.";
+    once and can overlap their hand-offs, so its ratio can fall below 1. The target is \
+    the most parabench's own models may cost over their floor (thread and fork: 1.5×; \
+    spawn: 2×; process-pool: 1.5×): met when the whole interval is at or below it, not \
+    met when the whole interval is above it.";
 
 /// The section of `summary.md`; empty when the run measured no floor.
 pub(super) fn markdown(report: &RunReport) -> String {
@@ -361,6 +418,48 @@ mod tests {
             );
         }
         assert_eq!(floor_of(ModelKind::CpythonProcess, Fork), None);
+    }
+
+    #[test]
+    fn targets_are_set_for_parabenchs_own_models_only() {
+        let id = |name: &str| crate::model::registry::parse(name).unwrap();
+        assert_eq!(target_of(id("thread")), Some(1.5));
+        assert_eq!(target_of(id("process")), Some(2.0));
+        assert_eq!(target_of(id("process:fork")), Some(1.5));
+        assert_eq!(target_of(id("process-pool")), Some(1.5));
+        assert_eq!(target_of(id("process:forkserver")), None);
+        assert_eq!(target_of(id("thread+gil")), None);
+        assert_eq!(target_of(id("async")), None);
+        assert_eq!(target_of(id("cpython-process")), None);
+    }
+
+    #[test]
+    fn a_target_is_met_not_met_or_unclear_by_the_whole_interval() {
+        // 500 tasks of 1 µs over a pthread floor of 40 µs (36 to 44):
+        // the thread's ratio interval is [(0.9 w - 0.5 ms) / 500 / 44 µs,
+        // (1.2 w - 0.5 ms) / 500 / 36 µs].
+        let judged = |wall_s: f64| {
+            let report = crafted(
+                &[("thread", 1, wall_s)],
+                vec![floor(Mechanism::PthreadCreateJoin, 40.0)],
+            );
+            let d = &dispatches(&report)[0];
+            (
+                Target::judge(d.ratio.unwrap(), d.target.unwrap()),
+                dispatch_rows(&report)[0][8].clone(),
+            )
+        };
+        // 20.5 ms: 40 µs per task, [0.80, 1.34]: met.
+        assert_eq!(judged(0.0205), (Target::Met, "≤ 1.5×: met".to_owned()));
+        // 60.5 ms: 120 µs per task, [2.45, 4.0]: not met.
+        assert_eq!(
+            judged(0.0605),
+            (Target::NotMet, "≤ 1.5×: not met".to_owned())
+        );
+        // 30.5 ms: 60 µs per task, [1.23, 2.01]: the interval spans 1.5.
+        let (unclear, cell) = judged(0.0305);
+        assert_eq!(unclear, Target::Unclear);
+        assert!(cell.contains("unclear"), "{cell}");
     }
 
     #[test]

@@ -306,7 +306,10 @@ fn cpu_bound_share(report: &RunReport, s: &ScenarioInfo, world: &World) -> Optio
 /// on, and why (IO work that the machine does on the CPU rather than waiting,
 /// a CPython that could not run).
 pub fn notices(report: &RunReport) -> Vec<String> {
-    let mut out: Vec<String> = cpython_notice(report).into_iter().collect();
+    let mut out: Vec<String> = python_notice(report)
+        .into_iter()
+        .chain(cpython_notice(report))
+        .collect();
     for world in WORLDS {
         for s in io_scenarios(report) {
             if let Some(share) = cpu_bound_share(report, s, world) {
@@ -324,6 +327,20 @@ pub fn notices(report: &RunReport) -> Vec<String> {
         }
     }
     out
+}
+
+/// Which interpreter the real-CPython claims were checked in, and for one
+/// without a GIL, what that means for them.
+fn python_notice(report: &RunReport) -> Option<String> {
+    let python = report.python.as_ref()?;
+    let mut text = format!("Real CPython: {}.", python.describe());
+    if !python.has_gil() {
+        text.push_str(
+            " Its threads compute in parallel: in real CPython, \"the GIL serializes compute\" \
+             is expected not to hold, and its cpython-thread cases are threads without a GIL.",
+        );
+    }
+    Some(text)
 }
 
 /// Why the claims were not checked on real CPython although the run asked
@@ -960,6 +977,29 @@ mod tests {
 
     fn outcome(report: &RunReport, claim: &str, scenario: &str) -> Outcome {
         find(&verdicts(report), claim, scenario).outcome
+    }
+
+    #[test]
+    fn the_interpreter_is_named_and_a_free_threaded_one_is_labelled() {
+        let mut report = sample();
+        assert!(python_notice(&report).is_none());
+        report.python = Some(crate::results::PythonRecord {
+            path: "/usr/bin/python3.13t".into(),
+            version: "3.13.0".into(),
+            free_threaded: true,
+            gil_enabled: Some(false),
+        });
+        let notice = python_notice(&report).unwrap();
+        assert!(
+            notice.contains("CPython 3.13.0 (free-threaded, GIL off)"),
+            "{notice}"
+        );
+        assert!(notice.contains("expected not to hold"), "{notice}");
+        assert!(notices(&report).contains(&notice));
+        let python = report.python.as_mut().unwrap();
+        python.gil_enabled = Some(true);
+        let notice = python_notice(&report).unwrap();
+        assert!(notice.contains("GIL turned on") && !notice.contains("expected not to hold"));
     }
 
     #[test]

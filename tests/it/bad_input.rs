@@ -397,3 +397,46 @@ fn coordination_combinations_are_refused_at_their_key() {
         assert_refused(&args, &format!("key `{key}`"), dir.path());
     }
 }
+
+/// An interpreter that is not there, or too old, is refused before anything
+/// runs: from the flag, naming it, and from `[settings]`, at its line.
+#[test]
+fn a_missing_interpreter_is_refused_naming_the_flag_or_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| -> Vec<String> {
+        [
+            "run",
+            "--workload",
+            "cpu",
+            "--models",
+            "cpython-thread",
+            "--out",
+            "out",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    assert_refused(
+        &run(&["--python", "python-that-is-not-here"]),
+        "--python",
+        dir.path(),
+    );
+    assert_refused(
+        &run(&["--python", "/nonexistent/python3"]),
+        "/nonexistent/python3",
+        dir.path(),
+    );
+    assert_refused(&run(&["--python", ""]), "--python", dir.path());
+    std::fs::write(
+        dir.path().join("suite.toml"),
+        "[settings]\npython = \"python-that-is-not-here\"\n[[scenario]]\nname = \"s\"\n\
+         workload = \"cpu\"\nmodels = [\"cpython-thread\"]\n",
+    )
+    .unwrap();
+    let args: Vec<String> = ["run", "suite.toml", "--out", "out"]
+        .map(String::from)
+        .to_vec();
+    assert_refused(&args, "suite.toml:2:10: key `python`", dir.path());
+}

@@ -48,7 +48,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level module a file of `src/` belongs to (`main` for the binary).
+/// The top-level module a file of `src/` belongs to (`main` for the binary,
+/// `bin` for the worker binary).
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
     let first = rel
@@ -112,7 +113,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     for file in files {
         let module = module_of(&src, &file);
         let text = std::fs::read_to_string(&file).unwrap();
-        let root = if module == "main" {
+        // The binaries (`main`, and `bin/` for the worker) use the library by name.
+        let root = if module == "main" || module == "bin" {
             "parabench"
         } else {
             "crate"

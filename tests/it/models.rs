@@ -10,6 +10,9 @@ use parabench::workload::{SocketShape, TaskShape};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+/// The process models re-execute the parabench cargo built (test binaries
+/// are not parabench) for the fork server, and start the `parabench-worker`
+/// beside it for spawn.
 pub fn use_built_worker() {
     parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
 }
@@ -309,4 +312,174 @@ fn process_pool_map_keeps_order_and_shutdown_reaps() {
     assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
     let usage = pool.shutdown(true, Duration::from_secs(10));
     assert_eq!(usage.peak_rss.len(), 3, "every worker reaped");
+}
+
+/// A reply larger than a pipe's buffer (64 KiB): the worker blocks writing
+/// it until the parent reads, so a parent that waited for the child's exit
+/// before reading would hang until the deadline.
+#[test]
+fn a_reply_larger_than_a_pipe_buffer_reaches_the_harness() {
+    use parabench::workload::{Step, Task};
+    use_built_worker();
+    let echo = EchoServer::start().unwrap();
+    let round_trips = 16_000;
+    let tasks = vec![Task {
+        idx: 0,
+        steps: vec![Step::Socket {
+            addr: echo.addr(),
+            round_trips,
+            message_bytes: 1,
+            server_delay_us: 0,
+        }],
+        releases_gil: false,
+    }];
+    let cancel = AtomicBool::new(false);
+    for kind in [ModelKind::Process, ModelKind::ProcessPool] {
+        let batch = Batch {
+            tasks: &tasks,
+            workers: 1,
+            deadline: Instant::now() + Duration::from_secs(60),
+            cancel: &cancel,
+            gil: None,
+            shape: None,
+            switch_interval: Duration::from_millis(5),
+            start: Start::default(),
+        };
+        let outcome = model_for(kind)
+            .run(&batch)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let out = &outcome.records[0].output;
+        assert_eq!(out.round_trips_ns.len(), round_trips as usize, "{kind:?}");
+        assert_eq!(out.checksum, expected_checksum(&tasks[0]), "{kind:?}");
+    }
+}
+
+/// A worker told that its parent is a process that is not its parent (the
+/// harness died before the worker armed its parent-death signal) exits at
+/// once instead of serving; both worker binaries.
+#[test]
+fn a_worker_whose_parent_is_gone_does_not_start() {
+    for exe in [
+        env!("CARGO_BIN_EXE_parabench-worker"),
+        env!("CARGO_BIN_EXE_parabench"),
+    ] {
+        let out = std::process::Command::new(exe)
+            .args(["worker", "--parent", "1"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{exe}: {stderr}");
+        assert!(stderr.contains("parent 1 is gone"), "{exe}: {stderr}");
+    }
+}
+
+/// The worker binary refuses a command line the harness never writes.
+#[test]
+fn the_worker_binary_explains_a_bad_command_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parabench-worker"))
+        .args(["serve"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("usage: parabench-worker worker"),
+        "{stderr}"
+    );
+}
+
+/// `parabench-worker source-id` prints the fingerprint of the sources it was
+/// built from, which is this library's.
+#[test]
+fn the_worker_binary_names_its_sources() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parabench-worker"))
+        .arg("source-id")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        parabench::model::worker::SOURCE_ID
+    );
+}
+
+/// The harness starts the `parabench-worker` beside it only when that was
+/// built from the same sources (`cargo run` rebuilds only the harness), and
+/// falls back to `parabench worker` otherwise. A stand-in worker that
+/// answers `source-id` and fails every job shows which one served.
+#[test]
+fn a_worker_binary_from_other_sources_is_not_used() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let harness = dir.path().join("parabench");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_parabench"), &harness).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_parabench"), &harness).unwrap();
+    }
+    let run = |id: &str| {
+        let script =
+            format!("#!/bin/sh\nif [ \"$1\" = source-id ]; then echo {id}; else exit 7; fi\n");
+        let fake = dir.path().join("parabench-worker");
+        std::fs::write(&fake, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new(&harness)
+            .args([
+                "run",
+                "--workload",
+                "cpu",
+                "--task-ms",
+                "0.01",
+                "--tasks",
+                "2",
+                "--workers",
+                "1",
+                "--models",
+                "process",
+                "--repetitions",
+                "1",
+                "--warmup",
+                "0",
+                "--out",
+                "out",
+                "--no-report",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let results = std::fs::read_to_string(dir.path().join("out/results.json")).unwrap();
+        (out.status.code(), results)
+    };
+    // Other sources: the harness serves the tasks itself, and they pass.
+    let (code, results) = run("0000000000000000");
+    assert_eq!(code, Some(0), "{results}");
+    // The same sources: the stand-in is started, and its exit 7 fails the case.
+    let (code, results) = run(parabench::model::worker::SOURCE_ID);
+    assert_eq!(code, Some(1), "{results}");
+    assert!(results.contains("exit code 7"), "{results}");
+}
+
+/// `parabench-worker` loads no libm: loading it cost every worker start
+/// 60-80 µs (`process` starts one per task), and a `log2` in code the worker
+/// runs is enough to bring it back, as a merge once did.
+#[test]
+fn the_worker_binary_loads_no_libm() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parabench-worker"))
+        .args(["worker", "--pool"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Loaded libraries are mapped by the time it says it is ready.
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(ready.trim(), parabench::model::worker::READY);
+    assert!(maps.contains("libc.so"), "{maps}");
+    assert!(!maps.contains("libm.so"), "{maps}");
 }

@@ -166,9 +166,11 @@ fn read_report(path: &Path) -> RunReport {
 
 /// Orphaned worker processes of this test binary's parabench: workers whose
 /// parent is not a `parabench run` that is still going (other tests run
-/// concurrently and have live workers of their own).
+/// concurrently and have live workers of their own). A worker is either
+/// binary's `worker` command.
 fn leftover_workers() -> usize {
     let exe = env!("CARGO_BIN_EXE_parabench").as_bytes();
+    let worker_exe = env!("CARGO_BIN_EXE_parabench-worker").as_bytes();
     let cmdline = |pid: &str| -> Vec<Vec<u8>> {
         std::fs::read(format!("/proc/{pid}/cmdline"))
             .unwrap_or_default()
@@ -188,7 +190,12 @@ fn leftover_workers() -> usize {
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
-        .filter(|pid| is(&cmdline(pid), b"worker"))
+        .filter(|pid| {
+            let args = cmdline(pid);
+            is(&args, b"worker")
+                || (args.first().map(Vec::as_slice) == Some(worker_exe)
+                    && args.get(1).map(Vec::as_slice) == Some(b"worker"))
+        })
         .filter(|pid| !parent(pid).is_some_and(|ppid| is(&cmdline(&ppid), b"run")))
         .count()
 }
@@ -644,4 +651,95 @@ fn ctrl_c_during_calibration_stops_the_run_at_once() {
     assert_eq!(status.code(), Some(130));
     let report = read_report(&dir.path().join("out/results.json"));
     assert!(report.interrupted);
+}
+
+/// `--python` runs the cpython models in the interpreter it names (here a
+/// second pyenv version where one exists, else python3 by its path), and
+/// results.json records which one and whether it has a GIL.
+#[test]
+fn the_cpython_models_run_in_the_interpreter_asked_for() {
+    let Some(python3) = find_python("python3") else {
+        eprintln!("skipping: no python3");
+        return;
+    };
+    // Another minor version than python3's, where pyenv has one.
+    let other = ["python3.12", "python3.10", "python3.9"]
+        .into_iter()
+        .find(|name| python_version(name).is_some_and(|v| v != python_version("python3").unwrap()));
+    let asked = other.map_or(python3.clone(), str::to_owned);
+    let expected = python_version(&asked).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = parabench(
+        &[
+            "run",
+            "--workload",
+            "cpu",
+            "--task-ms",
+            "1",
+            "--tasks",
+            "2",
+            "--workers",
+            "2",
+            "--repetitions",
+            "1",
+            "--warmup",
+            "0",
+            "--models",
+            "cpython-thread",
+            "--python",
+            &asked,
+            "--out",
+            "o",
+            "--no-report",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = read_report(&dir.path().join("o/results.json"));
+    let python = report.python.expect("the interpreter is recorded");
+    assert_eq!(python.version, expected, "{python:?}");
+    assert!(!python.free_threaded && python.has_gil(), "{python:?}");
+    assert!(
+        report
+            .cases
+            .iter()
+            .any(|c| c.model == "cpython-thread" && c.is_ok())
+    );
+}
+
+/// An interpreter's version, as it reports it (None where it does not run).
+fn python_version(name: &str) -> Option<String> {
+    let path = find_python(name)?;
+    let out = std::process::Command::new(path)
+        .args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `name` on PATH or in a pyenv version, as parabench looks for it.
+fn find_python(name: &str) -> Option<String> {
+    let root = std::env::var("PYENV_ROOT")
+        .ok()
+        .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.pyenv")))?;
+    let mut found: Vec<String> = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|dir| format!("{dir}/{name}"))
+        .chain(
+            std::fs::read_dir(format!("{root}/versions"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| Some(format!("{}/bin/{name}", e.ok()?.path().display()))),
+        )
+        .filter(|p| {
+            std::process::Command::new(p)
+                .args(["-c", "pass"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    (!found.is_empty()).then(|| found.remove(0))
 }

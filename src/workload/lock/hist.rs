@@ -9,6 +9,16 @@ use std::time::Duration;
 const PER_OCTAVE: f64 = 8.0;
 /// Bucket 0 holds waits of 0 ns; 8 per octave up to 2^50 ns (13 days).
 const BUCKETS: usize = 8 * 50 + 2;
+/// 2^(j/8) for j = 1 to 7: where the eighths of an octave begin.
+const EIGHTHS: [f64; 7] = [
+    1.090_507_732_665_257_7,
+    1.189_207_115_002_721,
+    1.296_839_554_651_009_6,
+    std::f64::consts::SQRT_2,
+    1.542_210_825_407_940_8,
+    1.681_792_830_507_429,
+    1.834_008_086_409_342_4,
+];
 
 /// `(bucket, count)` pairs, bucket ascending, counts non-zero.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,12 +32,20 @@ impl WaitHistogram {
         Recorder(Box::new([0; BUCKETS]))
     }
 
-    /// The bucket of a wait of `ns` nanoseconds.
+    /// The bucket of a wait of `ns` nanoseconds: floor(8 log2 ns) + 1. The
+    /// octave comes from the leading bit and the eighth within it from the
+    /// boundaries 2^(j/8), with no call to libm's log2: this runs in the
+    /// process models' worker, which links no libm so that it starts faster
+    /// (loading libm cost 60 µs a start here).
     pub fn bucket(ns: u64) -> u16 {
         if ns == 0 {
             return 0;
         }
-        let b = ((ns as f64).log2() * PER_OCTAVE).floor() as usize + 1;
+        let octave = 63 - ns.leading_zeros();
+        // In [1, 2): the power of two divides exactly.
+        let within = ns as f64 / (1u64 << octave) as f64;
+        let eighth = EIGHTHS.iter().filter(|&&edge| within >= edge).count();
+        let b = octave as usize * PER_OCTAVE as usize + eighth + 1;
         b.min(BUCKETS - 1) as u16
     }
 
@@ -111,6 +129,26 @@ mod tests {
         assert!((p50 / 500_000.0 - 1.0).abs() < 0.1, "{p50}");
         assert!((p99 / 990_000.0 - 1.0).abs() < 0.1, "{p99}");
         assert_eq!(WaitHistogram::default().quantile_ns(0.5), None);
+    }
+
+    #[test]
+    fn buckets_are_eighths_of_octaves_as_log2_puts_them() {
+        // The formula the CPython runner uses (python/parabench_runner.py).
+        let by_log2 =
+            |ns: u64| ((((ns as f64).log2() * 8.0).floor() as usize + 1).min(BUCKETS - 1)) as u16;
+        let mut ns = 1u64;
+        while ns < u64::MAX / 2 {
+            for n in [ns, ns + 1, ns + ns / 3, ns + ns / 2, ns + ns / 10 * 9] {
+                assert_eq!(WaitHistogram::bucket(n), by_log2(n), "{n} ns");
+            }
+            ns *= 2;
+        }
+        for n in 1..200_000 {
+            assert_eq!(WaitHistogram::bucket(n), by_log2(n), "{n} ns");
+        }
+        for (j, edge) in EIGHTHS.iter().enumerate() {
+            assert!((edge - 2f64.powf((j + 1) as f64 / 8.0)).abs() < 1e-15);
+        }
     }
 
     #[test]
