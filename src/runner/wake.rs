@@ -69,7 +69,9 @@ pub fn create_board(tasks: &[Task], model: ModelId) -> anyhow::Result<Option<Wak
     let setup = Setup {
         shared: model.kind.uses_processes() && !model.kind.is_cpython(),
         waiters,
-        // Event boards carry none; a refused model never gets here.
+        // Read only by a native timer unit on a blocking model (thread,
+        // thread-pool); event boards, the async units and the CPython
+        // runner ignore it.
         mechanism: crate::plan::wake::mechanism(model).unwrap_or(Mechanism::Wheel),
     };
     WakeBoard::create(board, setup).map(Some)
