@@ -147,6 +147,9 @@ pub struct RunArgs {
     /// The interpreter of the cpython-* models: a name on PATH or in pyenv (python3.12), or a path (default: python3)
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<String>,
+    /// Run no sequential baseline: speedups against tasks x the task's time (cpu and io-sleep only, for runs at scale)
+    #[arg(long)]
+    pub no_baseline: bool,
     /// Do not write index.html, charts and summary.md (results.json only)
     #[arg(long)]
     pub no_report: bool,
@@ -189,6 +192,7 @@ impl RunArgs {
             start_method: self.start_method.clone(),
             parent_mib: self.parent_mib.clone(),
             python: self.python.clone(),
+            no_baseline: self.no_baseline,
         }
     }
 }

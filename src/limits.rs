@@ -136,18 +136,32 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
     let half = |l: Option<u64>| l.map(|v| (v / 2) as usize);
     for d in demands(plan) {
         let tasks = d.threads + d.processes;
-        for (name, limit) in [
-            ("`ulimit -u` (RLIMIT_NPROC)", half(limits.nproc)),
-            ("/proc/sys/kernel/threads-max", half(limits.threads_max)),
-            ("/proc/sys/kernel/pid_max", half(limits.pid_max)),
+        for (name, limit, raise) in [
+            (
+                "`ulimit -u` (RLIMIT_NPROC)",
+                half(limits.nproc),
+                "`ulimit -u N`",
+            ),
+            (
+                "/proc/sys/kernel/threads-max",
+                half(limits.threads_max),
+                "`sysctl -w kernel.threads-max=N` as root",
+            ),
+            (
+                "/proc/sys/kernel/pid_max",
+                half(limits.pid_max),
+                "`sysctl -w kernel.pid_max=N` as root",
+            ),
         ] {
             if let Some(limit) = limit
                 && tasks > limit
             {
                 return Err(format!(
-                    "{} needs {tasks} threads and processes, more than half of {name} ({}) allows; lower `workers`",
+                    "{} needs {tasks} threads and processes, more than half of {name} ({}) allows; \
+                     lower `workers`, or raise the limit with {raise} to at least {}",
                     d.what,
-                    limit * 2
+                    limit * 2,
+                    2 * tasks
                 ));
             }
         }
@@ -155,7 +169,7 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
             && d.fds as u64 > nofile
         {
             return Err(format!(
-                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}); lower `workers` or raise the limit",
+                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}, already raised to its hard limit); lower `workers`, or raise the hard limit (`ulimit -Hn N` as root, or `nofile` in /etc/security/limits.conf)",
                 d.what, d.fds
             ));
         }

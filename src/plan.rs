@@ -198,6 +198,9 @@ pub struct Scenario {
     /// KiB each task writes and holds while it runs (0: none).
     pub touch_kib: u64,
     pub releases_gil: bool,
+    /// Whether a sequential baseline runs (`baseline = false`: speedups
+    /// against tasks × the task's time instead, for runs at scale).
+    pub baseline: bool,
     /// The emulated GIL for `+gil` models: new (CPython 3.2+) or legacy (Python 2).
     pub legacy_gil: bool,
     /// `sys.setswitchinterval`, for the new GIL and the CPython models.
@@ -264,6 +267,8 @@ pub struct PointPlan {
     pub switch_interval: Duration,
     /// When one batch of a case is abandoned.
     pub timeout: Duration,
+    /// Whether a sequential baseline runs (the scenario's `baseline`).
+    pub baseline: bool,
 }
 
 /// One case of a point: a model at a worker count.
@@ -308,6 +313,7 @@ impl Scenario {
                 max_repetitions: self.max_repetitions,
                 gil: self.gil_kind(),
                 switch_interval: self.switch_interval(),
+                baseline: self.baseline,
                 timeout,
             })
             .collect()
@@ -657,6 +663,8 @@ pub struct PlanOptions {
     pub parent_mib: Vec<u64>,
     /// `--python`: the interpreter of the `cpython-*` models.
     pub python: Option<String>,
+    /// `--no-baseline`: `baseline = false` in every scenario.
+    pub no_baseline: bool,
 }
 
 /// Builds the plan from suite sources and the command line.
@@ -785,6 +793,22 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         !skip
     });
     refuse_unused_flags(&scenarios, &flags)?;
+    if args.no_baseline {
+        for s in &mut scenarios {
+            if !matches!(s.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep) {
+                return Err(flag_err(
+                    "--no-baseline",
+                    format!(
+                        "applies to cpu and io-sleep scenarios only, and `{}` is {}; \
+                         pick them with --only",
+                        s.name,
+                        s.workload.id()
+                    ),
+                ));
+            }
+            s.baseline = false;
+        }
+    }
     start_method::refuse_unused_flags(&scenarios, &flags)?;
     for s in &mut scenarios {
         start_method::expand_models(s);
@@ -865,14 +889,16 @@ const MAX_PYTHON_SPEC_BYTES: usize = 4096;
 /// returns a notice for each. Convoy and lock points have no speedup and
 /// need none.
 fn add_baselines(s: &mut Scenario) -> Vec<String> {
-    if matches!(
-        s.workload,
-        WorkloadKind::Convoy
-            | WorkloadKind::Lock
-            | WorkloadKind::Queue
-            | WorkloadKind::Event
-            | WorkloadKind::Timer
-    ) {
+    if !s.baseline
+        || matches!(
+            s.workload,
+            WorkloadKind::Convoy
+                | WorkloadKind::Lock
+                | WorkloadKind::Queue
+                | WorkloadKind::Event
+                | WorkloadKind::Timer
+        )
+    {
         return Vec::new();
     }
     let mut notices = Vec::new();
@@ -917,6 +943,7 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         file_kib: 64,
         touch_kib: 0,
         releases_gil: false,
+        baseline: true,
         legacy_gil: false,
         switch_interval_us: 5000.0,
         check_interval: 100,
@@ -990,6 +1017,22 @@ fn resolve(
     if let Some(d) = &spec.description {
         s.description = d.get_ref().clone();
     }
+    if let Some(b) = &spec.baseline {
+        if !*b.get_ref() && !matches!(s.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep) {
+            return Err(located(
+                source,
+                b.span(),
+                Some("baseline"),
+                &format!(
+                    "`baseline = false` applies to cpu and io-sleep scenarios only, not {}",
+                    s.workload.id()
+                ),
+                "their sequential time is known without running it (tasks × the task's time); \
+                 remove the key to run the sequential baseline",
+            ));
+        }
+        s.baseline = *b.get_ref();
+    }
     let mut o = Overrides {
         repetitions: settings.repetitions.map(|n| n.get()),
         max_repetitions: settings.max_repetitions.map(|n| n.get()),
@@ -1012,6 +1055,7 @@ fn resolve(
             ("name", q_spec.name.is_some()),
             ("description", q_spec.description.is_some()),
             ("workload", q_spec.workload.is_some()),
+            ("baseline", q_spec.baseline.is_some()),
             ("models", q_spec.models.is_some()),
             ("quick", q_spec.quick.is_some()),
         ] {
@@ -1570,6 +1614,74 @@ mod tests {
             name: "suite.toml".into(),
             text: text.into(),
         }]
+    }
+
+    #[test]
+    fn baseline_false_runs_no_sequential_and_is_refused_where_its_time_is_unknown() {
+        let text = "[[scenario]]\nname = \"s\"\nworkload = \"io-sleep\"\nbaseline = false\n\
+                    tasks = 4\nworkers = [2, 4]\nmodels = [\"async\", \"cpython-asyncio\"]\n";
+        let plan = build(&suite(text), &PlanOptions::default()).unwrap();
+        assert!(!plan.scenarios[0].baseline && !plan.points[0].baseline);
+        let models: Vec<String> = plan.points[0]
+            .cases
+            .iter()
+            .map(|c| c.model.to_string())
+            .collect();
+        assert!(
+            !models.iter().any(|m| m.ends_with("sequential")),
+            "{models:?}"
+        );
+        assert!(
+            plan.settings.notices.is_empty(),
+            "{:?}",
+            plan.settings.notices
+        );
+        // With the key left out, the baselines come back.
+        let plan = build(
+            &suite(&text.replace("baseline = false\n", "")),
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            plan.points[0]
+                .cases
+                .iter()
+                .any(|c| c.model.to_string() == "sequential")
+        );
+        // A socket's sequential time is not known without running it.
+        let err = build(
+            &suite(&text.replace("io-sleep", "io-socket")),
+            &PlanOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("suite.toml:4:12") && err.contains("key `baseline`"),
+            "{err}"
+        );
+        let quick = text.replace("baseline = false\n", "") + "[scenario.quick]\nbaseline = false\n";
+        let err = build(&suite(&quick), &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key `baseline`"), "{err}");
+        // The flag does the same to every scenario, and is refused the same way.
+        let flagged = PlanOptions {
+            no_baseline: true,
+            ..PlanOptions::default()
+        };
+        let plan = build(&suite(&text.replace("baseline = false\n", "")), &flagged).unwrap();
+        assert!(!plan.points[0].baseline);
+        let err = build(
+            &suite(
+                &text
+                    .replace("io-sleep", "io-socket")
+                    .replace("baseline = false\n", ""),
+            ),
+            &flagged,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--no-baseline"), "{err}");
     }
 
     fn adhoc_opts(workload: WorkloadKind) -> PlanOptions {

@@ -385,6 +385,11 @@ pub struct ScenarioInfo {
     /// scenario shows a GIL-releasing extension, not the GIL.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub releases_gil: bool,
+    /// True when no sequential baseline ran (`baseline = false`): speedups
+    /// are against tasks × the task's time (the CPU time asked for, or the
+    /// measured sleep).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baseline_estimated: bool,
     pub models: Vec<String>,
 }
 

@@ -280,6 +280,7 @@ fn scenario_info(s: &Scenario) -> ScenarioInfo {
         workload: s.workload.id().into(),
         cpu_bound: s.cpu_bound,
         releases_gil: s.releases_gil && s.cpu_bound,
+        baseline_estimated: !s.baseline,
         models: s.models.iter().map(ModelId::to_string).collect(),
     }
 }
@@ -930,6 +931,14 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                 .iter()
                 .find(|(k, _, _)| *k == c.model.kind.baseline())
                 .map_or((None, &[][..]), |(_, w, s)| (*w, &s[..]));
+            // Without a baseline (`baseline = false`), the sequential time
+            // of cpu and io-sleep tasks is known: tasks × the CPU time asked
+            // for, or × the measured sleep.
+            let seq_wall = seq_wall.or_else(|| {
+                (!plan.baseline
+                    && matches!(plan.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep))
+                .then(|| point.tasks as f64 * (point.shape.cpu_ms + io_ms) / 1e3)
+            });
             let med = |f: &dyn Fn(&Repetition) -> f64| {
                 stats::median(&c.reps.iter().map(f).collect::<Vec<_>>())
             };
@@ -1185,6 +1194,53 @@ mod tests {
             .map(|f| f.mechanism)
             .collect();
         assert_eq!(floor, ["pthread-create-join"]);
+    }
+
+    #[test]
+    fn without_a_baseline_speedups_are_against_tasks_times_the_measured_sleep() {
+        let out = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            out_dir: out.path().to_owned(),
+            command_line: Vec::new(),
+        };
+        let plan = crate::plan::build(
+            &[],
+            &PlanOptions {
+                quick: true,
+                workload: Some(WorkloadKind::IoSleep),
+                models: vec!["thread".into()],
+                workers: vec![1, 2],
+                tasks: vec![2],
+                task_ms: vec![10.0],
+                repetitions: Some(2),
+                warmup: Some(0),
+                no_baseline: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let script = Arc::new(Script::default());
+        let report = run_with(
+            &plan,
+            &opts,
+            &AtomicBool::new(false),
+            &mut |_| {},
+            &fake(&script),
+        )
+        .unwrap();
+        assert!(report.scenarios[0].baseline_estimated);
+        let sleep_ms = report.calibration.timer_floor[0].measured_ms;
+        // No sequential case ran; the fake's wall is 10 ms per round.
+        assert_eq!(report.cases.len(), 2, "{:?}", report.cases);
+        for case in &report.cases {
+            let rounds = 2usize.div_ceil(case.workers) as f64;
+            let expected = 2.0 * sleep_ms / (10.0 * rounds);
+            let speedup = case.speedup.unwrap();
+            assert!(
+                (speedup - expected).abs() < 1e-9,
+                "{speedup} against {expected}"
+            );
+        }
     }
 
     #[test]

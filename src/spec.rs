@@ -95,6 +95,9 @@ pub struct ScenarioSpec {
     pub name: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub workload: Option<Spanned<WorkloadKind>>,
+    /// `false`: no sequential baseline runs; speedups are taken against
+    /// tasks × the task's time (cpu and io-sleep only).
+    pub baseline: Option<Spanned<bool>>,
     pub models: Option<Spanned<Vec<Spanned<String>>>>,
     pub workers: Option<Spanned<Sweep<NonZeroUsize>>>,
     pub tasks: Option<Spanned<Sweep<NonZeroUsize>>>,

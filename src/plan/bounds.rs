@@ -26,7 +26,7 @@ pub const BOUNDS: &[Bound] = &[
         key: "workers",
         flag: Some("--workers"),
         min: 1.0,
-        max: 100_000.0,
+        max: 1_000_000.0,
         why: "each worker is a thread, a process or a task; the machine's own limits are checked next",
     },
     Bound {

@@ -232,6 +232,9 @@ fn render_section(page: &mut String, report: &RunReport, section: &Section) {
         },
         escape(&scenario.models.join(", ")),
     );
+    if let Some(note) = table::baseline_note(scenario) {
+        let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape(note));
+    }
     for chart in &section.charts {
         let _ = writeln!(
             page,

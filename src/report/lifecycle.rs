@@ -145,6 +145,7 @@ pub(crate) mod tests {
             workload: WORKLOAD.into(),
             cpu_bound: false,
             releases_gil: false,
+            baseline_estimated: false,
             models: Vec::new(),
         });
         let state = |id: &str, seen: bool, observed: &str| LifecycleState {

@@ -89,6 +89,9 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             escape(&scenario.name),
             escape(&scenario.description)
         );
+        if let Some(note) = table::baseline_note(scenario) {
+            let _ = writeln!(md, "{}\n", escape(note));
+        }
         if scenario.workload == super::lifecycle::WORKLOAD {
             md.push_str(&super::lifecycle::markdown(report, scenario));
             continue;

@@ -20,10 +20,14 @@ pub fn scenario_cases<'a>(report: &'a RunReport, scenario: &str) -> Vec<&'a Case
 /// True when two cases ran the same work (workload, kernel, tasks and size),
 /// whatever model and concurrency ran it.
 pub fn same_work(a: &CaseResult, b: &CaseResult) -> bool {
+    a.tasks == b.tasks && same_tasks(a, b)
+}
+
+/// The same scenario and task, whatever the number of tasks.
+fn same_tasks(a: &CaseResult, b: &CaseResult) -> bool {
     a.scenario == b.scenario
         && a.workload == b.workload
         && a.kernel == b.kernel
-        && a.tasks == b.tasks
         && a.task_ms == b.task_ms
         && a.params == b.params
 }
@@ -98,6 +102,27 @@ pub fn speedup(report: &RunReport, case: &CaseResult) -> Option<Estimate> {
 /// Units that actually run at once: a case cannot use more workers than tasks.
 pub fn units(case: &CaseResult) -> usize {
     case.workers.min(case.tasks).max(1)
+}
+
+/// Units that hold memory at once: for the async models every task of the
+/// batch, since each is spawned at the start and `workers` only caps how
+/// many run (as asyncio tasks gathered under a semaphore); for the others
+/// the units that run at once.
+pub fn memory_units(case: &CaseResult) -> usize {
+    if all_tasks_live(&case.model) {
+        case.tasks.max(1)
+    } else {
+        units(case)
+    }
+}
+
+fn all_tasks_live(model: &str) -> bool {
+    registry::parse(model).is_some_and(|m| {
+        matches!(
+            m.kind,
+            ModelKind::Async | ModelKind::AsyncSingle | ModelKind::CpythonAsyncio
+        )
+    })
 }
 
 /// What a model's memory figures are: processes are counted by PSS, where
@@ -189,14 +214,18 @@ pub fn memory_per_unit<'a>(
         .collect();
     let model = cases.first().ok_or(NoMemorySlope::NoCases)?.model.as_str();
     let distinct_units = |group: &[&CaseResult]| {
-        let mut u: Vec<usize> = group.iter().map(|case| units(case)).collect();
+        let mut u: Vec<usize> = group.iter().map(|case| memory_units(case)).collect();
         u.sort_unstable();
         u.dedup();
         u.len()
     };
     let mut groups: Vec<Vec<&CaseResult>> = Vec::new();
+    // Where the units are the tasks, a sweep of tasks is a sweep of units.
+    let same = |a: &CaseResult, b: &CaseResult| {
+        same_work(a, b) || (all_tasks_live(&a.model) && same_tasks(a, b))
+    };
     for case in cases {
-        match groups.iter_mut().find(|g| same_work(g[0], case)) {
+        match groups.iter_mut().find(|g| same(g[0], case)) {
             Some(group) => group.push(case),
             None => groups.push(vec![case]),
         }
@@ -205,7 +234,7 @@ pub fn memory_per_unit<'a>(
         .into_iter()
         .max_by_key(|g| (distinct_units(g), g[0].tasks))
         .expect("at least one case");
-    group.sort_by_key(|case| units(case));
+    group.sort_by_key(|case| memory_units(case));
     let reps = || group.iter().flat_map(|case| case.repetitions.iter());
     let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some()) {
         MemoryMetric::Pss
@@ -218,13 +247,13 @@ pub fn memory_per_unit<'a>(
             // Summaries without repetitions: the case's medians, one point.
             if let (Some(h), Some(c)) = (case.harness_peak_rss_bytes, case.children_peak_rss_bytes)
             {
-                points.push((units(case), (h + c) as f64));
+                points.push((memory_units(case), (h + c) as f64));
             }
         }
         points.extend(
             case.repetitions
                 .iter()
-                .filter_map(|rep| Some((units(case), metric.of(rep)?))),
+                .filter_map(|rep| Some((memory_units(case), metric.of(rep)?))),
         );
     }
     if points.is_empty() {
@@ -534,13 +563,37 @@ mod tests {
         let process = memory_per_unit(&report, "mem", "process").unwrap();
         assert_eq!(process.metric, MemoryMetric::Pss);
         assert_eq!(process.per_unit.median, 2.0 * 1024.0 * 1024.0);
+        // Every async task exists from the start: its units are the 8 tasks.
         assert_eq!(
             memory_per_unit(&report, "mem", "async").unwrap_err(),
-            NoMemorySlope::OneUnitCount(4)
+            NoMemorySlope::OneUnitCount(8)
         );
         assert_eq!(
             memory_per_unit(&report, "mem", "rayon").unwrap_err(),
             NoMemorySlope::NoCases
+        );
+    }
+
+    #[test]
+    fn an_async_task_costs_the_slope_across_a_sweep_of_tasks_not_of_workers() {
+        let mut report = sample();
+        // 1 KiB per task alive: a sweep of tasks, each with as many workers.
+        for tasks in [1000, 2000, 4000] {
+            let mut case = memory_cases("async", &[tasks], 0, false).remove(0);
+            case.tasks = tasks;
+            for rep in &mut case.repetitions {
+                rep.harness_peak_rss_bytes = (10 << 20) + 1024 * tasks as u64;
+            }
+            report.cases.push(case);
+        }
+        let m = memory_per_unit(&report, "mem", "async").unwrap();
+        assert_eq!(m.per_unit.median, 1024.0);
+        assert_eq!(m.points.len(), 9);
+        // A sweep of workers over the same tasks is one unit count.
+        report.cases = memory_cases("async-single", &[250, 500, 1000], 64, false);
+        assert_eq!(
+            memory_per_unit(&report, "mem", "async-single").unwrap_err(),
+            NoMemorySlope::OneUnitCount(8)
         );
     }
 

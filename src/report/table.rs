@@ -135,6 +135,16 @@ pub fn ratio_interval(estimate: Estimate) -> String {
     )
 }
 
+/// What a scenario's speedups are against when no sequential baseline ran
+/// (`baseline = false`); None when one did.
+pub fn baseline_note(scenario: &ScenarioInfo) -> Option<&'static str> {
+    scenario.baseline_estimated.then_some(
+        "No sequential baseline ran (`baseline = false`): each speedup is against tasks × \
+         the task's time, the CPU time asked for or the sleep as measured here, so an \
+         efficiency of 100% is a wall of one task's time per wave of workers.",
+    )
+}
+
 /// Columns of the emulation-vs-CPython table.
 pub const FIDELITY_HEADER: [&str; 7] = [
     "Scenario", "Point", "Rule", "Emulated", "CPython", "Checks", "Faithful",

@@ -671,6 +671,7 @@ mod tests {
             workload: "cpu".into(),
             cpu_bound: true,
             releases_gil: false,
+            baseline_estimated: false,
             models: models.clone(),
         };
         let refs: Vec<&CaseResult> = cases.iter().collect();
