@@ -42,6 +42,7 @@ nav a { margin-right: 12px; }
 .verdict.holds { border-left-color: #2e7d32; }
 .verdict.does-not-hold { border-left-color: #c62828; }
 .verdict.inconclusive { border-left-color: #9e9e9e; }
+.verdict.not-tested { border-left-color: #e0e0e0; color: #666; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 0.85em; margin-right: 6px; background: #757575; }
 .badge.holds { background: #2e7d32; }
 .badge.does-not-hold { background: #c62828; }
@@ -124,6 +125,7 @@ fn outcome_class(outcome: Outcome) -> &'static str {
         Outcome::Holds => "holds",
         Outcome::DoesNotHold => "does-not-hold",
         Outcome::Inconclusive => "inconclusive",
+        Outcome::NotTested => "not-tested",
     }
 }
 

@@ -21,6 +21,7 @@ fn mark(outcome: Outcome) -> &'static str {
         Outcome::Holds => "✅",
         Outcome::DoesNotHold => "❌",
         Outcome::Inconclusive => "❔",
+        Outcome::NotTested => "➖",
     }
 }
 

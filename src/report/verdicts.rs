@@ -49,6 +49,9 @@ pub enum Outcome {
     Holds,
     DoesNotHold,
     Inconclusive,
+    /// No scenario of the run speaks to the claim (a run of other
+    /// workloads: the floor, scale): nothing was measured for it.
+    NotTested,
 }
 
 impl Outcome {
@@ -57,6 +60,7 @@ impl Outcome {
             Outcome::Holds => "holds",
             Outcome::DoesNotHold => "does not hold",
             Outcome::Inconclusive => "inconclusive",
+            Outcome::NotTested => "not tested",
         }
     }
 
@@ -66,7 +70,7 @@ impl Outcome {
         for outcome in outcomes {
             match outcome {
                 Outcome::DoesNotHold => return Outcome::DoesNotHold,
-                Outcome::Inconclusive => result = Outcome::Inconclusive,
+                Outcome::Inconclusive | Outcome::NotTested => result = Outcome::Inconclusive,
                 Outcome::Holds => {}
             }
         }
@@ -383,7 +387,7 @@ fn per_scenario(
         cpython: world.cpython,
         test: String::new(),
         scenario: None,
-        outcome: Outcome::Inconclusive,
+        outcome: Outcome::NotTested,
         checks: Vec::new(),
         cases: Vec::new(),
         note: Some(missing.to_string()),
@@ -1312,7 +1316,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_cases_and_one_core_are_inconclusive_and_say_why() {
+    fn missing_cases_are_not_tested_and_one_core_is_inconclusive_each_saying_why() {
         let mut report = sample();
         report.cases.retain(|c| !c.model.starts_with("process"));
         let all = verdicts(&report);
@@ -1320,7 +1324,7 @@ mod tests {
             .iter()
             .find(|v| v.claim == PROCESSES_FOR_COMPUTE)
             .unwrap();
-        assert_eq!(compute.outcome, Outcome::Inconclusive);
+        assert_eq!(compute.outcome, Outcome::NotTested);
         assert!(compute.scenario.is_none() && compute.note.is_some());
         assert!(!compute.wants_samples());
 
