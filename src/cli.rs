@@ -69,6 +69,9 @@ pub enum Command {
     /// Internal: run one batch sent over stdin where it can be killed (deadlock cases)
     #[command(hide = true)]
     Contained,
+    /// Internal: the io-models workload's echo server or one client run (started by `run`)
+    #[command(hide = true)]
+    IoPeer(IoPeerArgs),
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -246,6 +249,13 @@ pub struct HistoryArgs {
     pub inputs: Vec<PathBuf>,
     #[arg(long, default_value = "reports/history")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct IoPeerArgs {
+    /// `server`: the echo server; `client`: one client run, its job on stdin
+    #[arg(value_parser = ["server", "client"])]
+    pub role: String,
 }
 
 #[derive(Debug, Args)]

@@ -141,6 +141,19 @@ pub fn table(report: &RunReport) -> String {
                 .map_or(String::new(), |s| format!(" on {}", terminal_line(s)))
         ));
     }
+    let metg = crate::report::granularity::front_rows(report);
+    if !metg.is_empty() {
+        out.push_str("\nMETG, the shortest efficient task (estimate [bracket]):\n");
+        for [model, cpu, sleep] in metg {
+            out.push_str(&format!(
+                "  {:<24} cpu: {}\n  {:<24} sleep: {}\n",
+                terminal_line(&model),
+                terminal_line(&cpu),
+                "",
+                terminal_line(&sleep)
+            ));
+        }
+    }
     if !report.floor.is_empty() {
         out.push_str("\nOS floor, one operation (median [95% CI]):\n");
         for f in &report.floor {

@@ -18,6 +18,7 @@ pub mod fidelity;
 pub mod floor;
 pub mod fonts;
 pub mod gil;
+pub mod granularity;
 pub mod history;
 pub mod input;
 pub mod lifecycle;

@@ -73,6 +73,36 @@ fn demands(plan: &Plan) -> Vec<Demand> {
             });
         }
     }
+    out.extend(io_models_demands(plan));
+    out
+}
+
+/// An io-models scenario's largest client: a descriptor per connection in
+/// the client process (and as many in the server's), and for the blocking
+/// model a thread per connection.
+fn io_models_demands(plan: &Plan) -> Vec<Demand> {
+    use crate::workload::io_models::CLIENT_RESERVED_FDS;
+    let mut out = Vec::new();
+    for s in &plan.scenarios {
+        if s.workload != crate::spec::WorkloadKind::IoModels {
+            continue;
+        }
+        let c = s.io_models.connections.iter().copied().max().unwrap_or(0);
+        for m in &s.io_models.models {
+            out.push(Demand {
+                what: format!(
+                    "scenario `{}`, io model {}, {c} connections (`connections`)",
+                    s.name,
+                    m.id()
+                ),
+                threads: m.threads(c) + 1,
+                processes: 2,
+                fds: c + CLIENT_RESERVED_FDS,
+                touched: 0,
+                file_bytes: 0,
+            });
+        }
+    }
     out
 }
 
@@ -116,7 +146,7 @@ fn free_disk(dir: &std::path::Path) -> Option<u64> {
 
 /// Raises the soft limit on open files to the hard one: io-socket cases with
 /// many tasks in flight need two descriptors per task.
-fn raise_nofile() {
+pub fn raise_nofile() {
     // SAFETY: get/setrlimit only read and write the struct we pass.
     unsafe {
         let mut r: libc::rlimit = std::mem::zeroed();
@@ -158,7 +188,7 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
             {
                 return Err(format!(
                     "{} needs {tasks} threads and processes, more than half of {name} ({}) allows; \
-                     lower `workers`, or raise the limit with {raise} to at least {}",
+                     lower `workers` (io-models: `connections`), or raise the limit with {raise} to at least {}",
                     d.what,
                     limit * 2,
                     2 * tasks
@@ -169,7 +199,7 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), String> {
             && d.fds as u64 > nofile
         {
             return Err(format!(
-                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}, already raised to its hard limit); lower `workers`, or raise the hard limit (`ulimit -Hn N` as root, or `nofile` in /etc/security/limits.conf)",
+                "{} needs about {} file descriptors, more than `ulimit -n` ({nofile}, already raised to its hard limit); lower `workers` (io-models: `connections`), or raise the hard limit (`ulimit -Hn N` as root, or `nofile` in /etc/security/limits.conf)",
                 d.what, d.fds
             ));
         }
@@ -247,6 +277,39 @@ mod tests {
         assert!(err.contains("threads-max"), "{err}");
         // One scheduler thread, or tokio's workers, fit.
         assert_eq!(check(&suite("\"thread-pool\", \"async\""), &limits), Ok(()));
+    }
+
+    #[test]
+    fn io_models_connections_are_checked_against_nofile_and_threads() {
+        let io = |connections: &str| {
+            let text = format!(
+                "[[scenario]]\nname = \"io\"\nworkload = \"io-models\"\nconnections = {connections}\n"
+            );
+            let src = [crate::plan::Source {
+                name: "s.toml".into(),
+                text,
+            }];
+            crate::plan::build(&src, &PlanOptions::default()).unwrap()
+        };
+        let limits = Limits {
+            nofile: Some(20_000),
+            ..roomy()
+        };
+        assert_eq!(check(&io("[1, 10000]"), &limits), Ok(()));
+        let err = check(&io("[1, 30000]"), &limits).unwrap_err();
+        assert!(
+            err.contains("30000 connections")
+                && err.contains("`ulimit -n` (20000")
+                && err.contains("`connections`"),
+            "{err}"
+        );
+        // The blocking model's thread per connection.
+        let few_threads = Limits {
+            threads_max: Some(5_000),
+            ..roomy()
+        };
+        let err = check(&io("[1, 10000]"), &few_threads).unwrap_err();
+        assert!(err.contains("io model blocking"), "{err}");
     }
 
     #[test]

@@ -74,6 +74,9 @@ fn run_command() -> ExitCode {
         }
         Command::Forkserver => parabench::model::start::serve_forkserver(),
         Command::Contained => parabench::model::contained::serve().map(|()| 0),
+        Command::IoPeer(args) => {
+            parabench::workload::io_models::server::serve_role(&args.role).map(|()| 0)
+        }
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare_command(&args),
         Command::Export(args) => export_command(&args),
@@ -289,10 +292,19 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
             outln!("  one run of the lifecycle demo, no sweep and no model");
             continue;
         }
+        let c = &s.coordination;
+        let size = match s.workload {
+            parabench::spec::WorkloadKind::Lock => {
+                format!("units {:?}, {} sections each", s.workers, c.sections)
+            }
+            parabench::spec::WorkloadKind::Queue => format!(
+                "{} producers, {} consumers, {} items through a queue of {}",
+                c.producers, c.consumers, c.items, c.capacity
+            ),
+            _ => format!("workers {:?}, tasks {:?}", s.workers, s.tasks),
+        };
         outln!(
-            "  workers {:?}, tasks {:?}{}, {} to {} repetitions + {} warm-up",
-            s.workers,
-            s.tasks,
+            "  {size}{}, {} to {} repetitions + {} warm-up",
             if s.uses_time_size() {
                 format!(", task_ms {:?}", s.task_ms)
             } else {

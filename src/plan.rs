@@ -5,6 +5,8 @@
 
 pub mod bounds;
 pub mod coordination;
+pub mod granularity;
+pub mod io_models;
 mod start_method;
 pub mod wake;
 
@@ -224,6 +226,10 @@ pub struct Scenario {
     pub parent_mib: Vec<u64>,
     /// The lock workload's keys (`coordination`).
     pub coordination: coordination::Coordination,
+    /// The granularity scenario's keys (`granularity`).
+    pub granularity: granularity::Granularity,
+    /// The io-models workload's keys (`io_models`).
+    pub io_models: io_models::IoModels,
 }
 
 /// A (tasks, size) point of a scenario's sweep; each is run under every model
@@ -356,7 +362,13 @@ impl Scenario {
     /// (the runner measures the floor itself) or a lifecycle scenario, which
     /// the runner runs apart (`lifecycle::run`).
     fn points(&self) -> Vec<Point> {
-        if matches!(self.workload, WorkloadKind::Floor | WorkloadKind::Lifecycle) {
+        if matches!(
+            self.workload,
+            WorkloadKind::Floor
+                | WorkloadKind::Lifecycle
+                | WorkloadKind::Granularity
+                | WorkloadKind::IoModels
+        ) {
             return Vec::new();
         }
         let sizes: Vec<Option<f64>> = if self.uses_time_size() {
@@ -469,7 +481,10 @@ impl Scenario {
             | WorkloadKind::Lock
             | WorkloadKind::Queue
             | WorkloadKind::Event
-            | WorkloadKind::Timer => (0.0, 0.0),
+            | WorkloadKind::Timer
+            // A granularity search sets the duration of each batch itself.
+            | WorkloadKind::Granularity
+            | WorkloadKind::IoModels => (0.0, 0.0),
         };
         TaskShape {
             cpu_ms,
@@ -533,7 +548,7 @@ impl Scenario {
             WorkloadKind::Cpu => vec![],
             WorkloadKind::IoSleep => vec![],
             WorkloadKind::Mixed => vec![("cpu_fraction", self.cpu_fraction)],
-            WorkloadKind::IoSocket | WorkloadKind::Convoy => vec![
+            WorkloadKind::IoSocket | WorkloadKind::Convoy | WorkloadKind::IoModels => vec![
                 ("server_delay_ms", self.server_delay_ms),
                 ("round_trips", self.round_trips as f64),
                 ("message_bytes", self.message_bytes as f64),
@@ -544,6 +559,7 @@ impl Scenario {
             WorkloadKind::Queue => self.coordination.queue_params(),
             WorkloadKind::Event => vec![("rounds", f64::from(self.coordination.rounds))],
             WorkloadKind::Timer => vec![("delay_ms", self.coordination.delay_ms)],
+            WorkloadKind::Granularity => vec![],
         }
     }
 }
@@ -580,9 +596,20 @@ fn skips_quick(spec: &ScenarioSpec) -> bool {
 /// Which keys apply to which workloads, for "does not apply" errors.
 fn applies(key: &str, w: WorkloadKind) -> bool {
     use WorkloadKind::*;
+    if let Some(on) = granularity::applies(key, w) {
+        return on;
+    }
     // The floor runs no task and no model: only its number of samples.
     if w == Floor {
         return key == "samples";
+    }
+    // An io-models scenario runs no task model: its own keys, the socket's,
+    // and how often to repeat.
+    if w == IoModels {
+        return matches!(
+            key,
+            "server_delay_ms" | "round_trips" | "message_bytes" | "repetitions" | "warmup"
+        ) || io_models::applies(key, w) == Some(true);
     }
     match key {
         // The lifecycle demo has nothing to size or sweep.
@@ -604,7 +631,9 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
         "parent_mib" => !matches!(w, Convoy | Lock | Queue | Event | Timer),
-        k => coordination::applies(k, w).unwrap_or(true),
+        k => coordination::applies(k, w)
+            .or_else(|| io_models::applies(k, w))
+            .unwrap_or(true),
     }
 }
 
@@ -818,9 +847,11 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
         bounds::check_ranges(s).map_err(|e| flag_err(bounds::flag_of(e.key), e.message))?;
     }
     coordination::check_flags(&scenarios)?;
+    granularity::check_flags(&scenarios)?;
     let timeout = args.timeout.or(timeout_s).unwrap_or(DEFAULT_TIMEOUT_S);
     bounds::check_value("timeout_s", timeout)
         .map_err(|e| setting_err(e, args.timeout.is_some()))?;
+    granularity::check_time(&scenarios, timeout)?;
     let default_budget = if args.quick {
         QUICK_POINT_BUDGET_S
     } else {
@@ -835,6 +866,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_value("point_budget_s", budget)
         .map_err(|e| setting_err(e, args.point_budget.is_some()))?;
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
+    io_models::check_time(&scenarios, timeout).map_err(PlanError::Suite)?;
     if let Some(spec) = &args.python {
         python = Some(find_python(spec).map_err(|e| flag_err("--python", e))?);
     }
@@ -897,6 +929,7 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
                 | WorkloadKind::Queue
                 | WorkloadKind::Event
                 | WorkloadKind::Timer
+                | WorkloadKind::Granularity
         )
     {
         return Vec::new();
@@ -920,12 +953,12 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
 fn defaults(name: String, workload: WorkloadKind) -> Scenario {
     let convoy = workload == WorkloadKind::Convoy;
     let floor = workload == WorkloadKind::Floor;
-    Scenario {
+    let mut s = Scenario {
         name,
         description: String::new(),
         workload,
-        // The floor and the lifecycle demo run no model.
-        models: if floor || workload == WorkloadKind::Lifecycle {
+        // The floor, the lifecycle demo and the IO models run no model.
+        models: if floor || matches!(workload, WorkloadKind::Lifecycle | WorkloadKind::IoModels) {
             Vec::new()
         } else {
             ModelKind::ALL.map(ModelId::native).to_vec()
@@ -938,7 +971,12 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         cpu_fraction: 0.5,
         server_delay_ms: if convoy { 0.0 } else { 1.0 },
         // Enough timed round trips for a convoy's p99 to mean something.
-        round_trips: if convoy { 1000 } else { 1 },
+        round_trips: match workload {
+            WorkloadKind::Convoy => 1000,
+            // Enough round trips per connection for a p99 at small C.
+            WorkloadKind::IoModels => 10,
+            _ => 1,
+        },
         message_bytes: 64,
         file_kib: 64,
         touch_kib: 0,
@@ -955,7 +993,13 @@ fn defaults(name: String, workload: WorkloadKind) -> Scenario {
         start_method: vec![StartMethod::Spawn],
         parent_mib: vec![0],
         coordination: coordination::Coordination::default(),
+        granularity: granularity::Granularity::default(),
+        io_models: io_models::IoModels::default(),
+    };
+    if workload == WorkloadKind::Granularity {
+        granularity::defaults(&mut s);
     }
+    s
 }
 
 fn adhoc(kind: WorkloadKind) -> Scenario {
@@ -1116,6 +1160,8 @@ fn resolve(
         )
     })?;
     coordination::check(source, spec, &checked, quick)?;
+    granularity::check(source, spec, &checked)?;
+    io_models::check(source, spec, &checked)?;
     Ok((s, o))
 }
 
@@ -1139,7 +1185,9 @@ fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "samples" => spec.samples.as_ref().map(Spanned::span),
         "parent_mib" => spec.parent_mib.as_ref().map(Spanned::span),
         "start_method" => spec.start_method.as_ref().map(Spanned::span),
-        k => coordination::key_span(spec, k),
+        k => coordination::key_span(spec, k)
+            .or_else(|| granularity::key_span(spec, k))
+            .or_else(|| io_models::key_span(spec, k)),
     }
 }
 
@@ -1238,6 +1286,10 @@ pub struct Overrides {
     pub parent_mib: Option<Vec<u64>>,
     /// The lock workload's keys, a layer of their own (`coordination`).
     pub coordination: coordination::Layer,
+    /// The granularity scenario's keys, a layer of their own.
+    pub granularity: granularity::Layer,
+    /// The io-models workload's keys, a layer of their own (`io_models`).
+    pub io_models: io_models::Layer,
 }
 
 impl Overrides {
@@ -1248,6 +1300,8 @@ impl Overrides {
                 Overrides {
                     $($field: over.$field.clone().or_else(|| self.$field.clone()),)*
                     coordination: self.coordination.then(&over.coordination),
+                    granularity: self.granularity.then(&over.granularity),
+                    io_models: self.io_models.then(&over.io_models),
                 }
             };
         }
@@ -1266,6 +1320,8 @@ impl Overrides {
         }
         every_override!(collect);
         out.extend(self.coordination.keys());
+        out.extend(self.granularity.keys());
+        out.extend(self.io_models.keys());
         out
     }
 
@@ -1283,6 +1339,8 @@ impl Overrides {
         }
         every_override!(set);
         self.coordination.apply(s);
+        self.granularity.apply(s);
+        self.io_models.apply(s);
         s.max_repetitions = s.max_repetitions.max(s.repetitions);
     }
 
@@ -1431,6 +1489,8 @@ impl Overrides {
                 .transpose()?,
             parent_mib: take!(parent_mib, |v: &Sweep<u64>| v.0.clone()),
             coordination: coordination::Layer::from_spec(source, w, spec)?,
+            granularity: granularity::Layer::from_spec(source, w, spec)?,
+            io_models: io_models::Layer::from_spec(source, w, spec)?,
         })
     }
 }
@@ -1584,6 +1644,8 @@ impl Overrides {
             start_method: start_method::dedup(&args.start_method),
             parent_mib: (!args.parent_mib.is_empty()).then(|| args.parent_mib.clone()),
             coordination: coordination::Layer::default(),
+            granularity: granularity::Layer::default(),
+            io_models: io_models::Layer::default(),
         })
     }
 }

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod io_models;
+
 /// Version of the `results.json` layout; readers refuse any other.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -42,10 +44,82 @@ pub struct RunReport {
     /// absent in older files and in runs without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<LifecycleResult>,
+    /// Each `granularity` search: one model's efficiency against task
+    /// duration and its METG (see `granularity`); absent in older files and
+    /// in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granularity: Vec<GranularitySweep>,
+    /// What each `io-models` scenario measured (see `results::io_models`);
+    /// absent in older files and in runs without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_models: Vec<io_models::IoModelResult>,
     /// The interpreter the `cpython-*` models ran in; absent in older files
     /// and in runs without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonRecord>,
+}
+
+/// One granularity search: a model at fixed workers and tasks, its task
+/// duration swept downward until its efficiency fell below `threshold`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GranularitySweep {
+    pub scenario: String,
+    pub model: String,
+    /// `cpu` or `sleep`.
+    pub task_kind: String,
+    pub workers: usize,
+    pub tasks: usize,
+    /// The units the ideal time divides the work among: min(workers,
+    /// logical cores) for CPU tasks, workers for sleep tasks.
+    pub parallelism: usize,
+    pub threshold: f64,
+    /// `ok`, or why the search stopped early (a batch failed, Ctrl-C).
+    pub status: CaseStatus,
+    /// Every duration measured, in the order the search asked for them.
+    pub points: Vec<GranularityPoint>,
+    pub metg: Metg,
+    /// Seconds the search took.
+    pub elapsed_s: f64,
+}
+
+/// One duration of a search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GranularityPoint {
+    /// The nominal task duration.
+    pub task_ms: f64,
+    /// The sequential baseline's wall time in each round: the same tasks
+    /// one after another, the ideal's measure (`baseline` is the model).
+    pub baseline: String,
+    pub baseline_wall_s: Vec<f64>,
+    /// The model's wall time and efficiency in each round.
+    pub wall_s: Vec<f64>,
+    pub efficiency: Vec<f64>,
+    pub median_efficiency: f64,
+}
+
+/// A search's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metg {
+    /// `bracketed` (METG found), `below-range` (still efficient at the
+    /// shortest duration allowed), `never-efficient` (below the threshold
+    /// at the longest), or `unfinished` (out of time, failed or
+    /// interrupted before the search ended).
+    pub outcome: String,
+    /// The estimate, inside `bracket_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metg_ms: Option<f64>,
+    /// The bisection's last bracket: efficient at the upper end, not at
+    /// the lower.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bracket_ms: Option<(f64, f64)>,
+    /// Where repetitions disagree about the threshold (noise), holding the
+    /// bracket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_ms: Option<(f64, f64)>,
+    /// The shortest (below-range) or longest (never-efficient) duration
+    /// tried, for the bound METG is known by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_ms: Option<f64>,
 }
 
 /// The interpreter of the `cpython-*` models, as it described itself.

@@ -6,6 +6,8 @@
 //! The only place that measures.
 
 mod coordination;
+mod granularity;
+mod io_models;
 mod wake;
 
 use crate::measure::{self, Latencies};
@@ -146,6 +148,7 @@ pub fn run_with(
         cases: Vec::new(),
         fidelity: Vec::new(),
         lifecycle: Vec::new(),
+        io_models: Vec::new(),
         python,
         environment,
         harness_cpu: Some(HarnessCpu {
@@ -153,6 +156,7 @@ pub fn run_with(
             ..HarnessCpu::default()
         }),
         floor,
+        granularity: Vec::new(),
     };
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.interrupted {
@@ -207,6 +211,16 @@ pub fn run_with(
             break;
         }
     }
+    // Granularity searches have no points: each asks for its own.
+    for sweep in plan.granularity_sweeps() {
+        if report.interrupted {
+            break;
+        }
+        let done = granularity::run_sweep(&sweep, &env, on_event);
+        report.granularity.push(done);
+        report.interrupted = cancel.load(Ordering::Relaxed);
+        crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    }
     // Lifecycle scenarios have no points: each is one run of its demo.
     for s in plan
         .scenarios
@@ -223,6 +237,28 @@ pub fn run_with(
         ));
         report.interrupted = cancel.load(Ordering::Relaxed);
         crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    // IO-model scenarios have no points either: each runs its own sweep
+    // of connections against its own echo server process.
+    for s in plan
+        .scenarios
+        .iter()
+        .filter(|s| s.workload == WorkloadKind::IoModels)
+    {
+        if report.interrupted {
+            break;
+        }
+        let mut saved: anyhow::Result<()> = Ok(());
+        io_models::run(s, plan.settings.case_timeout, cancel, &mut |r| {
+            report.io_models.push(r);
+            if saved.is_ok() {
+                saved = serde_json::to_vec_pretty(&report)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| crate::atomic_file::write(&results_path, &bytes));
+            }
+        });
+        saved?;
+        report.interrupted = cancel.load(Ordering::Relaxed);
     }
     report.environment.finish();
     crate::atomic_file::write(&results_path, &serde_json::to_vec_pretty(&report)?)?;
@@ -299,7 +335,13 @@ fn calibrate(plan: &Plan, cancel: &AtomicBool) -> (Calibration, Result<(), Stopp
     };
     let mut kernels = Vec::new();
     let mut sleeps: Vec<f64> = Vec::new();
-    for shape in plan.points.iter().map(|p| &p.point.shape) {
+    let sweeps = plan.granularity_sweeps();
+    let searched = sweeps
+        .iter()
+        .filter(|s| s.kind == crate::plan::granularity::TaskKind::Cpu)
+        .map(|s| s.at(s.search.start_ms));
+    let points: Vec<crate::plan::PointPlan> = plan.points.iter().cloned().chain(searched).collect();
+    for shape in points.iter().map(|p| &p.point.shape) {
         let computes = shape.cpu_ms > 0.0 || shape.lock.is_some();
         if computes && !kernels.contains(&shape.kernel) {
             kernels.push(shape.kernel);
@@ -895,7 +937,9 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         | WorkloadKind::Lock
         | WorkloadKind::Queue
         | WorkloadKind::Event
-        | WorkloadKind::Timer => 0.0,
+        | WorkloadKind::Timer
+        | WorkloadKind::Granularity
+        | WorkloadKind::IoModels => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
             .calibration
             .timer_floor
@@ -1136,6 +1180,13 @@ mod tests {
         }
     }
 
+    fn options(out: &Path) -> RunOptions {
+        RunOptions {
+            out_dir: out.to_owned(),
+            command_line: Vec::new(),
+        }
+    }
+
     fn saved(out: &Path) -> RunReport {
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
     }
@@ -1143,10 +1194,7 @@ mod tests {
     #[test]
     fn a_failed_case_is_recorded_the_sweep_goes_on_and_every_point_is_saved() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         let script = Arc::new(Script {
             fail: Some(ModelKind::Thread),
             ..Script::default()
@@ -1199,10 +1247,7 @@ mod tests {
     #[test]
     fn without_a_baseline_speedups_are_against_tasks_times_the_measured_sleep() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         let plan = crate::plan::build(
             &[],
             &PlanOptions {
@@ -1246,10 +1291,7 @@ mod tests {
     #[test]
     fn a_floor_scenario_measures_every_mechanism_and_runs_no_case() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         let plan = crate::plan::build(
             &[],
             &PlanOptions {
@@ -1277,10 +1319,7 @@ mod tests {
     #[test]
     fn ctrl_c_stops_the_run_after_the_point_and_saves_it() {
         let out = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            out_dir: out.path().to_owned(),
-            command_line: Vec::new(),
-        };
+        let opts = options(out.path());
         // Ctrl-C during the second batch of the first point.
         let script = Arc::new(Script {
             cancel_at_call: Some(1),

@@ -50,10 +50,14 @@ pub enum WorkloadKind {
     Queue,
     Event,
     Timer,
+    /// Each model's minimum effective task granularity (see `granularity`).
+    Granularity,
+    /// The five IO models on many connections (see `workload::io_models`).
+    IoModels,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 12] = [
+    pub const ALL: [WorkloadKind; 14] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -66,6 +70,8 @@ impl WorkloadKind {
         WorkloadKind::Queue,
         WorkloadKind::Event,
         WorkloadKind::Timer,
+        WorkloadKind::Granularity,
+        WorkloadKind::IoModels,
     ];
 
     pub fn id(self) -> &'static str {
@@ -82,6 +88,8 @@ impl WorkloadKind {
             WorkloadKind::Queue => "queue",
             WorkloadKind::Event => "event",
             WorkloadKind::Timer => "timer",
+            WorkloadKind::Granularity => "granularity",
+            WorkloadKind::IoModels => "io-models",
         }
     }
 }
@@ -132,6 +140,18 @@ pub struct ScenarioSpec {
     pub rounds: Option<Spanned<u32>>,
     pub timers: Option<Spanned<Sweep<NonZeroUsize>>>,
     pub delay_ms: Option<Spanned<Positive>>,
+    // The granularity scenario (`plan::granularity` checks them).
+    pub metg_efficiency: Option<Spanned<Fraction>>,
+    pub metg_tasks: Option<Spanned<Names>>,
+    pub metg_min_us: Option<Spanned<Positive>>,
+    pub metg_step: Option<Spanned<Positive>>,
+    pub metg_bisections: Option<Spanned<u32>>,
+    pub metg_budget_s: Option<Spanned<Positive>>,
+    // The io-models workload (`plan::io_models` checks them).
+    pub io_model: Option<Spanned<Names>>,
+    pub multiplexer: Option<Spanned<Names>>,
+    pub connections: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub think_ms: Option<Spanned<NonNegative>>,
     pub repetitions: Option<Spanned<NonZeroU32>>,
     pub warmup: Option<Spanned<u32>>,
     /// Floor: timed runs of each mechanism.

@@ -205,6 +205,41 @@ pub const BOUNDS: &[Bound] = &[
         why: "each timer's delay; a minute at most",
     },
     Bound {
+        key: "metg_efficiency",
+        flag: None,
+        min: 0.01,
+        max: 1.0,
+        why: "the efficiency (ideal over measured time) below which a task duration is too small",
+    },
+    Bound {
+        key: "metg_min_us",
+        flag: None,
+        min: 1.0,
+        max: 3_600_000_000.0,
+        why: "the shortest task duration a granularity search tries; 1 µs is one timer reading",
+    },
+    Bound {
+        key: "metg_step",
+        flag: None,
+        min: 1.5,
+        max: 100.0,
+        why: "the factor between two durations of the downward sweep",
+    },
+    Bound {
+        key: "metg_bisections",
+        flag: None,
+        min: 0.0,
+        max: 20.0,
+        why: "bisections of the bracket; 20 narrow it a millionfold",
+    },
+    Bound {
+        key: "metg_budget_s",
+        flag: None,
+        min: 0.1,
+        max: 3_600.0,
+        why: "seconds one search (one model, one task kind) may take before it stops with its bracket",
+    },
+    Bound {
         key: "repetitions",
         flag: Some("--repetitions"),
         min: 1.0,
@@ -231,6 +266,20 @@ pub const BOUNDS: &[Bound] = &[
         min: 1.0,
         max: 100_000.0,
         why: "timed runs of each OS mechanism of the floor; each mechanism also stops at the case timeout",
+    },
+    Bound {
+        key: "connections",
+        flag: None,
+        min: 1.0,
+        max: 100_000.0,
+        why: "concurrent connections of one io-models client; each is a descriptor in the client and one in the server, and RLIMIT_NOFILE is checked next",
+    },
+    Bound {
+        key: "think_ms",
+        flag: None,
+        min: 0.0,
+        max: 60_000.0,
+        why: "each io-models connection's pause between a reply and its next request; a minute at most",
     },
     Bound {
         key: "timeout_s",
@@ -260,6 +309,10 @@ pub fn check_size(scenarios: &[Scenario]) -> Result<(), String> {
         use crate::spec::WorkloadKind;
         let (per_point_workers, points) = if s.workload == WorkloadKind::Floor {
             (0, 0)
+        } else if s.workload == WorkloadKind::Granularity {
+            // One search per task kind and model, of a bounded number of
+            // batches each (`granularity::max_measurements`).
+            (1, s.granularity.tasks.len())
         } else if s.workload == WorkloadKind::Convoy {
             (1, s.cpu_threads.len())
         } else if s.workload == crate::spec::WorkloadKind::Queue {
@@ -389,6 +442,12 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
         check_value(key, v)?;
     }
     for (key, v) in s.coordination.values() {
+        check_value(key, v)?;
+    }
+    for (key, v) in s.granularity.values() {
+        check_value(key, v)?;
+    }
+    for (key, v) in super::io_models::values(s) {
         check_value(key, v)?;
     }
     Ok(())

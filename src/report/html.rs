@@ -92,6 +92,9 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
     if !report.floor.is_empty() {
         page.push_str("<a href=\"#floor\">OS floor</a>");
     }
+    if !report.granularity.is_empty() {
+        page.push_str("<a href=\"#metg\">METG</a>");
+    }
     for section in sections {
         let _ = write!(
             page,
@@ -106,6 +109,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict], sections: &[Secti
     );
     render_verdicts(&mut page, report, verdicts);
     render_fidelity(&mut page, report);
+    page.push_str(&super::granularity::html(report));
     page.push_str(&super::floor::html(report));
     for section in sections {
         render_section(&mut page, report, section);
@@ -205,6 +209,10 @@ fn render_fidelity(page: &mut String, report: &RunReport) {
 
 fn render_section(page: &mut String, report: &RunReport, section: &Section) {
     let scenario = section.scenario;
+    if scenario.workload == super::granularity::WORKLOAD {
+        super::granularity::html_section(page, report, section);
+        return;
+    }
     if scenario.workload == super::lifecycle::WORKLOAD {
         let _ = write!(
             page,
@@ -246,6 +254,11 @@ fn render_section(page: &mut String, report: &RunReport, section: &Section) {
             escape(&chart.title),
             stem = chart.stem,
         );
+    }
+    if scenario.workload == super::io_models::WORKLOAD {
+        super::io_models::html(page, report, scenario);
+        page.push_str("</section>\n");
+        return;
     }
     let cases = query::scenario_cases(report, &scenario.name);
     page.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
@@ -311,7 +324,7 @@ fn render_memory_table(page: &mut String, report: &RunReport, scenario: &Scenari
 }
 
 /// The SVG element alone: an XML declaration is not allowed inside HTML.
-fn inline_svg(svg: &str) -> &str {
+pub(super) fn inline_svg(svg: &str) -> &str {
     svg.find("<svg").map_or(svg, |start| &svg[start..])
 }
 

@@ -82,6 +82,7 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
             let _ = writeln!(md, "| {} |", cells.join(" | "));
         }
     }
+    md.push_str(&super::granularity::markdown(report));
     md.push_str(&super::floor::markdown(report));
     for scenario in &report.scenarios {
         let _ = writeln!(
@@ -95,6 +96,14 @@ pub(super) fn render(report: &RunReport, verdicts: &[Verdict]) -> String {
         }
         if scenario.workload == super::lifecycle::WORKLOAD {
             md.push_str(&super::lifecycle::markdown(report, scenario));
+            continue;
+        }
+        if scenario.workload == super::granularity::WORKLOAD {
+            md.push_str(&super::granularity::markdown_section(report, scenario));
+            continue;
+        }
+        if scenario.workload == super::io_models::WORKLOAD {
+            md.push_str(&super::io_models::markdown(report, scenario));
             continue;
         }
         let _ = writeln!(md, "| {} |", header(&table::HEADER));

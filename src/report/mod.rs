@@ -5,7 +5,9 @@
 
 mod charts;
 pub mod floor;
+pub mod granularity;
 mod html;
+pub mod io_models;
 mod lifecycle;
 mod markdown;
 pub mod noise;

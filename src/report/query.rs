@@ -104,27 +104,6 @@ pub fn units(case: &CaseResult) -> usize {
     case.workers.min(case.tasks).max(1)
 }
 
-/// Units that hold memory at once: for the async models every task of the
-/// batch, since each is spawned at the start and `workers` only caps how
-/// many run (as asyncio tasks gathered under a semaphore); for the others
-/// the units that run at once.
-pub fn memory_units(case: &CaseResult) -> usize {
-    if all_tasks_live(&case.model) {
-        case.tasks.max(1)
-    } else {
-        units(case)
-    }
-}
-
-fn all_tasks_live(model: &str) -> bool {
-    registry::parse(model).is_some_and(|m| {
-        matches!(
-            m.kind,
-            ModelKind::Async | ModelKind::AsyncSingle | ModelKind::CpythonAsyncio
-        )
-    })
-}
-
 /// What a model's memory figures are: processes are counted by PSS, where
 /// shared pages count once in all; threads and tasks by the harness's RSS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,15 +193,17 @@ pub fn memory_per_unit<'a>(
         .collect();
     let model = cases.first().ok_or(NoMemorySlope::NoCases)?.model.as_str();
     let distinct_units = |group: &[&CaseResult]| {
-        let mut u: Vec<usize> = group.iter().map(|case| memory_units(case)).collect();
+        let mut u: Vec<usize> = group.iter().map(|case| units(case)).collect();
         u.sort_unstable();
         u.dedup();
         u.len()
     };
     let mut groups: Vec<Vec<&CaseResult>> = Vec::new();
-    // Where the units are the tasks, a sweep of tasks is a sweep of units.
+    // Where every task runs at once (workers ≥ tasks), the units are the
+    // tasks, and a sweep of tasks is a sweep of units.
+    let all_at_once = |c: &CaseResult| c.workers >= c.tasks;
     let same = |a: &CaseResult, b: &CaseResult| {
-        same_work(a, b) || (all_tasks_live(&a.model) && same_tasks(a, b))
+        same_work(a, b) || (all_at_once(a) && all_at_once(b) && same_tasks(a, b))
     };
     for case in cases {
         match groups.iter_mut().find(|g| same(g[0], case)) {
@@ -234,7 +215,7 @@ pub fn memory_per_unit<'a>(
         .into_iter()
         .max_by_key(|g| (distinct_units(g), g[0].tasks))
         .expect("at least one case");
-    group.sort_by_key(|case| memory_units(case));
+    group.sort_by_key(|case| units(case));
     let reps = || group.iter().flat_map(|case| case.repetitions.iter());
     let metric = if reps().next().is_some() && reps().all(|r| r.children_peak_pss_bytes.is_some()) {
         MemoryMetric::Pss
@@ -247,13 +228,13 @@ pub fn memory_per_unit<'a>(
             // Summaries without repetitions: the case's medians, one point.
             if let (Some(h), Some(c)) = (case.harness_peak_rss_bytes, case.children_peak_rss_bytes)
             {
-                points.push((memory_units(case), (h + c) as f64));
+                points.push((units(case), (h + c) as f64));
             }
         }
         points.extend(
             case.repetitions
                 .iter()
-                .filter_map(|rep| Some((memory_units(case), metric.of(rep)?))),
+                .filter_map(|rep| Some((units(case), metric.of(rep)?))),
         );
     }
     if points.is_empty() {
@@ -563,10 +544,9 @@ mod tests {
         let process = memory_per_unit(&report, "mem", "process").unwrap();
         assert_eq!(process.metric, MemoryMetric::Pss);
         assert_eq!(process.per_unit.median, 2.0 * 1024.0 * 1024.0);
-        // Every async task exists from the start: its units are the 8 tasks.
         assert_eq!(
             memory_per_unit(&report, "mem", "async").unwrap_err(),
-            NoMemorySlope::OneUnitCount(8)
+            NoMemorySlope::OneUnitCount(4)
         );
         assert_eq!(
             memory_per_unit(&report, "mem", "rayon").unwrap_err(),
@@ -575,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn an_async_task_costs_the_slope_across_a_sweep_of_tasks_not_of_workers() {
+    fn a_sweep_of_tasks_that_all_run_at_once_is_a_sweep_of_units() {
         let mut report = sample();
         // 1 KiB per task alive: a sweep of tasks, each with as many workers.
         for tasks in [1000, 2000, 4000] {
@@ -589,7 +569,7 @@ mod tests {
         let m = memory_per_unit(&report, "mem", "async").unwrap();
         assert_eq!(m.per_unit.median, 1024.0);
         assert_eq!(m.points.len(), 9);
-        // A sweep of workers over the same tasks is one unit count.
+        // Workers beyond the tasks add no unit: one unit count.
         report.cases = memory_cases("async-single", &[250, 500, 1000], 64, false);
         assert_eq!(
             memory_per_unit(&report, "mem", "async-single").unwrap_err(),

@@ -12,6 +12,7 @@
 //! verdict on it could still be decided by more repetitions.
 
 mod coordination;
+pub(crate) mod io_models;
 mod wake;
 
 pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
@@ -277,6 +278,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     );
     out.extend(coordination::verdicts(report, &WORLDS));
     out.extend(wake::verdicts(report));
+    out.extend(io_models::verdicts(report));
     out
 }
 

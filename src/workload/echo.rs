@@ -20,7 +20,7 @@ pub fn header(len: u32, delay_us: u64) -> [u8; HEADER_LEN] {
     h
 }
 
-fn parse_header(h: &[u8; HEADER_LEN]) -> (u32, u64) {
+pub(crate) fn parse_header(h: &[u8; HEADER_LEN]) -> (u32, u64) {
     let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
     let mut d = [0u8; 8];
     d.copy_from_slice(&h[4..]);
@@ -29,7 +29,7 @@ fn parse_header(h: &[u8; HEADER_LEN]) -> (u32, u64) {
 
 /// Largest payload the server accepts, so a confused client cannot make it
 /// allocate without bound.
-const MAX_PAYLOAD: u32 = 16 << 20;
+pub(crate) const MAX_PAYLOAD: u32 = 16 << 20;
 
 /// A running echo server; it stops when dropped.
 pub struct EchoServer {

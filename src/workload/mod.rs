@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod board;
 pub mod cpu;
 pub mod echo;
+pub mod io_models;
 pub mod lock;
 pub mod queue;
 pub mod shape;

@@ -68,7 +68,7 @@ const ABSURD: &[&str] = &[
 
 /// (flag, a workload that uses it, values beyond its range besides ABSURD).
 const FLAGS: &[(&str, &str, &[&str])] = &[
-    ("--workers", "cpu", &["0", "-1", "100001", "1,0"]),
+    ("--workers", "cpu", &["0", "-1", "1000001", "1,0"]),
     ("--tasks", "cpu", &["0", "-1", "1000001", "4294967296"]),
     ("--cpu-threads", "convoy", &["-1", "1025"]),
     (
@@ -171,7 +171,7 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     (
         "workers",
         "cpu",
-        &["0", "-1", "100001", "[]", "[1, 0]", "1.5"],
+        &["0", "-1", "1000001", "[]", "[1, 0]", "1.5"],
     ),
     (
         "tasks",
@@ -235,6 +235,19 @@ const KEYS: &[(&str, &str, &[&str])] = &[
         &["0", "-1", "10001", "[]", "[10, 0]", "1.5"],
     ),
     ("delay_ms", "timer", &["0", "-1", "0.05", "60001"]),
+    ("metg_efficiency", "granularity", &["0", "-1", "1.5"]),
+    (
+        "metg_tasks",
+        "granularity",
+        &["\"nope\"", "[]", "1", "[\"cpu\", 2]"],
+    ),
+    ("metg_min_us", "granularity", &["0", "-1", "0.5", "4000"]),
+    ("metg_step", "granularity", &["0", "1", "101"]),
+    ("metg_bisections", "granularity", &["-1", "21", "1.5"]),
+    ("metg_budget_s", "granularity", &["0", "-1", "3601"]),
+    ("metg_step", "cpu", &["2"]),
+    ("touch_kib", "granularity", &["4"]),
+    ("workers", "granularity", &["[1, 2]", "257"]),
 ];
 
 /// `[settings]` keys and values beyond their ranges.

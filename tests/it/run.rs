@@ -489,29 +489,7 @@ fn the_emulated_gil_shows_the_convoy_effect() {
 #[test]
 fn missing_baselines_are_added_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
-    let out = parabench(
-        &[
-            "run",
-            "--workload",
-            "cpu",
-            "--task-ms",
-            "1",
-            "--tasks",
-            "2",
-            "--workers",
-            "2",
-            "--repetitions",
-            "1",
-            "--warmup",
-            "0",
-            "--models",
-            "thread+gil,cpython-thread",
-            "--out",
-            "o",
-            "--no-report",
-        ],
-        dir.path(),
-    );
+    let out = small_cpu_run(&["--models", "thread+gil,cpython-thread"], dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     for baseline in ["sequential", "cpython-sequential"] {
@@ -669,29 +647,8 @@ fn the_cpython_models_run_in_the_interpreter_asked_for() {
     let asked = other.map_or(python3.clone(), str::to_owned);
     let expected = python_version(&asked).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let out = parabench(
-        &[
-            "run",
-            "--workload",
-            "cpu",
-            "--task-ms",
-            "1",
-            "--tasks",
-            "2",
-            "--workers",
-            "2",
-            "--repetitions",
-            "1",
-            "--warmup",
-            "0",
-            "--models",
-            "cpython-thread",
-            "--python",
-            &asked,
-            "--out",
-            "o",
-            "--no-report",
-        ],
+    let out = small_cpu_run(
+        &["--models", "cpython-thread", "--python", &asked],
         dir.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -742,4 +699,28 @@ fn find_python(name: &str) -> Option<String> {
         })
         .collect();
     (!found.is_empty()).then(|| found.remove(0))
+}
+
+/// Two 1 ms CPU tasks on 2 workers, one repetition, results only in `o/`.
+fn small_cpu_run(extra: &[&str], dir: &Path) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--workload",
+        "cpu",
+        "--task-ms",
+        "1",
+        "--tasks",
+        "2",
+        "--workers",
+        "2",
+        "--repetitions",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        "o",
+        "--no-report",
+    ];
+    args.extend_from_slice(extra);
+    parabench(&args, dir)
 }

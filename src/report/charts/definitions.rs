@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 12] = [
+pub(super) const CHARTS: [ChartDef; 15] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -104,6 +104,24 @@ pub(super) const CHARTS: [ChartDef; 12] = [
         title: "timer lateness against the number of timers, per mechanism",
         applies: super::wake::applies_timer,
         build: super::wake::timer_lateness,
+    },
+    ChartDef {
+        slug: "efficiency-cpu",
+        title: "efficiency vs task duration, CPU-bound tasks (METG)",
+        applies: super::granularity::applies,
+        build: super::granularity::cpu,
+    },
+    ChartDef {
+        slug: "efficiency-sleep",
+        title: "efficiency vs task duration, sleep tasks (METG)",
+        applies: super::granularity::applies,
+        build: super::granularity::sleep,
+    },
+    ChartDef {
+        slug: "c10k",
+        title: "throughput and p99 against connections, per IO model",
+        applies: super::io_models::applies,
+        build: super::io_models::c10k,
     },
 ];
 

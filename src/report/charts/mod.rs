@@ -6,6 +6,8 @@
 
 mod coordination;
 mod definitions;
+mod granularity;
+pub(crate) mod io_models;
 mod plot;
 mod wake;
 

@@ -39,6 +39,8 @@ pub(super) enum Plot {
     Bars(Bars),
     /// Two panels side by side.
     Split(Lines, Bars),
+    /// Two line panels side by side (the C10K chart).
+    Pair(Lines, Lines),
 }
 
 #[derive(Debug)]
@@ -306,6 +308,11 @@ impl Chart {
                 let (left, right) = plot.split_horizontally((WIDTH - LEGEND_WIDTH) / 2);
                 draw_lines(&left, lines)?;
                 draw_bars(&right, bars)
+            }
+            Plot::Pair(left_lines, right_lines) => {
+                let (left, right) = plot.split_horizontally((WIDTH - LEGEND_WIDTH) / 2);
+                draw_lines(&left, left_lines)?;
+                draw_lines(&right, right_lines)
             }
         }
     }
