@@ -314,6 +314,12 @@ def run_task(task, task_idx):
     if task["queue"]:
         checksum, out = queue_unit(task["queue"], task_idx)
         return task_idx, checksum, start, now(), out
+    if task["event"]:
+        checksum, out = event_unit(task["event"], task_idx)
+        return task_idx, checksum, start, now(), out
+    if task["timer"]:
+        checksum, out = timer_unit(task["timer"])
+        return task_idx, checksum, start, now(), out
     times = []
     held = touch(task["touch_kib"])
     if task["board"]:
@@ -346,6 +352,12 @@ async def run_task_async(task, task_idx):
         return task_idx, checksum, start, now(), out
     if task["queue"]:
         checksum, out = await queue_unit_async(task["queue"], task_idx)
+        return task_idx, checksum, start, now(), out
+    if task["event"]:
+        checksum, out = await event_unit_async(task["event"], task_idx)
+        return task_idx, checksum, start, now(), out
+    if task["timer"]:
+        checksum, out = await timer_unit_async(task["timer"])
         return task_idx, checksum, start, now(), out
     times = []
     held = touch(task["touch_kib"])
@@ -847,6 +859,136 @@ QUEUE_CONSUMER_CHECKSUM = 0xC05EED
 # it. Every task counts as submitted at t0; the `workers` limit is its queue.
 
 
+# The event and timer workloads (see src/workload/wake). An event batch's
+# task 0 sets, the others wait: each round starts when every waiter has
+# arrived (a semaphore the setter takes once per waiter), and the setter
+# sets one of two events in turn, clearing the other first (every waiter has
+# left it by then). A waiter measures from the setter's time to running
+# again. A timer batch's one task arms every timer and records how late
+# each callback ran past its due time (armed plus the delay).
+WAKE = {}
+# Threads and processes may count themselves arrived a moment before they
+# sleep in wait(): the setter lets them get there (as the Rust setter of a
+# futex event does). asyncio needs none: the setter runs only once every
+# waiter awaits.
+EVENT_SETTLE_S = 200e-6
+# A thread per timer only sleeps and reads the clock.
+TIMER_STACK = 256 * 1024
+
+
+class Cell:
+    """The setter's last set() time, for threads and asyncio tasks."""
+
+    value = 0
+
+
+def make_event(model):
+    if model == "asyncio":
+        return  # made inside the event loop
+    if model == "process":
+        ctx = multiprocessing.get_context(START_METHOD)
+        WAKE.update(
+            events=[ctx.Event(), ctx.Event()],
+            arrived=ctx.Semaphore(0),
+            set_ns=ctx.RawValue("Q", 0),
+        )
+    else:
+        WAKE.update(events=[threading.Event(), threading.Event()], arrived=threading.Semaphore(0), set_ns=Cell())
+
+
+def make_async_event():
+    WAKE.update(events=[asyncio.Event(), asyncio.Event()], arrived=asyncio.Semaphore(0), set_ns=Cell())
+
+
+def wake_histogram(lateness_ns):
+    counts = {}
+    for ns in lateness_ns:
+        b = lock_bucket(ns)
+        counts[b] = counts.get(b, 0) + 1
+    return [[b, counts[b]] for b in sorted(counts)]
+
+
+def event_unit(spec, idx):
+    limit = now() + spec["limit_s"]
+    events, arrived, set_ns = WAKE["events"], WAKE["arrived"], WAKE["set_ns"]
+    if idx == 0:
+        for r in range(spec["rounds"]):
+            for _ in range(spec["waiters"]):
+                if not arrived.acquire(timeout=max(0.0, limit - now())):
+                    raise RuntimeError("the event's setter waited past the case timeout in round %d" % r)
+            time.sleep(EVENT_SETTLE_S)
+            events[(r + 1) % 2].clear()
+            set_ns.value = time.monotonic_ns()
+            events[r % 2].set()
+        return spec["rounds"], {"setter": True, "wakes": spec["rounds"], "late": []}
+    late = []
+    for r in range(spec["rounds"]):
+        arrived.release()
+        if not events[r % 2].wait(max(0.0, limit - now())):
+            raise RuntimeError("the event's waiter %d waited past the case timeout in round %d" % (idx, r))
+        late.append(time.monotonic_ns() - set_ns.value)
+    return len(late), {"setter": False, "wakes": len(late), "late": wake_histogram(late)}
+
+
+async def event_unit_async(spec, idx):
+    limit = now() + spec["limit_s"]
+    events, arrived, set_ns = WAKE["events"], WAKE["arrived"], WAKE["set_ns"]
+    if idx == 0:
+        for r in range(spec["rounds"]):
+            for _ in range(spec["waiters"]):
+                await asyncio.wait_for(arrived.acquire(), max(0.0, limit - now()))
+            events[(r + 1) % 2].clear()
+            set_ns.value = time.monotonic_ns()
+            events[r % 2].set()
+        return spec["rounds"], {"setter": True, "wakes": spec["rounds"], "late": []}
+    late = []
+    for r in range(spec["rounds"]):
+        arrived.release()
+        await asyncio.wait_for(events[r % 2].wait(), max(0.0, limit - now()))
+        late.append(time.monotonic_ns() - set_ns.value)
+    return len(late), {"setter": False, "wakes": len(late), "late": wake_histogram(late)}
+
+
+def timer_unit(spec):
+    """A threading.Timer per timer, as many as asked, armed one after another."""
+    delay = spec["delay_ms"] / 1e3
+    delay_ns = round(spec["delay_ms"] * 1e6)
+    limit = now() + spec["limit_s"]
+    late = []
+    timers = []
+    before = threading.stack_size(TIMER_STACK)
+    try:
+        for _ in range(spec["timers"]):
+            due = time.monotonic_ns() + delay_ns
+            t = threading.Timer(delay, lambda due=due: late.append(time.monotonic_ns() - due))
+            t.start()
+            timers.append(t)
+    finally:
+        threading.stack_size(before)
+        for t in timers:
+            t.join(max(0.0, limit - now()))
+    return len(late), {"setter": False, "wakes": len(late), "late": wake_histogram(late)}
+
+
+async def timer_unit_async(spec):
+    """loop.call_later per timer: asyncio's heap of timer handles."""
+    loop = asyncio.get_running_loop()
+    delay = spec["delay_ms"] / 1e3
+    delay_ns = round(spec["delay_ms"] * 1e6)
+    late = []
+    done = loop.create_future()
+
+    def fire(due):
+        late.append(time.monotonic_ns() - due)
+        if len(late) == spec["timers"] and not done.done():
+            done.set_result(None)
+
+    for _ in range(spec["timers"]):
+        loop.call_later(delay, fire, time.monotonic_ns() + delay_ns)
+    await asyncio.wait_for(done, spec["limit_s"])
+    return len(late), {"setter": False, "wakes": len(late), "late": wake_histogram(late)}
+
+
 def model_sequential(task, workers, n_tasks):
     t0 = now()
     results = [run_task(task, i) + (now(),) for i in range(n_tasks)]
@@ -959,6 +1101,7 @@ def process_task_main(conn, task, task_idx, shared=None):
         # pickled as Process arguments under spawn and forkserver.
         LOCKS.update(shared["locks"])
         QUEUE.update(shared["queue"])
+        WAKE.update(shared["wake"])
     try:
         result = run_task(task, task_idx)
         # The child's own peak PSS, sampled alive, travels with its result.
@@ -980,7 +1123,7 @@ def model_process(task, workers, n_tasks):
         while len(results) < n_tasks:
             while len(running) < workers and next_idx < n_tasks:
                 reader, writer = ctx.Pipe(duplex=False)
-                shared = {"locks": dict(LOCKS), "queue": dict(QUEUE)}
+                shared = {"locks": dict(LOCKS), "queue": dict(QUEUE), "wake": dict(WAKE)}
                 p = ctx.Process(target=process_task_main, args=(writer, task, next_idx, shared))
                 p.start()
                 # Only the child may hold the write end, so its death reads as EOF.
@@ -1020,6 +1163,8 @@ def model_asyncio(task, workers, n_tasks):
             make_async_locks(task["lock"]["permits"])
         if task["queue"]:
             make_async_queue(task["queue"])
+        if task["event"]:
+            make_async_event()
         slots = asyncio.Semaphore(workers)
         results = []
 
@@ -1106,6 +1251,10 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
             want = task["lock"]["expected"]
         elif task["queue"]:
             want = queue_expected(task["queue"], idx)
+        elif task["event"]:
+            want = task["event"]["rounds"]
+        elif task["timer"]:
+            want = task["timer"]["timers"]
         else:
             want = expected if task_steps(task, idx)["iters"] else None
         if checksum != want:
@@ -1135,11 +1284,13 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
         "queue_wait_ms": [ms(start - t0) for _, _, start, _, _, _ in results],
         "task_run_ms": [ms(end - start) for _, _, start, end, _, _ in results],
         # The last task's round trips: in a convoy, what the IO thread saw.
-        "round_trips_ms": [ms(t) for t in results[-1][4]] if results and not (task["lock"] or task["queue"]) else [],
+        "round_trips_ms": [ms(t) for t in results[-1][4]] if results and not (task["lock"] or task["queue"] or task["event"] or task["timer"]) else [],
         # Lock units: each one's sections, waits and board readings.
         "lock_units": [r[4] for r in results] if task["lock"] else [],
         # Queue units: each one's items, hash sum and latencies.
         "queue_units": [r[4] for r in results] if task["queue"] else [],
+        # Event and timer units: each one's wake-ups and lateness.
+        "wake_units": [r[4] for r in results] if (task["event"] or task["timer"]) else [],
     }
 
 
@@ -1200,6 +1351,10 @@ def validate(req):
             raise ValueError("asyncio has no RLock")
     if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool", "greenlet", "gevent"):
         raise ValueError("the queue workload does not run under %s" % req["model"])
+    if req.get("event") and req["model"] not in ("thread", "process", "asyncio"):
+        raise ValueError("the event workload does not run under %s" % req["model"])
+    if req.get("timer") and req["model"] not in ("thread", "asyncio"):
+        raise ValueError("the timer workload does not run under %s" % req["model"])
 
 
 def test_hang():
@@ -1246,6 +1401,8 @@ def main():
         make_locks(req["model"], lock["primitive"], lock["permits"])
     if req.get("queue"):
         make_queue(req["model"], req["queue"])
+    if req.get("event"):
+        make_event(req["model"])
     task = {
         "iters": iters,
         "sleep_s": spec.get("sleep_ms", 0) / 1e3,
@@ -1257,6 +1414,8 @@ def main():
         "n_tasks": req["tasks"],
         "lock": lock,
         "queue": req.get("queue"),
+        "event": req.get("event"),
+        "timer": req.get("timer"),
     }
     # Every model must reproduce the sequential result of the same work.
     expected = hash_kernel(iters) if iters else None

@@ -172,6 +172,30 @@ pub struct CpythonRequest {
     /// The queue workload: tasks `0..producers` put, the others get.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueRequest>,
+    /// The event workload: task 0 sets, the others wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventRequest>,
+    /// The timer workload: the one task arms every timer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer: Option<TimerRequest>,
+}
+
+/// An event batch (see `workload::wake::event`): `threading.Event`
+/// (thread), `multiprocessing.Event` (process), `asyncio.Event`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRequest {
+    pub waiters: u32,
+    pub rounds: u32,
+    pub limit_s: f64,
+}
+
+/// A timer batch (see `workload::wake::timer`): `threading.Timer` per
+/// timer (thread) or `loop.call_later` (asyncio).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimerRequest {
+    pub timers: u32,
+    pub delay_ms: f64,
+    pub limit_s: f64,
 }
 
 fn is_zero_u64(n: &u64) -> bool {
@@ -337,6 +361,9 @@ pub struct PyRepetition {
     /// Queue: each unit's items, hash sum and latencies, by task index.
     #[serde(default)]
     pub queue_units: Vec<crate::workload::queue::QueueOutput>,
+    /// Event and timer: each unit's wake-ups and how late each ran.
+    #[serde(default)]
+    pub wake_units: Vec<crate::workload::wake::WakeOutput>,
 }
 
 /// Why `model` cannot run in `python`: the module it needs does not import
@@ -736,6 +763,8 @@ mod tests {
             parent_mib: 0,
             lock: None,
             queue: None,
+            event: None,
+            timer: None,
         }
     }
 

@@ -52,7 +52,12 @@ fn demands(plan: &Plan) -> Vec<Demand> {
                     "scenario `{}`, model {m}, {workers} workers, {tasks} tasks",
                     p.scenario
                 ),
-                threads: m.kind.threads_needed(workers, tasks),
+                // A thread per timer (`thread` at a timer point) or the
+                // scheduler's one.
+                threads: m.kind.threads_needed(workers, tasks)
+                    + shape
+                        .timer
+                        .map_or(0, |t| crate::plan::wake::timer_threads(m, t.timers)),
                 processes,
                 // Three pipes per child, sockets, and a margin for files.
                 fds: 3 * processes + sockets + 64,
@@ -251,6 +256,27 @@ mod tests {
             harness_rss: 8 << 20,
             free_disk: Some(100 << 30),
         }
+    }
+
+    #[test]
+    fn a_thread_per_timer_counts_its_timers_against_the_thread_limits() {
+        let suite = |models: &str| {
+            let sources = vec![crate::plan::Source {
+                name: "suite.toml".into(),
+                text: format!(
+                    "[[scenario]]\nname = \"t\"\nworkload = \"timer\"\ntimers = 10000\nmodels = [{models}]\n"
+                ),
+            }];
+            crate::plan::build(&sources, &PlanOptions::default()).unwrap()
+        };
+        let limits = Limits {
+            threads_max: Some(12_000),
+            ..roomy()
+        };
+        let err = check(&suite("\"thread\""), &limits).unwrap_err();
+        assert!(err.contains("threads-max"), "{err}");
+        // One scheduler thread, or tokio's workers, fit.
+        assert_eq!(check(&suite("\"thread-pool\", \"async\""), &limits), Ok(()));
     }
 
     #[test]

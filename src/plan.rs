@@ -8,6 +8,7 @@ pub mod coordination;
 pub mod granularity;
 pub mod io_models;
 mod start_method;
+pub mod wake;
 
 use crate::cpython::PythonInfo;
 use crate::gil::GilKind;
@@ -311,6 +312,7 @@ impl Scenario {
                     .iter()
                     .copied()
                     .chain(point.cpu_threads.map(|k| ("cpu_threads", k as f64)))
+                    .chain(point.shape.timer.map(|t| ("timers", f64::from(t.timers))))
                     .chain(
                         start_method::sweeps_parent(self)
                             .then_some(("parent_mib", point.parent_mib as f64)),
@@ -337,9 +339,15 @@ impl Scenario {
         let workers = match point.cpu_threads {
             Some(k) => vec![k + 1],
             // A lock point's units are its workers, one point per value.
-            None if matches!(self.workload, WorkloadKind::Lock | WorkloadKind::Queue) => {
+            None if matches!(
+                self.workload,
+                WorkloadKind::Lock | WorkloadKind::Queue | WorkloadKind::Event
+            ) =>
+            {
                 vec![point.tasks]
             }
+            // A timer point's one unit arms every timer itself.
+            None if self.workload == WorkloadKind::Timer => vec![1],
             None => self.workers.clone(),
         };
         let mut out: Vec<CasePlan> = self
@@ -400,6 +408,40 @@ impl Scenario {
                 parent_mib: 0,
             }];
         }
+        if self.workload == WorkloadKind::Event {
+            // The waiters and the setter.
+            return self
+                .workers
+                .iter()
+                .map(|&waiters| Point {
+                    tasks: waiters + 1,
+                    task_ms: None,
+                    shape: TaskShape {
+                        event: Some(self.coordination.event_shape(waiters)),
+                        ..self.shape(0.0)
+                    },
+                    cpu_threads: None,
+                    parent_mib: 0,
+                })
+                .collect();
+        }
+        if self.workload == WorkloadKind::Timer {
+            return self
+                .coordination
+                .timers
+                .iter()
+                .map(|&timers| Point {
+                    tasks: 1,
+                    task_ms: None,
+                    shape: TaskShape {
+                        timer: Some(self.coordination.timer_shape(timers)),
+                        ..self.shape(0.0)
+                    },
+                    cpu_threads: None,
+                    parent_mib: 0,
+                })
+                .collect();
+        }
         if self.workload == WorkloadKind::Lock {
             return self
                 .workers
@@ -446,6 +488,8 @@ impl Scenario {
             | WorkloadKind::Coroutine
             | WorkloadKind::Lock
             | WorkloadKind::Queue
+            | WorkloadKind::Event
+            | WorkloadKind::Timer
             // A granularity search sets the duration of each batch itself.
             | WorkloadKind::Granularity
             | WorkloadKind::IoModels => (0.0, 0.0),
@@ -465,6 +509,8 @@ impl Scenario {
             releases_gil: self.releases_gil,
             lock: (self.workload == WorkloadKind::Lock).then(|| self.coordination.lock_shape()),
             queue: (self.workload == WorkloadKind::Queue).then(|| self.coordination.queue_shape()),
+            event: None,
+            timer: None,
         }
     }
 
@@ -519,6 +565,8 @@ impl Scenario {
             WorkloadKind::Lifecycle | WorkloadKind::Floor | WorkloadKind::Coroutine => vec![],
             WorkloadKind::Lock => self.coordination.params(),
             WorkloadKind::Queue => self.coordination.queue_params(),
+            WorkloadKind::Event => vec![("rounds", f64::from(self.coordination.rounds))],
+            WorkloadKind::Timer => vec![("delay_ms", self.coordination.delay_ms)],
             WorkloadKind::Granularity => vec![],
         }
     }
@@ -613,14 +661,15 @@ fn applies(key: &str, w: WorkloadKind) -> bool {
         // A convoy point's tasks and workers follow from its CPU threads;
         // a lock point's units are its workers; a queue's, its producers
         // and consumers.
-        "workers" => !matches!(w, Convoy | Queue),
-        "tasks" => !matches!(w, Convoy | Lock | Queue),
+        // An event point's waiters are its workers; a timer's units, one.
+        "workers" => !matches!(w, Convoy | Queue | Timer),
+        "tasks" => !matches!(w, Convoy | Lock | Queue | Event | Timer),
         "file_kib" => w == IoFile,
         "touch_kib" => matches!(w, Cpu | IoSleep | Mixed),
         "samples" | "measure" | "units" => false,
         // A convoy's points follow from its CPU threads alone; a lock's from
         // its units, a queue's is one.
-        "parent_mib" => !matches!(w, Convoy | Lock | Queue),
+        "parent_mib" => !matches!(w, Convoy | Lock | Queue | Event | Timer),
         k => coordination::applies(k, w)
             .or_else(|| io_models::applies(k, w))
             .unwrap_or(true),
@@ -927,6 +976,8 @@ fn add_baselines(s: &mut Scenario) -> Vec<String> {
             WorkloadKind::Convoy
                 | WorkloadKind::Lock
                 | WorkloadKind::Queue
+                | WorkloadKind::Event
+                | WorkloadKind::Timer
                 | WorkloadKind::Granularity
         )
     {

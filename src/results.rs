@@ -563,6 +563,9 @@ pub struct CaseResult {
     /// Queue points: items per second, latency, CPU per item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueStats>,
+    /// Event and timer points: how late each waiter or timer ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake: Option<WakeStats>,
     /// Every measured repetition, in order.
     pub repetitions: Vec<Repetition>,
     /// How the model started its worker processes (`spawn`, `fork`,
@@ -594,6 +597,35 @@ pub struct QueueStats {
     pub latency_ms: Option<Percentiles>,
     /// CPU time (user + sys, harness and children) per item, in µs.
     pub cpu_us_per_item: Option<f64>,
+}
+
+/// What an event or timer case measured over its repetitions (see
+/// `workload::wake`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WakeStats {
+    /// `event` or `timer`.
+    pub kind: String,
+    /// Event: the waiters woken each round, and the rounds per batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiters: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// Timer: the timers armed per batch, each one's delay, and how they
+    /// were armed (`thread-per-timer`, `scheduler`, `wheel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    /// Event: from `set()` until each waiter ran again; timer: from each
+    /// timer's due time until its callback ran. Over every wake-up of
+    /// every measured repetition.
+    pub late_ms: Option<Percentiles>,
+    /// Wake-ups measured, over every repetition.
+    pub wakes: u64,
+    /// Each repetition's p99 (ms), in order.
+    pub p99_ms_per_repetition: Vec<f64>,
 }
 
 /// What a lock case measured over its repetitions. A deadlock case has

@@ -8,6 +8,7 @@
 mod coordination;
 mod granularity;
 mod io_models;
+mod wake;
 
 use crate::measure::{self, Latencies};
 use crate::model::{Batch, BatchOutcome, Model, ModelError, ModelId, ModelKind, model_for};
@@ -493,6 +494,9 @@ pub fn build_tasks(
     if let Some(queue) = &shape.queue {
         return Ok(coordination::queue_tasks(point, queue, scratch, limit));
     }
+    if let Some(tasks) = wake::tasks(point, scratch, limit) {
+        return Ok(tasks);
+    }
     if let Some(lock) = &shape.lock {
         let calibrated = (iters_per_ms, slice_iters);
         return Ok(coordination::lock_tasks(
@@ -607,6 +611,8 @@ struct CaseRun {
     lock: coordination::LockAcc,
     /// Queue points: items per second and latencies.
     queue: coordination::QueueAcc,
+    /// Event and timer points: how late each wake-up ran.
+    wake: wake::WakeAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
 }
@@ -650,6 +656,7 @@ fn run_point(
             round_trips_ms: Vec::new(),
             lock: coordination::LockAcc::default(),
             queue: coordination::QueueAcc::default(),
+            wake: wake::WakeAcc::default(),
             failure: None,
         })
         .collect();
@@ -721,6 +728,7 @@ fn run_point(
                             case.lock.record(&outcome, lock);
                         }
                         case.queue.record(&outcome);
+                        case.wake.record(&outcome);
                         case.reps.push(rep);
                     }
                     Ok(_) => {}
@@ -797,6 +805,8 @@ fn run_once(
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     let _queue_board = coordination::create_queue_board(tasks, case.model)
         .map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
+    let _wake_board =
+        wake::create_board(tasks, case.model).map_err(|e| CaseStatus::Failed(format!("{e:#}")))?;
     measure::reset_peak_rss();
     let before = measure::self_usage();
     let deadlock = point.shape.lock.and_then(|l| l.deadlock);
@@ -828,6 +838,7 @@ fn run_once(
     if let Some(queue) = &point.shape.queue {
         coordination::check_queue(&outcome, queue).map_err(CaseStatus::Failed)?;
     }
+    wake::check(&outcome, point).map_err(CaseStatus::Failed)?;
     let p99 = {
         let mut l = Latencies::default();
         latency_samples(&outcome, point).for_each(|d| l.record(d));
@@ -934,6 +945,8 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         | WorkloadKind::Coroutine
         | WorkloadKind::Lock
         | WorkloadKind::Queue
+        | WorkloadKind::Event
+        | WorkloadKind::Timer
         | WorkloadKind::Granularity
         | WorkloadKind::IoModels => 0.0,
         WorkloadKind::IoSleep | WorkloadKind::Mixed => env
@@ -1065,6 +1078,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
                     &c.queue,
                     med(&|r| r.cpu_user_s + r.cpu_sys_s),
                 ),
+                wake: wake::stats(point, c.model, &c.wake),
                 repetitions: c.reps.clone(),
                 start_method: c
                     .model
@@ -1134,6 +1148,7 @@ mod tests {
                         round_trips_ns: Vec::new(),
                         lock: None,
                         queue: None,
+                        wake: None,
                     },
                     latency: per_task,
                 })

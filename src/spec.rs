@@ -48,6 +48,8 @@ pub enum WorkloadKind {
     Lifecycle,
     Lock,
     Queue,
+    Event,
+    Timer,
     /// Each model's minimum effective task granularity (see `granularity`).
     Granularity,
     /// The five IO models on many connections (see `workload::io_models`).
@@ -58,7 +60,7 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 13] = [
+    pub const ALL: [WorkloadKind; 15] = [
         WorkloadKind::Cpu,
         WorkloadKind::IoSleep,
         WorkloadKind::IoSocket,
@@ -69,6 +71,8 @@ impl WorkloadKind {
         WorkloadKind::Lifecycle,
         WorkloadKind::Lock,
         WorkloadKind::Queue,
+        WorkloadKind::Event,
+        WorkloadKind::Timer,
         WorkloadKind::Granularity,
         WorkloadKind::IoModels,
         WorkloadKind::Coroutine,
@@ -86,6 +90,8 @@ impl WorkloadKind {
             WorkloadKind::Lifecycle => "lifecycle",
             WorkloadKind::Lock => "lock",
             WorkloadKind::Queue => "queue",
+            WorkloadKind::Event => "event",
+            WorkloadKind::Timer => "timer",
             WorkloadKind::Granularity => "granularity",
             WorkloadKind::IoModels => "io-models",
             WorkloadKind::Coroutine => "coroutine",
@@ -136,6 +142,9 @@ pub struct ScenarioSpec {
     pub items: Option<Spanned<u64>>,
     pub semantics: Option<Spanned<String>>,
     pub daemon: Option<Spanned<bool>>,
+    pub rounds: Option<Spanned<u32>>,
+    pub timers: Option<Spanned<Sweep<NonZeroUsize>>>,
+    pub delay_ms: Option<Spanned<Positive>>,
     // The granularity scenario (`plan::granularity` checks them).
     pub metg_efficiency: Option<Spanned<Fraction>>,
     pub metg_tasks: Option<Spanned<Names>>,

@@ -6,8 +6,8 @@
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
 use crate::cpython::{
-    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, FileRequest, LockRequest,
-    PythonInfo, QueueRequest, SocketRequest, TaskRequest,
+    self, BoardRequest, CpythonModel as PyModel, CpythonRequest, EventRequest, FileRequest,
+    LockRequest, PythonInfo, QueueRequest, SocketRequest, TaskRequest, TimerRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
@@ -142,6 +142,22 @@ impl Model for CpythonModel {
             },
             lock: lock_request(steps, shape),
             queue: queue_request(steps),
+            event: steps.iter().find_map(|s| match s {
+                Step::Event(e) => Some(EventRequest {
+                    waiters: e.shape.waiters,
+                    rounds: e.shape.rounds,
+                    limit_s: e.board.limit().as_secs_f64(),
+                }),
+                _ => None,
+            }),
+            timer: steps.iter().find_map(|s| match s {
+                Step::Timer(t) => Some(TimerRequest {
+                    timers: t.shape.timers,
+                    delay_ms: t.shape.delay_ms,
+                    limit_s: t.board.limit().as_secs_f64(),
+                }),
+                _ => None,
+            }),
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
@@ -195,6 +211,7 @@ impl Model for CpythonModel {
                     },
                     lock: rep.lock_units.get(idx).cloned().map(Box::new),
                     queue: rep.queue_units.get(idx).cloned().map(Box::new),
+                    wake: rep.wake_units.get(idx).cloned().map(Box::new),
                 },
                 latency: ms(latency),
             })

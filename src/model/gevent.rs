@@ -116,6 +116,7 @@ pub(crate) fn execute(
         round_trips_ns,
         lock: None,
         queue: None,
+        wake: None,
     })
 }
 

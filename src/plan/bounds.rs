@@ -184,6 +184,27 @@ pub const BOUNDS: &[Bound] = &[
         why: "items through the queue per batch",
     },
     Bound {
+        key: "rounds",
+        flag: None,
+        min: 1.0,
+        max: 100_000.0,
+        why: "times an event is set per batch; each waiter keeps a histogram, not every wake-up",
+    },
+    Bound {
+        key: "timers",
+        flag: None,
+        min: 1.0,
+        max: 10_000.0,
+        why: "timers armed per batch; a thread per timer is checked against the thread limits next",
+    },
+    Bound {
+        key: "delay_ms",
+        flag: None,
+        min: 0.1,
+        max: 60_000.0,
+        why: "each timer's delay; a minute at most",
+    },
+    Bound {
         key: "metg_efficiency",
         flag: None,
         min: 0.01,
@@ -303,8 +324,10 @@ pub fn check_size(scenarios: &[Scenario]) -> Result<(), String> {
             (1, s.cpu_threads.len())
         } else if s.workload == crate::spec::WorkloadKind::Queue {
             (1, 1)
-        } else if s.workload == crate::spec::WorkloadKind::Lock {
+        } else if matches!(s.workload, WorkloadKind::Lock | WorkloadKind::Event) {
             (1, s.workers.len())
+        } else if s.workload == WorkloadKind::Timer {
+            (1, s.coordination.timers.len())
         } else {
             let sizes = if s.uses_time_size() {
                 s.task_ms.len()
@@ -387,7 +410,7 @@ fn fmt_value(v: f64) -> String {
 
 /// Checks every value of a resolved scenario against its range.
 pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
-    let lists: [(&'static str, Vec<f64>); 6] = [
+    let lists: [(&'static str, Vec<f64>); 7] = [
         ("units", s.units.iter().map(|&n| n as f64).collect()),
         ("workers", s.workers.iter().map(|&n| n as f64).collect()),
         (
@@ -400,6 +423,10 @@ pub fn check_ranges(s: &Scenario) -> Result<(), OutOfBounds> {
             s.cpu_threads.iter().map(|&n| n as f64).collect(),
         ),
         ("task_ms", s.task_ms.clone()),
+        (
+            "timers",
+            s.coordination.timers.iter().map(|&n| n as f64).collect(),
+        ),
     ];
     for (key, values) in lists {
         for v in values {
@@ -542,6 +569,8 @@ mod tests {
                 releases_gil: false,
                 lock: None,
                 queue: None,
+                event: None,
+                timer: None,
             },
             cpu_threads: None,
             parent_mib: 0,

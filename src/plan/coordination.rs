@@ -1,23 +1,27 @@
 //! The coordination workloads' keys (`lock`: `primitive`, `depth`,
 //! `permits`, `sections`, `hold_us`, `outside_us`, `deadlock`; `queue`:
 //! `producers`, `consumers`, `capacity`, `item_bytes`, `items`,
-//! `semantics`, `daemon`): their override layer, their defaults, and the
+//! `semantics`, `daemon`; `event`: `rounds`; `timer`: `timers`,
+//! `delay_ms`): their override layer, their defaults, and the
 //! checks that relate them to each other and to the models, each refusal
 //! naming the file, line and key (or the flag) before anything runs. A lock
 //! point's units are its `workers`: the plan makes one point per value,
 //! whose tasks are its units; a queue scenario has one point whose tasks
-//! are its producers and consumers.
+//! are its producers and consumers. An event point's tasks are its
+//! `workers` waiters and the setter; a timer scenario has a point per
+//! `timers` value, whose one task arms them all.
 
 use super::{PlanError, Point, Scenario, Source, located};
 use crate::model::{ModelId, ModelKind};
 use crate::spec::{ScenarioSpec, WorkloadKind};
 use crate::workload::lock::{Deadlock, LockShape, Primitive};
 use crate::workload::queue::{QueueShape, Semantics};
+use crate::workload::wake::{EventShape, TimerShape};
 use std::ops::Range;
 use toml::Spanned;
 
 /// A lock scenario's resolved keys.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Coordination {
     pub primitive: Primitive,
     pub depth: u32,
@@ -33,6 +37,9 @@ pub struct Coordination {
     pub items: u64,
     pub semantics: Semantics,
     pub daemon: bool,
+    pub rounds: u32,
+    pub timers: Vec<usize>,
+    pub delay_ms: f64,
 }
 
 impl Default for Coordination {
@@ -52,6 +59,9 @@ impl Default for Coordination {
             items: 10_000,
             semantics: Semantics::Queue,
             daemon: false,
+            rounds: 200,
+            timers: vec![10, 100, 1000],
+            delay_ms: 20.0,
         }
     }
 }
@@ -113,8 +123,23 @@ impl Coordination {
         ]
     }
 
-    /// Every numeric key with its value, for the range checks.
-    pub fn values(&self) -> [(&'static str, f64); 10] {
+    pub fn event_shape(&self, waiters: usize) -> EventShape {
+        EventShape {
+            waiters: waiters as u32,
+            rounds: self.rounds,
+        }
+    }
+
+    pub fn timer_shape(&self, timers: usize) -> TimerShape {
+        TimerShape {
+            timers: timers as u32,
+            delay_ms: self.delay_ms,
+        }
+    }
+
+    /// Every numeric key with its value, for the range checks (`timers`,
+    /// a sweep, is checked value by value in `bounds`).
+    pub fn values(&self) -> [(&'static str, f64); 12] {
         [
             ("depth", f64::from(self.depth)),
             ("permits", f64::from(self.permits)),
@@ -126,13 +151,15 @@ impl Coordination {
             ("capacity", f64::from(self.capacity)),
             ("item_bytes", f64::from(self.item_bytes)),
             ("items", self.items as f64),
+            ("rounds", f64::from(self.rounds)),
+            ("delay_ms", self.delay_ms),
         ]
     }
 }
 
 /// The keys this module owns, as suite files name them, with the workload
 /// each applies to.
-pub const KEYS: [(&str, WorkloadKind); 14] = [
+pub const KEYS: [(&str, WorkloadKind); 17] = [
     ("primitive", WorkloadKind::Lock),
     ("depth", WorkloadKind::Lock),
     ("permits", WorkloadKind::Lock),
@@ -147,6 +174,9 @@ pub const KEYS: [(&str, WorkloadKind); 14] = [
     ("items", WorkloadKind::Queue),
     ("semantics", WorkloadKind::Queue),
     ("daemon", WorkloadKind::Queue),
+    ("rounds", WorkloadKind::Event),
+    ("timers", WorkloadKind::Timer),
+    ("delay_ms", WorkloadKind::Timer),
 ];
 
 /// Whether `key` applies to `w`; None for a key this module does not own.
@@ -174,6 +204,9 @@ pub struct Layer {
     pub items: Option<u64>,
     pub semantics: Option<Semantics>,
     pub daemon: Option<bool>,
+    pub rounds: Option<u32>,
+    pub timers: Option<Vec<usize>>,
+    pub delay_ms: Option<f64>,
 }
 
 impl Layer {
@@ -194,6 +227,9 @@ impl Layer {
             items: over.items.or(self.items),
             semantics: over.semantics.or(self.semantics),
             daemon: over.daemon.or(self.daemon),
+            rounds: over.rounds.or(self.rounds),
+            timers: over.timers.clone().or_else(|| self.timers.clone()),
+            delay_ms: over.delay_ms.or(self.delay_ms),
         }
     }
 
@@ -213,6 +249,9 @@ impl Layer {
             self.items.is_some(),
             self.semantics.is_some(),
             self.daemon.is_some(),
+            self.rounds.is_some(),
+            self.timers.is_some(),
+            self.delay_ms.is_some(),
         ];
         KEYS.into_iter()
             .zip(set)
@@ -224,6 +263,13 @@ impl Layer {
     pub fn apply(&self, s: &mut Scenario) {
         let w = s.workload;
         let c = &mut s.coordination;
+        if w == WorkloadKind::Event {
+            c.rounds = self.rounds.unwrap_or(c.rounds);
+        }
+        if w == WorkloadKind::Timer {
+            c.timers = self.timers.clone().unwrap_or_else(|| c.timers.clone());
+            c.delay_ms = self.delay_ms.unwrap_or(c.delay_ms);
+        }
         if w == WorkloadKind::Queue {
             c.producers = self.producers.unwrap_or(c.producers);
             c.consumers = self.consumers.unwrap_or(c.consumers);
@@ -335,6 +381,11 @@ impl Layer {
             items: take(&spec.items, "items", &check, |n| *n)?,
             semantics,
             daemon: take(&spec.daemon, "daemon", &check, |b| *b)?,
+            rounds: take(&spec.rounds, "rounds", &check, |n| *n)?,
+            timers: take(&spec.timers, "timers", &check, |v| {
+                v.0.iter().map(|n| n.get()).collect()
+            })?,
+            delay_ms: take(&spec.delay_ms, "delay_ms", &check, |d| d.0)?,
             primitive,
             depth: take(&spec.depth, "depth", &check, |n| *n)?,
             permits: take(&spec.permits, "permits", &check, |n| *n)?,
@@ -363,6 +414,9 @@ pub fn key_span(spec: &ScenarioSpec, key: &str) -> Option<Range<usize>> {
         "items" => spec.items.as_ref().map(Spanned::span),
         "semantics" => spec.semantics.as_ref().map(Spanned::span),
         "daemon" => spec.daemon.as_ref().map(Spanned::span),
+        "rounds" => spec.rounds.as_ref().map(Spanned::span),
+        "timers" => spec.timers.as_ref().map(Spanned::span),
+        "delay_ms" => spec.delay_ms.as_ref().map(Spanned::span),
         _ => None,
     }
 }
@@ -398,6 +452,9 @@ pub fn runs_lock(model: ModelId) -> bool {
 pub fn refusal(s: &Scenario, explicit: &dyn Fn(&str) -> bool) -> Option<Refusal> {
     if s.workload == WorkloadKind::Queue {
         return queue_refusal(s);
+    }
+    if matches!(s.workload, WorkloadKind::Event | WorkloadKind::Timer) {
+        return super::wake::refusal(s);
     }
     if s.workload != WorkloadKind::Lock {
         return None;

@@ -14,9 +14,11 @@
 mod coordination;
 mod coroutine;
 pub(crate) mod io_models;
+mod wake;
 
 pub use coordination::{PROCESS_QUEUE_COSTS, RLOCK_REENTERS, UPDATES_LOST};
 pub use coroutine::{ASYNC_GEVENT_ALIKE, COROUTINES_CHEAPER};
+pub use wake::TIMER_LATENESS_GROWS;
 
 use super::query::{self, Ratio};
 use super::table;
@@ -277,6 +279,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .filter_map(|s| gil_releasing(report, s, cores)),
     );
     out.extend(coordination::verdicts(report, &WORLDS));
+    out.extend(wake::verdicts(report));
     out.extend(io_models::verdicts(report));
     out.extend(coroutine::verdicts(report, &WORLDS));
     out

@@ -201,6 +201,7 @@ mod tests {
                         round_trips_ns: Vec::new(),
                         lock: None,
                         queue: None,
+                        wake: None,
                     },
                     latency: per_task,
                 })

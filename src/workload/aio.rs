@@ -50,6 +50,7 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
     let mut round_trips_ns = Vec::new();
     let mut lock = None;
     let mut queue = None;
+    let mut wake = None;
     // Touched memory stays mapped until the task ends.
     let mut held = Vec::new();
     for step in &task.steps {
@@ -129,6 +130,16 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
                 queue = Some(Box::new(out));
                 part
             }
+            Step::Event(step) => {
+                let (part, out) = super::wake::event::run_async(task, step).await?;
+                wake = Some(Box::new(out));
+                part
+            }
+            Step::Timer(step) => {
+                let (part, out) = super::wake::timer::run_async(task, step).await?;
+                wake = Some(Box::new(out));
+                part
+            }
         };
         sum = combine(sum, part);
     }
@@ -143,6 +154,7 @@ pub async fn execute(task: &Task, cpu: &impl CpuStep) -> anyhow::Result<TaskOutp
         round_trips_ns,
         lock,
         queue,
+        wake,
     })
 }
 

@@ -27,6 +27,7 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
     let mut round_trips_ns = Vec::new();
     let mut lock = None;
     let mut queue = None;
+    let mut wake = None;
     // Touched memory stays mapped until the task ends.
     let mut held = Vec::new();
     for step in &task.steps {
@@ -100,6 +101,16 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
                 queue = Some(Box::new(out));
                 part
             }
+            Step::Event(step) => {
+                let (part, out) = super::wake::event::run_blocking(interp, task, step)?;
+                wake = Some(Box::new(out));
+                part
+            }
+            Step::Timer(step) => {
+                let (part, out) = super::wake::timer::run_blocking(interp, task, step)?;
+                wake = Some(Box::new(out));
+                part
+            }
         };
         sum = combine(sum, part);
     }
@@ -114,6 +125,7 @@ pub fn execute(task: &Task, interp: &mut impl Interpreter) -> anyhow::Result<Tas
         round_trips_ns,
         lock,
         queue,
+        wake,
     })
 }
 

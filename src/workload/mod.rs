@@ -16,6 +16,7 @@ pub mod queue;
 pub mod shape;
 pub mod shm;
 pub mod touch;
+pub mod wake;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -98,6 +99,10 @@ pub enum Step {
     Lock(lock::LockStep),
     /// A producer or a consumer of one bounded queue (see `queue`).
     Queue(queue::QueueStep),
+    /// The setter or a waiter of one event (see `wake::event`).
+    Event(wake::EventStep),
+    /// The unit that arms a timer batch's timers (see `wake::timer`).
+    Timer(wake::TimerStep),
 }
 
 impl Step {
@@ -128,6 +133,9 @@ pub struct TaskOutput {
     /// A queue unit's items, sum and latencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<Box<queue::QueueOutput>>,
+    /// An event or timer unit's wake-ups and how late each ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake: Option<Box<wake::WakeOutput>>,
 }
 
 impl TaskOutput {
@@ -193,6 +201,8 @@ pub fn expected_checksum_with(
             } => echoed_checksum(task.idx, warmup + round_trips, *message_bytes),
             Step::Lock(step) => lock::expected_part(task.idx, step, cpu)?,
             Step::Queue(step) => queue::expected_part(task.idx, &step.shape),
+            Step::Event(step) => wake::event::expected_part(task.idx, &step.shape),
+            Step::Timer(step) => wake::timer::expected_part(&step.shape),
         };
         sum = combine(sum, part);
     }

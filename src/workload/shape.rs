@@ -23,6 +23,12 @@ pub struct TaskShape {
     pub lock: Option<super::lock::LockShape>,
     /// The queue workload's producers and consumers; None elsewhere.
     pub queue: Option<super::queue::QueueShape>,
+    /// The event workload's waiters and rounds; None elsewhere.
+    #[serde(default)]
+    pub event: Option<super::wake::EventShape>,
+    /// The timer workload's timers and delay; None elsewhere.
+    #[serde(default)]
+    pub timer: Option<super::wake::TimerShape>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

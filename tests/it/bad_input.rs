@@ -242,6 +242,13 @@ const KEYS: &[(&str, &str, &[&str])] = &[
     ("items", "queue", &["0", "-1", "100000001"]),
     ("semantics", "queue", &["\"nope\"", "\"\"", "1"]),
     ("daemon", "queue", &["1", "\"yes\""]),
+    ("rounds", "event", &["0", "-1", "100001", "1.5"]),
+    (
+        "timers",
+        "timer",
+        &["0", "-1", "10001", "[]", "[10, 0]", "1.5"],
+    ),
+    ("delay_ms", "timer", &["0", "-1", "0.05", "60001"]),
     ("metg_efficiency", "granularity", &["0", "-1", "1.5"]),
     (
         "metg_tasks",
@@ -361,7 +368,8 @@ fn output_and_baseline_flags_are_refused_before_anything_runs() {
 
 /// Coordination keys that are each in range but cannot work together (or
 /// a key the workload does not take): each refused at the line of the key
-/// named, before anything runs. Rows marked QUEUE are queue scenarios.
+/// named, before anything runs. Rows marked QUEUE, EVENT or TIMER are
+/// scenarios of that workload, the rest lock scenarios.
 #[test]
 fn coordination_combinations_are_refused_at_their_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -389,12 +397,24 @@ fn coordination_combinations_are_refused_at_their_key() {
         ),
         ("QUEUE models = [\"sequential\"]", "models", 4),
         ("QUEUE workers = 4", "workers", 4),
+        ("EVENT models = [\"sequential\"]", "models", 4),
+        ("EVENT models = [\"cpython-thread-pool\"]", "models", 4),
+        ("EVENT tasks = 4", "tasks", 4),
+        ("EVENT timers = 10", "timers", 4),
+        ("TIMER models = [\"thread+gil\"]", "models", 4),
+        ("TIMER models = [\"process\"]", "models", 4),
+        ("TIMER workers = 4", "workers", 4),
+        ("TIMER rounds = 4", "rounds", 4),
     ];
     for &(body, key, line) in rows {
-        let (workload, body) = match body.strip_prefix("QUEUE ") {
-            Some(body) => ("queue", body),
-            None => ("lock", body),
-        };
+        let (workload, body) = [
+            ("QUEUE ", "queue"),
+            ("EVENT ", "event"),
+            ("TIMER ", "timer"),
+        ]
+        .into_iter()
+        .find_map(|(mark, w)| Some((w, body.strip_prefix(mark)?)))
+        .unwrap_or(("lock", body));
         let text = format!("[[scenario]]\nname = \"s\"\nworkload = \"{workload}\"\n{body}\n");
         std::fs::write(dir.path().join("suite.toml"), &text).unwrap();
         let args: Vec<String> = ["run", "suite.toml", "--out", "out"]

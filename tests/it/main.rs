@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod start_methods;
 mod stdout;
+mod wake;
 mod workflow;
 
 /// The `fork` start method needs a launcher forked while this process has

@@ -28,6 +28,8 @@ fn shape() -> TaskShape {
         releases_gil: false,
         lock: None,
         queue: None,
+        event: None,
+        timer: None,
     }
 }
 

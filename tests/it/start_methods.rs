@@ -38,6 +38,8 @@ fn batch_of(kind: ModelKind, method: StartMethod, parent_mib: u64) {
             releases_gil: false,
             lock: None,
             queue: None,
+            event: None,
+            timer: None,
         },
         parent_mib,
     };

@@ -32,7 +32,7 @@ pub(super) type Builder = fn(&RunReport, &ScenarioInfo, &[&CaseResult]) -> Built
 
 /// Every chart, in reading order. File names are a contract (the page, the
 /// tests and `.ci/check-report` name them): change a slug only with them.
-pub(super) const CHARTS: [ChartDef; 14] = [
+pub(super) const CHARTS: [ChartDef; 16] = [
     ChartDef {
         slug: "speedup",
         title: "speedup vs workers",
@@ -92,6 +92,18 @@ pub(super) const CHARTS: [ChartDef; 14] = [
         title: "lock waits, or a queue's put-to-get latency",
         applies: super::coordination::applies,
         build: super::coordination::latency,
+    },
+    ChartDef {
+        slug: "event-latency",
+        title: "event wake-up latency per model",
+        applies: super::wake::applies_event,
+        build: super::wake::event_latency,
+    },
+    ChartDef {
+        slug: "timer-lateness",
+        title: "timer lateness against the number of timers, per mechanism",
+        applies: super::wake::applies_timer,
+        build: super::wake::timer_lateness,
     },
     ChartDef {
         slug: "efficiency-cpu",

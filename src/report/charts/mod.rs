@@ -10,6 +10,7 @@ mod definitions;
 mod granularity;
 pub(crate) mod io_models;
 mod plot;
+mod wake;
 
 use definitions::CHARTS;
 pub use plot::Chart;
