@@ -23,7 +23,9 @@
 //! sources (`parabench-worker source-id` prints the fingerprint of its
 //! sources; `cargo run` rebuilds only the harness).
 
-#![no_main]
+// Under `cargo test --all-targets` (which builds every binary's tests,
+// `test = false` or not) the test harness brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 
 use parabench::console;
 use parabench::model::worker;
@@ -33,6 +35,7 @@ use std::panic::AssertUnwindSafe;
 /// The worker's entry point, called by the C run-time. std's arguments come
 /// from glibc's start-up (std reads them in an `.init_array` function), so
 /// `std::env::args_os` works without std's `main`.
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     // SAFETY: setting SIGPIPE's disposition before any thread exists.
