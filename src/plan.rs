@@ -93,6 +93,44 @@ pub enum PlanError {
 
 /// Builds a located error: `file:line:col: key `k`: message`, the offending
 /// line with a caret, and a hint.
+/// Refuses a key at its span when it does not apply to the scenario's
+/// workload (each workload module's keys are checked with one).
+pub(crate) type KeyCheck<'a> = &'a dyn Fn(&str, Range<usize>) -> Result<(), PlanError>;
+
+/// The error for `key`, set at `span` on workload `w`, which it does not
+/// apply to; `on` names the workloads it applies to.
+fn not_here(
+    source: &Source,
+    span: Range<usize>,
+    key: &str,
+    w: WorkloadKind,
+    on: &str,
+) -> PlanError {
+    located(
+        source,
+        span,
+        Some(key),
+        &format!("does not apply to workload `{}`", w.id()),
+        &format!("remove it; `{key}` applies to: {on}"),
+    )
+}
+
+/// A key's value where the file sets it, after `check` lets it through.
+pub(crate) fn take<T, U>(
+    v: &Option<Spanned<T>>,
+    key: &str,
+    check: KeyCheck,
+    conv: impl FnOnce(&T) -> U,
+) -> Result<Option<U>, PlanError> {
+    match v {
+        Some(v) => {
+            check(key, v.span())?;
+            Ok(Some(conv(v.get_ref())))
+        }
+        None => Ok(None),
+    }
+}
+
 fn located(
     source: &Source,
     span: Range<usize>,
@@ -1442,13 +1480,7 @@ impl Overrides {
             if applies(key, w) {
                 Ok(())
             } else {
-                Err(located(
-                    source,
-                    span,
-                    Some(key),
-                    &format!("does not apply to workload `{}`", w.id()),
-                    &format!("remove it; `{key}` applies to: {}", applies_to(key)),
-                ))
+                Err(not_here(source, span, key, w, &applies_to(key)))
             }
         };
         macro_rules! take {

@@ -11,7 +11,7 @@
 //! `workers` waiters and the setter; a timer scenario has a point per
 //! `timers` value, whose one task arms them all.
 
-use super::{PlanError, Point, Scenario, Source, located};
+use super::{PlanError, Point, Scenario, Source, located, not_here, take};
 use crate::model::{ModelId, ModelKind};
 use crate::spec::{ScenarioSpec, WorkloadKind};
 use crate::workload::lock::{Deadlock, LockShape, Primitive};
@@ -184,9 +184,6 @@ pub fn applies(key: &str, w: WorkloadKind) -> Option<bool> {
     KEYS.iter().find(|(k, _)| *k == key).map(|(_, on)| *on == w)
 }
 
-/// Refuses a key at its span when it does not apply.
-type KeyCheck<'a> = &'a dyn Fn(&str, Range<usize>) -> Result<(), PlanError>;
-
 /// One layer of coordination keys (a scenario table, its quick table).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layer {
@@ -306,28 +303,8 @@ impl Layer {
                 .iter()
                 .find(|(k, _)| *k == key)
                 .map_or("lock", |(_, on)| on.id());
-            Err(located(
-                source,
-                span,
-                Some(key),
-                &format!("does not apply to workload `{}`", w.id()),
-                &format!("remove it; `{key}` applies to: {on}"),
-            ))
+            Err(not_here(source, span, key, w, on))
         };
-        fn take<T, U>(
-            v: &Option<Spanned<T>>,
-            key: &str,
-            check: KeyCheck,
-            conv: impl FnOnce(&T) -> U,
-        ) -> Result<Option<U>, PlanError> {
-            match v {
-                Some(v) => {
-                    check(key, v.span())?;
-                    Ok(Some(conv(v.get_ref())))
-                }
-                None => Ok(None),
-            }
-        }
         let primitive = match &spec.primitive {
             Some(v) => {
                 check("primitive", v.span())?;

@@ -6,7 +6,7 @@
 //! what cannot run, and the sweeps the runner searches: one per (task
 //! kind, model), each a `PointPlan` at any duration it asks for.
 
-use super::{CasePlan, Plan, PlanError, PointPlan, Scenario, Source, located};
+use super::{CasePlan, Plan, PlanError, PointPlan, Scenario, Source, located, not_here, take};
 use crate::granularity::SearchSpec;
 use crate::model::ModelId;
 use crate::spec::{Names, ScenarioSpec, WorkloadKind};
@@ -117,9 +117,6 @@ pub fn applies(key: &str, w: WorkloadKind) -> Option<bool> {
     ))
 }
 
-/// Refuses a key at its span when it does not apply.
-type KeyCheck<'a> = &'a dyn Fn(&str, Range<usize>) -> Result<(), PlanError>;
-
 /// One layer of granularity keys (a scenario table, its quick table).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layer {
@@ -186,28 +183,8 @@ impl Layer {
             if w == WorkloadKind::Granularity {
                 return Ok(());
             }
-            Err(located(
-                source,
-                span,
-                Some(key),
-                &format!("does not apply to workload `{}`", w.id()),
-                &format!("remove it; `{key}` applies to: granularity"),
-            ))
+            Err(not_here(source, span, key, w, "granularity"))
         };
-        fn take<T, U>(
-            v: &Option<Spanned<T>>,
-            key: &str,
-            check: KeyCheck,
-            conv: impl FnOnce(&T) -> U,
-        ) -> Result<Option<U>, PlanError> {
-            match v {
-                Some(v) => {
-                    check(key, v.span())?;
-                    Ok(Some(conv(v.get_ref())))
-                }
-                None => Ok(None),
-            }
-        }
         let tasks = match &spec.metg_tasks {
             Some(v) => {
                 check("metg_tasks", v.span())?;

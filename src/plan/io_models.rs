@@ -10,7 +10,7 @@
 //! so it does not fit `trait Model`; the scenario is run apart by the
 //! runner (`runner::io_models`), like the lifecycle demo.
 
-use super::{PlanError, Scenario, Source, located};
+use super::{PlanError, Scenario, Source, located, not_here};
 use crate::spec::{Names, ScenarioSpec, WorkloadKind};
 use crate::workload::io_models::{IoModel, Multiplexer, SELECT_MAX_CONNECTIONS};
 use std::ops::Range;
@@ -145,13 +145,7 @@ impl Layer {
             if w == WorkloadKind::IoModels {
                 Ok(())
             } else {
-                Err(located(
-                    source,
-                    span,
-                    Some(key),
-                    &format!("does not apply to workload `{}`", w.id()),
-                    &format!("remove it; `{key}` applies to: io-models"),
-                ))
+                Err(not_here(source, span, key, w, "io-models"))
             }
         };
         let names =
