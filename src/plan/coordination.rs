@@ -427,6 +427,28 @@ pub fn runs_lock(model: ModelId) -> bool {
 /// models. `explicit` says which keys the suite set (a default never
 /// conflicts).
 pub fn refusal(s: &Scenario, explicit: &dyn Fn(&str) -> bool) -> Option<Refusal> {
+    if s.workload == WorkloadKind::Convoy
+        && let Some(m) = s.models.iter().find(|m| {
+            matches!(
+                m.kind,
+                ModelKind::Greenlet
+                    | ModelKind::Gevent
+                    | ModelKind::CpythonGreenlet
+                    | ModelKind::CpythonGevent
+            )
+        })
+    {
+        return Some(Refusal {
+            key: "models",
+            message: format!(
+                "model `{m}` does not run the convoy workload: its probe and CPU tasks \
+                 must be threads, and a coroutine model runs every task on one thread"
+            ),
+            help: "use thread, thread+gil, thread-pool+gil, process-pool+gil, cpython-thread \
+                   or cpython-thread-pool"
+                .into(),
+        });
+    }
     if s.workload == WorkloadKind::Queue {
         return queue_refusal(s);
     }
@@ -662,6 +684,33 @@ mod tests {
         assert!(err.starts_with(&format!("suite.toml:{line}:")), "{err}");
         assert!(err.contains(&format!("key `{key}`")), "{err}");
         err
+    }
+
+    #[test]
+    fn a_coroutine_model_is_refused_for_a_convoy_before_anything_runs() {
+        let text = "[[scenario]]\nname = \"c\"\nworkload = \"convoy\"\n\
+                    models = [\"thread+gil\", \"gevent\"]\n";
+        let sources = [Source {
+            name: "suite.toml".into(),
+            text: text.into(),
+        }];
+        let err = build(&sources, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("suite.toml:4:") && err.contains("key `models`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`gevent` does not run the convoy workload"),
+            "{err}"
+        );
+        let fine = text.replace(", \"gevent\"", "");
+        let sources = [Source {
+            name: "suite.toml".into(),
+            text: fine,
+        }];
+        assert!(build(&sources, &PlanOptions::default()).is_ok());
     }
 
     #[test]
