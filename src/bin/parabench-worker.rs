@@ -24,8 +24,10 @@
 //! sources; `cargo run` rebuilds only the harness).
 
 // Under `cargo test --all-targets` (which builds every binary's tests,
-// `test = false` or not) the test harness brings its own `main`.
+// `test = false` or not) the test harness brings its own `main`, and the
+// worker's code is unused.
 #![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(unused))]
 
 use parabench::console;
 use parabench::model::worker;
