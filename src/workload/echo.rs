@@ -6,6 +6,7 @@
 //! the delay (without blocking other connections) and sends the payload back.
 
 use anyhow::Context;
+use std::os::fd::AsRawFd;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,6 +39,9 @@ pub struct EchoServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Connections that may wait to be accepted at once.
+const LISTEN_BACKLOG: libc::c_int = 4096;
+
 impl EchoServer {
     /// Starts the server on its own thread with a current-thread runtime, so
     /// it needs no core of its own while idle and serves any number of
@@ -46,6 +50,14 @@ impl EchoServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .context("binding the loopback echo server on 127.0.0.1")?;
         listener.set_nonblocking(true)?;
+        // std listens with a backlog of 128: more clients connecting at once
+        // overflow it, and a dropped SYN is retried only after a second.
+        // Listening again on Linux sets the backlog (capped by somaxconn).
+        // SAFETY: listen on a descriptor this listener owns.
+        if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("raising the echo server's listen backlog");
+        }
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
