@@ -6,8 +6,8 @@
 //! the delay (without blocking other connections) and sends the payload back.
 
 use anyhow::Context;
-use std::os::fd::AsRawFd;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
