@@ -246,6 +246,30 @@ impl Tracker {
         })
     }
 
+    /// Fails once `deadline` has passed; else wakes and drives every
+    /// connection whose think time is over, and `apply` records what each
+    /// wants next (a model may also change what it waits on).
+    pub fn wake_due(
+        &mut self,
+        conns: &mut [Conn],
+        ex: &Exchange,
+        deadline: Instant,
+        mut apply: impl FnMut(&mut Tracker, usize, Want, &mut [Conn]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let now = Instant::now();
+        if now > deadline {
+            return Err(timed_out(self.left));
+        }
+        while let Some(i) = self.pop_due(now) {
+            if matches!(self.wants[i], Want::Until(_)) {
+                conns[i].wake();
+                let w = conns[i].drive(ex)?;
+                apply(self, i, w, conns)?;
+            }
+        }
+        Ok(())
+    }
+
     /// How long a wait may last: until the next timer or the deadline,
     /// whichever comes first, in whole milliseconds rounded up.
     pub fn timeout_ms(&self, deadline: Instant) -> i32 {

@@ -5,7 +5,7 @@
 //! above FD_SETSIZE (1024), which `plan` refuses before anything runs.
 
 use super::Multiplexer;
-use super::conn::{Conn, Exchange, Tracker, Want, timed_out};
+use super::conn::{Conn, Exchange, Tracker, Want};
 use std::io;
 use std::time::Instant;
 
@@ -79,17 +79,7 @@ fn epoll(conns: &mut [Conn], ex: &Exchange, deadline: Instant) -> io::Result<()>
     }
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     while t.left > 0 {
-        let now = Instant::now();
-        if now > deadline {
-            return Err(timed_out(t.left));
-        }
-        while let Some(i) = t.pop_due(now) {
-            if matches!(t.wants[i], Want::Until(_)) {
-                conns[i].wake();
-                let w = conns[i].drive(ex)?;
-                update(&mut t, i, w, conns)?;
-            }
-        }
+        t.wake_due(conns, ex, deadline, |t, i, w, conns| update(t, i, w, conns))?;
         if t.left == 0 {
             break;
         }
@@ -140,17 +130,10 @@ fn scan(mux: Multiplexer, conns: &mut [Conn], ex: &Exchange, deadline: Instant) 
     let mut fds: Vec<libc::pollfd> = Vec::with_capacity(conns.len());
     let mut idx: Vec<usize> = Vec::with_capacity(conns.len());
     while t.left > 0 {
-        let now = Instant::now();
-        if now > deadline {
-            return Err(timed_out(t.left));
-        }
-        while let Some(i) = t.pop_due(now) {
-            if matches!(t.wants[i], Want::Until(_)) {
-                conns[i].wake();
-                let w = conns[i].drive(ex)?;
-                t.set(i, w);
-            }
-        }
+        t.wake_due(conns, ex, deadline, |t, i, w, _| {
+            t.set(i, w);
+            Ok(())
+        })?;
         if t.left == 0 {
             break;
         }

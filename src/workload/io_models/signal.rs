@@ -5,7 +5,7 @@
 //! queue overflows the kernel sends a plain SIGIO instead, which names no
 //! descriptor: then every waiting connection is tried.
 
-use super::conn::{Conn, Exchange, Tracker, Want, timed_out};
+use super::conn::{Conn, Exchange, Tracker, Want};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
@@ -163,17 +163,10 @@ fn serve(
     }
     let mut buf = vec![zeroed_info(); 256];
     while t.left > 0 {
-        let now = Instant::now();
-        if now > deadline {
-            return Err(timed_out(t.left));
-        }
-        while let Some(i) = t.pop_due(now) {
-            if matches!(t.wants[i], Want::Until(_)) {
-                conns[i].wake();
-                let w = conns[i].drive(ex)?;
-                t.set(i, w);
-            }
-        }
+        t.wake_due(conns, ex, deadline, |t, i, w, _| {
+            t.set(i, w);
+            Ok(())
+        })?;
         if t.left == 0 {
             break;
         }
