@@ -146,7 +146,7 @@ impl WorkerChild {
         live.insert(f.pid);
         WorkerChild {
             pid: f.pid,
-            stdin: Some(ChildStdin::from(f.stdin)),
+            stdin: f.stdin.map(ChildStdin::from),
             stdout: BufReader::new(ChildStdout::from(f.stdout)),
             stderr: ChildStderr::from(f.stderr),
             buf: Vec::new(),

@@ -9,15 +9,21 @@
 //! has one thread (/proc/self/status), clones itself with
 //! `CLONE_PARENT | SIGCHLD` so that the worker is the *harness's* child
 //! (reaped by wait4 with its rusage, killed on a timeout, tied to the
-//! harness by its parent-death signal), and answers with the pid. The worker
-//! puts the pipes on fds 0-2 and runs the worker loop where it is, no exec.
+//! harness by its parent-death signal). The *worker* answers with its own
+//! pid, first thing, on the socket it inherited (the server answers only
+//! when it could not fork): a worker exists exactly when its pid was sent,
+//! so a harness that gave up waiting can still find and reap every worker
+//! its request made (`Server::recover`). The worker puts the pipes on fds
+//! 0-2 and runs the worker loop where it is, no exec. A one-shot worker's
+//! job is in its stdin pipe before the request leaves, so it never waits
+//! for it.
 //!
 //! Two servers speak this protocol: the launcher (`fork`), forked by `main`
 //! before any thread exists, a copy of the parent program; and the fork
 //! server (`forkserver`), the harness re-executed as `parabench forkserver`,
 //! a small fresh program, as in Python.
 
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -46,6 +52,32 @@ struct Reply {
     /// 0, or the errno of what failed.
     errno: i32,
     _pad: u32,
+    /// A forked worker's answer: when the server read the request, and when
+    /// the worker first ran (CLOCK_MONOTONIC, ns), for `ForkTiming`.
+    received_ns: u64,
+    started_ns: u64,
+}
+
+/// CLOCK_MONOTONIC in ns: the clock every process on the machine shares.
+pub fn now_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass (vDSO, no syscall).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// When each step of a fork request happened (CLOCK_MONOTONIC, ns): the
+/// harness sent it (pipes made and the input written), the server read it,
+/// the worker first ran, and the harness read the worker's pid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForkTiming {
+    pub requested_ns: u64,
+    pub received_ns: u64,
+    pub started_ns: u64,
+    pub answered_ns: u64,
 }
 
 /// The bytes of a plain `repr(C)` value of integers.
@@ -214,9 +246,10 @@ fn threads_in(status: &str) -> io::Result<u64> {
 fn serve(sock: OwnedFd) -> ! {
     // SAFETY: getppid has no preconditions.
     let harness = unsafe { libc::getppid() };
-    // Kept open and re-read from the start: cheaper than opening it at
-    // every fork, and the check is on every fork.
-    let mut status = std::fs::File::open("/proc/self/status").ok();
+    // Kept open and read again with one pread at every fork: /proc/self/stat
+    // is short and cheap to generate, where reading /proc/self/status took
+    // eight reads, a seek and a statx per fork.
+    let stat = std::fs::File::open("/proc/self/stat").ok();
     let mut held: Option<super::ballast::Ballast> = None;
     loop {
         let mut req = Request::default();
@@ -226,6 +259,7 @@ fn serve(sock: OwnedFd) -> ! {
             // parent program's (no atexit handlers, no destructors).
             Err(_) => unsafe { libc::_exit(1) },
         };
+        let received_ns = now_ns();
         if n == 0 {
             // The harness is done with us.
             unsafe { libc::_exit(0) }
@@ -234,9 +268,13 @@ fn serve(sock: OwnedFd) -> ! {
             Err(io::Error::from_raw_os_error(libc::EINVAL))
         } else {
             match req.op {
-                OP_FORK => single_threaded(status.as_mut()).and_then(|()| {
-                    fork_worker(&sock, status.as_ref(), fds, req.pool != 0, harness)
-                }),
+                // A forked worker answers for itself: no reply from here.
+                OP_FORK => match single_threaded(stat.as_ref()).and_then(|()| {
+                    fork_worker(&sock, stat.as_ref(), fds, req.pool != 0, harness, received_ns)
+                }) {
+                    Ok(()) => continue,
+                    Err(e) => Err(e),
+                },
                 OP_BALLAST => {
                     // The old one goes first: the two never add up.
                     drop(held.take());
@@ -245,35 +283,38 @@ fn serve(sock: OwnedFd) -> ! {
                         held.as_ref().map_or(0, |b| b.bytes() as i64)
                     })
                 }
-                OP_THREADS => single_threaded(status.as_mut()).map(|()| 1),
+                OP_THREADS => single_threaded(stat.as_ref()).map(|()| 1),
                 _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
             }
         };
-        let reply = match answer {
-            Ok(value) => Reply {
-                value,
-                ..Reply::default()
-            },
-            Err(e) => Reply {
-                value: -1,
-                errno: e.raw_os_error().unwrap_or(libc::EIO),
-                _pad: 0,
-            },
-        };
-        if send_msg(sock.as_raw_fd(), bytes_of(&reply), &[]).is_err() {
+        if send_msg(sock.as_raw_fd(), bytes_of(&reply_of(answer)), &[]).is_err() {
             unsafe { libc::_exit(1) }
         }
     }
 }
 
+fn reply_of(answer: io::Result<i64>) -> Reply {
+    match answer {
+        Ok(value) => Reply {
+            value,
+            ..Reply::default()
+        },
+        Err(e) => Reply {
+            value: -1,
+            errno: e.raw_os_error().unwrap_or(libc::EIO),
+            ..Reply::default()
+        },
+    }
+}
+
 /// Ok when this process has exactly one thread: the condition for fork().
-fn single_threaded(status: Option<&mut std::fs::File>) -> io::Result<()> {
-    let threads = match status {
+fn single_threaded(stat: Option<&std::fs::File>) -> io::Result<()> {
+    let threads = match stat {
         Some(f) => {
-            let mut text = String::new();
-            f.rewind()?;
-            f.read_to_string(&mut text)?;
-            threads_in(&text)?
+            use std::os::unix::fs::FileExt;
+            let mut buf = [0u8; 1024];
+            let n = f.read_at(&mut buf, 0)?;
+            threads_in_stat(&buf[..n])?
         }
         None => threads_now()?,
     };
@@ -284,15 +325,31 @@ fn single_threaded(status: Option<&mut std::fs::File>) -> io::Result<()> {
     }
 }
 
+/// The thread count in a /proc/PID/stat line: the 20th field, the 18th after
+/// the command name, which is in parentheses and may hold spaces and ')'.
+fn threads_in_stat(stat: &[u8]) -> io::Result<u64> {
+    let after = stat
+        .iter()
+        .rposition(|&b| b == b')')
+        .map(|i| &stat[i + 1..])
+        .unwrap_or_default();
+    std::str::from_utf8(after)
+        .ok()
+        .and_then(|rest| rest.split_ascii_whitespace().nth(17))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| io::Error::other("no thread count in /proc/self/stat"))
+}
+
 /// Clones this (single-threaded) server into a worker that is the harness's
-/// child, and returns its pid; the worker never returns from here.
+/// child; the worker answers the request itself and never returns from here.
 fn fork_worker(
     sock: &OwnedFd,
-    status: Option<&std::fs::File>,
+    stat: Option<&std::fs::File>,
     fds: Vec<OwnedFd>,
     pool: bool,
     harness: libc::pid_t,
-) -> io::Result<i64> {
+    received_ns: u64,
+) -> io::Result<()> {
     if fds.len() != 3 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
@@ -313,22 +370,40 @@ fn fork_worker(
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        let keep = [sock.as_raw_fd()]
-            .into_iter()
-            .chain(status.map(AsRawFd::as_raw_fd));
-        worker_child(keep.collect(), &fds, pool, harness);
+        let stat = stat.map(AsRawFd::as_raw_fd);
+        worker_child(sock.as_raw_fd(), stat, &fds, pool, harness, received_ns);
     }
     // The worker holds the pipe ends now; ours close here.
     drop(fds);
-    Ok(pid)
+    Ok(())
 }
 
-/// The worker, just cloned: tie it to the harness, put its pipes on 0-2,
-/// close the server's descriptors, and run the worker loop. Never returns:
-/// returning would run the server's loop in the worker.
-fn worker_child(server_fds: Vec<RawFd>, pipes: &[OwnedFd], pool: bool, harness: libc::pid_t) -> ! {
+/// The worker, just cloned: answer the request with our pid, tie ourselves
+/// to the harness, put the pipes on 0-2, close the server's descriptors, and
+/// run the worker loop. Never returns: returning would run the server's loop
+/// in the worker.
+fn worker_child(
+    sock: RawFd,
+    stat: Option<RawFd>,
+    pipes: &[OwnedFd],
+    pool: bool,
+    harness: libc::pid_t,
+    received_ns: u64,
+) -> ! {
     // SAFETY: plain system calls on our own process and descriptors.
     unsafe {
+        // First, before anything that can fail: once the harness has our
+        // pid it reaps us however we end; a worker that ended unannounced
+        // would be a zombie nobody knows.
+        let me = Reply {
+            value: i64::from(libc::getpid()),
+            received_ns,
+            started_ns: now_ns(),
+            ..Reply::default()
+        };
+        if send_msg(sock, bytes_of(&me), &[]).is_err() {
+            libc::_exit(1);
+        }
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != harness {
             // The harness is gone already: do not outlive it.
             libc::_exit(1);
@@ -342,9 +417,11 @@ fn worker_child(server_fds: Vec<RawFd>, pipes: &[OwnedFd], pool: bool, harness: 
             }
         }
         for fd in pipes {
-            libc::close(fd.as_raw_fd());
+            if fd.as_raw_fd() > 2 {
+                libc::close(fd.as_raw_fd());
+            }
         }
-        for fd in server_fds {
+        for fd in [Some(sock), stat].into_iter().flatten() {
             // The fork server's socket may be its fd 0, now our stdin.
             if fd > 2 {
                 libc::close(fd);
@@ -376,16 +453,23 @@ pub struct Server {
     /// A request failed midway: the protocol may be out of step, so the
     /// server is not used again.
     broken: bool,
+    /// The socket's receive timeout, set again only when it changes.
+    timeout: Option<Duration>,
 }
 
 /// A worker forked by a server: the harness's child, with the harness's
-/// ends of its stdin, stdout and stderr.
+/// ends of its stdin (None when its whole input was written and the end
+/// closed before the fork), stdout and stderr.
 pub struct Forked {
     pub pid: u32,
-    pub stdin: OwnedFd,
+    pub timing: ForkTiming,
+    pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
 }
+
+/// How long `recover` waits for the workers of a failed request to report.
+const RECOVER_LIMIT: Duration = Duration::from_secs(5);
 
 impl Server {
     fn new(sock: OwnedFd, pid: u32) -> Server {
@@ -394,6 +478,7 @@ impl Server {
             pid,
             ballast_mib: 0,
             broken: false,
+            timeout: None,
         }
     }
 
@@ -402,11 +487,25 @@ impl Server {
     }
 
     fn call(&mut self, req: Request, fds: &[RawFd], timeout: Duration) -> io::Result<i64> {
+        self.call_for_reply(req, fds, timeout).map(|r| r.value)
+    }
+
+    fn call_for_reply(
+        &mut self,
+        req: Request,
+        fds: &[RawFd],
+        timeout: Duration,
+    ) -> io::Result<Reply> {
         let sock = match (&self.sock, self.broken) {
             (Some(s), false) => s.as_raw_fd(),
             _ => return Err(io::Error::other("the fork server is gone")),
         };
-        let sent = set_timeout(sock, timeout).and_then(|()| {
+        let timed = if self.timeout == Some(timeout) {
+            Ok(())
+        } else {
+            set_timeout(sock, timeout).map(|()| self.timeout = Some(timeout))
+        };
+        let sent = timed.and_then(|()| {
             send_msg(sock, bytes_of(&req), fds)?;
             let mut reply = Reply::default();
             let (n, _) = recv_msg(sock, bytes_of_mut(&mut reply))?;
@@ -427,11 +526,16 @@ impl Server {
                 } else {
                     e.to_string()
                 };
-                return Err(io::Error::other(format!("fork server {}: {why}", self.pid)));
+                let server = self.pid;
+                if req.op == OP_FORK {
+                    // A worker may have been cloned, its pid not yet read.
+                    self.recover(RECOVER_LIMIT);
+                }
+                return Err(io::Error::other(format!("fork server {server}: {why}")));
             }
         };
         match reply.errno {
-            0 => Ok(reply.value),
+            0 => Ok(reply),
             NOT_SINGLE_THREADED => Err(io::Error::other(format!(
                 "fork server {} refused to fork: it has more than one thread",
                 self.pid
@@ -440,11 +544,70 @@ impl Server {
         }
     }
 
-    /// Forks a worker (a pool worker when `pool`).
-    pub fn fork(&mut self, pool: bool, timeout: Duration) -> io::Result<Forked> {
+    /// After a fork request failed midway: stops the server, so that it
+    /// clones nothing more, then reads every pid still on the socket until
+    /// its end (the server's copy and every worker's close by then), and
+    /// kills and reaps each: a worker cloned for a request the harness gave
+    /// up on is no one's child to reap otherwise. Bounded by `limit`.
+    /// Returns the pids it reaped.
+    fn recover(&mut self, limit: Duration) -> Vec<u32> {
+        let Some(sock) = self.sock.take() else {
+            return Vec::new();
+        };
+        self.stop();
+        let until = std::time::Instant::now() + limit;
+        let mut reaped = Vec::new();
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || set_timeout(sock.as_raw_fd(), left).is_err() {
+                break;
+            }
+            let mut reply = Reply::default();
+            match recv_msg(sock.as_raw_fd(), bytes_of_mut(&mut reply)) {
+                Ok((n, _)) if n == size_of::<Reply>() => {
+                    if reply.errno == 0
+                        && let Ok(pid) = u32::try_from(reply.value)
+                        && pid > 0
+                    {
+                        // SAFETY: our unreaped child (CLONE_PARENT): its pid
+                        // cannot have been reused.
+                        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                        let _ = crate::measure::reap(pid);
+                        reaped.push(pid);
+                    }
+                }
+                // The end: nobody holds the other side any more.
+                Ok((0, _)) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        reaped
+    }
+
+    /// Forks a worker (a pool worker when `pool`). With `input`, the worker's
+    /// whole stdin: written to the pipe before the request leaves and the
+    /// pipe closed, so the worker finds its job there and never waits for it
+    /// (what fits in the pipe; the rest is written after the fork).
+    pub fn fork(
+        &mut self,
+        pool: bool,
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> io::Result<Forked> {
         let (stdin_r, stdin_w) = pipe()?;
         let (stdout_r, stdout_w) = pipe()?;
         let (stderr_r, stderr_w) = pipe()?;
+        let mut stdin_w = Some(stdin_w);
+        let mut rest: &[u8] = &[];
+        if let (Some(bytes), Some(w)) = (input, &stdin_w) {
+            rest = &bytes[write_ahead(w, bytes)?..];
+            if rest.is_empty() {
+                // All of it is in: the worker reads it, then the end.
+                stdin_w = None;
+            }
+        }
         let req = Request {
             op: OP_FORK,
             pool: u32::from(pool),
@@ -455,12 +618,31 @@ impl Server {
             stdout_w.as_raw_fd(),
             stderr_w.as_raw_fd(),
         ];
-        let pid = self.call(req, &fds, timeout)?;
+        let requested_ns = now_ns();
+        let reply = self.call_for_reply(req, &fds, timeout)?;
+        let timing = ForkTiming {
+            requested_ns,
+            received_ns: reply.received_ns,
+            started_ns: reply.started_ns,
+            answered_ns: now_ns(),
+        };
         // Only the worker may hold these: its exit must read as EOF here.
         drop((stdin_r, stdout_w, stderr_w));
+        let pid = u32::try_from(reply.value).map_err(|_| io::Error::other("a bad pid"))?;
+        let stdin = match (input, stdin_w) {
+            (Some(_), Some(w)) => {
+                set_blocking(&w)?;
+                // A failed write shows as a worker without a reply, with its
+                // exit status and stderr, as for spawn.
+                let _ = std::io::Write::write_all(&mut std::fs::File::from(w), rest);
+                None
+            }
+            (_, w) => w,
+        };
         Ok(Forked {
-            pid: u32::try_from(pid).map_err(|_| io::Error::other("a bad pid"))?,
-            stdin: stdin_w,
+            pid,
+            timing,
+            stdin,
             stdout: stdout_r,
             stderr: stderr_r,
         })
@@ -505,6 +687,42 @@ impl Server {
             let _ = crate::measure::reap(self.pid);
             self.pid = 0;
         }
+    }
+}
+
+/// Writes what fits of `bytes` into the empty pipe `w` without blocking (the
+/// reader does not exist yet); returns how many bytes went in.
+fn write_ahead(w: &OwnedFd, bytes: &[u8]) -> io::Result<usize> {
+    let fd = w.as_raw_fd();
+    // SAFETY: fcntl on our own descriptor; O_NONBLOCK affects only this
+    // end's open file, not the read end the worker gets.
+    unsafe {
+        let flags = check(libc::fcntl(fd, libc::F_GETFL))?;
+        check(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    }
+    let mut done = 0;
+    while done < bytes.len() {
+        // SAFETY: writes from a live slice.
+        let r = unsafe { libc::write(fd, bytes[done..].as_ptr().cast(), bytes.len() - done) };
+        if r > 0 {
+            done += r as usize;
+            continue;
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => break,
+            _ => return Err(err),
+        }
+    }
+    Ok(done)
+}
+
+fn set_blocking(w: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on our own descriptor.
+    unsafe {
+        let flags = check(libc::fcntl(w.as_raw_fd(), libc::F_GETFL))?;
+        check(libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK)).map(drop)
     }
 }
 
@@ -686,7 +904,10 @@ mod tests {
                 .is_err()
         );
         assert!(!server.is_usable());
-        let err = server.fork(false, Duration::from_secs(1)).err().unwrap();
+        let err = server
+            .fork(false, None, Duration::from_secs(1))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("gone"), "{err}");
     }
 
@@ -698,5 +919,92 @@ mod tests {
         let err = server.hold(4, Duration::from_millis(50)).unwrap_err();
         assert!(err.to_string().contains("no answer"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn threads_are_read_from_a_stat_line() {
+        let line = b"42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 7 0 100 1000 50";
+        assert_eq!(threads_in_stat(line).unwrap(), 7);
+        assert!(threads_in_stat(b"42 (x) S 1").is_err());
+        assert!(threads_in_stat(b"").is_err());
+        // This process (libtest's threads and ours) by both files alike.
+        let stat = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(single_threaded(Some(&stat)).is_err());
+    }
+
+    #[test]
+    fn a_worker_that_reports_after_the_timeout_is_reaped_not_left_a_zombie() {
+        let (ours, theirs) = socketpair().unwrap();
+        // A server that clones, whose worker reports its pid only after the
+        // harness gave up on the request: a child of this process stands
+        // in for the worker (`CLONE_PARENT` makes a real one ours too).
+        let server = std::thread::spawn(move || {
+            let mut req = Request::default();
+            let (n, fds) = recv_msg(theirs.as_raw_fd(), bytes_of_mut(&mut req)).unwrap();
+            assert_eq!((n, req.op, fds.len()), (size_of::<Request>(), OP_FORK, 3));
+            // The job was in the pipe before the request, its end closed.
+            let mut input = String::new();
+            std::fs::File::from(fds.into_iter().next().unwrap())
+                .read_to_string(&mut input)
+                .unwrap();
+            let worker = std::process::Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .unwrap();
+            // Late by construction: well past the harness's 50 ms.
+            std::thread::sleep(Duration::from_millis(300));
+            let me = Reply {
+                value: i64::from(worker.id()),
+                ..Reply::default()
+            };
+            send_msg(theirs.as_raw_fd(), bytes_of(&me), &[]).unwrap();
+            (input, worker.id())
+        });
+        let mut harness = Server::new(ours, 0);
+        let err = harness
+            .fork(false, Some(b"job\n"), Duration::from_millis(50))
+            .err()
+            .expect("no answer in time");
+        assert!(err.to_string().contains("no answer"), "{err}");
+        assert!(!harness.is_usable());
+        let (input, pid) = server.join().unwrap();
+        assert_eq!(input, "job\n");
+        // Killed and reaped: no child of that pid is left, not even a zombie.
+        // SAFETY: waitpid with WNOHANG on a pid, no pointers kept.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG) };
+        assert_eq!(r, -1, "child {pid} is still ours to reap");
+        assert_eq!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ECHILD)
+        );
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn input_larger_than_the_pipe_is_written_after_the_fork() {
+        let (ours, theirs) = socketpair().unwrap();
+        let input = vec![b'x'; 300 << 10];
+        let server = std::thread::spawn(move || {
+            let mut req = Request::default();
+            let (_, fds) = recv_msg(theirs.as_raw_fd(), bytes_of_mut(&mut req)).unwrap();
+            let reader = std::thread::spawn({
+                let stdin = std::fs::File::from(fds.into_iter().next().unwrap());
+                move || std::io::Read::bytes(stdin).count()
+            });
+            // What the worker sends first: a pid (this process's own
+            // serves; nothing reaps it).
+            let me = Reply {
+                value: i64::from(std::process::id()),
+                ..Reply::default()
+            };
+            send_msg(theirs.as_raw_fd(), bytes_of(&me), &[]).unwrap();
+            reader.join().unwrap()
+        });
+        let mut harness = Server::new(ours, 0);
+        let forked = harness
+            .fork(false, Some(&input), Duration::from_secs(10))
+            .unwrap();
+        assert!(forked.stdin.is_none(), "closed after the input");
+        assert_eq!(server.join().unwrap(), input.len());
     }
 }

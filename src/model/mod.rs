@@ -10,6 +10,7 @@ mod child_set;
 pub mod contained;
 pub mod coroutine;
 mod cpython;
+pub mod fork_probe;
 mod forker;
 mod gevent;
 mod greenlet;

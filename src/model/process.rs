@@ -35,18 +35,15 @@ impl Model for ProcessPerTask {
         let result = (|| {
             while records.len() < batch.tasks.len() {
                 while in_flight.len() < batch.workers && next < batch.tasks.len() {
-                    // Started here, on the long-lived calling thread (see child::spawn).
-                    let mut worker = start::worker(batch.start.method, false, &live)
-                        .map_err(|e| ModelError::Setup(e.into()))?;
+                    // Started here, on the long-lived calling thread (see
+                    // child::spawn), its job sent and its stdin closed.
                     let job = Job {
                         task: batch.tasks[next].clone(),
                         gil: batch.gil,
                     };
+                    let worker = start::one_shot(batch.start.method, &job, &live)
+                        .map_err(|e| ModelError::Setup(e.into()))?;
                     next += 1;
-                    // A job that cannot be sent shows as a worker without a
-                    // reply, with its exit status and stderr.
-                    let _ = worker.send(&job);
-                    worker.close_stdin();
                     in_flight.push(worker);
                 }
                 let (reply, at, finished) = in_flight.next_done(&live, batch, start)?;

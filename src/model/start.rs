@@ -17,6 +17,7 @@ use super::ballast::Ballast;
 use super::child::{self, LiveChildren, WorkerChild};
 use super::forker::{self, Server};
 use super::id::StartMethod;
+use super::worker::Job;
 use std::io;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -73,7 +74,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn launcher() -> io::Result<MutexGuard<'static, Server>> {
+pub(super) fn launcher() -> io::Result<MutexGuard<'static, Server>> {
     let server = LAUNCHER.get().ok_or_else(|| {
         io::Error::other(
             "the fork start method needs the launcher parabench forks at start-up, \
@@ -84,7 +85,7 @@ fn launcher() -> io::Result<MutexGuard<'static, Server>> {
 }
 
 /// The running fork server, started (or restarted) if needed.
-fn forkserver() -> io::Result<MutexGuard<'static, Option<Server>>> {
+pub(super) fn forkserver() -> io::Result<MutexGuard<'static, Option<Server>>> {
     let mut slot = lock(&FORKSERVER);
     if !slot.as_ref().is_some_and(Server::is_usable) {
         if let Some(mut dead) = slot.take() {
@@ -144,13 +145,41 @@ pub fn prepare(start: Start) -> io::Result<Prepared> {
 /// `child::spawn`); the forked methods' workers are tied to the thread that
 /// started their server, which lives as long as the harness.
 pub fn worker(method: StartMethod, pool: bool, live: &LiveChildren) -> io::Result<WorkerChild> {
+    if method == StartMethod::Spawn {
+        return child::spawn(pool, live);
+    }
+    forked(method, pool, None, live)
+}
+
+/// Starts a one-shot worker for `job` by `method`, adds it to `live`, and
+/// returns it with the job sent and its stdin closed. A forked worker's job
+/// is in its pipe before it exists, so it never waits for it. A job that
+/// cannot be sent shows as a worker without a reply, with its exit status
+/// and stderr. Call it from a thread that outlives the worker (see `worker`).
+pub fn one_shot(method: StartMethod, job: &Job, live: &LiveChildren) -> io::Result<WorkerChild> {
+    if method == StartMethod::Spawn {
+        let mut worker = child::spawn(false, live)?;
+        let _ = worker.send(job);
+        worker.close_stdin();
+        return Ok(worker);
+    }
+    let mut line = serde_json::to_vec(job).map_err(io::Error::other)?;
+    line.push(b'\n');
+    forked(method, false, Some(&line), live)
+}
+
+fn forked(
+    method: StartMethod,
+    pool: bool,
+    input: Option<&[u8]>,
+    live: &LiveChildren,
+) -> io::Result<WorkerChild> {
     let forked = match method {
-        StartMethod::Spawn => return child::spawn(pool, live),
-        StartMethod::Fork => launcher()?.fork(pool, REQUEST_TIMEOUT)?,
-        StartMethod::Forkserver => forkserver()?
+        StartMethod::Fork => launcher()?.fork(pool, input, REQUEST_TIMEOUT)?,
+        _ => forkserver()?
             .as_mut()
             .ok_or_else(|| io::Error::other("no fork server"))?
-            .fork(pool, REQUEST_TIMEOUT)?,
+            .fork(pool, input, REQUEST_TIMEOUT)?,
     };
     Ok(WorkerChild::forked(forked, live))
 }

@@ -1,0 +1,174 @@
+//! Where a forked worker's time goes: one trivial task at a time, through
+//! the real fork server and the real worker, each step timed apart as the
+//! harness, the server and the worker see it (CLOCK_MONOTONIC, shared by
+//! every process), and the OS floor's fork + `_exit` + wait timed between
+//! them, so the two are compared in the same minute. What
+//! `examples/fork_phases.rs` prints; the model itself (`process.rs`) takes
+//! the same steps without the clock reads.
+
+use super::forker::{ForkTiming, now_ns};
+use super::id::StartMethod;
+use super::start;
+use super::worker::{Job, Reply};
+use crate::floor::{Mechanism, sample};
+use crate::measure::{Exit, reap};
+use crate::stop::Stop;
+use crate::workload::{Kernel, Step, Task};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// The steps of one task, in order; `PHASES[i]` names `Probe::ns[i]`.
+pub const PHASES: [&str; 9] = [
+    "pipes made, job written ahead",
+    "request sent -> server awake",
+    "server: thread check + clone -> worker runs",
+    "worker's pid sent -> harness awake",
+    "harness closes the worker's pipe ends",
+    "pidfd_open",
+    "worker reads, runs, replies, exits -> harness awake",
+    "reply and pipe ends read",
+    "wait4 (reap)",
+];
+
+/// Every task's steps (ns), and the floor's fork + exit + wait (ns) timed
+/// between tasks.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub ns: [Vec<f64>; PHASES.len()],
+    pub total_ns: Vec<f64>,
+    pub floor_ns: Vec<f64>,
+}
+
+/// How long one task may take before the probe gives up on it.
+const TASK_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `n` trivial tasks on one-shot workers forked by `method`'s server
+/// (`fork` or `forkserver`), alternating with the floor's fork + exit +
+/// wait; stops early at `stop`.
+pub fn probe(method: StartMethod, n: usize, stop: &Stop) -> io::Result<Probe> {
+    if method == StartMethod::Spawn {
+        return Err(io::Error::other("spawn has no fork server to probe"));
+    }
+    let job = Job {
+        task: Task {
+            idx: 0,
+            steps: vec![Step::Cpu {
+                kernel: Kernel::Hash,
+                iters: 1,
+                slice_iters: 1,
+            }],
+            releases_gil: false,
+        },
+        gil: None,
+    };
+    let mut line = serde_json::to_vec(&job).map_err(io::Error::other)?;
+    line.push(b'\n');
+    let mut out = Probe::default();
+    for _ in 0..n {
+        if stop.check().is_err() {
+            break;
+        }
+        let floor = sample(Mechanism::ForkExitWait, 1, stop).map_err(io::Error::other)?;
+        out.floor_ns.extend(floor.ns);
+        let (steps, total) = one_task(method, &line)?;
+        for (all, step) in out.ns.iter_mut().zip(steps) {
+            all.push(step);
+        }
+        out.total_ns.push(total);
+    }
+    Ok(out)
+}
+
+/// One task's steps and its total, in ns.
+fn one_task(method: StartMethod, line: &[u8]) -> io::Result<([f64; PHASES.len()], f64)> {
+    let t0 = now_ns();
+    let forked = {
+        let mut server;
+        let mut slot;
+        let server = match method {
+            StartMethod::Fork => {
+                server = start::launcher()?;
+                &mut *server
+            }
+            _ => {
+                slot = start::forkserver()?;
+                slot.as_mut().ok_or_else(|| io::Error::other("no fork server"))?
+            }
+        };
+        server.fork(false, Some(line), TASK_LIMIT)?
+    };
+    let ForkTiming {
+        requested_ns,
+        received_ns,
+        started_ns,
+        answered_ns,
+    } = forked.timing;
+    let pid = forked.pid;
+    let (stdout, stderr) = (forked.stdout, forked.stderr);
+    drop(forked.stdin);
+    let returned = now_ns();
+    // SAFETY: pidfd_open on our unreaped child; a non-negative result is a
+    // new descriptor we own.
+    let pidfd = unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0);
+        if fd < 0 {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            let _ = reap(pid);
+            return Err(io::Error::last_os_error());
+        }
+        OwnedFd::from_raw_fd(fd as i32)
+    };
+    let opened = now_ns();
+    let mut fd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut fd, 1, TASK_LIMIT.as_millis() as i32) };
+    if ready != 1 {
+        // SAFETY: our unreaped child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        let _ = reap(pid);
+        return Err(io::Error::other(format!(
+            "worker {pid} did not exit within {TASK_LIMIT:?}"
+        )));
+    }
+    let exited = now_ns();
+    // The worker has exited: both pipes are at their end after its output.
+    let mut reply = Vec::new();
+    std::fs::File::from(stdout).read_to_end(&mut reply)?;
+    let mut err = Vec::new();
+    std::fs::File::from(stderr).read_to_end(&mut err)?;
+    let read = now_ns();
+    let (exit, _) = reap(pid)?;
+    let reaped = now_ns();
+    let end = reply.iter().position(|&b| b == b'\n').unwrap_or(reply.len());
+    match serde_json::from_slice::<Reply>(&reply[..end]) {
+        Ok(Reply::Done { .. }) if matches!(exit, Exit::Code(0)) => {}
+        _ => {
+            return Err(io::Error::other(format!(
+                "worker {pid} ({exit}) gave no result: {}",
+                String::from_utf8_lossy(&err).trim()
+            )));
+        }
+    }
+    let marks = [
+        t0,
+        requested_ns,
+        received_ns,
+        started_ns,
+        answered_ns,
+        returned,
+        opened,
+        exited,
+        read,
+        reaped,
+    ];
+    let mut steps = [0.0; PHASES.len()];
+    for (i, step) in steps.iter_mut().enumerate() {
+        *step = marks[i + 1].saturating_sub(marks[i]) as f64;
+    }
+    Ok((steps, (reaped - t0) as f64))
+}
