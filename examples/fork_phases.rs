@@ -18,7 +18,13 @@ fn main() {
         eprintln!("error: forking the launcher: {e}");
         std::process::exit(1);
     }
-    parabench::model::set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
+    // The fork server is `parabench forkserver`: cargo builds the binary
+    // beside `examples/`.
+    if let Ok(me) = std::env::current_exe()
+        && let Some(dir) = me.parent().and_then(|d| d.parent())
+    {
+        parabench::model::set_worker_exe(dir.join("parabench"));
+    }
     let mut args = std::env::args().skip(1);
     let method = match args.next().as_deref() {
         None | Some("fork") => StartMethod::Fork,
@@ -52,7 +58,10 @@ fn main() {
             let (t, tlo, thi) = q(&p.total_ns);
             let (f, flo, fhi) = q(&p.floor_ns);
             println!("  {:<52} {t:>8.1} [{tlo:.1}-{thi:.1}]", "total");
-            println!("  {:<52} {f:>8.1} [{flo:.1}-{fhi:.1}]", "floor: fork + _exit + wait");
+            println!(
+                "  {:<52} {f:>8.1} [{flo:.1}-{fhi:.1}]",
+                "floor: fork + _exit + wait"
+            );
             println!("  total / floor (medians): {:.2}", t / f);
             0
         }

@@ -93,7 +93,8 @@ fn one_task(method: StartMethod, line: &[u8]) -> io::Result<([f64; PHASES.len()]
             }
             _ => {
                 slot = start::forkserver()?;
-                slot.as_mut().ok_or_else(|| io::Error::other("no fork server"))?
+                slot.as_mut()
+                    .ok_or_else(|| io::Error::other("no fork server"))?
             }
         };
         server.fork(false, Some(line), TASK_LIMIT)?
@@ -144,7 +145,10 @@ fn one_task(method: StartMethod, line: &[u8]) -> io::Result<([f64; PHASES.len()]
     let read = now_ns();
     let (exit, _) = reap(pid)?;
     let reaped = now_ns();
-    let end = reply.iter().position(|&b| b == b'\n').unwrap_or(reply.len());
+    let end = reply
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(reply.len());
     match serde_json::from_slice::<Reply>(&reply[..end]) {
         Ok(Reply::Done { .. }) if matches!(exit, Exit::Code(0)) => {}
         _ => {

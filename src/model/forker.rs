@@ -246,6 +246,10 @@ fn threads_in(status: &str) -> io::Result<u64> {
 fn serve(sock: OwnedFd) -> ! {
     // SAFETY: getppid has no preconditions.
     let harness = unsafe { libc::getppid() };
+    // What the harness inherited (a jobserver's pipe, a caller's descriptor)
+    // is not the workers' business: every worker would hold it open, and
+    // each fork would copy it.
+    close_all_but_stdio_and(sock.as_raw_fd());
     // Kept open and read again with one pread at every fork: /proc/self/stat
     // is short and cheap to generate, where reading /proc/self/status took
     // eight reads, a seek and a statx per fork.
@@ -270,7 +274,14 @@ fn serve(sock: OwnedFd) -> ! {
             match req.op {
                 // A forked worker answers for itself: no reply from here.
                 OP_FORK => match single_threaded(stat.as_ref()).and_then(|()| {
-                    fork_worker(&sock, stat.as_ref(), fds, req.pool != 0, harness, received_ns)
+                    fork_worker(
+                        &sock,
+                        stat.as_ref(),
+                        fds,
+                        req.pool != 0,
+                        harness,
+                        received_ns,
+                    )
                 }) {
                     Ok(()) => continue,
                     Err(e) => Err(e),
@@ -304,6 +315,55 @@ fn reply_of(answer: io::Result<i64>) -> Reply {
             errno: e.raw_os_error().unwrap_or(libc::EIO),
             ..Reply::default()
         },
+    }
+}
+
+/// Closes every descriptor from `first` up (close_range, Linux 5.9).
+fn close_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: close_range closes descriptors of this process only.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Closes every descriptor but 0-2 and `keep`; where close_range is
+/// missing, those /proc/self/fd lists.
+fn close_all_but_stdio_and(keep: RawFd) {
+    // SAFETY: close_range closes descriptors of this process only.
+    let ranged = keep <= 2
+        || unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                (keep - 1) as libc::c_uint,
+                0,
+            )
+        } == 0;
+    if ranged && close_from((keep + 1).max(3)).is_ok() {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let open: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open {
+        if fd > 2 && fd != keep {
+            // SAFETY: closes a descriptor of ours that nothing here uses; the
+            // one read_dir held is closed already and fails harmlessly.
+            unsafe { libc::close(fd) };
+        }
     }
 }
 
@@ -416,15 +476,18 @@ fn worker_child(
                 libc::_exit(1);
             }
         }
-        for fd in pipes {
-            if fd.as_raw_fd() > 2 {
-                libc::close(fd.as_raw_fd());
-            }
-        }
-        for fd in [Some(sock), stat].into_iter().flatten() {
-            // The fork server's socket may be its fd 0, now our stdin.
-            if fd > 2 {
-                libc::close(fd);
+        // The pipes' first descriptors, the server's socket and its stat
+        // file: a worker holds its three pipes and nothing else.
+        if close_from(3).is_err() {
+            for fd in pipes
+                .iter()
+                .map(AsRawFd::as_raw_fd)
+                .chain([sock])
+                .chain(stat)
+            {
+                if fd > 2 {
+                    libc::close(fd);
+                }
             }
         }
         libc::prctl(libc::PR_SET_NAME, c"pb-worker".as_ptr());
@@ -722,7 +785,12 @@ fn set_blocking(w: &OwnedFd) -> io::Result<()> {
     // SAFETY: fcntl on our own descriptor.
     unsafe {
         let flags = check(libc::fcntl(w.as_raw_fd(), libc::F_GETFL))?;
-        check(libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK)).map(drop)
+        check(libc::fcntl(
+            w.as_raw_fd(),
+            libc::F_SETFL,
+            flags & !libc::O_NONBLOCK,
+        ))
+        .map(drop)
     }
 }
 

@@ -6,6 +6,7 @@ mod compare;
 mod coordination;
 mod export;
 mod floor;
+mod forkcost;
 mod granularity;
 mod history;
 mod inputs;
