@@ -2,8 +2,11 @@
 //! fork + _exit + wait timed between the tasks (`parabench::model::fork_probe`):
 //!
 //! ```text
-//! cargo run --release --example fork_phases -- [fork|forkserver] [tasks]
+//! cargo run --release --example fork_phases -- [fork|forkserver] [tasks] [worker-answers] [pss]
 //! ```
+//!
+//! `worker-answers`: the worker, not the server, sends its pid; `pss`: the
+//! model's memory sampler runs meanwhile, as in a `process` batch.
 //!
 //! Prints each step's median and its 10th and 90th percentiles in µs. The
 //! launcher is forked first thing, while this process has one thread, as
@@ -42,7 +45,18 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let code = match probe(method, n, &Stop::never()) {
+    let mut sample_pss = false;
+    for arg in args {
+        match arg.as_str() {
+            "worker-answers" => parabench::model::fork_probe::set_worker_answers(true),
+            "pss" => sample_pss = true,
+            other => {
+                eprintln!("error: {other}: the options are worker-answers and pss");
+                std::process::exit(2);
+            }
+        }
+    }
+    let code = match probe(method, n, sample_pss, &Stop::never()) {
         Ok(p) => {
             let q = |v: &[f64]| {
                 let mut v = v.to_vec();

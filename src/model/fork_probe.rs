@@ -40,13 +40,21 @@ pub struct Probe {
     pub floor_ns: Vec<f64>,
 }
 
+/// Makes the worker, not the server, answer fork requests from now on: the
+/// experiment `examples/fork_phases.rs` runs with `worker-answers`.
+pub fn set_worker_answers(on: bool) {
+    super::forker::set_worker_answers(on);
+}
+
 /// How long one task may take before the probe gives up on it.
 const TASK_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs `n` trivial tasks on one-shot workers forked by `method`'s server
 /// (`fork` or `forkserver`), alternating with the floor's fork + exit +
 /// wait; stops early at `stop`.
-pub fn probe(method: StartMethod, n: usize, stop: &Stop) -> io::Result<Probe> {
+/// With `sample_pss`, the model's `PssSampler` reads the live worker's
+/// memory meanwhile, as it does during a `process` batch.
+pub fn probe(method: StartMethod, n: usize, sample_pss: bool, stop: &Stop) -> io::Result<Probe> {
     if method == StartMethod::Spawn {
         return Err(io::Error::other("spawn has no fork server to probe"));
     }
@@ -64,6 +72,17 @@ pub fn probe(method: StartMethod, n: usize, stop: &Stop) -> io::Result<Probe> {
     };
     let mut line = serde_json::to_vec(&job).map_err(io::Error::other)?;
     line.push(b'\n');
+    let live = std::sync::Arc::new(std::sync::Mutex::new(None::<u32>));
+    let sampler = sample_pss.then(|| {
+        let live = live.clone();
+        crate::measure::PssSampler::start(move || {
+            live.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .copied()
+                .collect()
+        })
+    });
     let mut out = Probe::default();
     for _ in 0..n {
         if stop.check().is_err() {
@@ -71,17 +90,24 @@ pub fn probe(method: StartMethod, n: usize, stop: &Stop) -> io::Result<Probe> {
         }
         let floor = sample(Mechanism::ForkExitWait, 1, stop).map_err(io::Error::other)?;
         out.floor_ns.extend(floor.ns);
-        let (steps, total) = one_task(method, &line)?;
+        let (steps, total) = one_task(method, &line, &live)?;
         for (all, step) in out.ns.iter_mut().zip(steps) {
             all.push(step);
         }
         out.total_ns.push(total);
     }
+    if let Some(s) = sampler {
+        s.finish();
+    }
     Ok(out)
 }
 
 /// One task's steps and its total, in ns.
-fn one_task(method: StartMethod, line: &[u8]) -> io::Result<([f64; PHASES.len()], f64)> {
+fn one_task(
+    method: StartMethod,
+    line: &[u8],
+    live: &std::sync::Mutex<Option<u32>>,
+) -> io::Result<([f64; PHASES.len()], f64)> {
     let t0 = now_ns();
     let forked = {
         let mut server;
@@ -106,6 +132,7 @@ fn one_task(method: StartMethod, line: &[u8]) -> io::Result<([f64; PHASES.len()]
         answered_ns,
     } = forked.timing;
     let pid = forked.pid;
+    *live.lock().unwrap_or_else(|e| e.into_inner()) = Some(pid);
     let (stdout, stderr) = (forked.stdout, forked.stderr);
     drop(forked.stdin);
     let returned = now_ns();
@@ -143,6 +170,7 @@ fn one_task(method: StartMethod, line: &[u8]) -> io::Result<([f64; PHASES.len()]
     let mut err = Vec::new();
     std::fs::File::from(stderr).read_to_end(&mut err)?;
     let read = now_ns();
+    *live.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let (exit, _) = reap(pid)?;
     let reaped = now_ns();
     let end = reply

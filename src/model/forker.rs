@@ -31,6 +31,20 @@ const OP_FORK: u32 = 1;
 const OP_BALLAST: u32 = 2;
 const OP_THREADS: u32 = 3;
 
+const POOL: u32 = 1;
+/// The server answers with the pid as soon as it has cloned; without it the
+/// worker answers, first thing.
+const SERVER_ANSWERS: u32 = 2;
+
+/// Which side answers a fork request (`SERVER_ANSWERS`); an experiment's
+/// switch (`fork_probe`).
+static WORKER_ANSWERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes the worker, not the server, answer fork requests from now on.
+pub fn set_worker_answers(on: bool) {
+    WORKER_ANSWERS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The reply when the server finds a second thread in itself.
 const NOT_SINGLE_THREADED: i32 = libc::EDEADLK;
 
@@ -38,8 +52,9 @@ const NOT_SINGLE_THREADED: i32 = libc::EDEADLK;
 #[derive(Debug, Clone, Copy, Default)]
 struct Request {
     op: u32,
-    /// OP_FORK: a pool worker (serves until stdin closes).
-    pool: u32,
+    /// OP_FORK: `POOL` (a pool worker, which serves until stdin closes) and
+    /// `SERVER_ANSWERS`.
+    flags: u32,
     /// OP_BALLAST: MiB the server holds from now on.
     mib: u64,
 }
@@ -272,29 +287,25 @@ fn serve(sock: OwnedFd) -> ! {
             Err(io::Error::from_raw_os_error(libc::EINVAL))
         } else {
             match req.op {
-                // A forked worker answers for itself: no reply from here.
                 OP_FORK => match single_threaded(stat.as_ref()).and_then(|()| {
-                    fork_worker(
-                        &sock,
-                        stat.as_ref(),
-                        fds,
-                        req.pool != 0,
-                        harness,
-                        received_ns,
-                    )
+                    fork_worker(&sock, stat.as_ref(), fds, req.flags, harness, received_ns)
                 }) {
-                    Ok(()) => continue,
+                    // The worker answered for itself.
+                    Ok(None) => continue,
+                    Ok(Some(reply)) => Ok(reply),
                     Err(e) => Err(e),
                 },
                 OP_BALLAST => {
                     // The old one goes first: the two never add up.
                     drop(held.take());
-                    super::ballast::Ballast::new(req.mib).map(|b| {
-                        held = b;
-                        held.as_ref().map_or(0, |b| b.bytes() as i64)
-                    })
+                    super::ballast::Ballast::new(req.mib)
+                        .map(|b| {
+                            held = b;
+                            held.as_ref().map_or(0, |b| b.bytes() as i64)
+                        })
+                        .map(reply_of_value)
                 }
-                OP_THREADS => single_threaded(stat.as_ref()).map(|()| 1),
+                OP_THREADS => single_threaded(stat.as_ref()).map(|()| reply_of_value(1)),
                 _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
             }
         };
@@ -304,12 +315,16 @@ fn serve(sock: OwnedFd) -> ! {
     }
 }
 
-fn reply_of(answer: io::Result<i64>) -> Reply {
+fn reply_of_value(value: i64) -> Reply {
+    Reply {
+        value,
+        ..Reply::default()
+    }
+}
+
+fn reply_of(answer: io::Result<Reply>) -> Reply {
     match answer {
-        Ok(value) => Reply {
-            value,
-            ..Reply::default()
-        },
+        Ok(reply) => reply,
         Err(e) => Reply {
             value: -1,
             errno: e.raw_os_error().unwrap_or(libc::EIO),
@@ -401,15 +416,16 @@ fn threads_in_stat(stat: &[u8]) -> io::Result<u64> {
 }
 
 /// Clones this (single-threaded) server into a worker that is the harness's
-/// child; the worker answers the request itself and never returns from here.
+/// child. Returns the answer to send, or None when the worker sends it (it
+/// never returns from here).
 fn fork_worker(
     sock: &OwnedFd,
     stat: Option<&std::fs::File>,
     fds: Vec<OwnedFd>,
-    pool: bool,
+    flags: u32,
     harness: libc::pid_t,
     received_ns: u64,
-) -> io::Result<()> {
+) -> io::Result<Option<Reply>> {
     if fds.len() != 3 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
@@ -429,13 +445,27 @@ fn fork_worker(
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
+    let server_answers = flags & SERVER_ANSWERS != 0;
     if pid == 0 {
         let stat = stat.map(AsRawFd::as_raw_fd);
-        worker_child(sock.as_raw_fd(), stat, &fds, pool, harness, received_ns);
+        let answer = (!server_answers).then_some(received_ns);
+        worker_child(
+            sock.as_raw_fd(),
+            stat,
+            &fds,
+            flags & POOL != 0,
+            harness,
+            answer,
+        );
     }
     // The worker holds the pipe ends now; ours close here.
     drop(fds);
-    Ok(())
+    Ok(server_answers.then(|| Reply {
+        value: pid,
+        received_ns,
+        started_ns: now_ns(),
+        ..Reply::default()
+    }))
 }
 
 /// The worker, just cloned: answer the request with our pid, tie ourselves
@@ -448,21 +478,23 @@ fn worker_child(
     pipes: &[OwnedFd],
     pool: bool,
     harness: libc::pid_t,
-    received_ns: u64,
+    answer: Option<u64>,
 ) -> ! {
     // SAFETY: plain system calls on our own process and descriptors.
     unsafe {
-        // First, before anything that can fail: once the harness has our
-        // pid it reaps us however we end; a worker that ended unannounced
-        // would be a zombie nobody knows.
-        let me = Reply {
-            value: i64::from(libc::getpid()),
-            received_ns,
-            started_ns: now_ns(),
-            ..Reply::default()
-        };
-        if send_msg(sock, bytes_of(&me), &[]).is_err() {
-            libc::_exit(1);
+        // When we answer: first, before anything that can fail. Once the
+        // harness has our pid it reaps us however we end; a worker that
+        // ended unannounced would be a zombie nobody knows.
+        if let Some(received_ns) = answer {
+            let me = Reply {
+                value: i64::from(libc::getpid()),
+                received_ns,
+                started_ns: now_ns(),
+                ..Reply::default()
+            };
+            if send_msg(sock, bytes_of(&me), &[]).is_err() {
+                libc::_exit(1);
+            }
         }
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != harness {
             // The harness is gone already: do not outlive it.
@@ -607,17 +639,21 @@ impl Server {
         }
     }
 
-    /// After a fork request failed midway: stops the server, so that it
-    /// clones nothing more, then reads every pid still on the socket until
-    /// its end (the server's copy and every worker's close by then), and
-    /// kills and reaps each: a worker cloned for a request the harness gave
-    /// up on is no one's child to reap otherwise. Bounded by `limit`.
-    /// Returns the pids it reaped.
+    /// After a fork request failed midway: closes the harness's side of the
+    /// socket, so that the server answers the request it is serving, if
+    /// any, and exits, then reads every pid left on the socket until its end
+    /// (the server's copy and every worker's are closed by then), and kills
+    /// and reaps each: a worker cloned for a request the harness gave up on
+    /// is no one's child to reap otherwise. Bounded by `limit`, after which
+    /// the server is killed. Returns the pids it reaped.
     fn recover(&mut self, limit: Duration) -> Vec<u32> {
         let Some(sock) = self.sock.take() else {
             return Vec::new();
         };
-        self.stop();
+        // The server reads the end after the request it is serving, answers
+        // it and exits; workers close their copies as they start.
+        // SAFETY: shutdown on our own socket.
+        unsafe { libc::shutdown(sock.as_raw_fd(), libc::SHUT_WR) };
         let until = std::time::Instant::now() + limit;
         let mut reaped = Vec::new();
         loop {
@@ -646,6 +682,9 @@ impl Server {
                 Err(_) => break,
             }
         }
+        // Gone by now, or stuck (killed here; a server killed between its
+        // clone and its answer would leave that worker unknown).
+        self.stop();
         reaped
     }
 
@@ -671,9 +710,14 @@ impl Server {
                 stdin_w = None;
             }
         }
+        let answers = if WORKER_ANSWERS.load(std::sync::atomic::Ordering::Relaxed) {
+            0
+        } else {
+            SERVER_ANSWERS
+        };
         let req = Request {
             op: OP_FORK,
-            pool: u32::from(pool),
+            flags: if pool { POOL } else { 0 } | answers,
             mib: 0,
         };
         let fds = [
@@ -718,7 +762,7 @@ impl Server {
         }
         let req = Request {
             op: OP_BALLAST,
-            pool: 0,
+            flags: 0,
             mib,
         };
         self.call(req, &[], timeout)?;
@@ -757,6 +801,15 @@ impl Server {
 /// reader does not exist yet); returns how many bytes went in.
 fn write_ahead(w: &OwnedFd, bytes: &[u8]) -> io::Result<usize> {
     let fd = w.as_raw_fd();
+    if bytes.len() <= libc::PIPE_BUF {
+        // An empty pipe takes PIPE_BUF bytes at once, whatever its size
+        // limit: one plain write, no flags to change.
+        // SAFETY: writes from a live slice.
+        let r = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if r == bytes.len() as isize {
+            return Ok(bytes.len());
+        }
+    }
     // SAFETY: fcntl on our own descriptor; O_NONBLOCK affects only this
     // end's open file, not the read end the worker gets.
     unsafe {
@@ -925,7 +978,7 @@ mod tests {
         let (r, w) = pipe().unwrap();
         let req = Request {
             op: OP_FORK,
-            pool: 1,
+            flags: POOL,
             mib: 7,
         };
         send_msg(a.as_raw_fd(), bytes_of(&req), &[w.as_raw_fd()]).unwrap();
@@ -933,7 +986,7 @@ mod tests {
         let mut got = Request::default();
         let (n, fds) = recv_msg(b.as_raw_fd(), bytes_of_mut(&mut got)).unwrap();
         assert_eq!(
-            (n, got.op, got.pool, got.mib),
+            (n, got.op, got.flags, got.mib),
             (size_of::<Request>(), OP_FORK, 1, 7)
         );
         assert_eq!(fds.len(), 1);

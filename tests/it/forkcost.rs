@@ -52,7 +52,7 @@ fn a_forked_worker_holds_its_three_pipes_and_nothing_of_its_server() {
 fn each_step_of_a_forked_task_is_timed_and_the_whole_stays_near_the_floor() {
     use_built_worker();
     for method in [StartMethod::Fork, StartMethod::Forkserver] {
-        let p = probe(method, 20, &Stop::never()).unwrap();
+        let p = probe(method, 20, false, &Stop::never()).unwrap();
         assert_eq!(p.total_ns.len(), 20, "{method}");
         assert_eq!(p.floor_ns.len(), 20, "{method}");
         for (name, ns) in PHASES.iter().zip(&p.ns) {
