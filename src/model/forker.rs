@@ -6,17 +6,19 @@
 //! forever in the child. So the harness never forks a worker itself. A fork
 //! server does, on request, over a unix socket: the harness sends the
 //! worker's three pipe ends (SCM_RIGHTS), the server checks that it still
-//! has one thread (/proc/self/status), clones itself with
+//! has one thread (/proc/self/stat), clones itself with
 //! `CLONE_PARENT | SIGCHLD` so that the worker is the *harness's* child
 //! (reaped by wait4 with its rusage, killed on a timeout, tied to the
-//! harness by its parent-death signal). The *worker* answers with its own
-//! pid, first thing, on the socket it inherited (the server answers only
-//! when it could not fork): a worker exists exactly when its pid was sent,
-//! so a harness that gave up waiting can still find and reap every worker
-//! its request made (`Server::recover`). The worker puts the pipes on fds
-//! 0-2 and runs the worker loop where it is, no exec. A one-shot worker's
-//! job is in its stdin pipe before the request leaves, so it never waits
-//! for it.
+//! harness by its parent-death signal), and answers with the pid (or, as
+//! an experiment's switch, the worker answers with its own, first thing, on
+//! the socket it inherited: a wake-up across cores that cost more). A
+//! request that fails or times out after the clone leaves no zombie:
+//! `Server::recover` shuts the harness's side of the socket, so the server
+//! answers what it serves and exits, and reaps every pid read until the
+//! socket's end. The worker puts the pipes on fds 0-2, closes every other
+//! descriptor, and runs the worker loop where it is, no exec. A one-shot
+//! worker's job is in its stdin pipe before the request leaves, so it never
+//! waits for it.
 //!
 //! Two servers speak this protocol: the launcher (`fork`), forked by `main`
 //! before any thread exists, a copy of the parent program; and the fork
