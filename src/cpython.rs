@@ -3,6 +3,8 @@
 //! and reads one JSON response from stdout. The serde types here are that
 //! protocol (not a file format); the runner script documents how it measures.
 
+pub mod legacy;
+
 use crate::measure::{self, Exit, Usage};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -71,7 +73,9 @@ pub enum PythonUnavailable {
     NotFound(String),
     #[error("`{path} --version` failed: {reason}")]
     VersionFailed { path: String, reason: String },
-    #[error("{path} is Python {version}; the cpython models need {MIN_VERSION} or newer")]
+    #[error(
+        "{path} is Python {version}; the cpython models need {MIN_VERSION} or newer (or 2.7, for cpython-sequential and cpython-thread)"
+    )]
     TooOld {
         path: String,
         version: PythonVersion,
@@ -372,12 +376,13 @@ pub struct PyRepetition {
 pub fn missing_module(python: &PythonInfo, model: CpythonModel) -> Option<String> {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static SEEN: Mutex<Option<HashMap<&'static str, bool>>> = Mutex::new(None);
+    // Per interpreter: a run of several may have greenlet in one only.
+    static SEEN: Mutex<Option<HashMap<(PathBuf, &'static str), bool>>> = Mutex::new(None);
     let module = model.needs_module()?;
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     let imports = *seen
         .get_or_insert_with(HashMap::new)
-        .entry(module)
+        .entry((python.path.clone(), module))
         .or_insert_with(|| {
             // Bounded: an import that hangs is killed, and counts as missing.
             let mut cmd = Command::new(&python.path);
@@ -453,7 +458,7 @@ fn probe(path: PathBuf) -> Result<PythonInfo, PythonUnavailable> {
     let text = String::from_utf8_lossy(&out.stdout);
     let probe =
         parse_probe(&text).ok_or_else(|| failed(format!("unexpected output {:?}", text.trim())))?;
-    if probe.version < MIN_VERSION {
+    if probe.version < MIN_VERSION && !legacy::runs(probe.version) {
         return Err(PythonUnavailable::TooOld {
             path: shown,
             version: probe.version,
@@ -849,11 +854,15 @@ mod tests {
         );
         let not_a_file = find("/nonexistent/python3").unwrap_err().to_string();
         assert!(not_a_file.contains("/nonexistent/python3"), "{not_a_file}");
-        // Any Python 2 here (pyenv has 2.7 on these machines) is named with
-        // its version.
-        if let Some(old) = locate("python2.7").last() {
+        // Any Python 3 older than 3.8 here (pyenv has 3.6 on these
+        // machines) is named with its version; 2.7 runs the legacy runner.
+        if let Some(old) = locate("python3.6").last() {
             let err = find(old.to_str().unwrap()).unwrap_err().to_string();
-            assert!(err.contains("is Python 2.7"), "{err}");
+            assert!(err.contains("is Python 3.6"), "{err}");
+        }
+        if let Some(old) = locate("python2.7").last() {
+            let py = find(old.to_str().unwrap()).unwrap();
+            assert_eq!((py.version.major, py.version.minor), legacy::VERSION);
         }
     }
 

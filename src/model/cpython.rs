@@ -4,7 +4,7 @@
 //! measurements as every other model. Skipped with a notice when python3 is
 //! missing or too old.
 
-use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
+use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, PythonTag, TaskRecord};
 use crate::cpython::{
     self, BoardRequest, CpythonModel as PyModel, CpythonRequest, EventRequest, FileRequest,
     LockRequest, PythonInfo, QueueRequest, SocketRequest, TaskRequest, TimerRequest,
@@ -14,7 +14,9 @@ use crate::workload::{Step, TaskOutput};
 use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-pub struct CpythonModel(pub ModelKind);
+/// A `cpython-*` kind, in the interpreter of that tag when a run has
+/// several, else in the one `python()` gives.
+pub struct CpythonModel(pub ModelKind, pub Option<PythonTag>);
 
 /// The interpreter of the `cpython-*` models: the one the plan chose
 /// (`use_python`), else `python3`, looked up once per process.
@@ -36,10 +38,63 @@ pub fn python() -> Result<PythonInfo, String> {
         .clone()
 }
 
+/// The interpreters of a run with several (`use_pythons`), by tag.
+static PYTHONS: RwLock<Vec<(PythonTag, PythonInfo)>> = RwLock::new(Vec::new());
+
+/// Runs the `cpython-*` models tagged with an interpreter's tag in it from
+/// now on (a run of several interpreters); an empty list forgets them.
+pub fn use_pythons(pythons: &[PythonInfo]) {
+    *PYTHONS.write().unwrap_or_else(|e| e.into_inner()) =
+        pythons.iter().map(|p| (PythonTag::of(p), p.clone())).collect();
+}
+
+/// The interpreter of `tag`, or `python()` for an untagged model.
+pub fn python_for(tag: Option<PythonTag>) -> Result<PythonInfo, String> {
+    let Some(tag) = tag else { return python() };
+    PYTHONS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| format!("no Python {tag} among this run's interpreters (--python)"))
+}
+
 /// The python kernel's iterations per ms, from the first call that
 /// calibrated it: later calls reuse it, so every call of a run does the same
 /// work and repetitions pair up with the baseline's.
 static PY_ITERS_PER_MS: OnceLock<f64> = OnceLock::new();
+
+/// The same, per interpreter of a run with several: each interpreter's
+/// kernel runs at its own speed, and each model is paired with its own
+/// interpreter's baseline.
+static TAGGED_ITERS_PER_MS: RwLock<Vec<(PythonTag, f64)>> = RwLock::new(Vec::new());
+
+fn iters_per_ms(tag: Option<PythonTag>) -> Option<f64> {
+    match tag {
+        None => PY_ITERS_PER_MS.get().copied(),
+        Some(tag) => TAGGED_ITERS_PER_MS
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| *v),
+    }
+}
+
+fn keep_iters_per_ms(tag: Option<PythonTag>, value: f64) {
+    match tag {
+        None => {
+            let _ = PY_ITERS_PER_MS.set(value);
+        }
+        Some(tag) => {
+            let mut all = TAGGED_ITERS_PER_MS.write().unwrap_or_else(|e| e.into_inner());
+            if !all.iter().any(|(t, _)| *t == tag) {
+                all.push((tag, value));
+            }
+        }
+    }
+}
 
 /// The runner's model for a `cpython-*` kind; None for any other kind,
 /// which is an error, never a fallback to some other model.
@@ -59,12 +114,18 @@ fn python_model(kind: ModelKind) -> Option<PyModel> {
 
 impl Model for CpythonModel {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
-        let python = python().map_err(ModelError::Skipped)?;
+        let python = python_for(self.1).map_err(ModelError::Skipped)?;
         let python = &python;
         let model = python_model(self.0).ok_or_else(|| {
             ModelError::Setup(anyhow::anyhow!("`{}` is not a CPython model", self.0))
         })?;
-        super::coroutine::python_module_or_skip(python, model)?;
+        let legacy = python.version.major < 3;
+        if let Some(why) = cpython::legacy::unsupported(python, model) {
+            return Err(ModelError::Skipped(why));
+        }
+        if !legacy {
+            super::coroutine::python_module_or_skip(python, model)?;
+        }
         let shape = batch
             .shape
             .ok_or_else(|| ModelError::Setup(anyhow::anyhow!("no task shape for python")))?;
@@ -80,7 +141,7 @@ impl Model for CpythonModel {
             task: TaskRequest {
                 cpu_ms: shape.cpu_ms,
                 kernel: shape.kernel.id().into(),
-                iters_per_ms: PY_ITERS_PER_MS.get().copied(),
+                iters_per_ms: iters_per_ms(self.1),
                 sleep_ms: shape.sleep_ms,
                 socket: steps.iter().find_map(|s| {
                     let (addr, warmup, round_trips, message_bytes, server_delay_us) = match s {
@@ -159,9 +220,17 @@ impl Model for CpythonModel {
                 _ => None,
             }),
         };
+        if let Some(why) = legacy.then(|| cpython::legacy::refused(&request)).flatten() {
+            return Err(ModelError::Skipped(why));
+        }
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
-        let response = cpython::run(python, &request, timeout).map_err(|e| {
+        let response = if legacy {
+            cpython::legacy::run(python, &request, timeout)
+        } else {
+            cpython::run(python, &request, timeout)
+        };
+        let response = response.map_err(|e| {
             // The driver kills python at `timeout`; report that as the case's timeout.
             if Instant::now() >= batch.deadline {
                 ModelError::TimedOut(started.elapsed())
@@ -170,7 +239,7 @@ impl Model for CpythonModel {
             }
         })?;
         if let Some(cal) = &response.calibration {
-            let _ = PY_ITERS_PER_MS.set(cal.iters_per_ms);
+            keep_iters_per_ms(self.1, cal.iters_per_ms);
         }
         if request.start_method.is_some() && response.start_method != request.start_method {
             return Err(ModelError::Worker(format!(
@@ -323,7 +392,7 @@ mod tests {
             switch_interval: Duration::from_millis(5),
             start: Default::default(),
         };
-        match CpythonModel(ModelKind::Thread).run(&batch) {
+        match CpythonModel(ModelKind::Thread, None).run(&batch) {
             Err(ModelError::Setup(e)) => assert!(e.to_string().contains("not a CPython model")),
             // Without python3 the model is skipped before it looks at its kind.
             Err(ModelError::Skipped(_)) => {}
