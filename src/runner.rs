@@ -90,19 +90,29 @@ pub fn run_with(
     });
     let environment = crate::results::Environment::at_start();
     crate::model::use_python(plan.settings.python.clone());
+    crate::model::use_pythons(&plan.settings.pythons);
     let runs_cpython = plan
         .scenarios
         .iter()
         .any(|s| s.models.iter().any(|m| m.kind.is_cpython()));
+    let record = |p: &crate::cpython::PythonInfo, tag: Option<String>| PythonRecord {
+        path: p.path.display().to_string(),
+        version: p.version.to_string(),
+        free_threaded: p.free_threaded,
+        gil_enabled: p.gil_enabled,
+        tag,
+    };
     let python = runs_cpython
         .then(|| crate::model::python().ok())
         .flatten()
-        .map(|p| PythonRecord {
-            path: p.path.display().to_string(),
-            version: p.version.to_string(),
-            free_threaded: p.free_threaded,
-            gil_enabled: p.gil_enabled,
-        });
+        .map(|p| record(&p, None));
+    let pythons: Vec<PythonRecord> = plan
+        .settings
+        .pythons
+        .iter()
+        .filter(|_| runs_cpython)
+        .map(|p| record(p, Some(crate::model::PythonTag::of(p).to_string())))
+        .collect();
     on_event(Event::Calibrating);
     let run_started = (measure::self_usage(), measure::reaped_children_usage());
     let before = measure::self_usage();
@@ -157,6 +167,7 @@ pub fn run_with(
         lifecycle: Vec::new(),
         io_models: Vec::new(),
         python,
+        pythons,
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),
@@ -816,6 +827,8 @@ fn run_once(
             let mut watch = crate::workload::lock::graph::Watch::new();
             crate::model::contained::run(case.model, &batch, &mut || watch.poll(board))
         }
+        // A model of one of several interpreters runs in its own.
+        _ if case.model.python.is_some() => crate::model::model_for_id(case.model).run(&batch),
         _ => (env.models)(model).run(&batch),
     }
     .map_err(ModelError::into_status);
@@ -929,12 +942,14 @@ fn verify(outcome: &BatchOutcome, expected: &[u64]) -> Result<(), String> {
 fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> {
     let point = &plan.point;
     let wall = |c: &CaseRun| stats::median(&c.reps.iter().map(|r| r.wall_s).collect::<Vec<_>>());
-    let baseline = |kind: ModelKind| {
+    // Each model's baseline is its own interpreter's (`cpython-sequential@3.12`
+    // for `cpython-thread@3.12`).
+    let baseline = |model: ModelId| {
         cases
             .iter()
-            .find(|c| c.model == ModelId::native(kind.baseline()) && c.failure.is_none())
+            .find(|c| c.model == model.baseline() && c.failure.is_none())
     };
-    let sequential = baseline(ModelKind::Sequential);
+    let sequential = baseline(ModelId::native(ModelKind::Sequential));
     // One task's IO cost when run alone: the measured sleep floor, or for
     // sockets and files the median task run time of the sequential baseline.
     let io_ms = match plan.workload {
@@ -968,21 +983,23 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         .find(|c| c.model == ModelId::native(ModelKind::Thread) && c.failure.is_none())
         .and_then(|c| stats::median(&c.round_trips_ms))
         .unwrap_or_else(|| point.shape.socket.map_or(0.0, |s| s.server_delay_ms));
-    let baseline_walls: Vec<(ModelKind, Option<f64>, Vec<f64>)> =
-        [ModelKind::Sequential, ModelKind::CpythonSequential]
-            .into_iter()
-            .map(|k| {
-                let case = baseline(k);
-                let samples = case.map(|c| c.reps.iter().map(|r| r.wall_s).collect());
-                (k, case.and_then(wall), samples.unwrap_or_default())
-            })
-            .collect();
+    let mut baseline_ids: Vec<ModelId> = cases.iter().map(|c| c.model.baseline()).collect();
+    baseline_ids.sort();
+    baseline_ids.dedup();
+    let baseline_walls: Vec<(ModelId, Option<f64>, Vec<f64>)> = baseline_ids
+        .into_iter()
+        .map(|id| {
+            let case = baseline(id);
+            let samples = case.map(|c| c.reps.iter().map(|r| r.wall_s).collect());
+            (id, case.and_then(wall), samples.unwrap_or_default())
+        })
+        .collect();
     cases
         .iter()
         .map(|c| {
             let (seq_wall, seq_samples) = baseline_walls
                 .iter()
-                .find(|(k, _, _)| *k == c.model.kind.baseline())
+                .find(|(id, _, _)| *id == c.model.baseline())
                 .map_or((None, &[][..]), |(_, w, s)| (*w, &s[..]));
             // Without a baseline (`baseline = false`), the sequential time
             // of cpu and io-sleep tasks is known: tasks × the CPU time asked

@@ -993,6 +993,7 @@ mod tests {
         let mut report = sample();
         assert!(python_notice(&report).is_none());
         report.python = Some(crate::results::PythonRecord {
+            tag: None,
             path: "/usr/bin/python3.13t".into(),
             version: "3.13.0".into(),
             free_threaded: true,
