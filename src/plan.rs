@@ -994,7 +994,11 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             point_budget: Duration::from_secs_f64(budget),
             notices,
             python: pythons.first().cloned(),
-            pythons: if pythons.len() > 1 { pythons } else { Vec::new() },
+            pythons: if pythons.len() > 1 {
+                pythons
+            } else {
+                Vec::new()
+            },
         },
         scenarios,
         points,

@@ -84,7 +84,11 @@ pub fn run(
         python: model
             .kind
             .is_cpython()
-            .then(|| super::cpython::python_for(model.python).ok().map(|p| p.path))
+            .then(|| {
+                super::cpython::python_for(model.python)
+                    .ok()
+                    .map(|p| p.path)
+            })
             .flatten(),
     };
     let body = serde_json::to_vec(&job).map_err(|e| ModelError::Setup(e.into()))?;

@@ -44,8 +44,10 @@ static PYTHONS: RwLock<Vec<(PythonTag, PythonInfo)>> = RwLock::new(Vec::new());
 /// Runs the `cpython-*` models tagged with an interpreter's tag in it from
 /// now on (a run of several interpreters); an empty list forgets them.
 pub fn use_pythons(pythons: &[PythonInfo]) {
-    *PYTHONS.write().unwrap_or_else(|e| e.into_inner()) =
-        pythons.iter().map(|p| (PythonTag::of(p), p.clone())).collect();
+    *PYTHONS.write().unwrap_or_else(|e| e.into_inner()) = pythons
+        .iter()
+        .map(|p| (PythonTag::of(p), p.clone()))
+        .collect();
 }
 
 /// The interpreter of `tag`, or `python()` for an untagged model.
@@ -88,7 +90,9 @@ fn keep_iters_per_ms(tag: Option<PythonTag>, value: f64) {
             let _ = PY_ITERS_PER_MS.set(value);
         }
         Some(tag) => {
-            let mut all = TAGGED_ITERS_PER_MS.write().unwrap_or_else(|e| e.into_inner());
+            let mut all = TAGGED_ITERS_PER_MS
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             if !all.iter().any(|(t, _)| *t == tag) {
                 all.push((tag, value));
             }

@@ -338,7 +338,10 @@ mod tests {
         let id = |s: &str| parse(s).unwrap();
         let thread = id("cpython-thread@3.12");
         assert_eq!(thread.kind, ModelKind::CpythonThread);
-        assert_eq!(thread.python.map(|t| t.to_string()).as_deref(), Some("3.12"));
+        assert_eq!(
+            thread.python.map(|t| t.to_string()).as_deref(),
+            Some("3.12")
+        );
         assert_eq!(thread.baseline(), id("cpython-sequential@3.12"));
         assert_ne!(thread.baseline(), id("cpython-sequential@3.13"));
         assert!(id("cpython-sequential@2.7").is_baseline());
@@ -362,10 +365,14 @@ mod tests {
         // A suite names models without one: the plan tags them.
         assert_eq!(ModelId::parse("cpython-thread@3.12"), None);
         // Each interpreter's models look alike, and differ.
-        let colours: Vec<Rgb> = ["cpython-thread", "cpython-thread@3.12", "cpython-thread@3.13"]
-            .iter()
-            .map(|s| id(s).colour())
-            .collect();
+        let colours: Vec<Rgb> = [
+            "cpython-thread",
+            "cpython-thread@3.12",
+            "cpython-thread@3.13",
+        ]
+        .iter()
+        .map(|s| id(s).colour())
+        .collect();
         assert_ne!(colours[0], colours[1]);
         assert_ne!(colours[1], colours[2]);
         assert_eq!(

@@ -103,10 +103,7 @@ mod tests {
     #[test]
     fn a_comma_list_names_several_interpreters_by_name_path_or_version() {
         let found = resolve("3.12, python3.13,3.13t", &fake).unwrap();
-        let tags: Vec<String> = found
-            .iter()
-            .map(|p| PythonTag::of(p).to_string())
-            .collect();
+        let tags: Vec<String> = found.iter().map(|p| PythonTag::of(p).to_string()).collect();
         assert_eq!(tags, ["3.12", "3.13", "3.13t"]);
         assert_eq!(program("2.7"), "python2.7");
         assert_eq!(program("python3"), "python3");
@@ -128,10 +125,15 @@ mod tests {
     fn cpython_models_run_once_per_interpreter_and_the_others_once() {
         let pythons = resolve("3.12,3.13", &fake).unwrap();
         let mut s = super::super::defaults("s".into(), crate::spec::WorkloadKind::Cpu);
-        s.models = ["sequential", "cpython-sequential", "thread", "cpython-thread"]
-            .iter()
-            .map(|m| ModelId::parse(m).unwrap())
-            .collect();
+        s.models = [
+            "sequential",
+            "cpython-sequential",
+            "thread",
+            "cpython-thread",
+        ]
+        .iter()
+        .map(|m| ModelId::parse(m).unwrap())
+        .collect();
         let one = s.clone();
         tag_models(&mut s, &pythons[..1]);
         assert_eq!(s, one, "one interpreter tags nothing");
