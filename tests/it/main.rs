@@ -14,6 +14,7 @@ mod layers;
 mod lifecycle;
 mod memory;
 mod models;
+mod pythons;
 mod report;
 mod run;
 mod start_methods;
