@@ -24,7 +24,7 @@ import traceback
 MASK = 0xFFFF_FFFF_FFFF_FFFF
 SEED = 0x9E37_79B9_7F4A_7C15
 KERNELS = ("hash",)
-MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio", "greenlet", "gevent")
+MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio", "greenlet", "gevent", "interpreter-pool")
 # The request's `start_method` ("spawn", "fork" or "forkserver"); "fork", the
 # Linux default up to 3.13, when it names none (3.14 moved the default to
 # "forkserver"). The method used is in the response. Set by `import_for` with
@@ -1212,6 +1212,43 @@ def model_gevent(task, workers, n_tasks):
     return started - start, t0, now(), results
 
 
+# A task in a worker interpreter of InterpreterPoolExecutor. Its code travels
+# as text, run there by `eval` (a builtin, which pickles by name), because a
+# function of this script's __main__ cannot be unpickled in another
+# interpreter. The same kernel as `hash_kernel`; CPU and sleep steps only.
+_SUB_TASK = """
+import time
+def _task(iters, sleep_s, idx):
+    start = time.perf_counter()
+    x = %d
+    for i in range(iters):
+        x = ((x ^ (x >> 29)) * 0xBF58_476D_1CE4_E5B9 + i) & %d
+    if sleep_s > 0:
+        time.sleep(sleep_s)
+    return (idx, x if iters else None, start, time.perf_counter(), [])
+""" % (SEED, MASK)
+
+
+def sub_task(iters, sleep_s, idx):
+    return "(exec(%r, (g := {})), g['_task'](%d, %r, %d))[1]" % (_SUB_TASK, iters, sleep_s, idx)
+
+
+def model_interpreter_pool(task, workers, n_tasks):
+    """concurrent.futures.InterpreterPoolExecutor (3.14+): one interpreter,
+    and one GIL, per worker thread. Untested where no 3.14 is installed."""
+    s0 = now()
+    with concurrent.futures.InterpreterPoolExecutor(max_workers=workers) as pool:
+        # Warm-up: one call per worker, so that the interpreters are
+        # created before the clock starts (the pool starts them lazily).
+        list(pool.map(eval, ["0"] * workers, [{}] * workers))
+        startup = now() - s0
+        t0 = now()
+        futures = [pool.submit(eval, sub_task(task["iters"], task["sleep_s"], i), {}) for i in range(n_tasks)]
+        results = [tuple(f.result()) + (now(),) for f in concurrent.futures.as_completed(futures)]
+        t1 = now()
+    return startup, t0, t1, results
+
+
 MODEL_FNS = {
     "sequential": model_sequential,
     "thread": model_thread,
@@ -1221,6 +1258,7 @@ MODEL_FNS = {
     "asyncio": model_asyncio,
     "greenlet": model_greenlet,
     "gevent": model_gevent,
+    "interpreter-pool": model_interpreter_pool,
 }
 
 
@@ -1312,7 +1350,7 @@ def import_for(model, start_method=None):
 
         gevent.monkey.patch_socket()
         gevent.monkey.patch_time()
-    if model in ("thread-pool", "process-pool"):
+    if model in ("thread-pool", "process-pool", "interpreter-pool"):
         import concurrent.futures
     if model in ("process", "process-pool"):
         import multiprocessing
@@ -1349,6 +1387,13 @@ def validate(req):
             raise ValueError("unknown primitive %r" % lock.get("primitive"))
         if lock["primitive"] == "rlock" and req["model"] == "asyncio":
             raise ValueError("asyncio has no RLock")
+    if req["model"] == "interpreter-pool":
+        if not hasattr(concurrent.futures, "InterpreterPoolExecutor"):
+            raise ValueError("interpreter-pool needs Python 3.14 or newer (concurrent.futures.InterpreterPoolExecutor)")
+        busy = [k for k in ("lock", "queue", "event", "timer", "board", "convoy") if req.get(k)]
+        busy += [k for k in ("socket", "file", "touch_kib") if task.get(k)]
+        if busy:
+            raise ValueError("interpreter-pool runs CPU and sleep tasks only, not %s" % ", ".join(busy))
     if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool", "greenlet", "gevent"):
         raise ValueError("the queue workload does not run under %s" % req["model"])
     if req.get("event") and req["model"] not in ("thread", "process", "asyncio"):

@@ -102,10 +102,20 @@ pub enum CpythonModel {
     /// gevent greenlets in a `gevent.pool.Pool(workers)`, socket and time
     /// monkey-patched.
     Gevent,
+    /// `concurrent.futures.InterpreterPoolExecutor` (Python 3.14+, PEP 734):
+    /// each worker a thread with its own interpreter and GIL.
+    InterpreterPool,
 }
 
+/// The first Python with `concurrent.futures.InterpreterPoolExecutor`.
+pub const INTERPRETER_POOL_VERSION: PythonVersion = PythonVersion {
+    major: 3,
+    minor: 14,
+    patch: 0,
+};
+
 impl CpythonModel {
-    pub const ALL: [CpythonModel; 8] = [
+    pub const ALL: [CpythonModel; 9] = [
         CpythonModel::Sequential,
         CpythonModel::Thread,
         CpythonModel::ThreadPool,
@@ -114,6 +124,7 @@ impl CpythonModel {
         CpythonModel::Asyncio,
         CpythonModel::Greenlet,
         CpythonModel::Gevent,
+        CpythonModel::InterpreterPool,
     ];
 
     /// The module the model needs beyond the standard library, if any:
@@ -137,6 +148,7 @@ impl CpythonModel {
             CpythonModel::Asyncio => "asyncio",
             CpythonModel::Greenlet => "greenlet",
             CpythonModel::Gevent => "gevent",
+            CpythonModel::InterpreterPool => "interpreter-pool",
         }
     }
 }
@@ -378,6 +390,14 @@ pub fn missing_module(python: &PythonInfo, model: CpythonModel) -> Option<String
     use std::sync::Mutex;
     // Per interpreter: a run of several may have greenlet in one only.
     static SEEN: Mutex<Option<HashMap<(PathBuf, &'static str), bool>>> = Mutex::new(None);
+    if model == CpythonModel::InterpreterPool && python.version < INTERPRETER_POOL_VERSION {
+        return Some(format!(
+            "cpython-interpreter-pool needs Python {INTERPRETER_POOL_VERSION} or newer \
+             (concurrent.futures.InterpreterPoolExecutor); {} is Python {}",
+            python.path.display(),
+            python.version
+        ));
+    }
     let module = model.needs_module()?;
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     let imports = *seen

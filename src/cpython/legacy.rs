@@ -234,6 +234,35 @@ mod tests {
     }
 
     #[test]
+    fn the_interpreter_pool_is_skipped_before_3_14_with_the_version_it_needs() {
+        let py = |minor| PythonInfo {
+            path: format!("/usr/bin/python3.{minor}").into(),
+            version: PythonVersion {
+                major: 3,
+                minor,
+                patch: 0,
+            },
+            free_threaded: false,
+            gil_enabled: None,
+        };
+        let why = super::super::missing_module(&py(13), CpythonModel::InterpreterPool).unwrap();
+        assert!(
+            why.contains("cpython-interpreter-pool needs Python 3.14.0 or newer")
+                && why.contains("InterpreterPoolExecutor")
+                && why.contains("/usr/bin/python3.13 is Python 3.13.0"),
+            "{why}"
+        );
+        assert_eq!(
+            super::super::missing_module(&py(14), CpythonModel::InterpreterPool),
+            None
+        );
+        assert_eq!(
+            super::super::missing_module(&py(13), CpythonModel::ThreadPool),
+            None
+        );
+    }
+
+    #[test]
     fn python27_runs_sequential_and_thread_tasks() {
         let Some(py) = python27_or_skip() else { return };
         for model in [CpythonModel::Sequential, CpythonModel::Thread] {

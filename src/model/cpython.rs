@@ -112,6 +112,7 @@ fn python_model(kind: ModelKind) -> Option<PyModel> {
         ModelKind::CpythonAsyncio => PyModel::Asyncio,
         ModelKind::CpythonGreenlet => PyModel::Greenlet,
         ModelKind::CpythonGevent => PyModel::Gevent,
+        ModelKind::CpythonInterpreterPool => PyModel::InterpreterPool,
         _ => return None,
     })
 }

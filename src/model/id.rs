@@ -24,6 +24,7 @@ pub enum ModelKind {
     CpythonAsyncio,
     CpythonGreenlet,
     CpythonGevent,
+    CpythonInterpreterPool,
 }
 
 impl ModelKind {
@@ -41,7 +42,7 @@ impl ModelKind {
     ];
 
     /// The real-CPython reference models (run by python/parabench_runner.py).
-    pub const CPYTHON: [ModelKind; 8] = [
+    pub const CPYTHON: [ModelKind; 9] = [
         ModelKind::CpythonSequential,
         ModelKind::CpythonThread,
         ModelKind::CpythonThreadPool,
@@ -50,6 +51,7 @@ impl ModelKind {
         ModelKind::CpythonAsyncio,
         ModelKind::CpythonGreenlet,
         ModelKind::CpythonGevent,
+        ModelKind::CpythonInterpreterPool,
     ];
 
     pub fn id(self) -> &'static str {
@@ -62,6 +64,7 @@ impl ModelKind {
             ModelKind::CpythonAsyncio => "cpython-asyncio",
             ModelKind::CpythonGreenlet => "cpython-greenlet",
             ModelKind::CpythonGevent => "cpython-gevent",
+            ModelKind::CpythonInterpreterPool => "cpython-interpreter-pool",
             ModelKind::Sequential => "sequential",
             ModelKind::Thread => "thread",
             ModelKind::Process => "process",
@@ -88,6 +91,9 @@ impl ModelKind {
             }
             ModelKind::CpythonGevent => {
                 "real CPython: gevent greenlets in a Pool(workers), socket and time monkey-patched (needs `import gevent`)"
+            }
+            ModelKind::CpythonInterpreterPool => {
+                "real CPython 3.14+: concurrent.futures.InterpreterPoolExecutor, one interpreter and GIL per worker (PEP 734); CPU and sleep tasks"
             }
             ModelKind::Sequential => "the baseline: one task after another on the calling thread",
             ModelKind::Thread => "one OS thread per task (start + join), at most `workers` at once",
@@ -171,7 +177,9 @@ impl ModelKind {
             // One scheduler thread: the calling one.
             ModelKind::Greenlet | ModelKind::Gevent => 0,
             ModelKind::CpythonAsyncio | ModelKind::CpythonGreenlet | ModelKind::CpythonGevent => 1,
-            ModelKind::CpythonThread | ModelKind::CpythonThreadPool => live,
+            ModelKind::CpythonThread
+            | ModelKind::CpythonThreadPool
+            | ModelKind::CpythonInterpreterPool => live,
             ModelKind::CpythonProcess | ModelKind::CpythonProcessPool => live,
             // The process models read each child's pipe on a thread of their own.
             ModelKind::Thread | ModelKind::Process | ModelKind::ProcessPool => live,

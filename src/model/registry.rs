@@ -140,6 +140,8 @@ impl ModelKind {
             K::CpythonAsyncio => row(F::EventLoop, Cpython, Rgb(96, 140, 0), None, None),
             K::CpythonGreenlet => row(F::Coroutines, Cpython, Rgb(90, 210, 195), None, None),
             K::CpythonGevent => row(F::Coroutines, Cpython, Rgb(225, 75, 120), None, None),
+            // Threads, each in its own interpreter with its own GIL.
+            K::CpythonInterpreterPool => row(F::ThreadPool, Cpython, Rgb(0, 70, 200), None, None),
         }
     }
 

@@ -140,10 +140,31 @@ fn one_interpreter_keeps_untagged_ids() {
     };
     let suite = "[settings]\nrepetitions = 1\nwarmup = 0\ntimeout_s = 60\n\
         [[scenario]]\nname = \"cpu\"\nworkload = \"cpu\"\ntasks = 2\nworkers = [2]\ntask_ms = 5\n\
-        models = [\"cpython-thread\"]\n";
+        models = [\"cpython-thread\", \"cpython-interpreter-pool\"]\n";
     let (report, _) = run(suite, &py3);
     let models: Vec<&str> = report.cases.iter().map(|c| c.model.as_str()).collect();
-    assert_eq!(models, ["cpython-sequential", "cpython-thread"]);
+    assert_eq!(
+        models,
+        [
+            "cpython-sequential",
+            "cpython-thread",
+            "cpython-interpreter-pool"
+        ]
+    );
     assert!(report.pythons.is_empty());
     assert!(report.python.is_some());
+    // No Python here has InterpreterPoolExecutor (3.14+): the case says which
+    // version it needs.
+    let pool = &report.cases[2];
+    let version = parabench::cpython::find(&format!("python{py3}"))
+        .unwrap()
+        .version;
+    if version < parabench::cpython::INTERPRETER_POOL_VERSION {
+        assert!(
+            matches!(&pool.status, CaseStatus::Skipped(why)
+                if why.contains("cpython-interpreter-pool needs Python 3.14.0 or newer")),
+            "{}",
+            pool.status
+        );
+    }
 }
