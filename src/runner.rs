@@ -941,10 +941,10 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             .iter()
             .find(|c| c.model == ModelId::native(kind.baseline()) && c.failure.is_none())
     };
-    let sequential = baseline(ModelKind::Sequential);
     // One task's IO cost when run alone: the measured sleep floor, or for
-    // sockets and files the median task run time of the sequential baseline.
-    let io_ms = match plan.workload {
+    // sockets and files the median task run time of the sequential baseline
+    // of the case's own family (native or CPython), else of the other.
+    let io_ms_of = |kind: ModelKind| match plan.workload {
         WorkloadKind::Cpu
         | WorkloadKind::Convoy
         | WorkloadKind::Lifecycle
@@ -962,9 +962,14 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             .iter()
             .find(|f| f.nominal_ms == point.shape.sleep_ms)
             .map_or(point.shape.sleep_ms, |f| f.measured_ms),
-        WorkloadKind::IoSocket | WorkloadKind::IoFile => sequential
-            .and_then(|c| c.run.percentiles())
-            .map_or(0.0, |p| p.p50),
+        WorkloadKind::IoSocket | WorkloadKind::IoFile => {
+            let run_p50 = |k: ModelKind| baseline(k)?.run.percentiles().map(|p| p.p50);
+            let (own, other) = match kind.baseline() {
+                ModelKind::Sequential => (ModelKind::Sequential, ModelKind::CpythonSequential),
+                _ => (ModelKind::CpythonSequential, ModelKind::Sequential),
+            };
+            run_p50(own).or_else(|| run_p50(other)).unwrap_or(0.0)
+        }
     };
     // A convoy's round trip without any GIL: the native `thread` case's
     // median here when the point has one (the server's delay plus the
@@ -994,6 +999,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             // Without a baseline (`baseline = false`), the sequential time
             // of cpu and io-sleep tasks is known: tasks × the CPU time asked
             // for, or × the measured sleep.
+            let io_ms = io_ms_of(c.model.kind);
             let seq_wall = seq_wall.or_else(|| {
                 (!plan.baseline
                     && matches!(plan.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep))
