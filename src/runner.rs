@@ -626,6 +626,9 @@ struct CaseRun {
     wake: wake::WakeAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
+    /// A start-up timed in a warm-up round by a model that times it once
+    /// (a kept CPython pool): it counts with the first measured repetition.
+    warmup_startup: Option<f64>,
 }
 
 /// Runs every case of a point in interleaved rounds: the scenario's minimum
@@ -669,6 +672,7 @@ fn run_point(
             queue: coordination::QueueAcc::default(),
             wake: wake::WakeAcc::default(),
             failure: None,
+            warmup_startup: None,
         })
         .collect();
     let prepared = build_tasks(point, iters_per_ms, env.echo, env.scratch, plan.timeout)
@@ -721,7 +725,8 @@ fn run_point(
             });
             if case.failure.is_none() {
                 match run_once(plan, case, &tasks, &expected, env) {
-                    Ok((rep, outcome)) if measured => {
+                    Ok((mut rep, outcome)) if measured => {
+                        rep.startup_s = rep.startup_s.or(case.warmup_startup.take());
                         if let Some(g) = &outcome.gil {
                             case.gil.get_or_insert_with(GilCounters::default).add(g);
                         }
@@ -742,13 +747,15 @@ fn run_point(
                         case.wake.record(&outcome);
                         case.reps.push(rep);
                     }
-                    Ok(_) => {}
+                    Ok((rep, _)) => case.warmup_startup = rep.startup_s,
                     Err(e) => case.failure = Some(e),
                 }
             }
             on_event(Event::RunDone);
         }
     }
+    // The CPython runners kept for this point's cases, and their pools.
+    crate::model::end_sessions();
     summarize(plan, &cases, env)
 }
 
@@ -949,10 +956,10 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             .iter()
             .find(|c| c.model == model.baseline() && c.failure.is_none())
     };
-    let sequential = baseline(ModelId::native(ModelKind::Sequential));
     // One task's IO cost when run alone: the measured sleep floor, or for
-    // sockets and files the median task run time of the sequential baseline.
-    let io_ms = match plan.workload {
+    // sockets and files the median task run time of the sequential baseline
+    // of the case's own family (native or CPython), else of the other.
+    let io_ms_of = |model: ModelId| match plan.workload {
         WorkloadKind::Cpu
         | WorkloadKind::Convoy
         | WorkloadKind::Lifecycle
@@ -970,9 +977,16 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             .iter()
             .find(|f| f.nominal_ms == point.shape.sleep_ms)
             .map_or(point.shape.sleep_ms, |f| f.measured_ms),
-        WorkloadKind::IoSocket | WorkloadKind::IoFile => sequential
-            .and_then(|c| c.run.percentiles())
-            .map_or(0.0, |p| p.p50),
+        WorkloadKind::IoSocket | WorkloadKind::IoFile => {
+            // The case's own baseline (its interpreter's), else the other family's.
+            let run_p50 = |m: ModelId| baseline(m)?.run.percentiles().map(|p| p.p50);
+            let other = ModelId::native(if model.kind.is_cpython() {
+                ModelKind::Sequential
+            } else {
+                ModelKind::CpythonSequential
+            });
+            run_p50(model).or_else(|| run_p50(other)).unwrap_or(0.0)
+        }
     };
     // A convoy's round trip without any GIL: the native `thread` case's
     // median here when the point has one (the server's delay plus the
@@ -1004,6 +1018,7 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             // Without a baseline (`baseline = false`), the sequential time
             // of cpu and io-sleep tasks is known: tasks × the CPU time asked
             // for, or × the measured sleep.
+            let io_ms = io_ms_of(c.model);
             let seq_wall = seq_wall.or_else(|| {
                 (!plan.baseline
                     && matches!(plan.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep))

@@ -6,13 +6,14 @@
 //! notice that says so, before any process starts.
 
 use super::{
-    CpythonModel, CpythonRequest, CpythonResponse, PythonInfo, PythonVersion, Reaper, Reply,
-    STDERR_GRACE, STDERR_TAIL_BYTES, last_line, read_in_background, tail,
+    CpythonModel, CpythonRequest, CpythonResponse, PythonInfo, PythonVersion, Reply, STDERR_GRACE,
+    STDERR_TAIL_BYTES, tail,
 };
-use crate::measure::{self, Exit};
+use crate::measure::{self, Exit, Usage};
 use anyhow::{Context, Result, bail};
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The Python 2 runner, shipped inside the binary like the Python 3 one.
@@ -102,6 +103,7 @@ pub fn run(
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {}", python.path.display()))?;
+    // From here every path out kills and reaps the runner.
     let mut guard = Reaper {
         pid: child.id() as libc::pid_t,
         reaped: false,
@@ -132,7 +134,10 @@ pub fn run(
     let stdout = stdout
         .expect("checked above")
         .context("reading the Python 2.7 runner's stdout")?;
-    let reply: Option<Reply> = last_line(&stdout).and_then(|l| serde_json::from_str(l).ok());
+    let last_line = std::str::from_utf8(&stdout)
+        .ok()
+        .and_then(|text| text.lines().rev().find(|l| !l.trim().is_empty()));
+    let reply: Option<Reply> = last_line.and_then(|l| serde_json::from_str(l).ok());
     match (reply, status) {
         (Some(Reply::Ok(mut response)), Exit::Code(0)) => {
             response.process = usage;
@@ -148,6 +153,50 @@ pub fn run(
             bail!(
                 "Python 2.7 runner ended ({status}) without a valid response{writing}; stderr: {stderr_tail}"
             )
+        }
+    }
+}
+
+/// Reads a pipe to its end on a helper thread; the result arrives on the channel.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let result = pipe.read_to_end(&mut buf).map(|_| buf);
+        // The receiver is gone only if the call already gave up.
+        let _ = tx.send(result);
+    });
+    rx
+}
+
+/// Kills and reaps the runner's process group unless it was reaped already.
+struct Reaper {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl Reaper {
+    fn kill(&self) {
+        // SAFETY: plain syscalls on a child we have not reaped, so its pid and
+        // group id (set equal by `setpgid(0, 0)`) are still ours.
+        unsafe {
+            libc::kill(-self.pid, libc::SIGKILL);
+            libc::kill(self.pid, libc::SIGKILL);
+        }
+    }
+
+    /// `wait4`, for the exit status and the rusage of the whole runner.
+    fn reap(&mut self) -> io::Result<(Exit, Usage)> {
+        self.reaped = true;
+        measure::reap(self.pid as u32)
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            let _ = self.reap();
         }
     }
 }
@@ -182,6 +231,7 @@ mod tests {
             queue: None,
             event: None,
             timer: None,
+            fresh_pool: false,
         }
     }
 

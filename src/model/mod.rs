@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use child::{set_worker_exe, worker_exe};
-pub use cpython::{python, python_for, use_python, use_pythons};
+pub use cpython::{end_sessions, python, python_for, use_python, use_pythons};
 pub use id::{ModelId, ModelKind, PythonTag, StartMethod, num_cpus};
 pub use pool::Handle;
 pub use start::Start;
