@@ -8,6 +8,7 @@ mod coordination;
 mod coroutine;
 mod definitions;
 mod granularity;
+pub(crate) mod machines;
 pub(crate) mod io_models;
 mod plot;
 mod wake;
