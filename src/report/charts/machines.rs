@@ -42,16 +42,14 @@ pub fn speedup_by_machine(scenario: &str, machines: &[MachineRun]) -> Option<Cha
                     }
                 }
                 Panel {
-                    title: if fixed.is_empty() {
-                        machine.label.to_owned()
-                    } else {
-                        format!("{} ({fixed})", machine.label)
-                    },
+                    title: machine.label.to_owned(),
+                    note: fixed,
                     lines,
                 }
             }
             _ => Panel {
                 title: machine.label.to_owned(),
+                note: String::new(),
                 lines: empty_lines(),
             },
         };
@@ -141,7 +139,8 @@ mod tests {
         let [pa, pb] = panels(&chart) else {
             panic!("two panels expected")
         };
-        assert!(pa.title.starts_with("A") && pb.title.starts_with("B"));
+        assert_eq!((pa.title.as_str(), pb.title.as_str()), ("A", "B"));
+        assert!(pa.note.contains("tasks=16"), "{}", pa.note);
         let mut compared = 0;
         // The baseline's own line is 1 everywhere, on every machine.
         let sequential = model_colour("sequential");

@@ -46,17 +46,19 @@ pub(super) enum Plot {
     Panels(Vec<Panel>),
 }
 
-/// One panel of `Plot::Panels`: its title and its lines.
+/// One panel of `Plot::Panels`: its title, a line under it (what was held
+/// fixed) and its lines.
 #[derive(Debug)]
 pub(super) struct Panel {
     pub(super) title: String,
+    pub(super) note: String,
     pub(super) lines: Lines,
 }
 
 /// Height of a row of panels when there are more than two (two rows or more).
 const PANEL_ROW_HEIGHT: u32 = 340;
 /// Height of a panel's title strip.
-const PANEL_TITLE_HEIGHT: u32 = 26;
+const PANEL_TITLE_HEIGHT: u32 = 40;
 
 #[derive(Debug)]
 pub(super) struct Lines {
@@ -369,8 +371,13 @@ where
         let (title, body) = cell.split_vertically(PANEL_TITLE_HEIGHT);
         title.draw_text(
             &panel.title,
-            &(FONT, 15).into_font().style(FontStyle::Bold).color(&INK),
-            (16, 6),
+            &(FONT, 13).into_font().style(FontStyle::Bold).color(&INK),
+            (16, 4),
+        )?;
+        title.draw_text(
+            &panel.note,
+            &(FONT, 12).into_font().color(&MUTED),
+            (16, 22),
         )?;
         if panel.lines.lines.is_empty() {
             body.draw_text(
