@@ -218,3 +218,32 @@ fn compare_across_machines_shows_both_side_by_side_without_verdicts() {
     ]);
     assert!(text(&judged.stdout).contains("improved"));
 }
+
+/// bench.yml's matrix over runners uploads each results.json, and a final
+/// job merges them all with one `parabench report`.
+#[test]
+fn the_workflow_merges_a_matrix_of_runners_into_one_report() {
+    use yaml_rust2::YamlLoader;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.github/workflows/bench.yml");
+    let doc = YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap()
+        .remove(0);
+    let matrix = &doc["jobs"]["machines"];
+    let runners = matrix["strategy"]["matrix"]["runner"].as_vec().unwrap();
+    assert!(runners.len() >= 2, "a matrix of one runner merges nothing");
+    assert_eq!(matrix["runs-on"].as_str(), Some("${{ matrix.runner }}"));
+    let merge = &doc["jobs"]["merge-machines"];
+    assert_eq!(merge["needs"].as_str(), Some("machines"));
+    let scripts: Vec<&str> = merge["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(
+        scripts
+            .iter()
+            .any(|s| s.contains("parabench report machines/*/results.json")),
+        "{scripts:?}"
+    );
+}
