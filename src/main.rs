@@ -407,7 +407,7 @@ fn comparison_text(
         );
         compare::machines::render(&sides, format)
     } else {
-        compare::render(&comparison, format)
+        compare::render(comparison, format)
     }
 }
 

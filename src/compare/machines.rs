@@ -85,7 +85,10 @@ pub fn side_by_side(
             current: side(find(current, &key), metric),
             key,
         };
-        match scenarios.iter_mut().find(|(name, _)| *name == entry.key.scenario) {
+        match scenarios
+            .iter_mut()
+            .find(|(name, _)| *name == entry.key.scenario)
+        {
             Some((_, entries)) => entries.push(entry),
             None => scenarios.push((entry.key.scenario.clone(), vec![entry])),
         }
@@ -153,7 +156,12 @@ fn table(sides: &SideBySide) -> String {
     for warning in &sides.warnings {
         out.push_str(&format!("WARNING: {}\n", terminal_line(warning)));
     }
-    let headers = ["case".to_owned(), "baseline".into(), "current".into(), "current / baseline".into()];
+    let headers = [
+        "case".to_owned(),
+        "baseline".into(),
+        "current".into(),
+        "current / baseline".into(),
+    ];
     for (scenario, entries) in &sides.scenarios {
         out.push_str(&format!("\n{}\n", terminal_line(scenario)));
         let rows: Vec<[String; 4]> = entries
@@ -275,7 +283,9 @@ mod tests {
 
     fn two() -> (RunReport, RunReport) {
         let base = fixture(include_str!("../../tests/fixtures/compare/base.json"));
-        let other = fixture(include_str!("../../tests/fixtures/compare/other_machine.json"));
+        let other = fixture(include_str!(
+            "../../tests/fixtures/compare/other_machine.json"
+        ));
         (base, other)
     }
 
@@ -292,7 +302,11 @@ mod tests {
             for e in entries {
                 assert_eq!(&e.key.scenario, scenario);
                 let own = |report: &RunReport| {
-                    let case = report.cases.iter().find(|c| CaseKey::of(c) == e.key).unwrap();
+                    let case = report
+                        .cases
+                        .iter()
+                        .find(|c| CaseKey::of(c) == e.key)
+                        .unwrap();
                     side(Some(case), Metric::Wall)
                 };
                 assert_eq!(e.baseline, own(&base));
@@ -300,8 +314,14 @@ mod tests {
             }
         }
         let table = render(&sides, CompareFormat::Table);
-        assert!(table.contains("DIFFERENT MACHINES") && table.contains("No verdicts"), "{table}");
-        assert!(!table.contains("regressed") && !table.contains("improved"), "{table}");
+        assert!(
+            table.contains("DIFFERENT MACHINES") && table.contains("No verdicts"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("regressed") && !table.contains("improved"),
+            "{table}"
+        );
         let json: Value = serde_json::from_str(&render(&sides, CompareFormat::Json)).unwrap();
         assert_eq!(json["judged"], false);
         assert!(render(&sides, CompareFormat::Markdown).contains("| case | baseline | current |"));
@@ -315,7 +335,7 @@ mod tests {
             for case in &mut base.cases {
                 case.scenario = name.clone();
             }
-            let sides = side_by_side(&base, &other, Metric::Wall, &[name.clone()]);
+            let sides = side_by_side(&base, &other, Metric::Wall, std::slice::from_ref(&name));
             hostile::assert_no_hazard(&render(&sides, CompareFormat::Table));
             hostile::assert_no_hazard(&render(&sides, CompareFormat::Json));
             hostile::assert_inert_markdown(&render(&sides, CompareFormat::Markdown));

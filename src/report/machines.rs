@@ -38,7 +38,9 @@ pub enum MergeError {
         second: PathBuf,
         identity: String,
     },
-    #[error("{n} results files given, but a merged report takes at most {MAX_MACHINES}: pass fewer")]
+    #[error(
+        "{n} results files given, but a merged report takes at most {MAX_MACHINES}: pass fewer"
+    )]
     TooMany { n: usize },
 }
 
@@ -145,7 +147,12 @@ pub fn side_by_side(merged: &Merged) -> Vec<SideScenario<'_>> {
         scenario.ran = merged
             .machines
             .iter()
-            .map(|m| m.report.scenarios.iter().any(|s| s.name == scenario.info.name))
+            .map(|m| {
+                m.report
+                    .scenarios
+                    .iter()
+                    .any(|s| s.name == scenario.info.name)
+            })
             .collect();
         for (idx, machine) in merged.machines.iter().enumerate() {
             for case in machine
@@ -183,7 +190,8 @@ fn cells(report: &RunReport, case: Option<&CaseResult>) -> [String; 2] {
         None => ["not run".into(), dash()],
         Some(case) if !case.is_ok() => [case.status.to_string(), dash()],
         Some(case) => [
-            case.wall_s.map_or_else(dash, super::table::seconds_interval),
+            case.wall_s
+                .map_or_else(dash, super::table::seconds_interval),
             super::query::speedup(report, case).map_or_else(dash, super::table::ratio_interval),
         ],
     }
@@ -338,7 +346,10 @@ pub(crate) mod tests {
     #[test]
     fn each_cell_holds_its_own_machines_case() {
         let merged = merge(two_machines()).unwrap();
-        assert_eq!(merged.machines[1].label, "16 cores · Intel Xeon Platinum 8375C · 64 GiB");
+        assert_eq!(
+            merged.machines[1].label,
+            "16 cores · Intel Xeon Platinum 8375C · 64 GiB"
+        );
         let scenarios = side_by_side(&merged);
         let names: Vec<&str> = scenarios.iter().map(|s| s.info.name.as_str()).collect();
         assert_eq!(names.len(), sample().scenarios.len(), "{names:?}");
@@ -399,7 +410,10 @@ pub(crate) mod tests {
             format!("{dir_b}/cpu-hash-speedup.svg"),
             format!("{dir_b}/results.json"),
         ] {
-            assert!(names.contains(&expected.as_str()), "{expected} missing from {names:?}");
+            assert!(
+                names.contains(&expected.as_str()),
+                "{expected} missing from {names:?}"
+            );
         }
         let unique: std::collections::HashSet<&&str> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
@@ -415,11 +429,9 @@ pub(crate) mod tests {
             .iter()
             .find(|a| a.name == format!("{dir_b}/results.json"))
             .unwrap();
-        let back = crate::load::parse_report(
-            std::str::from_utf8(&copy.bytes).unwrap(),
-            Path::new("copy"),
-        )
-        .unwrap();
+        let back =
+            crate::load::parse_report(std::str::from_utf8(&copy.bytes).unwrap(), Path::new("copy"))
+                .unwrap();
         // serde_json may round a float by an ulp on the way back: compare
         // what identifies the run.
         assert_eq!(back.machine, merged.machines[1].report.machine);

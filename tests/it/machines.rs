@@ -103,15 +103,24 @@ fn two_machines_render_side_by_side_with_a_panel_each() {
         assert!(page.contains(needle), "index.html lacks {needle:?}");
     }
     assert!(summary.contains(LABEL_A) && summary.contains(LABEL_B));
-    assert!(summary.contains("| 16 | 8 | 64 GiB | 6\\.8.0-1015-aws |"), "{summary}");
+    assert!(
+        summary.contains("| 16 | 8 | 64 GiB | 6\\.8.0-1015-aws |"),
+        "{summary}"
+    );
 
     // One speedup chart per scenario with a sweep, one panel per machine.
     for ext in ["svg", "png"] {
-        assert!(out.join(format!("cpu-hash-speedup-by-machine.{ext}")).is_file());
+        assert!(
+            out.join(format!("cpu-hash-speedup-by-machine.{ext}"))
+                .is_file()
+        );
     }
     assert!(page.contains("data-chart=\"cpu-hash-speedup-by-machine\"><svg"));
     let svg = std::fs::read_to_string(out.join("cpu-hash-speedup-by-machine.svg")).unwrap();
-    assert!(svg.contains(LABEL_A) && svg.contains(LABEL_B), "a panel is missing");
+    assert!(
+        svg.contains(LABEL_A) && svg.contains(LABEL_B),
+        "a panel is missing"
+    );
 
     // Each machine's own full report sits in its own directory.
     let dirs: Vec<PathBuf> = std::fs::read_dir(&out)
@@ -190,7 +199,10 @@ fn bad_files_are_refused_by_name_with_exit_2() {
             "{stderr}"
         );
     }
-    assert!(!out.exists(), "nothing is written before every file is read");
+    assert!(
+        !out.exists(),
+        "nothing is written before every file is read"
+    );
 }
 
 #[test]
@@ -201,14 +213,26 @@ fn compare_across_machines_shows_both_side_by_side_without_verdicts() {
     let run = parabench(&["compare".as_ref(), a.as_os_str(), b.as_os_str()]);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
-    assert!(stdout.contains("DIFFERENT MACHINES, side by side"), "{stdout}");
-    assert!(stdout.contains(LABEL_A) && stdout.contains(LABEL_B), "{stdout}");
+    assert!(
+        stdout.contains("DIFFERENT MACHINES, side by side"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(LABEL_A) && stdout.contains(LABEL_B),
+        "{stdout}"
+    );
     // Per scenario, every case, no verdict column.
     for scenario in ["cpu-hash", "spawn-many", "io-sleep", "convoy"] {
-        assert!(stdout.lines().any(|l| l == scenario), "{scenario}: {stdout}");
+        assert!(
+            stdout.lines().any(|l| l == scenario),
+            "{scenario}: {stdout}"
+        );
     }
     assert!(!stdout.contains("regressed") && !stdout.contains("improved"));
-    assert!(stdout.contains("0.33×"), "B's walls are a third of A's: {stdout}");
+    assert!(
+        stdout.contains("0.33×"),
+        "B's walls are a third of A's: {stdout}"
+    );
     // Judged anyway on request: the usual verdicts.
     let judged = parabench(&[
         "compare".as_ref(),

@@ -170,7 +170,12 @@ mod tests {
         let unique: std::collections::HashSet<&&str> = labels.iter().collect();
         assert_eq!(labels.len(), unique.len(), "{labels:?}");
         assert_eq!(labels.last(), Some(&"ideal"));
-        assert!(chart.legend.iter().any(|e| e.colour == model_colour("thread")));
+        assert!(
+            chart
+                .legend
+                .iter()
+                .any(|e| e.colour == model_colour("thread"))
+        );
     }
 
     #[test]
@@ -197,7 +202,12 @@ mod tests {
         assert_eq!(found.len(), 3);
         assert!(found[1].lines.lines.is_empty() && found[1].title == "B");
         // Three panels: two rows, drawn in both formats.
-        assert!(chart.svg().unwrap().contains("no speedup sweep on this machine"));
+        assert!(
+            chart
+                .svg()
+                .unwrap()
+                .contains("no speedup sweep on this machine")
+        );
         assert!(chart.png().unwrap().starts_with(b"\x89PNG"));
         // A scenario no machine has a sweep of workers in gets no chart.
         assert!(speedup_by_machine("spawn-many", &machines).is_none());

@@ -8,8 +8,8 @@ mod coordination;
 mod coroutine;
 mod definitions;
 mod granularity;
-pub(crate) mod machines;
 pub(crate) mod io_models;
+pub(crate) mod machines;
 mod plot;
 mod wake;
 

@@ -359,7 +359,11 @@ where
 {
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols).max(1);
-    let all = || panels.iter().flat_map(|p| p.lines.lines.iter().flat_map(|l| &l.points));
+    let all = || {
+        panels
+            .iter()
+            .flat_map(|p| p.lines.lines.iter().flat_map(|l| &l.points))
+    };
     let (x_log, y_log) = panels
         .first()
         .map_or((false, false), |p| (p.lines.x_log, p.lines.y_log));
@@ -374,11 +378,7 @@ where
             &(FONT, 13).into_font().style(FontStyle::Bold).color(&INK),
             (16, 4),
         )?;
-        title.draw_text(
-            &panel.note,
-            &(FONT, 12).into_font().color(&MUTED),
-            (16, 22),
-        )?;
+        title.draw_text(&panel.note, &(FONT, 12).into_font().color(&MUTED), (16, 22))?;
         if panel.lines.lines.is_empty() {
             body.draw_text(
                 "no speedup sweep on this machine",

@@ -154,7 +154,9 @@ fn render_scenario(
         );
     }
     if scenario.rows.is_empty() {
-        page.push_str("<p class=\"meta\">No cases: see each machine's own report.</p>\n</section>\n");
+        page.push_str(
+            "<p class=\"meta\">No cases: see each machine's own report.</p>\n</section>\n",
+        );
         return;
     }
     page.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");

@@ -7,7 +7,11 @@ use super::{Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, cells, key_
 use crate::text::markdown as escape;
 use std::fmt::Write;
 
-pub(super) fn render(merged: &Merged, scenarios: &[SideScenario], charts: &[Option<Drawn>]) -> String {
+pub(super) fn render(
+    merged: &Merged,
+    scenarios: &[SideScenario],
+    charts: &[Option<Drawn>],
+) -> String {
     let mut md = format!(
         "# parabench summary: {} machines\n\nThe same scenarios side by side; every number comes \
          from its own machine's results file, and each speedup is against that machine's own \
