@@ -233,9 +233,13 @@ pub fn render(merged: &Merged) -> anyhow::Result<Vec<Artifact>> {
     for machine in &merged.machines {
         slugs.claim(&format!("machine {}", machine.label));
     }
-    let stems: Vec<String> = scenarios
+    let scenario_slugs: Vec<String> = scenarios
         .iter()
-        .map(|s| format!("{}-{}", slugs.claim(&s.info.name), machine_charts::SLUG))
+        .map(|s| slugs.claim(&s.info.name))
+        .collect();
+    let stems: Vec<String> = scenario_slugs
+        .iter()
+        .map(|slug| format!("{slug}-{}", machine_charts::SLUG))
         .collect();
     let charts: Vec<Option<Drawn>> = scenarios
         .par_iter()
@@ -254,7 +258,7 @@ pub fn render(merged: &Merged) -> anyhow::Result<Vec<Artifact>> {
                 .with_context(|| format!("drawing the machines chart of {}", scenario.info.name))
         })
         .collect::<anyhow::Result<_>>()?;
-    let page = html::render(merged, &scenarios, &charts, &stems);
+    let page = html::render(merged, &scenarios, &charts, &scenario_slugs);
     let summary = markdown::render(merged, &scenarios, &charts);
     let mut artifacts = vec![
         Artifact {
@@ -391,6 +395,38 @@ pub(crate) mod tests {
             })
             .collect();
         assert!(matches!(merge(many), Err(MergeError::TooMany { .. })));
+    }
+
+    #[test]
+    fn hostile_text_stays_inert_in_the_page_and_the_summary() {
+        for name in crate::text::hostile::names() {
+            let mut inputs = two_machines();
+            let b = &mut inputs[1].1;
+            b.machine.cpu_brand = name.clone();
+            b.machine.hostname = Some(name.clone());
+            b.machine.kernel = name.clone();
+            let old = b.scenarios[0].name.clone();
+            b.scenarios[0].name = name.clone();
+            b.scenarios[0].description = name.clone();
+            for case in b.cases.iter_mut().filter(|c| c.scenario == old) {
+                case.scenario = name.clone();
+                case.model = name.clone();
+            }
+            inputs[1].0 = PathBuf::from(&name);
+            let merged = merge(inputs).unwrap();
+            let scenarios = side_by_side(&merged);
+            let charts: Vec<Option<Drawn>> = scenarios.iter().map(|_| None).collect();
+            let slugs: Vec<String> = (0..scenarios.len()).map(|n| format!("s{n}")).collect();
+            let page = html::render(&merged, &scenarios, &charts, &slugs);
+            assert!(
+                !page.contains("<b>") && !page.contains("<script"),
+                "{name:?}"
+            );
+            crate::text::hostile::assert_inert_markdown(&markdown::render(
+                &merged, &scenarios, &charts,
+            ));
+            assert!(merged.machines.iter().all(|m| m.slug.len() < 100));
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub(super) fn render(
     merged: &Merged,
     scenarios: &[SideScenario],
     charts: &[Option<Drawn>],
-    stems: &[String],
+    slugs: &[String],
 ) -> String {
     let mut page = String::new();
     let _ = write!(
@@ -30,18 +30,18 @@ pub(super) fn render(
          and each speedup is against that machine's own sequential run.</p>\n<nav><a href=\"#machines\">Machines</a>",
         n = merged.machines.len()
     );
-    for (scenario, stem) in scenarios.iter().zip(stems) {
+    for (scenario, slug) in scenarios.iter().zip(slugs) {
         let _ = write!(
             page,
             "<a href=\"#scenario-{}\">{}</a>",
-            escape(stem),
+            escape(slug),
             escape(&scenario.info.name)
         );
     }
     page.push_str("</nav>\n</header>\n<main>\n");
     render_machines(&mut page, merged);
-    for ((scenario, chart), stem) in scenarios.iter().zip(charts).zip(stems) {
-        render_scenario(&mut page, merged, scenario, chart.as_ref(), stem);
+    for ((scenario, chart), slug) in scenarios.iter().zip(charts).zip(slugs) {
+        render_scenario(&mut page, merged, scenario, chart.as_ref(), slug);
     }
     page.push_str(
         "</main>\n<footer>\n<p class=\"meta\">Regenerate this page with \
@@ -121,7 +121,7 @@ fn render_scenario(
     merged: &Merged,
     scenario: &SideScenario,
     chart: Option<&Drawn>,
-    stem: &str,
+    slug: &str,
 ) {
     let info = scenario.info;
     let ran: Vec<&str> = merged
@@ -135,7 +135,7 @@ fn render_scenario(
         page,
         "<section class=\"scenario\" id=\"scenario-{}\">\n<h2>{}</h2>\n<p>{}</p>\n\
          <p class=\"meta\">Workload {} · ran on {} of {} machines: {}</p>\n",
-        escape(stem),
+        escape(slug),
         escape(&info.name),
         escape(&info.description),
         escape(&info.workload),
