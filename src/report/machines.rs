@@ -181,6 +181,44 @@ pub fn side_by_side(merged: &Merged) -> Vec<SideScenario<'_>> {
     scenarios
 }
 
+/// One claim on one scenario, judged on each machine from its own results:
+/// what "What changes on a bigger machine" comes down to.
+#[derive(Debug)]
+pub struct VerdictRow {
+    pub claim: String,
+    /// `None` for a claim no scenario of that machine could test.
+    pub scenario: Option<String>,
+    /// Per machine, in the merged order; `None` where it made no such verdict.
+    pub outcomes: Vec<Option<super::verdicts::Outcome>>,
+}
+
+/// Every machine's verdicts, lined up by (claim, scenario).
+pub fn verdict_rows(merged: &Merged) -> Vec<VerdictRow> {
+    let n = merged.machines.len();
+    let mut rows: Vec<VerdictRow> = Vec::new();
+    for (idx, machine) in merged.machines.iter().enumerate() {
+        for verdict in super::verdicts::verdicts(&machine.report) {
+            let claim = verdict.title();
+            let at = rows
+                .iter()
+                .position(|r| r.claim == claim && r.scenario == verdict.scenario);
+            let row = match at {
+                Some(at) => &mut rows[at],
+                None => {
+                    rows.push(VerdictRow {
+                        claim,
+                        scenario: verdict.scenario.clone(),
+                        outcomes: vec![None; n],
+                    });
+                    rows.last_mut().expect("just pushed")
+                }
+            };
+            row.outcomes[idx].get_or_insert(verdict.outcome);
+        }
+    }
+    rows
+}
+
 /// The two cells a machine gets in a row: the wall time and the speedup
 /// over that machine's own baseline, each with its 95% interval; a failed
 /// case shows its status, a case the machine did not run says so.
@@ -258,8 +296,9 @@ pub fn render(merged: &Merged) -> anyhow::Result<Vec<Artifact>> {
                 .with_context(|| format!("drawing the machines chart of {}", scenario.info.name))
         })
         .collect::<anyhow::Result<_>>()?;
-    let page = html::render(merged, &scenarios, &charts, &scenario_slugs);
-    let summary = markdown::render(merged, &scenarios, &charts);
+    let verdicts = verdict_rows(merged);
+    let page = html::render(merged, &verdicts, &scenarios, &charts, &scenario_slugs);
+    let summary = markdown::render(merged, &verdicts, &scenarios, &charts);
     let mut artifacts = vec![
         Artifact {
             name: "index.html".into(),
@@ -375,6 +414,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn each_machine_is_judged_on_its_own_results() {
+        let merged = merge(two_machines()).unwrap();
+        let rows = verdict_rows(&merged);
+        let own = crate::report::verdicts::verdicts(&merged.machines[0].report);
+        assert!(!own.is_empty());
+        for verdict in &own {
+            let row = rows
+                .iter()
+                .find(|r| r.claim == verdict.title() && r.scenario == verdict.scenario)
+                .expect("every verdict of a machine has its row");
+            assert_eq!(row.outcomes[0], Some(verdict.outcome));
+            assert!(row.outcomes[1].is_some(), "{}", row.claim);
+        }
+    }
+
+    #[test]
     fn the_same_machine_twice_is_refused_and_too_many_files_too() {
         let mut inputs = two_machines();
         let again = sample();
@@ -417,13 +472,14 @@ pub(crate) mod tests {
             let scenarios = side_by_side(&merged);
             let charts: Vec<Option<Drawn>> = scenarios.iter().map(|_| None).collect();
             let slugs: Vec<String> = (0..scenarios.len()).map(|n| format!("s{n}")).collect();
-            let page = html::render(&merged, &scenarios, &charts, &slugs);
+            let verdicts = verdict_rows(&merged);
+            let page = html::render(&merged, &verdicts, &scenarios, &charts, &slugs);
             assert!(
                 !page.contains("<b>") && !page.contains("<script"),
                 "{name:?}"
             );
             crate::text::hostile::assert_inert_markdown(&markdown::render(
-                &merged, &scenarios, &charts,
+                &merged, &verdicts, &scenarios, &charts,
             ));
             assert!(merged.machines.iter().all(|m| m.slug.len() < 100));
         }

@@ -8,11 +8,14 @@ use super::super::html::{STYLE, escape, inline_svg};
 use super::super::palette::hex;
 use super::super::palette::model_colour;
 use super::super::table;
-use super::{Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, cells, key_cells};
+use super::{
+    Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, VerdictRow, cells, key_cells,
+};
 use std::fmt::Write;
 
 pub(super) fn render(
     merged: &Merged,
+    verdicts: &[VerdictRow],
     scenarios: &[SideScenario],
     charts: &[Option<Drawn>],
     slugs: &[String],
@@ -27,7 +30,7 @@ pub(super) fn render(
          <h1>parabench report: {n} machines</h1>\n\
          <p class=\"meta\">The same scenarios side by side, one column pair and one chart panel per machine. \
          Every number comes from its own machine's results file: no line, cell or speedup mixes machines, \
-         and each speedup is against that machine's own sequential run.</p>\n<nav><a href=\"#machines\">Machines</a>",
+         and each speedup is against that machine's own sequential run.</p>\n<nav><a href=\"#machines\">Machines</a><a href=\"#verdicts\">Verdicts</a>",
         n = merged.machines.len()
     );
     for (scenario, slug) in scenarios.iter().zip(slugs) {
@@ -40,6 +43,7 @@ pub(super) fn render(
     }
     page.push_str("</nav>\n</header>\n<main>\n");
     render_machines(&mut page, merged);
+    render_verdicts(&mut page, merged, verdicts);
     for ((scenario, chart), slug) in scenarios.iter().zip(charts).zip(slugs) {
         render_scenario(&mut page, merged, scenario, chart.as_ref(), slug);
     }
@@ -97,6 +101,32 @@ fn render_machines(page: &mut String, merged: &Merged) {
             "<td><a href=\"{slug}/index.html\">report</a> · <a href=\"{slug}/results.json\">results.json</a></td></tr>",
             slug = escape(&machine.slug)
         );
+    }
+    page.push_str("</tbody></table></div>\n</section>\n");
+}
+
+/// Each claim on each machine, judged from that machine's results alone.
+fn render_verdicts(page: &mut String, merged: &Merged, verdicts: &[VerdictRow]) {
+    page.push_str(
+        "<section id=\"verdicts\">\n<h2>Verdicts per machine</h2>\n\
+         <p class=\"meta\">Each machine's verdicts come from its own results; its report has the evidence.</p>\n\
+         <div class=\"table-wrap\"><table>\n<thead><tr><th>Claim</th><th>Scenario</th>",
+    );
+    for machine in &merged.machines {
+        let _ = write!(page, "<th>{}</th>", escape(&machine.label));
+    }
+    page.push_str("</tr></thead>\n<tbody>\n");
+    for row in verdicts {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td>",
+            escape(&row.claim),
+            escape(row.scenario.as_deref().unwrap_or("–"))
+        );
+        for outcome in &row.outcomes {
+            let _ = write!(page, "<td>{}</td>", outcome.map_or("–", |o| o.label()));
+        }
+        page.push_str("</tr>\n");
     }
     page.push_str("</tbody></table></div>\n</section>\n");
 }

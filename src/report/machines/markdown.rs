@@ -3,12 +3,15 @@
 //! Every string from a results file is escaped for Markdown.
 
 use super::super::table;
-use super::{Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, cells, key_cells};
+use super::{
+    Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, VerdictRow, cells, key_cells,
+};
 use crate::text::markdown as escape;
 use std::fmt::Write;
 
 pub(super) fn render(
     merged: &Merged,
+    verdicts: &[VerdictRow],
     scenarios: &[SideScenario],
     charts: &[Option<Drawn>],
 ) -> String {
@@ -34,6 +37,23 @@ pub(super) fn render(
             escape(&m.kernel),
             escape(&machine.source.display().to_string()),
         );
+    }
+    md.push_str("\n## Verdicts per machine\n\n| Claim | Scenario |");
+    for machine in &merged.machines {
+        let _ = write!(md, " {} |", escape(&machine.label));
+    }
+    let _ = writeln!(md, "\n|---|---|{}", "---|".repeat(merged.machines.len()));
+    for row in verdicts {
+        let _ = write!(
+            md,
+            "| {} | {} |",
+            escape(&row.claim),
+            row.scenario.as_deref().map_or("–".into(), escape)
+        );
+        for outcome in &row.outcomes {
+            let _ = write!(md, " {} |", outcome.map_or("–", |o| o.label()));
+        }
+        md.push('\n');
     }
     for (scenario, chart) in scenarios.iter().zip(charts) {
         let _ = writeln!(
