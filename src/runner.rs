@@ -615,6 +615,9 @@ struct CaseRun {
     wake: wake::WakeAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
+    /// A start-up timed in a warm-up round by a model that times it once
+    /// (a kept CPython pool): it counts with the first measured repetition.
+    warmup_startup: Option<f64>,
 }
 
 /// Runs every case of a point in interleaved rounds: the scenario's minimum
@@ -658,6 +661,7 @@ fn run_point(
             queue: coordination::QueueAcc::default(),
             wake: wake::WakeAcc::default(),
             failure: None,
+            warmup_startup: None,
         })
         .collect();
     let prepared = build_tasks(point, iters_per_ms, env.echo, env.scratch, plan.timeout)
@@ -710,7 +714,8 @@ fn run_point(
             });
             if case.failure.is_none() {
                 match run_once(plan, case, &tasks, &expected, env) {
-                    Ok((rep, outcome)) if measured => {
+                    Ok((mut rep, outcome)) if measured => {
+                        rep.startup_s = rep.startup_s.or(case.warmup_startup.take());
                         if let Some(g) = &outcome.gil {
                             case.gil.get_or_insert_with(GilCounters::default).add(g);
                         }
@@ -731,13 +736,15 @@ fn run_point(
                         case.wake.record(&outcome);
                         case.reps.push(rep);
                     }
-                    Ok(_) => {}
+                    Ok((rep, _)) => case.warmup_startup = rep.startup_s,
                     Err(e) => case.failure = Some(e),
                 }
             }
             on_event(Event::RunDone);
         }
     }
+    // The CPython runners kept for this point's cases, and their pools.
+    crate::model::end_sessions();
     summarize(plan, &cases, env)
 }
 

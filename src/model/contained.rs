@@ -247,7 +247,10 @@ pub fn serve() -> anyhow::Result<()> {
                     parent_mib: job.parent_mib,
                 },
             };
-            match model_for(model.kind).run(&batch) {
+            let outcome = model_for(model.kind).run(&batch);
+            // A CPython runner ends with the batch, reaped by this child.
+            super::end_sessions();
+            match outcome {
                 Ok(o) => ContainedReply::Done {
                     records: o
                         .records

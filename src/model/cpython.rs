@@ -1,7 +1,8 @@
 //! The `cpython-*` models: the same workload run in the machine's real
 //! python3 (threading, concurrent.futures, multiprocessing, asyncio) by
 //! python/parabench_runner.py, one repetition per call, folded into the same
-//! measurements as every other model. Skipped with a notice when python3 is
+//! measurements as every other model. A case's calls share one runner, kept
+//! until the end of its point (`end_sessions`). Skipped with a notice when python3 is
 //! missing or too old.
 
 use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
@@ -11,7 +12,7 @@ use crate::cpython::{
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 pub struct CpythonModel(pub ModelKind);
@@ -40,6 +41,73 @@ pub fn python() -> Result<PythonInfo, String> {
 /// calibrated it: later calls reuse it, so every call of a run does the same
 /// work and repetitions pair up with the baseline's.
 static PY_ITERS_PER_MS: OnceLock<f64> = OnceLock::new();
+
+/// What a runner is set up for by its first request and keeps: two
+/// batches with the same key can share a runner (and its pools).
+#[derive(Debug, Clone, PartialEq)]
+struct SessionKey {
+    python: std::path::PathBuf,
+    model: PyModel,
+    workers: usize,
+    start_method: Option<String>,
+    parent_mib: u64,
+    switch_interval: Duration,
+}
+
+/// The runners of the point being measured, one per case, kept across its
+/// repetitions: a repetition then pays neither the interpreter's start nor
+/// its pool's (timed once, by the first). `end_point` ends them.
+static SESSIONS: Mutex<Vec<(SessionKey, cpython::Session)>> = Mutex::new(Vec::new());
+
+/// A kept runner starts a fresh pool for its first requests, so that a
+/// pool's start-up has several samples per case (a slope across the sweep
+/// needs more than one pair of points for an interval), and keeps the last.
+const POOL_STARTS: u32 = 3;
+
+/// How long a runner may take to shut its pools down and exit.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Ends every kept runner: each shuts its pools down and exits, or is
+/// killed; all are reaped. Called at the end of every point, so that no
+/// idle interpreter or pool outlives the cases it served.
+pub fn end_sessions() {
+    let sessions = std::mem::take(&mut *SESSIONS.lock().unwrap_or_else(|e| e.into_inner()));
+    for (_, session) in sessions {
+        // A runner that will not exit is killed and reaped all the same.
+        let _ = session.close(CLOSE_TIMEOUT);
+    }
+}
+
+/// Runs `request` in the kept runner for `key`, starting one if there is
+/// none; a runner that fails is ended, not kept.
+fn run_in_session(
+    python: &PythonInfo,
+    key: SessionKey,
+    request: &CpythonRequest,
+    timeout: Duration,
+) -> anyhow::Result<cpython::CpythonResponse> {
+    let kept = {
+        let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|i| sessions.swap_remove(i).1)
+    };
+    let mut session = match kept {
+        Some(session) => session,
+        None => cpython::Session::start(python, request.model)?,
+    };
+    let request = CpythonRequest {
+        fresh_pool: session.served() < POOL_STARTS,
+        ..request.clone()
+    };
+    let response = session.request(&request, timeout)?;
+    SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((key, session));
+    Ok(response)
+}
 
 /// The runner's model for a `cpython-*` kind; None for any other kind,
 /// which is an error, never a fallback to some other model.
@@ -158,10 +226,19 @@ impl Model for CpythonModel {
                 }),
                 _ => None,
             }),
+            fresh_pool: false,
         };
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
-        let response = cpython::run(python, &request, timeout).map_err(|e| {
+        let key = SessionKey {
+            python: python.path.clone(),
+            model,
+            workers: batch.workers,
+            start_method: request.start_method.clone(),
+            parent_mib: request.parent_mib,
+            switch_interval: batch.switch_interval,
+        };
+        let response = run_in_session(python, key, &request, timeout).map_err(|e| {
             // The driver kills python at `timeout`; report that as the case's timeout.
             if Instant::now() >= batch.deadline {
                 ModelError::TimedOut(started.elapsed())

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use child::{set_worker_exe, worker_exe};
-pub use cpython::{python, use_python};
+pub use cpython::{end_sessions, python, use_python};
 pub use id::{ModelId, ModelKind, StartMethod, num_cpus};
 pub use pool::Handle;
 pub use start::Start;
