@@ -208,9 +208,12 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A results.json written by `parabench run`
-    pub results: PathBuf,
-    /// Output directory (default: the directory of the results file)
+    /// A results.json written by `parabench run`; several, from different
+    /// machines, for one report that puts them side by side
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output directory (default: the directory of the results file, or
+    /// reports/machines for several)
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod identity;
 pub mod io_models;
 
 /// Version of the `results.json` layout; readers refuse any other.

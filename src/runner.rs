@@ -1151,6 +1151,8 @@ mod tests {
     struct Script {
         fail: Option<ModelKind>,
         cancel_at_call: Option<usize>,
+        /// The first call times a start-up, as a kept CPython pool does.
+        startup_at_first_call: bool,
         calls: AtomicUsize,
     }
 
@@ -1189,6 +1191,8 @@ mod tests {
             Ok(BatchOutcome {
                 records,
                 wall: per_task * rounds,
+                startup: (self.script.startup_at_first_call && call == 0)
+                    .then_some(Duration::from_millis(5)),
                 ..BatchOutcome::default()
             })
         }
@@ -1382,6 +1386,39 @@ mod tests {
             .filter(|c| c.status == CaseStatus::Interrupted)
             .count();
         assert_eq!(interrupted, 1);
+    }
+
+    #[test]
+    fn a_start_up_timed_in_a_warm_up_round_counts_with_the_first_measured_one() {
+        let cancel = AtomicBool::new(false);
+        let script = Arc::new(Script {
+            startup_at_first_call: true,
+            ..Script::default()
+        });
+        let models = fake(&script);
+        let mut env = env(&cancel, Path::new("/nonexistent"), Duration::from_secs(60));
+        env.models = &models;
+        env.point_budget = Duration::ZERO;
+        let mut point = plan(2).points[0].clone();
+        point.warmup = 1;
+        let cases = run_point(
+            &point,
+            &env,
+            &|c: &[CaseResult]| vec![false; c.len()],
+            &mut |_| {},
+        );
+        let startups: Vec<Vec<Option<f64>>> = cases
+            .iter()
+            .map(|c| c.repetitions.iter().map(|r| r.startup_s).collect())
+            .collect();
+        // The warm-up round's first call timed it; one case has it, once.
+        let timed: Vec<&Vec<Option<f64>>> = startups
+            .iter()
+            .filter(|s| s.iter().any(Option::is_some))
+            .collect();
+        assert_eq!(timed.len(), 1, "{startups:?}");
+        assert_eq!(timed[0][0], Some(0.005), "{startups:?}");
+        assert!(timed[0][1..].iter().all(Option::is_none), "{startups:?}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod inputs;
 mod io_models;
 mod layers;
 mod lifecycle;
+mod machines;
 mod memory;
 mod models;
 mod pythons;
