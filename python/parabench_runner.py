@@ -1,7 +1,9 @@
 """parabench's CPython runner: the reference the emulated `+gil` models are judged by.
 
-Reads one JSON request on stdin, runs it in this interpreter and writes one JSON
-response on stdout; on failure writes {"error": "..."} and exits with status 1.
+Reads one JSON request per line of stdin, runs each in this interpreter and
+writes one JSON response line on stdout for each, until stdin ends; on failure
+writes {"error": "..."} and exits with status 1. One runner serves one case's
+repetitions, and keeps its pools from one to the next.
 The Rust side (src/cpython.rs) embeds this file, owns the schema and documents
 the fields. Standard library only; Python 3.8 or newer; tuned for Linux.
 """
@@ -24,7 +26,7 @@ import traceback
 MASK = 0xFFFF_FFFF_FFFF_FFFF
 SEED = 0x9E37_79B9_7F4A_7C15
 KERNELS = ("hash",)
-MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio", "greenlet", "gevent")
+MODELS = ("sequential", "thread", "thread-pool", "process", "process-pool", "asyncio", "greenlet", "gevent", "interpreter-pool")
 # The request's `start_method` ("spawn", "fork" or "forkserver"); "fork", the
 # Linux default up to 3.13, when it names none (3.14 moved the default to
 # "forkserver"). The method used is in the response. Set by `import_for` with
@@ -108,7 +110,7 @@ def peak_pss(pid="self"):
 
 # Per repetition: the peak PSS of the children alive at once, and of the runner
 # sampled while they were alive (models without children leave both alone).
-_MEMORY = {"children": [], "runner": None}
+_MEMORY = {"children": [], "runner": None, "live": None}
 
 
 def touch(kib):
@@ -1027,20 +1029,51 @@ def collect(futures):
     return [f.result() + (now(),) for f in concurrent.futures.as_completed(futures)]
 
 
-def model_thread_pool(task, workers, n_tasks):
+# A session's pools, started by its first request and kept for the next:
+# (kind, workers, start method) -> executor.
+_POOLS = {}
+
+
+def close_pools():
+    """Shuts every pool down; joining the workers lets RUSAGE_CHILDREN count them."""
+    for pool in _POOLS.values():
+        pool.shutdown(wait=True)
+    _POOLS.clear()
+
+
+def kept_pool(key, fresh):
+    """The pool kept under `key`, unless `fresh` asks for a new one (the old
+    one is shut down)."""
+    pool = _POOLS.get(key)
+    if pool is not None and fresh:
+        del _POOLS[key]
+        pool.shutdown(wait=True)
+        pool = None
+    return pool
+
+
+def thread_pool(workers, fresh):
+    """The session's thread pool, and its start-up when this call started it
+    (None when an earlier request of the session did)."""
+    key = ("thread", workers)
+    pool = kept_pool(key, fresh)
+    if pool is not None:
+        return pool, None
     start = now()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     # The pool starts threads on demand; a barrier makes it start all of them.
     barrier = threading.Barrier(workers)
     for f in [pool.submit(barrier.wait, WARM_TIMEOUT_S) for _ in range(workers)]:
         f.result()
-    startup = now() - start
-    try:
-        t0 = now()
-        results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
-        return startup, t0, now(), results
-    finally:
-        pool.shutdown(wait=True)
+    _POOLS[key] = pool
+    return pool, now() - start
+
+
+def model_thread_pool(task, workers, n_tasks):
+    pool, startup = thread_pool(workers, task["fresh_pool"])
+    t0 = now()
+    results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
+    return startup, t0, now(), results
 
 
 _WORKER_BARRIER = None
@@ -1066,7 +1099,14 @@ def ready_start_method():
         multiprocessing.forkserver.ensure_running()
 
 
-def model_process_pool(task, workers, n_tasks):
+def process_pool(workers, fresh):
+    """The session's process pool, and its start-up when this call started
+    it (None when an earlier request of the session did): every worker
+    running, not merely forked."""
+    key = ("process", workers, START_METHOD)
+    pool = kept_pool(key, fresh)
+    if pool is not None:
+        return pool, None
     ctx = multiprocessing.get_context(START_METHOD)
     ready_start_method()
     start = now()
@@ -1077,21 +1117,39 @@ def model_process_pool(task, workers, n_tasks):
         initializer=pool_worker_init,
         initargs=(barrier, sys.getswitchinterval()),
     )
-    try:
-        # Every worker must be running, not merely forked, before timing.
-        for f in [pool.submit(pool_worker_warm) for _ in range(workers)]:
-            f.result()
-        startup = now() - start
-        t0 = now()
-        results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
-        t1 = now()
-        # Every worker is alive and idle: sample them with the runner.
-        _MEMORY["children"] = [peak_pss(pid) for pid in list(pool._processes)]
-        _MEMORY["runner"] = peak_pss()
-        return startup, t0, t1, results
-    finally:
-        # Joins the workers, so RUSAGE_CHILDREN includes them.
-        pool.shutdown(wait=True)
+    _POOLS[key] = pool
+    for f in [pool.submit(pool_worker_warm) for _ in range(workers)]:
+        f.result()
+    return pool, now() - start
+
+
+def pool_worker_usage():
+    """A worker's own usage so far; the barrier makes every worker answer
+    exactly one of a round of `workers` calls."""
+    _WORKER_BARRIER.wait(WARM_TIMEOUT_S)
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return (u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw, u.ru_maxrss)
+
+
+def pool_usage(pool, workers):
+    """The summed usage of the pool's live workers (which RUSAGE_CHILDREN
+    counts only once they are joined), and the largest one's peak RSS."""
+    each = [f.result() for f in [pool.submit(pool_worker_usage) for _ in range(workers)]]
+    return [sum(u[i] for u in each) for i in range(4)] + [max(u[4] for u in each)]
+
+
+def model_process_pool(task, workers, n_tasks):
+    pool, startup = process_pool(workers, task["fresh_pool"])
+    before = pool_usage(pool, workers)
+    t0 = now()
+    results = collect([pool.submit(run_task, task, i) for i in range(n_tasks)])
+    t1 = now()
+    # Every worker is alive and idle: sample them with the runner.
+    _MEMORY["children"] = [peak_pss(pid) for pid in list(pool._processes)]
+    _MEMORY["runner"] = peak_pss()
+    after = pool_usage(pool, workers)
+    _MEMORY["live"] = [a - b for a, b in zip(after[:4], before[:4])] + [after[4]]
+    return startup, t0, t1, results
 
 
 def process_task_main(conn, task, task_idx, shared=None):
@@ -1212,6 +1270,43 @@ def model_gevent(task, workers, n_tasks):
     return started - start, t0, now(), results
 
 
+# A task in a worker interpreter of InterpreterPoolExecutor. Its code travels
+# as text, run there by `eval` (a builtin, which pickles by name), because a
+# function of this script's __main__ cannot be unpickled in another
+# interpreter. The same kernel as `hash_kernel`; CPU and sleep steps only.
+_SUB_TASK = """
+import time
+def _task(iters, sleep_s, idx):
+    start = time.perf_counter()
+    x = %d
+    for i in range(iters):
+        x = ((x ^ (x >> 29)) * 0xBF58_476D_1CE4_E5B9 + i) & %d
+    if sleep_s > 0:
+        time.sleep(sleep_s)
+    return (idx, x if iters else None, start, time.perf_counter(), [])
+""" % (SEED, MASK)
+
+
+def sub_task(iters, sleep_s, idx):
+    return "(exec(%r, (g := {})), g['_task'](%d, %r, %d))[1]" % (_SUB_TASK, iters, sleep_s, idx)
+
+
+def model_interpreter_pool(task, workers, n_tasks):
+    """concurrent.futures.InterpreterPoolExecutor (3.14+): one interpreter,
+    and one GIL, per worker thread. Untested where no 3.14 is installed."""
+    s0 = now()
+    with concurrent.futures.InterpreterPoolExecutor(max_workers=workers) as pool:
+        # Warm-up: one call per worker, so that the interpreters are
+        # created before the clock starts (the pool starts them lazily).
+        list(pool.map(eval, ["0"] * workers, [{}] * workers))
+        startup = now() - s0
+        t0 = now()
+        futures = [pool.submit(eval, sub_task(task["iters"], task["sleep_s"], i), {}) for i in range(n_tasks)]
+        results = [tuple(f.result()) + (now(),) for f in concurrent.futures.as_completed(futures)]
+        t1 = now()
+    return startup, t0, t1, results
+
+
 MODEL_FNS = {
     "sequential": model_sequential,
     "thread": model_thread,
@@ -1221,6 +1316,7 @@ MODEL_FNS = {
     "asyncio": model_asyncio,
     "greenlet": model_greenlet,
     "gevent": model_gevent,
+    "interpreter-pool": model_interpreter_pool,
 }
 
 
@@ -1231,8 +1327,12 @@ def ms(seconds):
 def measure_repetition(fn, task, workers, n_tasks, expected):
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    _MEMORY["children"], _MEMORY["runner"] = [], None
+    _MEMORY["children"], _MEMORY["runner"], _MEMORY["live"] = [], None, None
     startup, t0, t1, results = fn(task, workers, n_tasks)
+    # A kept pool's workers, alive: (utime, stime, nvcsw, nivcsw) over the
+    # repetition, and the largest one's peak RSS in KiB.
+    live = _MEMORY["live"] or [0.0, 0.0, 0, 0, 0]
+    live_fields = {"ru_utime": 0, "ru_stime": 1, "ru_nvcsw": 2, "ru_nivcsw": 3}
     children = sorted(_MEMORY["children"], key=lambda v: -1 if v is None else v, reverse=True)
     runner = _MEMORY["runner"] if _MEMORY["runner"] is not None else peak_pss()
     if runner is None or None in children:
@@ -1261,22 +1361,24 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
             raise RuntimeError("checksum mismatch in task %d: %r, expected %r" % (idx, checksum, want))
 
     def delta(field):
-        return (getattr(self1, field) - getattr(self0, field)) + (
-            getattr(child1, field) - getattr(child0, field)
+        return (
+            (getattr(self1, field) - getattr(self0, field))
+            + (getattr(child1, field) - getattr(child0, field))
+            + live[live_fields[field]]
         )
 
     return {
         "wall_s": t1 - t0,
         "startup_s": startup,
-        # CPU of the runner and its waited-for children over the whole
-        # repetition, pool start and shutdown included.
+        # CPU of the runner and its children over the whole repetition,
+        # a pool's start included when this repetition started it.
         "cpu_user_s": delta("ru_utime"),
         "cpu_sys_s": delta("ru_stime"),
-        "children_cpu_s": (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime),
+        "children_cpu_s": (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime) + live[0] + live[1],
         # High-water marks, not deltas; Linux reports KiB. The children's is
         # the largest single child, not a sum.
         "peak_rss_bytes": self1.ru_maxrss * 1024,
-        "children_peak_rss_bytes": child1.ru_maxrss * 1024,
+        "children_peak_rss_bytes": max(child1.ru_maxrss, live[4]) * 1024,
         "peak_pss_bytes": pss,
         "ctx_voluntary": int(delta("ru_nvcsw")),
         "ctx_involuntary": int(delta("ru_nivcsw")),
@@ -1294,11 +1396,17 @@ def measure_repetition(fn, task, workers, n_tasks, expected):
     }
 
 
+_IMPORTED = set()
+
+
 def import_for(model, start_method=None):
-    """Imports the modules `model` needs, and only those: every call of a
-    cpython-* case starts a fresh interpreter, and asyncio alone costs 40 ms
-    of start-up that a thread model would pay for nothing."""
+    """Imports the modules `model` needs, and only those, once per runner:
+    every cpython-* case starts an interpreter of its own, and asyncio alone
+    costs 40 ms of start-up that a thread model would pay for nothing."""
     global asyncio, concurrent, multiprocessing, START_METHOD, greenlet, gevent
+    if (model, start_method) in _IMPORTED:
+        return
+    _IMPORTED.add((model, start_method))
     if model == "asyncio":
         import asyncio
     if model == "greenlet":
@@ -1312,7 +1420,7 @@ def import_for(model, start_method=None):
 
         gevent.monkey.patch_socket()
         gevent.monkey.patch_time()
-    if model in ("thread-pool", "process-pool"):
+    if model in ("thread-pool", "process-pool", "interpreter-pool"):
         import concurrent.futures
     if model in ("process", "process-pool"):
         import multiprocessing
@@ -1349,6 +1457,13 @@ def validate(req):
             raise ValueError("unknown primitive %r" % lock.get("primitive"))
         if lock["primitive"] == "rlock" and req["model"] == "asyncio":
             raise ValueError("asyncio has no RLock")
+    if req["model"] == "interpreter-pool":
+        if not hasattr(concurrent.futures, "InterpreterPoolExecutor"):
+            raise ValueError("interpreter-pool needs Python 3.14 or newer (concurrent.futures.InterpreterPoolExecutor)")
+        busy = [k for k in ("lock", "queue", "event", "timer", "board", "convoy") if req.get(k)]
+        busy += [k for k in ("socket", "file", "touch_kib") if task.get(k)]
+        if busy:
+            raise ValueError("interpreter-pool runs CPU and sleep tasks only, not %s" % ", ".join(busy))
     if req.get("queue") and req["model"] in ("sequential", "thread-pool", "process-pool", "greenlet", "gevent"):
         raise ValueError("the queue workload does not run under %s" % req["model"])
     if req.get("event") and req["model"] not in ("thread", "process", "asyncio"):
@@ -1369,14 +1484,16 @@ def test_hang():
         time.sleep(60)
 
 
-def main():
-    req = json.loads(sys.stdin.read())
-    if os.environ.get("PARABENCH_TEST_HANG") == "1":
-        test_hang()
+def answer(req):
+    """Runs one request. A session's requests are one case's repetitions:
+    the same model, workers, start method, parent size and switch interval,
+    so the imports, the parent's memory and the pools are set up by the
+    first and kept for the next."""
     import_for(req.get("model"), req.get("start_method"))
     validate(req)
     global _PARENT
-    _PARENT = touch(req.get("parent_mib", 0) * 1024)
+    if _PARENT is None:
+        _PARENT = touch(req.get("parent_mib", 0) * 1024)
     if req.get("switch_interval_s"):
         sys.setswitchinterval(req["switch_interval_s"])
     spec = req.get("task") or {}
@@ -1416,6 +1533,7 @@ def main():
         "queue": req.get("queue"),
         "event": req.get("event"),
         "timer": req.get("timer"),
+        "fresh_pool": bool(req.get("fresh_pool")),
     }
     # Every model must reproduce the sequential result of the same work.
     expected = hash_kernel(iters) if iters else None
@@ -1437,11 +1555,26 @@ def main():
     }
 
 
+def main():
+    """One JSON request per line of stdin, one JSON line back for each, until
+    stdin ends; then the pools are shut down (their workers joined) and the
+    runner exits. After an error it answers that and exits."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        if os.environ.get("PARABENCH_TEST_HANG") == "1":
+            test_hang()
+        try:
+            response = answer(json.loads(line))
+        except BaseException as e:
+            traceback.print_exc()
+            sys.stdout.write(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}) + "\n")
+            sys.stdout.flush()
+            sys.exit(1)
+        sys.stdout.write(json.dumps(response) + "\n")
+        sys.stdout.flush()
+    close_pools()
+
+
 if __name__ == "__main__":
-    try:
-        response = main()
-    except BaseException as e:
-        traceback.print_exc()
-        sys.stdout.write(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}) + "\n")
-        sys.exit(1)
-    sys.stdout.write(json.dumps(response) + "\n")
+    main()

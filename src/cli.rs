@@ -147,7 +147,7 @@ pub struct RunArgs {
     /// MiB the parent program holds while workers start, comma-separated for a sweep (overrides the suite)
     #[arg(long, value_name = "MIB", value_delimiter = ',')]
     pub parent_mib: Vec<u64>,
-    /// The interpreter of the cpython-* models: a name on PATH or in pyenv (python3.12), or a path (default: python3)
+    /// The interpreter of the cpython-* models: a name on PATH or in pyenv (python3.12), a version (3.12, 2.7) or a path (default: python3); several, comma-separated (3.12,3.13), run each cpython-* model once per interpreter
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<String>,
     /// Run no sequential baseline: speedups against tasks x the task's time (cpu and io-sleep only, for runs at scale)
@@ -208,9 +208,12 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A results.json written by `parabench run`
-    pub results: PathBuf,
-    /// Output directory (default: the directory of the results file)
+    /// A results.json written by `parabench run`; several, from different
+    /// machines, for one report that puts them side by side
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output directory (default: the directory of the results file, or
+    /// reports/machines for several)
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

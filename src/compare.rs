@@ -3,6 +3,7 @@
 //! Pure: `load` reads the files, `render` turns a `Comparison` into text,
 //! and the caller prints it and turns `has_regression` into exit code 1.
 
+pub mod machines;
 mod mann_whitney;
 pub mod metric;
 mod render;
@@ -348,7 +349,7 @@ impl Comparison {
 pub fn compare(baseline: &RunReport, current: &RunReport, options: &CompareOptions) -> Comparison {
     let mut warnings = Vec::new();
     let machine = machine_warning(baseline, current);
-    let different_machines = machine.is_some();
+    let different_machines = !baseline.machine.same_hardware(&current.machine);
     warnings.extend(machine);
     for (side, report) in [("baseline", baseline), ("current", current)] {
         if report.interrupted {

@@ -120,12 +120,18 @@ pub fn table(report: &RunReport) -> String {
         "reps",
         "status"
     );
-    out.push_str(&header);
+    // Runs of only METG or IO-model scenarios have no case rows.
+    if !report.cases.is_empty() || !report.lifecycle.is_empty() {
+        out.push_str(&header);
+    }
     for c in &report.cases {
         out.push_str(&row(c, model_w));
     }
     for l in &report.lifecycle {
         out.push_str(&lifecycle_rows(l));
+    }
+    if !report.io_models.is_empty() {
+        out.push_str(&io_model_rows(&report.io_models));
     }
     out.push_str("\nverdicts:\n");
     for notice in crate::report::verdicts::notices(report) {
@@ -172,6 +178,34 @@ pub fn table(report: &RunReport) -> String {
                 terminal_line(&f.status.to_string())
             ));
         }
+    }
+    out
+}
+
+/// One line per IO model and connection count: throughput and latency.
+fn io_model_rows(results: &[crate::results::io_models::IoModelResult]) -> String {
+    let mut out = format!(
+        "\n{:<16} {:<20} {:>11} {:>14} {:>10} {:>10}  {}\n",
+        "scenario", "io model", "connections", "round trips/s", "p50 µs", "p99 µs", "status"
+    );
+    for r in results {
+        let (rps, p50, p99) = r.median.map_or(("-".into(), "-".into(), "-".into()), |m| {
+            (
+                format!("{:.0}", m.throughput_rps),
+                format!("{:.0}", m.p50_us),
+                format!("{:.0}", m.p99_us),
+            )
+        });
+        out.push_str(&format!(
+            "{:<16} {:<20} {:>11} {:>14} {:>10} {:>10}  {}\n",
+            truncate(&terminal_line(&r.scenario), 16),
+            truncate(&terminal_line(&r.io_model), 20),
+            r.connections,
+            rps,
+            p50,
+            p99,
+            terminal_line(&r.status.to_string())
+        ));
     }
     out
 }
@@ -249,6 +283,44 @@ mod tests {
             scenario.name = rename(&scenario.name);
         }
         report
+    }
+
+    #[test]
+    fn a_run_of_io_models_alone_has_their_rows_and_no_empty_case_header() {
+        use crate::results::io_models::{IoModelRep, IoModelResult};
+        let mut report = crate::report::tests::sample();
+        report.cases.clear();
+        report.lifecycle.clear();
+        let rep = IoModelRep {
+            throughput_rps: 20_600.0,
+            p50_us: 410.0,
+            p99_us: 87_000.0,
+            ..IoModelRep::default()
+        };
+        report.io_models = vec![IoModelResult {
+            scenario: "c10k".into(),
+            io_model: "multiplexed:epoll".into(),
+            connections: 1_000,
+            threads: 1,
+            round_trips: 10,
+            message_bytes: 64,
+            server_delay_ms: 0.0,
+            think_ms: 0.0,
+            status: crate::results::CaseStatus::Ok,
+            nofile_soft: 4096,
+            nofile_hard: 4096,
+            repetitions: vec![rep],
+            median: Some(rep),
+        }];
+        let text = table(&report);
+        assert!(!text.contains("wall ms [95% CI]"), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("c10k"))
+            .unwrap_or_else(|| panic!("{text}"));
+        for cell in ["multiplexed:epoll", "1000", "20600", "410", "87000", "ok"] {
+            assert!(row.contains(cell), "{cell} in {row}");
+        }
     }
 
     #[test]

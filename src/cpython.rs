@@ -3,10 +3,12 @@
 //! and reads one JSON response from stdout. The serde types here are that
 //! protocol (not a file format); the runner script documents how it measures.
 
+pub mod legacy;
+
 use crate::measure::{self, Exit, Usage};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -71,7 +73,9 @@ pub enum PythonUnavailable {
     NotFound(String),
     #[error("`{path} --version` failed: {reason}")]
     VersionFailed { path: String, reason: String },
-    #[error("{path} is Python {version}; the cpython models need {MIN_VERSION} or newer")]
+    #[error(
+        "{path} is Python {version}; the cpython models need {MIN_VERSION} or newer (or 2.7, for cpython-sequential and cpython-thread)"
+    )]
     TooOld {
         path: String,
         version: PythonVersion,
@@ -98,10 +102,20 @@ pub enum CpythonModel {
     /// gevent greenlets in a `gevent.pool.Pool(workers)`, socket and time
     /// monkey-patched.
     Gevent,
+    /// `concurrent.futures.InterpreterPoolExecutor` (Python 3.14+, PEP 734):
+    /// each worker a thread with its own interpreter and GIL.
+    InterpreterPool,
 }
 
+/// The first Python with `concurrent.futures.InterpreterPoolExecutor`.
+pub const INTERPRETER_POOL_VERSION: PythonVersion = PythonVersion {
+    major: 3,
+    minor: 14,
+    patch: 0,
+};
+
 impl CpythonModel {
-    pub const ALL: [CpythonModel; 8] = [
+    pub const ALL: [CpythonModel; 9] = [
         CpythonModel::Sequential,
         CpythonModel::Thread,
         CpythonModel::ThreadPool,
@@ -110,6 +124,7 @@ impl CpythonModel {
         CpythonModel::Asyncio,
         CpythonModel::Greenlet,
         CpythonModel::Gevent,
+        CpythonModel::InterpreterPool,
     ];
 
     /// The module the model needs beyond the standard library, if any:
@@ -133,6 +148,7 @@ impl CpythonModel {
             CpythonModel::Asyncio => "asyncio",
             CpythonModel::Greenlet => "greenlet",
             CpythonModel::Gevent => "gevent",
+            CpythonModel::InterpreterPool => "interpreter-pool",
         }
     }
 }
@@ -178,6 +194,10 @@ pub struct CpythonRequest {
     /// The timer workload: the one task arms every timer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<TimerRequest>,
+    /// The pool models: start a new pool (and time its start-up) even if
+    /// the runner kept one from an earlier request.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fresh_pool: bool,
 }
 
 /// An event batch (see `workload::wake::event`): `threading.Event`
@@ -372,12 +392,21 @@ pub struct PyRepetition {
 pub fn missing_module(python: &PythonInfo, model: CpythonModel) -> Option<String> {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static SEEN: Mutex<Option<HashMap<&'static str, bool>>> = Mutex::new(None);
+    // Per interpreter: a run of several may have greenlet in one only.
+    static SEEN: Mutex<Option<HashMap<(PathBuf, &'static str), bool>>> = Mutex::new(None);
+    if model == CpythonModel::InterpreterPool && python.version < INTERPRETER_POOL_VERSION {
+        return Some(format!(
+            "cpython-interpreter-pool needs Python {INTERPRETER_POOL_VERSION} or newer \
+             (concurrent.futures.InterpreterPoolExecutor); {} is Python {}",
+            python.path.display(),
+            python.version
+        ));
+    }
     let module = model.needs_module()?;
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     let imports = *seen
         .get_or_insert_with(HashMap::new)
-        .entry(module)
+        .entry((python.path.clone(), module))
         .or_insert_with(|| {
             // Bounded: an import that hangs is killed, and counts as missing.
             let mut cmd = Command::new(&python.path);
@@ -453,7 +482,7 @@ fn probe(path: PathBuf) -> Result<PythonInfo, PythonUnavailable> {
     let text = String::from_utf8_lossy(&out.stdout);
     let probe =
         parse_probe(&text).ok_or_else(|| failed(format!("unexpected output {:?}", text.trim())))?;
-    if probe.version < MIN_VERSION {
+    if probe.version < MIN_VERSION && !legacy::runs(probe.version) {
         return Err(PythonUnavailable::TooOld {
             path: shown,
             version: probe.version,
@@ -552,6 +581,8 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 /// The runner gets `PR_SET_PDEATHSIG`, which fires when the *calling thread*
 /// ends: call this from a thread that outlives the call (any thread does, as
 /// the call returns only once the runner is reaped).
+/// Runs one request in a fresh runner and ends it: the response carries the
+/// whole runner's usage from `wait4`.
 pub fn run(
     python: &PythonInfo,
     request: &CpythonRequest,
@@ -567,90 +598,231 @@ fn run_with_env(
     env: &[(&str, &str)],
 ) -> Result<CpythonResponse> {
     let deadline = Instant::now() + timeout;
-    // A private directory: Python puts the script's directory first on
-    // sys.path, and `-I` keeps user site-packages and PYTHON* out.
-    let dir = tempfile::Builder::new()
-        .prefix("parabench-python-")
-        .tempdir()
-        .context("creating a directory for the CPython runner")?;
-    let script = dir.path().join("parabench_runner.py");
-    crate::atomic_file::write(&script, RUNNER.as_bytes())
-        .with_context(|| format!("writing {}", script.display()))?;
-    let body = serde_json::to_vec(request).context("encoding the CPython request")?;
-
-    let mut command = Command::new(&python.path);
-    command
-        // Isolated, unbuffered, and without site-packages: the runner needs
-        // the standard library only, and a site's .pth files cost tens of
-        // milliseconds at every start. The coroutine models need greenlet
-        // or gevent from site-packages.
-        .arg("-I")
-        .args(request.model.needs_module().is_none().then_some("-S"))
-        .arg("-u")
-        .arg(&script)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Its own process group, so a timeout kills its workers too.
-    measure::die_with_harness(&mut command, true);
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {}", python.path.display()))?;
-    // From here every path out kills and reaps the runner.
-    let mut guard = Reaper {
-        pid: child.id() as libc::pid_t,
-        reaped: false,
-    };
-
-    let stdout_rx = read_in_background(child.stdout.take().expect("stdout is piped"));
-    let stderr_rx = read_in_background(child.stderr.take().expect("stderr is piped"));
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    // A runner that dies early closes its stdin: its stderr says why, so a
-    // failed write is reported with it rather than alone.
-    let write_error = stdin.write_all(&body).err();
-    drop(stdin);
-
-    // Stdout ends when the runner and every process holding it exit.
-    let left = deadline.saturating_duration_since(Instant::now());
-    let stdout = stdout_rx.recv_timeout(left);
-    let timed_out = stdout.is_err();
-    if timed_out {
-        guard.kill();
+    let mut session = Session::start_with_env(python, request.model, env)?;
+    let mut response = session.request(request, timeout)?;
+    let (status, usage) = session.close(deadline.saturating_duration_since(Instant::now()))?;
+    if status != Exit::Code(0) {
+        bail!("CPython runner ended ({status}) after its response");
     }
-    let (status, usage) = guard.reap().context("waiting for the CPython runner")?;
-    let stderr = stderr_rx
-        .recv_timeout(STDERR_GRACE)
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let stderr_tail = tail(&stderr, STDERR_TAIL_BYTES);
+    response.process = usage;
+    Ok(response)
+}
 
-    if timed_out {
-        bail!(
-            "CPython runner timed out after {}, killed; stderr: {stderr_tail}",
-            humantime::format_duration(timeout)
-        );
+/// A runner kept across requests: one interpreter, started once, that
+/// answers one JSON request per line of its stdin with one JSON line, and
+/// keeps its pools (and the modules a model needs) from one request to the
+/// next. A case's repetitions share one session, so neither the
+/// interpreter's start nor a pool's start is paid again per repetition.
+///
+/// Any error ends the session: its runner is killed and reaped, and the
+/// caller starts a new one if it wants to go on.
+pub struct Session {
+    pid: libc::pid_t,
+    /// Requests answered so far.
+    served: u32,
+    reaped: bool,
+    stdin: Option<std::process::ChildStdin>,
+    /// The runner's stdout, line by line; disconnected at its end.
+    lines: mpsc::Receiver<io::Result<String>>,
+    /// The runner's stderr so far, and the moment it ended.
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stderr_done: mpsc::Receiver<()>,
+    /// Holds the script: spawned and forkserver children re-read it.
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    pub fn start(python: &PythonInfo, model: CpythonModel) -> Result<Session> {
+        Session::start_with_env(python, model, &[])
     }
-    let stdout = stdout
-        .expect("checked above")
-        .context("reading the CPython runner's stdout")?;
-    let reply: Option<Reply> = last_line(&stdout).and_then(|l| serde_json::from_str(l).ok());
-    match (reply, status) {
-        (Some(Reply::Ok(mut response)), Exit::Code(0)) => {
-            response.process = usage;
-            Ok(*response)
+
+    fn start_with_env(
+        python: &PythonInfo,
+        model: CpythonModel,
+        env: &[(&str, &str)],
+    ) -> Result<Session> {
+        // A private directory: Python puts the script's directory first on
+        // sys.path, and `-I` keeps user site-packages and PYTHON* out.
+        let dir = tempfile::Builder::new()
+            .prefix("parabench-python-")
+            .tempdir()
+            .context("creating a directory for the CPython runner")?;
+        let script = dir.path().join("parabench_runner.py");
+        crate::atomic_file::write(&script, RUNNER.as_bytes())
+            .with_context(|| format!("writing {}", script.display()))?;
+
+        let mut command = Command::new(&python.path);
+        command
+            // Isolated, unbuffered, and without site-packages: the runner
+            // needs the standard library only, and a site's .pth files cost
+            // tens of milliseconds at every start. The coroutine models need
+            // greenlet or gevent from site-packages.
+            .arg("-I")
+            .args(model.needs_module().is_none().then_some("-S"))
+            .arg("-u")
+            .arg(&script)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Its own process group, so a timeout kills its workers too.
+        measure::die_with_harness(&mut command, true);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {}", python.path.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        Ok(Session {
+            pid: child.id() as libc::pid_t,
+            served: 0,
+            reaped: false,
+            stdin: child.stdin.take(),
+            lines: read_lines_in_background(stdout),
+            stderr_done: keep_tail_in_background(stderr_pipe, stderr.clone()),
+            stderr,
+            _dir: dir,
+        })
+    }
+
+    /// How many requests the runner has answered.
+    pub fn served(&self) -> u32 {
+        self.served
+    }
+
+    /// Sends one request and waits at most `timeout` for its response.
+    pub fn request(
+        &mut self,
+        request: &CpythonRequest,
+        timeout: Duration,
+    ) -> Result<CpythonResponse> {
+        let deadline = Instant::now() + timeout;
+        let mut line = serde_json::to_vec(request).context("encoding the CPython request")?;
+        line.push(b'\n');
+        // A runner that died closed its stdin: what it printed says why.
+        let write_error = match &mut self.stdin {
+            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()).err(),
+            None => Some(io::Error::other("the session was closed")),
+        };
+        let reply = match write_error {
+            None => self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now())),
+            Some(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+        };
+        let line = match reply {
+            Ok(Ok(line)) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                self.kill();
+                self.end();
+                bail!(
+                    "CPython runner timed out after {}, killed; stderr: {}",
+                    humantime::format_duration(timeout),
+                    self.stderr_tail()
+                )
+            }
+            Ok(Err(e)) => {
+                self.kill();
+                let status = self.end();
+                return Err(e).context(format!(
+                    "reading the CPython runner's stdout ({status}); stderr: {}",
+                    self.stderr_tail()
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = self.end();
+                let writing = write_error
+                    .map(|e| format!(" (writing the request: {e})"))
+                    .unwrap_or_default();
+                bail!(
+                    "CPython runner ended ({status}) without a valid response{writing}; stderr: {}",
+                    self.stderr_tail()
+                )
+            }
+        };
+        match serde_json::from_str::<Reply>(&line) {
+            Ok(Reply::Ok(response)) => {
+                self.served += 1;
+                Ok(*response)
+            }
+            Ok(Reply::Error { error }) => {
+                self.end();
+                bail!(
+                    "CPython runner failed: {error}; stderr: {}",
+                    self.stderr_tail()
+                )
+            }
+            Err(e) => {
+                self.kill();
+                let status = self.end();
+                bail!(
+                    "CPython runner ({status}) answered what is not a response ({e}): {}; stderr: {}",
+                    tail(line.as_bytes(), STDERR_TAIL_BYTES),
+                    self.stderr_tail()
+                )
+            }
         }
-        (Some(Reply::Error { error }), _) => {
-            bail!("CPython runner failed: {error}; stderr: {stderr_tail}")
+    }
+
+    /// Ends the session: the runner sees its stdin end, shuts its pools
+    /// down and exits, or is killed at `timeout`; then it is reaped.
+    pub fn close(mut self, timeout: Duration) -> Result<(Exit, Usage)> {
+        self.finish(timeout)
+            .context("waiting for the CPython runner")
+    }
+
+    /// Closes the runner's stdin and waits at most `grace` for its stdout to
+    /// end (the runner and every process holding it have exited), kills its
+    /// process group (whatever is left of it), and reaps it.
+    fn finish(&mut self, grace: Duration) -> io::Result<(Exit, Usage)> {
+        if self.reaped {
+            return Err(io::Error::other("already reaped"));
         }
-        (_, status) => {
-            let writing = write_error
-                .map(|e| format!(" (writing the request: {e})"))
-                .unwrap_or_default();
-            bail!(
-                "CPython runner ended ({status}) without a valid response{writing}; stderr: {stderr_tail}"
-            )
+        drop(self.stdin.take());
+        let deadline = Instant::now() + grace;
+        while let Ok(Ok(_)) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {}
+        self.kill();
+        self.reaped = true;
+        measure::reap(self.pid as u32)
+    }
+
+    /// Kills the runner's whole process group unless it was reaped already.
+    fn kill(&self) {
+        if self.reaped {
+            return;
+        }
+        // SAFETY: plain syscalls on a child we have not reaped, so its pid
+        // and group id (set equal by `setpgid(0, 0)`) are still ours.
+        unsafe {
+            libc::kill(-self.pid, libc::SIGKILL);
+            libc::kill(self.pid, libc::SIGKILL);
+        }
+    }
+
+    /// Ends the runner after a failure and says how it ended.
+    fn end(&mut self) -> String {
+        match self.finish(STDERR_GRACE) {
+            Ok((status, _)) => status.to_string(),
+            Err(e) => format!("not reaped: {e}"),
+        }
+    }
+
+    /// The last of the runner's stderr, once it has ended (or after a grace).
+    fn stderr_tail(&self) -> String {
+        let _ = self.stderr_done.recv_timeout(STDERR_GRACE);
+        let bytes = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        tail(&bytes, STDERR_TAIL_BYTES)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            let _ = self.finish(Duration::ZERO);
         }
     }
 }
@@ -662,24 +834,42 @@ enum Reply {
     Ok(Box<CpythonResponse>),
 }
 
-/// Reads a pipe to its end on a helper thread; the result arrives on the channel.
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+/// Reads a pipe line by line on a helper thread; each line arrives on the
+/// channel, which disconnects at the pipe's end.
+fn read_lines_in_background(
+    pipe: impl Read + Send + 'static,
+) -> mpsc::Receiver<io::Result<String>> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut buf = Vec::new();
-        let result = pipe.read_to_end(&mut buf).map(|_| buf);
-        // The receiver is gone only if the driver already gave up.
-        let _ = tx.send(result);
+        for line in io::BufReader::new(pipe).lines() {
+            let failed = line.is_err();
+            // The receiver is gone only if the session already ended.
+            if tx.send(line).is_err() || failed {
+                return;
+            }
+        }
     });
     rx
 }
 
-fn last_line(bytes: &[u8]) -> Option<&str> {
-    std::str::from_utf8(bytes)
-        .ok()?
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
+/// Reads a pipe to its end on a helper thread, keeping its last bytes in
+/// `tail`; the channel disconnects at the pipe's end.
+fn keep_tail_in_background(
+    mut pipe: impl Read + Send + 'static,
+    tail: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let _done = tx;
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            let mut kept = tail.lock().unwrap_or_else(|e| e.into_inner());
+            kept.extend_from_slice(&buf[..n]);
+            let excess = kept.len().saturating_sub(4 * STDERR_TAIL_BYTES);
+            kept.drain(..excess);
+        }
+    });
+    rx
 }
 
 fn tail(bytes: &[u8], max: usize) -> String {
@@ -689,39 +879,6 @@ fn tail(bytes: &[u8], max: usize) -> String {
         "(empty)".to_owned()
     } else {
         text.to_owned()
-    }
-}
-
-/// Kills and reaps the runner's process group unless it was reaped already.
-struct Reaper {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Reaper {
-    fn kill(&self) {
-        // SAFETY: plain syscalls on a child we have not reaped, so its pid and
-        // group id (set equal by `setpgid(0, 0)`) are still ours.
-        unsafe {
-            libc::kill(-self.pid, libc::SIGKILL);
-            libc::kill(self.pid, libc::SIGKILL);
-        }
-    }
-
-    /// `wait4`, for the exit status and the rusage of the whole runner.
-    fn reap(&mut self) -> io::Result<(Exit, Usage)> {
-        // Reaped or failed, never to be waited for again.
-        self.reaped = true;
-        measure::reap(self.pid as u32)
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if !self.reaped {
-            self.kill();
-            let _ = self.reap();
-        }
     }
 }
 
@@ -765,6 +922,7 @@ mod tests {
             queue: None,
             event: None,
             timer: None,
+            fresh_pool: false,
         }
     }
 
@@ -849,11 +1007,15 @@ mod tests {
         );
         let not_a_file = find("/nonexistent/python3").unwrap_err().to_string();
         assert!(not_a_file.contains("/nonexistent/python3"), "{not_a_file}");
-        // Any Python 2 here (pyenv has 2.7 on these machines) is named with
-        // its version.
-        if let Some(old) = locate("python2.7").last() {
+        // Any Python 3 older than 3.8 here (pyenv has 3.6 on these
+        // machines) is named with its version; 2.7 runs the legacy runner.
+        if let Some(old) = locate("python3.6").last() {
             let err = find(old.to_str().unwrap()).unwrap_err().to_string();
-            assert!(err.contains("is Python 2.7"), "{err}");
+            assert!(err.contains("is Python 3.6"), "{err}");
+        }
+        if let Some(old) = locate("python2.7").last() {
+            let py = find(old.to_str().unwrap()).unwrap();
+            assert_eq!((py.version.major, py.version.minor), legacy::VERSION);
         }
     }
 
@@ -984,6 +1146,85 @@ mod tests {
         // One connection per task per repetition.
         assert_eq!(served.load(Ordering::SeqCst), models.len() * 2 * 4);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The pids of processes whose parent is `ppid`.
+    fn children_of(ppid: i32) -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|pid| proc_stat(pid).is_some_and(|(_, p)| p == ppid))
+            .collect()
+    }
+
+    #[test]
+    fn a_session_keeps_its_pool_counts_its_live_workers_and_ends_clean() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut session = Session::start(&py, CpythonModel::ProcessPool).unwrap();
+        let pid = session.pid;
+        let ask = |fresh_pool| CpythonRequest {
+            repetitions: 1,
+            fresh_pool,
+            ..request(
+                CpythonModel::ProcessPool,
+                TaskRequest {
+                    cpu_ms: 20.0,
+                    ..no_task()
+                },
+            )
+        };
+        let first = session.request(&ask(true), TIMEOUT).unwrap();
+        let workers = children_of(pid);
+        assert_eq!(workers.len(), 2, "the pool's workers: {workers:?}");
+        let second = session.request(&ask(false), TIMEOUT).unwrap();
+        let third = session.request(&ask(true), TIMEOUT).unwrap();
+        assert_eq!(session.served(), 3);
+        let (startups, cpu): (Vec<_>, Vec<_>) = [&first, &second, &third]
+            .iter()
+            .map(|r| {
+                let rep = &r.repetitions[0];
+                (rep.startup_s.is_some(), rep.children_cpu_s)
+            })
+            .unzip();
+        // Only a request that started a pool timed its start-up.
+        assert_eq!(startups, [true, false, true]);
+        // The kept pool's workers were not joined, yet their 80 ms of work
+        // (4 tasks of 20 ms) is counted: generous, the VM is noisy.
+        assert!(cpu[1] > 0.02, "children's CPU {cpu:?}");
+        let (status, usage) = session.close(TIMEOUT).unwrap();
+        assert_eq!(status, Exit::Code(0));
+        assert!(usage.user > Duration::ZERO, "{usage:?}");
+        let gone = |pid: &str| matches!(proc_stat(pid), None | Some(('Z' | 'X', _)));
+        let wait_until = Instant::now() + Duration::from_secs(5);
+        while !workers.iter().all(|p| gone(p)) && Instant::now() < wait_until {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            workers.iter().all(|p| gone(p)),
+            "still running: {workers:?}"
+        );
+        assert!(our_zombies().is_empty(), "zombies: {:?}", our_zombies());
+    }
+
+    #[test]
+    fn a_failed_request_ends_the_session_and_says_why() {
+        let Some(py) = python_or_skip() else { return };
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let mut session = Session::start(&py, CpythonModel::Thread).unwrap();
+        let good = request(CpythonModel::Thread, no_task());
+        session.request(&good, TIMEOUT).unwrap();
+        let bad = CpythonRequest {
+            workers: 0,
+            ..good.clone()
+        };
+        let err = format!("{:#}", session.request(&bad, TIMEOUT).unwrap_err());
+        assert!(err.contains("workers must be a positive integer"), "{err}");
+        let err = format!("{:#}", session.request(&good, TIMEOUT).unwrap_err());
+        assert!(err.contains("closed"), "{err}");
+        drop(session);
+        assert!(our_zombies().is_empty(), "zombies: {:?}", our_zombies());
     }
 
     #[test]

@@ -63,26 +63,67 @@ pub fn pairs(cases: &[CaseResult]) -> Vec<Fidelity> {
     cases
         .iter()
         .filter(|c| c.is_ok())
-        .filter_map(|emulated| {
-            let reference_id = reference_of(&emulated.model)?;
-            let reference = cases
-                .iter()
-                .find(|r| r.is_ok() && r.model == reference_id && same_point(emulated, r))?;
-            match emulated.params.get("cpu_threads") {
-                Some(&k) => {
-                    let at_point = |m: ModelId| {
-                        cases
-                            .iter()
-                            .find(|c| c.is_ok() && m.is(&c.model) && same_point(emulated, c))
-                    };
-                    let own = registry::parse(&emulated.model).map(|m| ModelId::native(m.kind));
-                    let gil_free = own.and_then(at_point).or_else(|| at_point(GIL_FREE));
-                    convoy_pair(emulated, reference, k, gil_free)
-                }
-                None => speedup_pair(emulated, reference),
-            }
+        .flat_map(|emulated| {
+            // One pair per interpreter of the run that ran the twin.
+            let references: Vec<&CaseResult> = reference_of(&emulated.model)
+                .map(|reference_id| {
+                    cases
+                        .iter()
+                        .filter(|r| {
+                            r.is_ok()
+                                && same_point(emulated, r)
+                                && twin_in_matching_python(emulated, r, reference_id)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            references
+                .into_iter()
+                .filter_map(move |reference| pair(cases, emulated, reference, &same_point))
         })
         .collect()
+}
+
+/// Whether `reference` is `reference_id` in an interpreter the emulation
+/// stands for: in a run of several interpreters, the legacy GIL
+/// (`legacy_gil_check_interval` among the point's parameters) stands for
+/// Python 2 and the new one for Python 3; an untagged twin (a run of one
+/// interpreter) is paired whatever the GIL.
+fn twin_in_matching_python(
+    emulated: &CaseResult,
+    reference: &CaseResult,
+    reference_id: &str,
+) -> bool {
+    let Some(model) = registry::parse(&reference.model) else {
+        return false;
+    };
+    // As before interpreters were tagged: the twin started by spawn.
+    if model.kind.id() != reference_id || model.start != crate::model::StartMethod::Spawn {
+        return false;
+    }
+    let legacy = emulated.params.contains_key("legacy_gil_check_interval");
+    model.python.is_none_or(|tag| tag.is_legacy() == legacy)
+}
+
+fn pair(
+    cases: &[CaseResult],
+    emulated: &CaseResult,
+    reference: &CaseResult,
+    same_point: &dyn Fn(&CaseResult, &CaseResult) -> bool,
+) -> Option<Fidelity> {
+    match emulated.params.get("cpu_threads") {
+        Some(&k) => {
+            let at_point = |m: ModelId| {
+                cases
+                    .iter()
+                    .find(|c| c.is_ok() && m.is(&c.model) && same_point(emulated, c))
+            };
+            let own = registry::parse(&emulated.model).map(|m| ModelId::native(m.kind));
+            let gil_free = own.and_then(at_point).or_else(|| at_point(GIL_FREE));
+            convoy_pair(emulated, reference, k, gil_free)
+        }
+        None => speedup_pair(emulated, reference),
+    }
 }
 
 fn speedup_pair(emulated: &CaseResult, reference: &CaseResult) -> Option<Fidelity> {

@@ -122,6 +122,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             || e.is::<load::LoadError>()
             || e.is::<compare::CompareError>()
             || e.is::<history::HistoryError>()
+            || e.is::<parabench::report::machines::MergeError>()
     };
     if err.chain().any(user_error) { 2 } else { 1 }
 }
@@ -210,7 +211,13 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             "\ncompared with {}:",
             terminal_line(&path.display().to_string())
         );
-        let table = compare::render(&comparison, compare::CompareFormat::Table);
+        let table = comparison_text(
+            baseline,
+            &report,
+            &comparison,
+            args.allow_machine_mismatch,
+            compare::CompareFormat::Table,
+        );
         console::print(&table).context("writing to stdout")?;
         compared = comparison.exit_code(args.allow_machine_mismatch);
         if compared == compare::EXIT_DIFFERENT_MACHINES {
@@ -364,7 +371,14 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
     for warning in &comparison.warnings {
         errln!("warning: {warning}");
     }
-    console::print(&compare::render(&comparison, args.format)).context("writing to stdout")?;
+    let text = comparison_text(
+        &baseline,
+        &current,
+        &comparison,
+        args.allow_machine_mismatch,
+        args.format,
+    );
+    console::print(&text).context("writing to stdout")?;
     let code = comparison.exit_code(args.allow_machine_mismatch);
     if code == compare::EXIT_DIFFERENT_MACHINES {
         errln!(
@@ -373,6 +387,28 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<u8> {
         );
     }
     Ok(code)
+}
+
+/// The verdicts of a comparison; for runs from different hardware not
+/// judged anyway, the two machines side by side instead (no verdicts).
+fn comparison_text(
+    baseline: &parabench::results::RunReport,
+    current: &parabench::results::RunReport,
+    comparison: &compare::Comparison,
+    allow_machine_mismatch: bool,
+    format: compare::CompareFormat,
+) -> String {
+    if comparison.different_machines && !allow_machine_mismatch {
+        let sides = compare::machines::side_by_side(
+            baseline,
+            current,
+            comparison.options.metric,
+            &comparison.warnings,
+        );
+        compare::machines::render(&sides, format)
+    } else {
+        compare::render(comparison, format)
+    }
 }
 
 fn export_command(args: &ExportArgs) -> anyhow::Result<u8> {
@@ -398,8 +434,11 @@ fn history_command(args: &HistoryArgs) -> anyhow::Result<u8> {
 }
 
 fn report(args: &ReportArgs) -> anyhow::Result<u8> {
-    let results = parabench::load::load_report(&args.results)?;
-    let beside = match args.results.parent() {
+    let [path] = &args.results[..] else {
+        return report_machines(args);
+    };
+    let results = parabench::load::load_report(path)?;
+    let beside = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
@@ -410,12 +449,30 @@ fn report(args: &ReportArgs) -> anyhow::Result<u8> {
     // The page links to results.json beside it; keep that link working.
     let copy = out.join("results.json");
     let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
-    if !same(&copy, &args.results) {
-        let bytes = input::read(&args.results, input::MAX_RESULTS_BYTES)
-            .with_context(|| format!("reading {}", args.results.display()))?;
+    if !same(&copy, path) {
+        let bytes = input::read(path, input::MAX_RESULTS_BYTES)
+            .with_context(|| format!("reading {}", path.display()))?;
         parabench::atomic_file::write(&copy, &bytes)
-            .with_context(|| format!("copying {} to {}", args.results.display(), copy.display()))?;
+            .with_context(|| format!("copying {} to {}", path.display(), copy.display()))?;
         outln!("{}", terminal_line(&copy.display().to_string()));
+    }
+    Ok(0)
+}
+
+/// `parabench report A.json B.json ...`: one report of several machines
+/// side by side (`report::machines`), each machine's own report beside it.
+fn report_machines(args: &ReportArgs) -> anyhow::Result<u8> {
+    let mut inputs = Vec::new();
+    for path in &args.results {
+        inputs.push((path.clone(), load::load_report(path)?));
+    }
+    let merged = parabench::report::machines::merge(inputs)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports/machines").to_owned());
+    for path in parabench::report::machines::write_all(&merged, &out)? {
+        outln!("{}", terminal_line(&path.display().to_string()));
     }
     Ok(0)
 }

@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod coordination;
 pub mod granularity;
 pub mod io_models;
+pub mod python;
 mod start_method;
 pub mod wake;
 
@@ -214,8 +215,13 @@ pub struct Settings {
     pub notices: Vec<String>,
     /// The interpreter the `cpython-*` models run in, where the suite
     /// (`python = ...`) or `--python` chose one: found and asked what it is
-    /// before anything runs. `None`: `python3` on PATH, if any.
+    /// before anything runs. `None`: `python3` on PATH, if any. With
+    /// several, the first.
     pub python: Option<PythonInfo>,
+    /// Every interpreter named, when `python` names several (at most
+    /// [`python`]'s bound): the `cpython-*` models run once in each, tagged
+    /// (`cpython-thread@3.12`). Empty for one.
+    pub pythons: Vec<PythonInfo>,
 }
 
 /// One scenario, resolved: every value known and valid.
@@ -804,7 +810,7 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     let mut skipped: Vec<String> = Vec::new();
     let mut timeout_s = None;
     let mut budget_s = None;
-    let mut python = None;
+    let mut pythons: Vec<PythonInfo> = Vec::new();
     if let Some(workload) = args.workload {
         // `--quick` shortens the floor as a quick table would.
         let quick_floor =
@@ -829,16 +835,16 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             timeout_s = suite.settings.timeout_s.map(|t| t.0).or(timeout_s);
             budget_s = suite.settings.point_budget_s.map(|t| t.0).or(budget_s);
             if let Some(spec) = &suite.settings.python {
-                python = Some(find_python(spec.get_ref()).map_err(|e| {
+                pythons = find_python(spec.get_ref()).map_err(|e| {
                     located(
                         source,
                         spec.span(),
                         Some("python"),
                         &e,
                         "name an interpreter on PATH or in pyenv (`pyenv versions` lists them), \
-                         or give its path",
+                         or give its path; several are separated by commas",
                     )
-                })?);
+                })?;
             }
             if suite.scenario.is_empty() {
                 return Err(PlanError::Suite(format!(
@@ -955,12 +961,17 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
     bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
     io_models::check_time(&scenarios, timeout).map_err(PlanError::Suite)?;
     if let Some(spec) = &args.python {
-        python = Some(find_python(spec).map_err(|e| flag_err("--python", e))?);
+        pythons = find_python(spec).map_err(|e| flag_err("--python", e))?;
     }
     let notices = quick_notices
         .into_iter()
         .chain(scenarios.iter_mut().flat_map(add_baselines))
         .collect();
+    // After the baselines, so that each interpreter gets its own.
+    for s in &mut scenarios {
+        python::tag_models(s, &pythons);
+    }
+    bounds::check_size(&scenarios).map_err(PlanError::Suite)?;
     for s in &mut scenarios {
         s.cpu_bound = s.workload == WorkloadKind::Cpu
             || (s.workload == WorkloadKind::Mixed && s.cpu_fraction >= 0.5);
@@ -982,26 +993,25 @@ pub fn build(sources: &[Source], args: &PlanOptions) -> Result<Plan, PlanError> 
             },
             point_budget: Duration::from_secs_f64(budget),
             notices,
-            python,
+            python: pythons.first().cloned(),
+            pythons: if pythons.len() > 1 {
+                pythons
+            } else {
+                Vec::new()
+            },
         },
         scenarios,
         points,
     })
 }
 
-/// The interpreter `spec` names, asked what it is; the error says why it
-/// cannot run the `cpython-*` models.
-fn find_python(spec: &str) -> Result<PythonInfo, String> {
-    if spec.is_empty() || spec.len() > MAX_PYTHON_SPEC_BYTES || spec.contains('\0') {
-        return Err(format!(
-            "an interpreter is a name or a path of 1 to {MAX_PYTHON_SPEC_BYTES} bytes without NUL"
-        ));
-    }
-    crate::cpython::find(spec).map_err(|e| e.to_string())
+/// The interpreters `spec` names (see `plan::python`), asked what they
+/// are; the error says why one cannot run the `cpython-*` models.
+fn find_python(spec: &str) -> Result<Vec<PythonInfo>, String> {
+    python::resolve(spec, &|name| {
+        crate::cpython::find(name).map_err(|e| e.to_string())
+    })
 }
-
-/// The longest `python` value: PATH_MAX.
-const MAX_PYTHON_SPEC_BYTES: usize = 4096;
 
 /// Adds the baseline of every model family a scenario runs and lacks
 /// (`sequential`, `cpython-sequential`), so that every speedup has one;

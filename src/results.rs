@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod identity;
 pub mod io_models;
 
 /// Version of the `results.json` layout; readers refuse any other.
@@ -61,6 +62,12 @@ pub struct RunReport {
     /// and in runs without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<PythonRecord>,
+    /// Every interpreter of a run with several (`--python 3.12,3.13`), each
+    /// with its `tag`, as the `cpython-*` model ids name it
+    /// (`cpython-thread@3.12`); `python` is then the first. Absent in older
+    /// files and in runs of one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pythons: Vec<PythonRecord>,
 }
 
 /// One granularity search: a model at fixed workers and tasks, its task
@@ -136,6 +143,10 @@ pub struct PythonRecord {
     pub free_threaded: bool,
     /// `sys._is_gil_enabled()` where it exists (3.13+).
     pub gil_enabled: Option<bool>,
+    /// In a run of several interpreters, the tag its models carry
+    /// (`3.12`, `3.13t`, `2.7`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 impl PythonRecord {

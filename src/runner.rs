@@ -90,19 +90,29 @@ pub fn run_with(
     });
     let environment = crate::results::Environment::at_start();
     crate::model::use_python(plan.settings.python.clone());
+    crate::model::use_pythons(&plan.settings.pythons);
     let runs_cpython = plan
         .scenarios
         .iter()
         .any(|s| s.models.iter().any(|m| m.kind.is_cpython()));
+    let record = |p: &crate::cpython::PythonInfo, tag: Option<String>| PythonRecord {
+        path: p.path.display().to_string(),
+        version: p.version.to_string(),
+        free_threaded: p.free_threaded,
+        gil_enabled: p.gil_enabled,
+        tag,
+    };
     let python = runs_cpython
         .then(|| crate::model::python().ok())
         .flatten()
-        .map(|p| PythonRecord {
-            path: p.path.display().to_string(),
-            version: p.version.to_string(),
-            free_threaded: p.free_threaded,
-            gil_enabled: p.gil_enabled,
-        });
+        .map(|p| record(&p, None));
+    let pythons: Vec<PythonRecord> = plan
+        .settings
+        .pythons
+        .iter()
+        .filter(|_| runs_cpython)
+        .map(|p| record(p, Some(crate::model::PythonTag::of(p).to_string())))
+        .collect();
     on_event(Event::Calibrating);
     let run_started = (measure::self_usage(), measure::reaped_children_usage());
     let before = measure::self_usage();
@@ -157,6 +167,7 @@ pub fn run_with(
         lifecycle: Vec::new(),
         io_models: Vec::new(),
         python,
+        pythons,
         environment,
         harness_cpu: Some(HarnessCpu {
             calibration_s: cpu_seconds(&calibration_cpu),
@@ -615,6 +626,9 @@ struct CaseRun {
     wake: wake::WakeAcc,
     /// Why the case stopped early (failed, skipped, interrupted).
     failure: Option<CaseStatus>,
+    /// A start-up timed in a warm-up round by a model that times it once
+    /// (a kept CPython pool): it counts with the first measured repetition.
+    warmup_startup: Option<f64>,
 }
 
 /// Runs every case of a point in interleaved rounds: the scenario's minimum
@@ -658,6 +672,7 @@ fn run_point(
             queue: coordination::QueueAcc::default(),
             wake: wake::WakeAcc::default(),
             failure: None,
+            warmup_startup: None,
         })
         .collect();
     let prepared = build_tasks(point, iters_per_ms, env.echo, env.scratch, plan.timeout)
@@ -710,7 +725,8 @@ fn run_point(
             });
             if case.failure.is_none() {
                 match run_once(plan, case, &tasks, &expected, env) {
-                    Ok((rep, outcome)) if measured => {
+                    Ok((mut rep, outcome)) if measured => {
+                        rep.startup_s = rep.startup_s.or(case.warmup_startup.take());
                         if let Some(g) = &outcome.gil {
                             case.gil.get_or_insert_with(GilCounters::default).add(g);
                         }
@@ -731,13 +747,15 @@ fn run_point(
                         case.wake.record(&outcome);
                         case.reps.push(rep);
                     }
-                    Ok(_) => {}
+                    Ok((rep, _)) => case.warmup_startup = rep.startup_s,
                     Err(e) => case.failure = Some(e),
                 }
             }
             on_event(Event::RunDone);
         }
     }
+    // The CPython runners kept for this point's cases, and their pools.
+    crate::model::end_sessions();
     summarize(plan, &cases, env)
 }
 
@@ -816,6 +834,8 @@ fn run_once(
             let mut watch = crate::workload::lock::graph::Watch::new();
             crate::model::contained::run(case.model, &batch, &mut || watch.poll(board))
         }
+        // A model of one of several interpreters runs in its own.
+        _ if case.model.python.is_some() => crate::model::model_for_id(case.model).run(&batch),
         _ => (env.models)(model).run(&batch),
     }
     .map_err(ModelError::into_status);
@@ -929,15 +949,17 @@ fn verify(outcome: &BatchOutcome, expected: &[u64]) -> Result<(), String> {
 fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> {
     let point = &plan.point;
     let wall = |c: &CaseRun| stats::median(&c.reps.iter().map(|r| r.wall_s).collect::<Vec<_>>());
-    let baseline = |kind: ModelKind| {
+    // Each model's baseline is its own interpreter's (`cpython-sequential@3.12`
+    // for `cpython-thread@3.12`).
+    let baseline = |model: ModelId| {
         cases
             .iter()
-            .find(|c| c.model == ModelId::native(kind.baseline()) && c.failure.is_none())
+            .find(|c| c.model == model.baseline() && c.failure.is_none())
     };
-    let sequential = baseline(ModelKind::Sequential);
     // One task's IO cost when run alone: the measured sleep floor, or for
-    // sockets and files the median task run time of the sequential baseline.
-    let io_ms = match plan.workload {
+    // sockets and files the median task run time of the sequential baseline
+    // of the case's own family (native or CPython), else of the other.
+    let io_ms_of = |model: ModelId| match plan.workload {
         WorkloadKind::Cpu
         | WorkloadKind::Convoy
         | WorkloadKind::Lifecycle
@@ -955,9 +977,16 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
             .iter()
             .find(|f| f.nominal_ms == point.shape.sleep_ms)
             .map_or(point.shape.sleep_ms, |f| f.measured_ms),
-        WorkloadKind::IoSocket | WorkloadKind::IoFile => sequential
-            .and_then(|c| c.run.percentiles())
-            .map_or(0.0, |p| p.p50),
+        WorkloadKind::IoSocket | WorkloadKind::IoFile => {
+            // The case's own baseline (its interpreter's), else the other family's.
+            let run_p50 = |m: ModelId| baseline(m)?.run.percentiles().map(|p| p.p50);
+            let other = ModelId::native(if model.kind.is_cpython() {
+                ModelKind::Sequential
+            } else {
+                ModelKind::CpythonSequential
+            });
+            run_p50(model).or_else(|| run_p50(other)).unwrap_or(0.0)
+        }
     };
     // A convoy's round trip without any GIL: the native `thread` case's
     // median here when the point has one (the server's delay plus the
@@ -968,25 +997,28 @@ fn summarize(plan: &PointPlan, cases: &[CaseRun], env: &Env) -> Vec<CaseResult> 
         .find(|c| c.model == ModelId::native(ModelKind::Thread) && c.failure.is_none())
         .and_then(|c| stats::median(&c.round_trips_ms))
         .unwrap_or_else(|| point.shape.socket.map_or(0.0, |s| s.server_delay_ms));
-    let baseline_walls: Vec<(ModelKind, Option<f64>, Vec<f64>)> =
-        [ModelKind::Sequential, ModelKind::CpythonSequential]
-            .into_iter()
-            .map(|k| {
-                let case = baseline(k);
-                let samples = case.map(|c| c.reps.iter().map(|r| r.wall_s).collect());
-                (k, case.and_then(wall), samples.unwrap_or_default())
-            })
-            .collect();
+    let mut baseline_ids: Vec<ModelId> = cases.iter().map(|c| c.model.baseline()).collect();
+    baseline_ids.sort();
+    baseline_ids.dedup();
+    let baseline_walls: Vec<(ModelId, Option<f64>, Vec<f64>)> = baseline_ids
+        .into_iter()
+        .map(|id| {
+            let case = baseline(id);
+            let samples = case.map(|c| c.reps.iter().map(|r| r.wall_s).collect());
+            (id, case.and_then(wall), samples.unwrap_or_default())
+        })
+        .collect();
     cases
         .iter()
         .map(|c| {
             let (seq_wall, seq_samples) = baseline_walls
                 .iter()
-                .find(|(k, _, _)| *k == c.model.kind.baseline())
+                .find(|(id, _, _)| *id == c.model.baseline())
                 .map_or((None, &[][..]), |(_, w, s)| (*w, &s[..]));
             // Without a baseline (`baseline = false`), the sequential time
             // of cpu and io-sleep tasks is known: tasks × the CPU time asked
             // for, or × the measured sleep.
+            let io_ms = io_ms_of(c.model);
             let seq_wall = seq_wall.or_else(|| {
                 (!plan.baseline
                     && matches!(plan.workload, WorkloadKind::Cpu | WorkloadKind::IoSleep))
@@ -1119,6 +1151,8 @@ mod tests {
     struct Script {
         fail: Option<ModelKind>,
         cancel_at_call: Option<usize>,
+        /// The first call times a start-up, as a kept CPython pool does.
+        startup_at_first_call: bool,
         calls: AtomicUsize,
     }
 
@@ -1157,6 +1191,8 @@ mod tests {
             Ok(BatchOutcome {
                 records,
                 wall: per_task * rounds,
+                startup: (self.script.startup_at_first_call && call == 0)
+                    .then_some(Duration::from_millis(5)),
                 ..BatchOutcome::default()
             })
         }
@@ -1350,6 +1386,39 @@ mod tests {
             .filter(|c| c.status == CaseStatus::Interrupted)
             .count();
         assert_eq!(interrupted, 1);
+    }
+
+    #[test]
+    fn a_start_up_timed_in_a_warm_up_round_counts_with_the_first_measured_one() {
+        let cancel = AtomicBool::new(false);
+        let script = Arc::new(Script {
+            startup_at_first_call: true,
+            ..Script::default()
+        });
+        let models = fake(&script);
+        let mut env = env(&cancel, Path::new("/nonexistent"), Duration::from_secs(60));
+        env.models = &models;
+        env.point_budget = Duration::ZERO;
+        let mut point = plan(2).points[0].clone();
+        point.warmup = 1;
+        let cases = run_point(
+            &point,
+            &env,
+            &|c: &[CaseResult]| vec![false; c.len()],
+            &mut |_| {},
+        );
+        let startups: Vec<Vec<Option<f64>>> = cases
+            .iter()
+            .map(|c| c.repetitions.iter().map(|r| r.startup_s).collect())
+            .collect();
+        // The warm-up round's first call timed it; one case has it, once.
+        let timed: Vec<&Vec<Option<f64>>> = startups
+            .iter()
+            .filter(|s| s.iter().any(Option::is_some))
+            .collect();
+        assert_eq!(timed.len(), 1, "{startups:?}");
+        assert_eq!(timed[0][0], Some(0.005), "{startups:?}");
+        assert!(timed[0][1..].iter().all(Option::is_none), "{startups:?}");
     }
 
     #[test]

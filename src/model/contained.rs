@@ -84,7 +84,11 @@ pub fn run(
         python: model
             .kind
             .is_cpython()
-            .then(|| super::cpython::python().ok().map(|p| p.path))
+            .then(|| {
+                super::cpython::python_for(model.python)
+                    .ok()
+                    .map(|p| p.path)
+            })
             .flatten(),
     };
     let body = serde_json::to_vec(&job).map_err(|e| ModelError::Setup(e.into()))?;
@@ -247,7 +251,10 @@ pub fn serve() -> anyhow::Result<()> {
                     parent_mib: job.parent_mib,
                 },
             };
-            match model_for(model.kind).run(&batch) {
+            let outcome = model_for(model.kind).run(&batch);
+            // A CPython runner ends with the batch, reaped by this child.
+            super::end_sessions();
+            match outcome {
                 Ok(o) => ContainedReply::Done {
                     records: o
                         .records

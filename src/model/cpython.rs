@@ -1,20 +1,23 @@
 //! The `cpython-*` models: the same workload run in the machine's real
 //! python3 (threading, concurrent.futures, multiprocessing, asyncio) by
 //! python/parabench_runner.py, one repetition per call, folded into the same
-//! measurements as every other model. Skipped with a notice when python3 is
+//! measurements as every other model. A case's calls share one runner, kept
+//! until the end of its point (`end_sessions`). Skipped with a notice when python3 is
 //! missing or too old.
 
-use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, TaskRecord};
+use super::{Batch, BatchOutcome, Model, ModelError, ModelKind, PythonTag, TaskRecord};
 use crate::cpython::{
     self, BoardRequest, CpythonModel as PyModel, CpythonRequest, EventRequest, FileRequest,
     LockRequest, PythonInfo, QueueRequest, SocketRequest, TaskRequest, TimerRequest,
 };
 use crate::measure::{ChildUsage, Usage};
 use crate::workload::{Step, TaskOutput};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-pub struct CpythonModel(pub ModelKind);
+/// A `cpython-*` kind, in the interpreter of that tag when a run has
+/// several, else in the one `python()` gives.
+pub struct CpythonModel(pub ModelKind, pub Option<PythonTag>);
 
 /// The interpreter of the `cpython-*` models: the one the plan chose
 /// (`use_python`), else `python3`, looked up once per process.
@@ -36,10 +39,134 @@ pub fn python() -> Result<PythonInfo, String> {
         .clone()
 }
 
+/// The interpreters of a run with several (`use_pythons`), by tag.
+static PYTHONS: RwLock<Vec<(PythonTag, PythonInfo)>> = RwLock::new(Vec::new());
+
+/// Runs the `cpython-*` models tagged with an interpreter's tag in it from
+/// now on (a run of several interpreters); an empty list forgets them.
+pub fn use_pythons(pythons: &[PythonInfo]) {
+    *PYTHONS.write().unwrap_or_else(|e| e.into_inner()) = pythons
+        .iter()
+        .map(|p| (PythonTag::of(p), p.clone()))
+        .collect();
+}
+
+/// The interpreter of `tag`, or `python()` for an untagged model.
+pub fn python_for(tag: Option<PythonTag>) -> Result<PythonInfo, String> {
+    let Some(tag) = tag else { return python() };
+    PYTHONS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| format!("no Python {tag} among this run's interpreters (--python)"))
+}
+
 /// The python kernel's iterations per ms, from the first call that
 /// calibrated it: later calls reuse it, so every call of a run does the same
 /// work and repetitions pair up with the baseline's.
 static PY_ITERS_PER_MS: OnceLock<f64> = OnceLock::new();
+
+/// The same, per interpreter of a run with several: each interpreter's
+/// kernel runs at its own speed, and each model is paired with its own
+/// interpreter's baseline.
+static TAGGED_ITERS_PER_MS: RwLock<Vec<(PythonTag, f64)>> = RwLock::new(Vec::new());
+
+fn iters_per_ms(tag: Option<PythonTag>) -> Option<f64> {
+    match tag {
+        None => PY_ITERS_PER_MS.get().copied(),
+        Some(tag) => TAGGED_ITERS_PER_MS
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| *v),
+    }
+}
+
+fn keep_iters_per_ms(tag: Option<PythonTag>, value: f64) {
+    match tag {
+        None => {
+            let _ = PY_ITERS_PER_MS.set(value);
+        }
+        Some(tag) => {
+            let mut all = TAGGED_ITERS_PER_MS
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if !all.iter().any(|(t, _)| *t == tag) {
+                all.push((tag, value));
+            }
+        }
+    }
+}
+
+/// What a runner is set up for by its first request and keeps: two
+/// batches with the same key can share a runner (and its pools).
+#[derive(Debug, Clone, PartialEq)]
+struct SessionKey {
+    python: std::path::PathBuf,
+    model: PyModel,
+    workers: usize,
+    start_method: Option<String>,
+    parent_mib: u64,
+    switch_interval: Duration,
+}
+
+/// The runners of the point being measured, one per case, kept across its
+/// repetitions: a repetition then pays neither the interpreter's start nor
+/// its pool's (timed once, by the first). `end_point` ends them.
+static SESSIONS: Mutex<Vec<(SessionKey, cpython::Session)>> = Mutex::new(Vec::new());
+
+/// A kept runner starts a fresh pool for its first requests, so that a
+/// pool's start-up has several samples per case (a slope across the sweep
+/// needs more than one pair of points for an interval), and keeps the last.
+const POOL_STARTS: u32 = 3;
+
+/// How long a runner may take to shut its pools down and exit.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Ends every kept runner: each shuts its pools down and exits, or is
+/// killed; all are reaped. Called at the end of every point, so that no
+/// idle interpreter or pool outlives the cases it served.
+pub fn end_sessions() {
+    let sessions = std::mem::take(&mut *SESSIONS.lock().unwrap_or_else(|e| e.into_inner()));
+    for (_, session) in sessions {
+        // A runner that will not exit is killed and reaped all the same.
+        let _ = session.close(CLOSE_TIMEOUT);
+    }
+}
+
+/// Runs `request` in the kept runner for `key`, starting one if there is
+/// none; a runner that fails is ended, not kept.
+fn run_in_session(
+    python: &PythonInfo,
+    key: SessionKey,
+    request: &CpythonRequest,
+    timeout: Duration,
+) -> anyhow::Result<cpython::CpythonResponse> {
+    let kept = {
+        let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|i| sessions.swap_remove(i).1)
+    };
+    let mut session = match kept {
+        Some(session) => session,
+        None => cpython::Session::start(python, request.model)?,
+    };
+    let request = CpythonRequest {
+        fresh_pool: session.served() < POOL_STARTS,
+        ..request.clone()
+    };
+    let response = session.request(&request, timeout)?;
+    SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((key, session));
+    Ok(response)
+}
 
 /// The runner's model for a `cpython-*` kind; None for any other kind,
 /// which is an error, never a fallback to some other model.
@@ -53,18 +180,25 @@ fn python_model(kind: ModelKind) -> Option<PyModel> {
         ModelKind::CpythonAsyncio => PyModel::Asyncio,
         ModelKind::CpythonGreenlet => PyModel::Greenlet,
         ModelKind::CpythonGevent => PyModel::Gevent,
+        ModelKind::CpythonInterpreterPool => PyModel::InterpreterPool,
         _ => return None,
     })
 }
 
 impl Model for CpythonModel {
     fn run(&self, batch: &Batch) -> Result<BatchOutcome, ModelError> {
-        let python = python().map_err(ModelError::Skipped)?;
+        let python = python_for(self.1).map_err(ModelError::Skipped)?;
         let python = &python;
         let model = python_model(self.0).ok_or_else(|| {
             ModelError::Setup(anyhow::anyhow!("`{}` is not a CPython model", self.0))
         })?;
-        super::coroutine::python_module_or_skip(python, model)?;
+        let legacy = python.version.major < 3;
+        if let Some(why) = cpython::legacy::unsupported(python, model) {
+            return Err(ModelError::Skipped(why));
+        }
+        if !legacy {
+            super::coroutine::python_module_or_skip(python, model)?;
+        }
         let shape = batch
             .shape
             .ok_or_else(|| ModelError::Setup(anyhow::anyhow!("no task shape for python")))?;
@@ -80,7 +214,7 @@ impl Model for CpythonModel {
             task: TaskRequest {
                 cpu_ms: shape.cpu_ms,
                 kernel: shape.kernel.id().into(),
-                iters_per_ms: PY_ITERS_PER_MS.get().copied(),
+                iters_per_ms: iters_per_ms(self.1),
                 sleep_ms: shape.sleep_ms,
                 socket: steps.iter().find_map(|s| {
                     let (addr, warmup, round_trips, message_bytes, server_delay_us) = match s {
@@ -158,10 +292,28 @@ impl Model for CpythonModel {
                 }),
                 _ => None,
             }),
+            fresh_pool: false,
         };
+        if let Some(why) = legacy.then(|| cpython::legacy::refused(&request)).flatten() {
+            return Err(ModelError::Skipped(why));
+        }
         let timeout = batch.deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
-        let response = cpython::run(python, &request, timeout).map_err(|e| {
+        let response = if legacy {
+            // Python 2's runner is one-shot: a fresh interpreter per call.
+            cpython::legacy::run(python, &request, timeout)
+        } else {
+            let key = SessionKey {
+                python: python.path.clone(),
+                model,
+                workers: batch.workers,
+                start_method: request.start_method.clone(),
+                parent_mib: request.parent_mib,
+                switch_interval: batch.switch_interval,
+            };
+            run_in_session(python, key, &request, timeout)
+        };
+        let response = response.map_err(|e| {
             // The driver kills python at `timeout`; report that as the case's timeout.
             if Instant::now() >= batch.deadline {
                 ModelError::TimedOut(started.elapsed())
@@ -170,7 +322,7 @@ impl Model for CpythonModel {
             }
         })?;
         if let Some(cal) = &response.calibration {
-            let _ = PY_ITERS_PER_MS.set(cal.iters_per_ms);
+            keep_iters_per_ms(self.1, cal.iters_per_ms);
         }
         if request.start_method.is_some() && response.start_method != request.start_method {
             return Err(ModelError::Worker(format!(
@@ -323,7 +475,7 @@ mod tests {
             switch_interval: Duration::from_millis(5),
             start: Default::default(),
         };
-        match CpythonModel(ModelKind::Thread).run(&batch) {
+        match CpythonModel(ModelKind::Thread, None).run(&batch) {
             Err(ModelError::Setup(e)) => assert!(e.to_string().contains("not a CPython model")),
             // Without python3 the model is skipped before it looks at its kind.
             Err(ModelError::Skipped(_)) => {}

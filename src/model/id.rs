@@ -24,6 +24,7 @@ pub enum ModelKind {
     CpythonAsyncio,
     CpythonGreenlet,
     CpythonGevent,
+    CpythonInterpreterPool,
 }
 
 impl ModelKind {
@@ -41,7 +42,7 @@ impl ModelKind {
     ];
 
     /// The real-CPython reference models (run by python/parabench_runner.py).
-    pub const CPYTHON: [ModelKind; 8] = [
+    pub const CPYTHON: [ModelKind; 9] = [
         ModelKind::CpythonSequential,
         ModelKind::CpythonThread,
         ModelKind::CpythonThreadPool,
@@ -50,6 +51,7 @@ impl ModelKind {
         ModelKind::CpythonAsyncio,
         ModelKind::CpythonGreenlet,
         ModelKind::CpythonGevent,
+        ModelKind::CpythonInterpreterPool,
     ];
 
     pub fn id(self) -> &'static str {
@@ -62,6 +64,7 @@ impl ModelKind {
             ModelKind::CpythonAsyncio => "cpython-asyncio",
             ModelKind::CpythonGreenlet => "cpython-greenlet",
             ModelKind::CpythonGevent => "cpython-gevent",
+            ModelKind::CpythonInterpreterPool => "cpython-interpreter-pool",
             ModelKind::Sequential => "sequential",
             ModelKind::Thread => "thread",
             ModelKind::Process => "process",
@@ -88,6 +91,9 @@ impl ModelKind {
             }
             ModelKind::CpythonGevent => {
                 "real CPython: gevent greenlets in a Pool(workers), socket and time monkey-patched (needs `import gevent`)"
+            }
+            ModelKind::CpythonInterpreterPool => {
+                "real CPython 3.14+: concurrent.futures.InterpreterPoolExecutor, one interpreter and GIL per worker (PEP 734); CPU and sleep tasks"
             }
             ModelKind::Sequential => "the baseline: one task after another on the calling thread",
             ModelKind::Thread => "one OS thread per task (start + join), at most `workers` at once",
@@ -171,7 +177,9 @@ impl ModelKind {
             // One scheduler thread: the calling one.
             ModelKind::Greenlet | ModelKind::Gevent => 0,
             ModelKind::CpythonAsyncio | ModelKind::CpythonGreenlet | ModelKind::CpythonGevent => 1,
-            ModelKind::CpythonThread | ModelKind::CpythonThreadPool => live,
+            ModelKind::CpythonThread
+            | ModelKind::CpythonThreadPool
+            | ModelKind::CpythonInterpreterPool => live,
             ModelKind::CpythonProcess | ModelKind::CpythonProcessPool => live,
             // The process models read each child's pipe on a thread of their own.
             ModelKind::Thread | ModelKind::Process | ModelKind::ProcessPool => live,
@@ -227,15 +235,77 @@ impl std::fmt::Display for StartMethod {
     }
 }
 
+/// Which of a run's interpreters a `cpython-*` model runs in, when a run
+/// has several (`--python python3.12,python3.13`): `major.minor`, with a
+/// `t` for a free-threaded build (`3.13t`), as model ids show it
+/// (`cpython-thread@3.12`). A run with one interpreter tags nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PythonTag {
+    pub major: u8,
+    pub minor: u8,
+    pub free_threaded: bool,
+}
+
+impl PythonTag {
+    /// The tag of an interpreter, as it described itself.
+    pub fn of(python: &crate::cpython::PythonInfo) -> PythonTag {
+        let narrow = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
+        PythonTag {
+            major: narrow(python.version.major),
+            minor: narrow(python.version.minor),
+            free_threaded: python.free_threaded,
+        }
+    }
+
+    /// Parses `3.12`, `3.13t`, `2.7`.
+    pub fn parse(text: &str) -> Option<PythonTag> {
+        let (version, free_threaded) = match text.strip_suffix('t') {
+            Some(v) => (v, true),
+            None => (text, false),
+        };
+        let (major, minor) = version.split_once('.')?;
+        let number = |s: &str| {
+            (!s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
+        Some(PythonTag {
+            major: number(major)?,
+            minor: number(minor)?,
+            free_threaded,
+        })
+    }
+
+    /// Python 2, whose runner is `python/parabench_runner27.py`.
+    pub fn is_legacy(self) -> bool {
+        self.major < 3
+    }
+}
+
+impl std::fmt::Display for PythonTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)?;
+        if self.free_threaded {
+            f.write_str("t")?;
+        }
+        Ok(())
+    }
+}
+
 /// A model as named in suites and results: a kind, optionally under the
-/// emulated GIL (`thread+gil`), and for the models that start processes,
-/// how they start them (`process:fork`; `spawn`, the default, is not named).
+/// emulated GIL (`thread+gil`), for a `cpython-*` kind in a run of several
+/// interpreters which one (`cpython-thread@3.12`), and for the models that
+/// start processes, how they start them (`process:fork`; `spawn`, the
+/// default, is not named).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModelId {
     pub kind: ModelKind,
     pub gil: bool,
     /// Always `Spawn` for a kind that starts no process.
     pub start: StartMethod,
+    /// Always `None` for a kind that is not `cpython-*`, and for every
+    /// model of a run with one interpreter.
+    pub python: Option<PythonTag>,
 }
 
 impl ModelId {
@@ -254,6 +324,7 @@ impl ModelId {
             kind,
             gil: false,
             start: StartMethod::Spawn,
+            python: None,
         }
     }
 
@@ -284,14 +355,32 @@ impl ModelId {
         })
     }
 
-    /// Parses a model as `Display` writes it, start method included
-    /// (`process+gil:fork`), as results files name models.
+    /// The same model in the interpreter `tag`; unchanged for a kind that
+    /// is not `cpython-*`.
+    pub fn in_python(self, tag: Option<PythonTag>) -> ModelId {
+        ModelId {
+            python: if self.kind.is_cpython() { tag } else { None },
+            ..self
+        }
+    }
+
+    /// Parses a model as `Display` writes it, interpreter and start method
+    /// included (`process+gil:fork`, `cpython-process@3.12:fork`), as
+    /// results files name models.
     pub fn parse_started(name: &str) -> Option<ModelId> {
         let (base, start) = match name.split_once(':') {
             Some((base, method)) => (base, StartMethod::from_id(method)?),
             None => (name, StartMethod::Spawn),
         };
+        let (base, python) = match base.split_once('@') {
+            Some((base, tag)) => (base, Some(PythonTag::parse(tag)?)),
+            None => (base, None),
+        };
         let id = ModelId::parse(base)?;
+        if python.is_some() && !id.kind.is_cpython() {
+            return None;
+        }
+        let id = id.in_python(python);
         // `spawn` is never written out, and only process models have one.
         let named = name.contains(':');
         (!named || (start != StartMethod::Spawn && id.kind.uses_processes()))
@@ -317,6 +406,9 @@ impl std::fmt::Display for ModelId {
         f.write_str(self.kind.id())?;
         if self.gil {
             f.write_str("+gil")?;
+        }
+        if let Some(tag) = self.python {
+            write!(f, "@{tag}")?;
         }
         if self.start != StartMethod::Spawn {
             write!(f, ":{}", self.start)?;

@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use child::{set_worker_exe, worker_exe};
-pub use cpython::{python, use_python};
-pub use id::{ModelId, ModelKind, StartMethod, num_cpus};
+pub use cpython::{end_sessions, python, python_for, use_python, use_pythons};
+pub use id::{ModelId, ModelKind, PythonTag, StartMethod, num_cpus};
 pub use pool::Handle;
 pub use start::Start;
 
@@ -152,7 +152,7 @@ pub trait Model {
 
 pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
     match kind {
-        k if k.is_cpython() => Box::new(cpython::CpythonModel(k)),
+        k if k.is_cpython() => Box::new(cpython::CpythonModel(k, None)),
         ModelKind::Sequential => Box::new(sequential::Sequential),
         ModelKind::Thread => Box::new(thread::ThreadPerTask),
         ModelKind::Process => Box::new(process::ProcessPerTask),
@@ -164,6 +164,15 @@ pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
         ModelKind::Greenlet => Box::new(greenlet::GreenletModel),
         ModelKind::Gevent => Box::new(gevent::GeventModel),
         _ => unreachable!("CPython kinds are matched above"),
+    }
+}
+
+/// The model `id` names: `model_for` its kind, and for a `cpython-*` model
+/// of a run with several interpreters, in its own one.
+pub fn model_for_id(id: ModelId) -> Box<dyn Model> {
+    match id.python {
+        Some(tag) if id.kind.is_cpython() => Box::new(cpython::CpythonModel(id.kind, Some(tag))),
+        _ => model_for(id.kind),
     }
 }
 

@@ -140,6 +140,8 @@ impl ModelKind {
             K::CpythonAsyncio => row(F::EventLoop, Cpython, Rgb(96, 140, 0), None, None),
             K::CpythonGreenlet => row(F::Coroutines, Cpython, Rgb(90, 210, 195), None, None),
             K::CpythonGevent => row(F::Coroutines, Cpython, Rgb(225, 75, 120), None, None),
+            // Threads, each in its own interpreter with its own GIL.
+            K::CpythonInterpreterPool => row(F::ThreadPool, Cpython, Rgb(0, 70, 200), None, None),
         }
     }
 
@@ -189,17 +191,34 @@ impl ModelId {
             let m = |c: u8| ((u16::from(c) * (100 - share) + u16::from(to) * share) / 100) as u8;
             Rgb(m(r), m(g), m(b))
         };
-        match self.start {
+        let base = match self.start {
             super::StartMethod::Spawn => base,
             super::StartMethod::Fork => mix(base, 255, 55),
             super::StartMethod::Forkserver => mix(base, 40, 45),
+        };
+        // Interpreters of one run: the same hue, lighter or darker by
+        // version, so that `cpython-thread@3.12` and `@3.13` read as one
+        // model and still differ.
+        match self.python {
+            None => base,
+            Some(tag) => {
+                let step = u16::from(tag.minor % 3) * 15 + 15;
+                let to = if (tag.minor + u8::from(tag.free_threaded)) % 2 == 0 {
+                    255
+                } else {
+                    0
+                };
+                mix(base, to, step)
+            }
         }
     }
 
     /// The model this one's speedup is measured against: `sequential` for
-    /// native and `+gil` models, `cpython-sequential` for `cpython-*`.
+    /// native and `+gil` models, `cpython-sequential` for `cpython-*`, in
+    /// the same interpreter (`cpython-sequential@3.12` for
+    /// `cpython-thread@3.12`).
     pub fn baseline(self) -> ModelId {
-        ModelId::native(self.kind.baseline())
+        ModelId::native(self.kind.baseline()).in_python(self.python)
     }
 
     /// True for the baselines themselves (run once, at one worker).
@@ -314,6 +333,55 @@ mod tests {
         assert_eq!(id("async+gil").cpython_twin(), Some(id("cpython-asyncio")));
         assert_eq!(id("thread").cpython_twin(), None);
         assert_eq!(id("thread").colour(), Rgb(31, 119, 180));
+    }
+
+    #[test]
+    fn interpreters_are_tagged_and_each_has_its_own_baseline() {
+        let id = |s: &str| parse(s).unwrap();
+        let thread = id("cpython-thread@3.12");
+        assert_eq!(thread.kind, ModelKind::CpythonThread);
+        assert_eq!(
+            thread.python.map(|t| t.to_string()).as_deref(),
+            Some("3.12")
+        );
+        assert_eq!(thread.baseline(), id("cpython-sequential@3.12"));
+        assert_ne!(thread.baseline(), id("cpython-sequential@3.13"));
+        assert!(id("cpython-sequential@2.7").is_baseline());
+        assert!(!id("cpython-sequential@2.7").is("cpython-sequential"));
+        let ft = id("cpython-process-pool@3.13t:fork");
+        assert!(ft.python.unwrap().free_threaded);
+        assert_eq!(ft.to_string(), "cpython-process-pool@3.13t:fork");
+        // Only CPython models have an interpreter; a tag is `major.minor[t]`.
+        for bad in [
+            "thread@3.12",
+            "thread+gil@3.12",
+            "cpython-thread@",
+            "cpython-thread@3",
+            "cpython-thread@3.x",
+            "cpython-thread@3.12.1",
+            "cpython-thread@3.12tt",
+            "cpython-thread@99999.1",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        // A suite names models without one: the plan tags them.
+        assert_eq!(ModelId::parse("cpython-thread@3.12"), None);
+        // Each interpreter's models look alike, and differ.
+        let colours: Vec<Rgb> = [
+            "cpython-thread",
+            "cpython-thread@3.12",
+            "cpython-thread@3.13",
+        ]
+        .iter()
+        .map(|s| id(s).colour())
+        .collect();
+        assert_ne!(colours[0], colours[1]);
+        assert_ne!(colours[1], colours[2]);
+        assert_eq!(
+            id("thread+gil").cpython_twin(),
+            Some(id("cpython-thread")),
+            "the emulated GIL's twin is untagged; fidelity pairs it with each interpreter"
+        );
     }
 
     #[test]

@@ -302,6 +302,13 @@ pub const BOUNDS: &[Bound] = &[
         max: 86_400.0,
         why: "seconds a point may spend on extra repetitions; a day at most",
     },
+    Bound {
+        key: "pythons",
+        flag: Some("--python"),
+        min: 1.0,
+        max: 4.0,
+        why: "interpreters in one `python` value; every cpython-* model runs once in each",
+    },
 ];
 
 /// The most cases one run may hold (points × models × worker counts, over

@@ -414,6 +414,7 @@ pub fn runs_lock(model: ModelId) -> bool {
         model.kind,
         ModelKind::CpythonThreadPool
             | ModelKind::CpythonProcessPool
+            | ModelKind::CpythonInterpreterPool
             // One thread of coroutines: a unit that waits for another holds
             // the only thread (the coroutine models run no coordination).
             | ModelKind::Greenlet

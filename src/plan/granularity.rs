@@ -409,7 +409,7 @@ impl Plan {
                         params: vec![],
                         point,
                         cases: {
-                            let baseline = ModelId::native(model.kind.baseline());
+                            let baseline = model.baseline();
                             let mut cases = vec![CasePlan {
                                 model: baseline,
                                 workers: 1,

@@ -39,8 +39,15 @@ pub fn floor_of(model: ModelKind, start: StartMethod) -> Option<Mechanism> {
         // Their floor, a coroutine's creation and switch, is the
         // `coroutine` workload's (`crate::coroutine`), not an OS mechanism.
         Greenlet | Gevent => None,
-        CpythonSequential | CpythonThread | CpythonThreadPool | CpythonProcess
-        | CpythonProcessPool | CpythonAsyncio | CpythonGreenlet | CpythonGevent => None,
+        CpythonSequential
+        | CpythonThread
+        | CpythonThreadPool
+        | CpythonProcess
+        | CpythonProcessPool
+        | CpythonAsyncio
+        | CpythonGreenlet
+        | CpythonGevent
+        | CpythonInterpreterPool => None,
     }
 }
 

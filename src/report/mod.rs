@@ -9,6 +9,7 @@ pub mod granularity;
 mod html;
 pub mod io_models;
 mod lifecycle;
+pub mod machines;
 mod markdown;
 pub mod noise;
 mod palette;

@@ -34,10 +34,13 @@ fn same_tasks(a: &CaseResult, b: &CaseResult) -> bool {
 
 /// The model a case's speedup is measured against: `sequential` for native
 /// and `+gil` models, `cpython-sequential` for the `cpython-*` models (and
-/// `sequential` for a model this harness does not know).
-pub fn baseline_model(model: &str) -> &'static str {
-    let kind = registry::parse(model).map_or(ModelKind::Sequential, |m| m.baseline().kind);
-    kind.id()
+/// `sequential` for a model this harness does not know), in the same
+/// interpreter (`cpython-sequential@3.12` for `cpython-thread@3.12`).
+pub fn baseline_model(model: &str) -> String {
+    registry::parse(model).map_or_else(
+        || ModelKind::Sequential.id().to_owned(),
+        |m| m.baseline().to_string(),
+    )
 }
 
 /// True for the sequential baselines themselves (native and CPython), which

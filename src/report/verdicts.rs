@@ -23,7 +23,7 @@ pub use wake::TIMER_LATENESS_GROWS;
 use super::query::{self, Ratio};
 use super::table;
 use crate::model::registry::{self, Interpreter};
-use crate::model::{ModelId, ModelKind};
+use crate::model::{ModelId, ModelKind, PythonTag};
 use crate::results::{CaseResult, Estimate, RunReport, ScenarioInfo};
 
 /// Processes must beat GIL threads by 1 + this × (usable cores − 1): half of
@@ -93,6 +93,8 @@ pub struct Verdict {
     pub claim: &'static str,
     /// Judged on the real-CPython models rather than the emulated GIL.
     pub cpython: bool,
+    /// In a run of several interpreters, the one judged (`3.12`).
+    pub python: Option<PythonTag>,
     /// What exactly is tested, thresholds included.
     pub test: String,
     /// The scenario judged; `None` when no scenario had the cases needed.
@@ -112,6 +114,7 @@ impl Verdict {
         Verdict {
             claim,
             cpython: world.cpython,
+            python: world.python,
             test,
             scenario: Some(s.name.clone()),
             outcome: Outcome::Inconclusive,
@@ -121,12 +124,13 @@ impl Verdict {
         }
     }
 
-    /// The claim as shown: with "(real CPython)" when judged there.
+    /// The claim as shown: with "(real CPython)" when judged there, and
+    /// its version in a run of several ("(real CPython 3.12)").
     pub fn title(&self) -> String {
-        if self.cpython {
-            format!("{} (real CPython)", self.claim)
-        } else {
-            self.claim.to_owned()
+        match (self.cpython, self.python) {
+            (true, Some(tag)) => format!("{} (real CPython {tag})", self.claim),
+            (true, None) => format!("{} (real CPython)", self.claim),
+            (false, _) => self.claim.to_owned(),
         }
     }
 
@@ -159,10 +163,12 @@ pub const GIL_SERIALIZES: &str = "The GIL serializes compute";
 pub const GIL_RELEASING: &str = "A GIL-releasing extension lets threads compute in parallel";
 
 /// One interpreter world: the models that stand for sequential code, threads
-/// and processes under a GIL. The real-CPython world is the emulated one's
-/// twins (see `registry`).
+/// and processes under a GIL. A real-CPython world is the emulated one's
+/// twins (see `registry`), one per interpreter of a run with several.
 struct World {
     cpython: bool,
+    /// Which interpreter, in a run of several.
+    python: Option<PythonTag>,
     sequential: ModelId,
     threads: [ModelId; 2],
     process_pool: ModelId,
@@ -176,8 +182,50 @@ impl World {
         } else {
             Interpreter::Rust
         };
-        registry::parse(model).is_some_and(|m| m.interpreter() == interpreter)
+        registry::parse(model)
+            .is_some_and(|m| m.interpreter() == interpreter && m.python == self.python)
     }
+
+    /// The real-CPython world of one interpreter (`None`: a run of one).
+    fn cpython_in(python: Option<PythonTag>) -> World {
+        let id = |kind| native(kind).in_python(python);
+        World {
+            cpython: true,
+            python,
+            sequential: id(ModelKind::CpythonSequential),
+            threads: [
+                id(ModelKind::CpythonThread),
+                id(ModelKind::CpythonThreadPool),
+            ],
+            process_pool: id(ModelKind::CpythonProcessPool),
+        }
+    }
+
+    /// The model `kind` in this world's interpreter.
+    fn model(&self, kind: ModelKind) -> ModelId {
+        native(kind).in_python(self.python)
+    }
+}
+
+/// The emulated world, then one real-CPython world per interpreter whose
+/// models the report holds (untagged for a run of one), in the order met.
+fn worlds(report: &RunReport) -> Vec<World> {
+    let mut tags: Vec<Option<PythonTag>> = Vec::new();
+    for m in report
+        .cases
+        .iter()
+        .filter_map(|c| registry::parse(&c.model))
+    {
+        if m.kind.is_cpython() && !tags.contains(&m.python) {
+            tags.push(m.python);
+        }
+    }
+    if tags.is_empty() {
+        tags.push(None);
+    }
+    std::iter::once(EMULATED)
+        .chain(tags.into_iter().map(World::cpython_in))
+        .collect()
 }
 
 const fn native(kind: ModelKind) -> ModelId {
@@ -186,6 +234,7 @@ const fn native(kind: ModelKind) -> ModelId {
 
 const EMULATED: World = World {
     cpython: false,
+    python: None,
     sequential: native(ModelKind::Sequential),
     threads: [
         ModelId::under_gil(ModelKind::Thread),
@@ -193,18 +242,6 @@ const EMULATED: World = World {
     ],
     process_pool: ModelId::under_gil(ModelKind::ProcessPool),
 };
-
-const CPYTHON: World = World {
-    cpython: true,
-    sequential: native(ModelKind::CpythonSequential),
-    threads: [
-        native(ModelKind::CpythonThread),
-        native(ModelKind::CpythonThreadPool),
-    ],
-    process_pool: native(ModelKind::CpythonProcessPool),
-};
-
-const WORLDS: [&World; 2] = [&EMULATED, &CPYTHON];
 
 /// Native threads, the other side of "threads for IO" in the emulated world.
 const NATIVE_IO_THREADS: [ModelId; 2] = [native(ModelKind::Thread), native(ModelKind::ThreadPool)];
@@ -233,7 +270,9 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     let (gil_cpu, releasing) = (cpu(false), cpu(true));
     let all_cpu: Vec<&ScenarioInfo> = report.scenarios.iter().filter(|s| s.cpu_bound).collect();
     let mut out = Vec::new();
-    for world in WORLDS {
+    let worlds = worlds(report);
+    let worlds: Vec<&World> = worlds.iter().collect();
+    for &world in &worlds {
         // A world none of whose models ran (no python3) gets no verdicts.
         if !report.cases.iter().any(|c| world.has(&c.model)) {
             continue;
@@ -278,10 +317,10 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
             .iter()
             .filter_map(|s| gil_releasing(report, s, cores)),
     );
-    out.extend(coordination::verdicts(report, &WORLDS));
+    out.extend(coordination::verdicts(report, &worlds));
     out.extend(wake::verdicts(report));
     out.extend(io_models::verdicts(report));
-    out.extend(coroutine::verdicts(report, &WORLDS));
+    out.extend(coroutine::verdicts(report, &worlds));
     out
 }
 
@@ -319,7 +358,7 @@ pub fn notices(report: &RunReport) -> Vec<String> {
         .into_iter()
         .chain(cpython_notice(report))
         .collect();
-    for world in WORLDS {
+    for world in &worlds(report) {
         for s in io_scenarios(report) {
             if let Some(share) = cpu_bound_share(report, s, world) {
                 out.push(format!(
@@ -327,7 +366,11 @@ pub fn notices(report: &RunReport) -> Vec<String> {
                      the CPU (system calls, copies), not waiting, so on this machine the work is not \
                      IO-bound (the claim needs less than {})",
                     s.name,
-                    if world.cpython { " in real CPython" } else { "" },
+                    match (world.cpython, world.python) {
+                        (true, Some(tag)) => format!(" in real CPython {tag}"),
+                        (true, None) => " in real CPython".to_owned(),
+                        (false, _) => String::new(),
+                    },
                     world.sequential,
                     table::percent(share),
                     table::percent(IO_BOUND_MAX_CPU_SHARE)
@@ -338,40 +381,82 @@ pub fn notices(report: &RunReport) -> Vec<String> {
     out
 }
 
-/// Which interpreter the real-CPython claims were checked in, and for one
-/// without a GIL, what that means for them.
-fn python_notice(report: &RunReport) -> Option<String> {
-    let python = report.python.as_ref()?;
-    let mut text = format!("Real CPython: {}.", python.describe());
-    if !python.has_gil() {
-        text.push_str(
-            " Its threads compute in parallel: in real CPython, \"the GIL serializes compute\" \
-             is expected not to hold, and its cpython-thread cases are threads without a GIL.",
-        );
-    }
-    Some(text)
+/// Which interpreter the real-CPython claims were checked in (each, in a
+/// run of several), and for one without a GIL, what that means for them.
+fn python_notice(report: &RunReport) -> Vec<String> {
+    let several = !report.pythons.is_empty();
+    let pythons: Vec<&crate::results::PythonRecord> = if several {
+        report.pythons.iter().collect()
+    } else {
+        report.python.iter().collect()
+    };
+    pythons
+        .into_iter()
+        .map(|python| {
+            let (name, thread) = match python.tag.as_deref().filter(|_| several) {
+                Some(tag) => (
+                    format!("Real CPython {tag}"),
+                    format!("cpython-thread@{tag}"),
+                ),
+                None => ("Real CPython".to_owned(), "cpython-thread".to_owned()),
+            };
+            let mut text = format!("{name}: {}.", python.describe());
+            if !python.has_gil() {
+                text.push_str(&format!(
+                    " Its threads compute in parallel: in real CPython, \"the GIL serializes \
+                     compute\" is expected not to hold, and its {thread} cases are threads \
+                     without a GIL."
+                ));
+            }
+            text
+        })
+        .collect()
 }
 
-/// Why the claims were not checked on real CPython although the run asked
-/// for `cpython-*` models: every one of them was skipped (python3 missing or
-/// too old), and this says so with the reason. None when one ran or none was
+/// Why the claims were not checked on an interpreter although the run
+/// asked for `cpython-*` models: every one of its cases was skipped
+/// (python3 missing or too old), and this says so with the reason; and
+/// which models an interpreter cannot run at all (Python 2.7 runs only
+/// cpython-sequential and cpython-thread). Empty when all ran or none was
 /// asked for.
-fn cpython_notice(report: &RunReport) -> Option<String> {
-    let cpython: Vec<&CaseResult> = report
-        .cases
-        .iter()
-        .filter(|c| CPYTHON.has(&c.model))
-        .collect();
-    let first = cpython.first()?;
-    cpython
-        .iter()
-        .all(|c| c.status.is_skipped())
-        .then(|| {
-            format!(
-                "Real CPython: the claims were not checked against it, because every cpython-* case was {}",
+fn cpython_notice(report: &RunReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for world in worlds(report).iter().filter(|w| w.cpython) {
+        let name = match world.python {
+            Some(tag) => format!("Real CPython {tag}"),
+            None => "Real CPython".to_owned(),
+        };
+        let cases: Vec<&CaseResult> = report
+            .cases
+            .iter()
+            .filter(|c| world.has(&c.model))
+            .collect();
+        let Some(first) = cases.first() else { continue };
+        if cases.iter().all(|c| c.status.is_skipped()) {
+            out.push(format!(
+                "{name}: the claims were not checked against it, because every cpython-* case was {}",
                 first.status
-            )
-        })
+            ));
+            continue;
+        }
+        // A model the interpreter is too old for, named once.
+        let mut too_old: Vec<&str> = Vec::new();
+        let mut why = None;
+        for c in &cases {
+            if let crate::results::CaseStatus::Skipped(reason) = &c.status
+                && reason.contains("needs Python")
+            {
+                if !too_old.contains(&c.model.as_str()) {
+                    too_old.push(&c.model);
+                }
+                why.get_or_insert(reason.as_str());
+            }
+        }
+        if let Some(why) = why {
+            out.push(format!("{name}: skipped {} ({why})", too_old.join(", ")));
+        }
+    }
+    out
 }
 
 /// Judges `claim` on every scenario that has the models it needs (`judge`
@@ -390,6 +475,7 @@ fn per_scenario(
     vec![Verdict {
         claim,
         cpython: world.cpython,
+        python: world.python,
         test: String::new(),
         scenario: None,
         outcome: Outcome::NotTested,
@@ -739,7 +825,7 @@ fn cost_per_unit(
     let (threads, processes): (Vec<ModelId>, Vec<ModelId>) = if world.cpython {
         (
             world.threads.to_vec(),
-            vec![world.process_pool, native(ModelKind::CpythonProcess)],
+            vec![world.process_pool, world.model(ModelKind::CpythonProcess)],
         )
     } else {
         (
@@ -819,9 +905,22 @@ fn cost_per_unit(
     }
 }
 
+/// The process model a native thread model is compared with: like with
+/// like, one thread per task against one process per task where the
+/// scenario ran it (both pay a start per task), pools against the process
+/// pool.
+fn process_partner(thread: ModelId, cases: &[&CaseResult]) -> ModelId {
+    let process = native(ModelKind::Process);
+    if thread == native(ModelKind::Thread) && first_model(cases, &[process]).is_some() {
+        process
+    } else {
+        native(ModelKind::ProcessPool)
+    }
+}
+
 fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) -> Option<Verdict> {
     let cases = query::scenario_cases(report, &s.name);
-    let (process_model, processes) = first_model(&cases, &PROCESSES)?;
+    first_model(&cases, &PROCESSES)?;
     NATIVE_THREADS
         .iter()
         .find(|model| first_model(&cases, &[**model]).is_some())?;
@@ -830,8 +929,10 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
         NATIVE_THREADS_COMPUTE,
         &EMULATED,
         format!(
-            "at the most workers measured, {t}, {tp} and {r} each reach ≥ {} of {process_model}'s speedup",
-            table::percent(NATIVE_THREADS_MIN_SHARE)
+            "at the most workers measured, {t}, {tp} and {r} each reach ≥ {} of the speedup of processes started the same way ({} for {t} where it ran, else {})",
+            table::percent(NATIVE_THREADS_MIN_SHARE),
+            native(ModelKind::Process),
+            native(ModelKind::ProcessPool)
         ),
         s,
     );
@@ -839,24 +940,17 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
         verdict.note = one_core_note();
         return Some(verdict);
     }
-    let point = processes
-        .iter()
-        .filter(|p| p.workers.min(cores) >= 2)
-        .filter(|p| {
-            NATIVE_THREADS
-                .iter()
-                .any(|m| partner(&cases, p, *m).is_some())
-        })
-        .max_by_key(|p| (p.workers, p.tasks));
-    let Some(process) = point else {
-        verdict.note = Some(format!(
-            "no native thread and {process_model} cases of the same work with 2 or more workers"
-        ));
-        return Some(verdict);
-    };
-    verdict.cases.push(case_label(process));
     for model in NATIVE_THREADS {
-        let Some(thread) = partner(&cases, process, model) else {
+        let process_model = process_partner(model, &cases);
+        // The most workers (2 or more on the cores) where both ran.
+        let pair = cases
+            .iter()
+            .copied()
+            .filter(|p| process_model.is(&p.model) && p.is_ok() && p.wall_s.is_some())
+            .filter(|p| p.workers.min(cores) >= 2)
+            .filter_map(|p| Some((p, partner(&cases, p, model)?)))
+            .max_by_key(|(p, _)| (p.workers, p.tasks));
+        let Some((process, thread)) = pair else {
             continue;
         };
         // Native speedup over process speedup is the inverse ratio of their walls.
@@ -870,8 +964,18 @@ fn native_threads_compute(report: &RunReport, s: &ScenarioInfo, cores: usize) ->
                 process.workers
             ),
         ));
+        verdict.cases.push(case_label(process));
         verdict.cases.push(case_label(thread));
     }
+    if verdict.checks.is_empty() {
+        verdict.note = Some(
+            "no native thread model and its process model ran the same work with 2 or more workers"
+                .into(),
+        );
+        return Some(verdict);
+    }
+    verdict.cases.sort();
+    verdict.cases.dedup();
     Some(verdict.settle(Vec::new()))
 }
 
@@ -991,14 +1095,15 @@ mod tests {
     #[test]
     fn the_interpreter_is_named_and_a_free_threaded_one_is_labelled() {
         let mut report = sample();
-        assert!(python_notice(&report).is_none());
+        assert!(python_notice(&report).is_empty());
         report.python = Some(crate::results::PythonRecord {
+            tag: None,
             path: "/usr/bin/python3.13t".into(),
             version: "3.13.0".into(),
             free_threaded: true,
             gil_enabled: Some(false),
         });
-        let notice = python_notice(&report).unwrap();
+        let notice = python_notice(&report).remove(0);
         assert!(
             notice.contains("CPython 3.13.0 (free-threaded, GIL off)"),
             "{notice}"
@@ -1007,7 +1112,7 @@ mod tests {
         assert!(notices(&report).contains(&notice));
         let python = report.python.as_mut().unwrap();
         python.gil_enabled = Some(true);
-        let notice = python_notice(&report).unwrap();
+        let notice = python_notice(&report).remove(0);
         assert!(notice.contains("GIL turned on") && !notice.contains("expected not to hold"));
     }
 
@@ -1098,6 +1203,47 @@ mod tests {
             outcome(&unsure, NATIVE_THREADS_COMPUTE, "cpu-hash"),
             Outcome::Inconclusive
         );
+    }
+
+    #[test]
+    fn a_thread_per_task_is_compared_with_a_process_per_task_where_one_ran() {
+        // Thread per task pays its starts: 80% of the pool's speedup is not
+        // reached, but it beats a process per task.
+        let cases = |process: Option<f64>| {
+            let mut cases = vec![
+                ("process-pool", 4, 0.05),
+                ("thread", 4, 0.07),
+                ("thread-pool", 4, 0.05),
+                ("rayon", 4, 0.05),
+            ];
+            cases.extend(process.map(|wall| ("process", 4, wall)));
+            let mut report = crafted("cpu-hash", &cases);
+            if process.is_none() {
+                report
+                    .cases
+                    .retain(|c| !(c.scenario == "cpu-hash" && c.model == "process"));
+            }
+            report
+        };
+        let with = find(
+            &verdicts(&cases(Some(0.08))),
+            NATIVE_THREADS_COMPUTE,
+            "cpu-hash",
+        )
+        .clone();
+        assert_eq!(with.outcome, Outcome::Holds, "{:?}", with.checks);
+        assert!(
+            with.checks[0].text.contains("of process's speedup"),
+            "{}",
+            with.checks[0].text
+        );
+        assert_eq!(
+            outcome(&cases(Some(0.05)), NATIVE_THREADS_COMPUTE, "cpu-hash"),
+            Outcome::DoesNotHold
+        );
+        let without = find(&verdicts(&cases(None)), NATIVE_THREADS_COMPUTE, "cpu-hash").clone();
+        assert_eq!(without.outcome, Outcome::DoesNotHold);
+        assert!(without.checks[0].text.contains("of process-pool's speedup"));
     }
 
     #[test]
@@ -1267,16 +1413,138 @@ mod tests {
     #[test]
     fn without_python_the_page_says_why_cpython_was_not_judged() {
         let mut report = sample();
-        assert_eq!(cpython_notice(&report), None, "none was asked for");
+        assert!(cpython_notice(&report).is_empty(), "none was asked for");
         let mut twin = report.cases[0].clone();
         twin.model = "cpython-thread".into();
         twin.status = CaseStatus::Skipped("python3 was not found on PATH".into());
         report.cases.push(twin.clone());
-        let notice = cpython_notice(&report).expect("a notice");
+        let notice = cpython_notice(&report).remove(0);
         assert!(notice.contains("python3 was not found"), "{notice}");
         twin.status = CaseStatus::Ok;
         report.cases.push(twin);
-        assert_eq!(cpython_notice(&report), None, "one ran");
+        assert!(cpython_notice(&report).is_empty(), "one ran");
+    }
+
+    /// The sample's cpu-hash cases again as the real-CPython models of each
+    /// interpreter in `tags` (`cpython-thread@3.12`, ...).
+    fn with_interpreters(tags: &[&str]) -> RunReport {
+        let mut report = sample();
+        let mut twins = Vec::new();
+        for tag in tags {
+            for c in report.cases.iter().filter(|c| c.scenario == "cpu-hash") {
+                let model = match c.model.as_str() {
+                    "sequential" => "cpython-sequential",
+                    "thread+gil" => "cpython-thread",
+                    "process-pool+gil" => "cpython-process-pool",
+                    _ => continue,
+                };
+                let mut twin = c.clone();
+                twin.model = format!("{model}@{tag}");
+                twins.push(twin);
+            }
+        }
+        report.cases.extend(twins);
+        report
+    }
+
+    #[test]
+    fn each_interpreter_of_a_run_is_judged_on_its_own_models() {
+        let mut report = with_interpreters(&["3.12", "2.7"]);
+        // 3.12's threads serialize; 2.7's thrash: slower than sequential.
+        for (tag, thread_wall) in [("3.12", 1.0), ("2.7", 1.4)] {
+            let seq = format!("cpython-sequential@{tag}");
+            let thread = format!("cpython-thread@{tag}");
+            let pool = format!("cpython-process-pool@{tag}");
+            for c in report.cases.iter_mut().filter(|c| c.scenario == "cpu-hash") {
+                let wall = if c.model == seq {
+                    1.0
+                } else if c.model == thread {
+                    thread_wall
+                } else if c.model == pool {
+                    0.55
+                } else {
+                    continue;
+                };
+                c.samples_wall_s = walls(wall);
+                c.wall_s = crate::stats::median_ci(&c.samples_wall_s);
+            }
+        }
+        let all = verdicts(&report);
+        for tag in ["3.12", "2.7"] {
+            let gil = all
+                .iter()
+                .find(|v| {
+                    v.claim == GIL_SERIALIZES
+                        && v.python.map(|t| t.to_string()).as_deref() == Some(tag)
+                        && v.scenario.is_some()
+                })
+                .unwrap_or_else(|| panic!("no verdict for {tag}: {all:#?}"));
+            assert!(gil.cpython);
+            assert_eq!(
+                gil.title(),
+                format!("{GIL_SERIALIZES} (real CPython {tag})")
+            );
+            assert_eq!(gil.outcome, Outcome::Holds, "{gil:#?}");
+            // Each rests on its own interpreter's baseline and threads only.
+            assert!(
+                gil.cases.iter().all(|c| c.contains(&format!("@{tag}"))),
+                "{gil:#?}"
+            );
+            assert!(
+                gil.cases
+                    .iter()
+                    .any(|c| c.contains(&format!("cpython-sequential@{tag}"))),
+                "{gil:#?}"
+            );
+        }
+        // No untagged real-CPython world is made up beside them.
+        assert!(all.iter().all(|v| !v.cpython || v.python.is_some()));
+        let mut notices = cpython_notice(&report);
+        assert!(notices.is_empty(), "{notices:?}");
+        // Python 2.7 cannot run a thread pool: the page says so once.
+        for c in report
+            .cases
+            .iter_mut()
+            .filter(|c| c.model == "cpython-process-pool@2.7")
+        {
+            c.status = CaseStatus::Skipped(
+                "cpython-process-pool needs Python 3.8.0 or newer; Python 2.7.18 runs only \
+                 cpython-sequential and cpython-thread"
+                    .into(),
+            );
+        }
+        notices = cpython_notice(&report);
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0].starts_with("Real CPython 2.7: skipped cpython-process-pool@2.7 (")
+                && notices[0].contains("needs Python 3.8.0"),
+            "{notices:?}"
+        );
+    }
+
+    #[test]
+    fn every_interpreter_of_a_run_is_named_and_a_free_threaded_one_labelled() {
+        let mut report = with_interpreters(&["3.12", "3.13t"]);
+        let record = |tag: &str, version: &str, free_threaded| crate::results::PythonRecord {
+            tag: Some(tag.into()),
+            path: format!("/usr/bin/python{tag}"),
+            version: version.into(),
+            free_threaded,
+            gil_enabled: free_threaded.then_some(false),
+        };
+        report.python = Some(record("3.12", "3.12.1", false));
+        report.pythons = vec![
+            record("3.12", "3.12.1", false),
+            record("3.13t", "3.13.0", true),
+        ];
+        let notices = python_notice(&report);
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(notices[0].starts_with("Real CPython 3.12: CPython 3.12.1 (with a GIL)"));
+        assert!(!notices[0].contains("expected not to hold"));
+        assert!(
+            notices[1].starts_with("Real CPython 3.13t: CPython 3.13.0 (free-threaded, GIL off)")
+        );
+        assert!(notices[1].contains("its cpython-thread@3.13t cases are threads without a GIL"));
     }
 
     #[test]

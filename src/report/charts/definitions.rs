@@ -147,7 +147,7 @@ fn has_cpu_threads(_: &ScenarioInfo, cases: &[&CaseResult]) -> bool {
     cases.iter().any(|c| c.params.contains_key(CPU_THREADS))
 }
 
-fn speedup(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
+pub(super) fn speedup(report: &RunReport, s: &ScenarioInfo, cases: &[&CaseResult]) -> Built {
     let slice = query::slice(cases, &s.models, Axis::Workers);
     if !slice.has_lines() {
         return None;

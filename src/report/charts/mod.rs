@@ -9,6 +9,7 @@ mod coroutine;
 mod definitions;
 mod granularity;
 pub(crate) mod io_models;
+pub(crate) mod machines;
 mod plot;
 mod wake;
 

@@ -41,7 +41,24 @@ pub(super) enum Plot {
     Split(Lines, Bars),
     /// Two line panels side by side (the C10K chart).
     Pair(Lines, Lines),
+    /// One titled line panel per machine, on common axes, two to a row
+    /// (`parabench report` of several machines).
+    Panels(Vec<Panel>),
 }
+
+/// One panel of `Plot::Panels`: its title, a line under it (what was held
+/// fixed) and its lines.
+#[derive(Debug)]
+pub(super) struct Panel {
+    pub(super) title: String,
+    pub(super) note: String,
+    pub(super) lines: Lines,
+}
+
+/// Height of a row of panels when there are more than two (two rows or more).
+const PANEL_ROW_HEIGHT: u32 = 340;
+/// Height of a panel's title strip.
+const PANEL_TITLE_HEIGHT: u32 = 40;
 
 #[derive(Debug)]
 pub(super) struct Lines {
@@ -252,12 +269,23 @@ pub(super) fn shaded_rows<const N: usize>(
 }
 
 impl Chart {
+    /// Pixels high: `HEIGHT`, or taller for more than two panels.
+    fn height(&self) -> u32 {
+        match &self.plot {
+            Plot::Panels(panels) if panels.len() > 2 => {
+                HEADER_HEIGHT + panels.len().div_ceil(2) as u32 * PANEL_ROW_HEIGHT
+            }
+            _ => HEIGHT,
+        }
+    }
+
     /// The chart as a standalone SVG document.
     pub fn svg(&self) -> anyhow::Result<String> {
         crate::fonts::register();
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+            let root =
+                SVGBackend::with_string(&mut svg, (WIDTH, self.height())).into_drawing_area();
             self.draw(&root)?;
             root.present()?;
         }
@@ -267,14 +295,15 @@ impl Chart {
     /// The chart as PNG bytes.
     pub fn png(&self) -> anyhow::Result<Vec<u8>> {
         crate::fonts::register();
-        let mut rgb = vec![0_u8; (WIDTH * HEIGHT * 3) as usize];
+        let height = self.height();
+        let mut rgb = vec![0_u8; (WIDTH * height * 3) as usize];
         {
-            let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+            let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, height)).into_drawing_area();
             self.draw(&root)?;
             root.present()?;
         }
         let mut png = Vec::new();
-        let mut encoder = png::Encoder::new(&mut png, WIDTH, HEIGHT);
+        let mut encoder = png::Encoder::new(&mut png, WIDTH, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         // Charts are flat colours: the fast filter compresses them well enough.
@@ -314,8 +343,53 @@ impl Chart {
                 draw_lines(&left, left_lines)?;
                 draw_lines(&right, right_lines)
             }
+            Plot::Panels(panels) => draw_panels(&plot, panels),
         }
     }
+}
+
+/// Panels two to a row, every one on the same axes so that the machines
+/// read against each other; a panel without lines says so.
+fn draw_panels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panels: &[Panel],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let all = || {
+        panels
+            .iter()
+            .flat_map(|p| p.lines.lines.iter().flat_map(|l| &l.points))
+    };
+    let (x_log, y_log) = panels
+        .first()
+        .map_or((false, false), |p| (p.lines.x_log, p.lines.y_log));
+    let x = bounds(all().map(|p| p.x), x_log, false);
+    let ys = all().flat_map(|p| [Some(p.y), p.interval.map(|i| i.0), p.interval.map(|i| i.1)]);
+    let y = bounds(ys.flatten(), y_log, true);
+    let xs: Vec<f64> = all().map(|p| p.x).collect();
+    for (panel, cell) in panels.iter().zip(area.split_evenly((rows, cols))) {
+        let (title, body) = cell.split_vertically(PANEL_TITLE_HEIGHT);
+        title.draw_text(
+            &panel.title,
+            &(FONT, 13).into_font().style(FontStyle::Bold).color(&INK),
+            (16, 4),
+        )?;
+        title.draw_text(&panel.note, &(FONT, 12).into_font().color(&MUTED), (16, 22))?;
+        if panel.lines.lines.is_empty() {
+            body.draw_text(
+                "no speedup sweep on this machine",
+                &(FONT, 14).into_font().color(&MUTED),
+                (16, 16),
+            )?;
+            continue;
+        }
+        draw_lines_within(&body, &panel.lines, x, y, &xs)?;
+    }
+    Ok(())
 }
 
 fn draw_legend<DB: DrawingBackend>(
@@ -383,13 +457,28 @@ where
     DB::ErrorType: 'static,
 {
     let points = || plot.lines.iter().flat_map(|l| l.points.iter());
-    let (x0, x1) = bounds(points().map(|p| p.x), plot.x_log, false);
+    let x = bounds(points().map(|p| p.x), plot.x_log, false);
     let ys = points().flat_map(|p| [Some(p.y), p.interval.map(|i| i.0), p.interval.map(|i| i.1)]);
-    let (y0, y1) = bounds(ys.flatten(), plot.y_log, true);
+    let y = bounds(ys.flatten(), plot.y_log, true);
+    let xs: Vec<f64> = points().map(|p| p.x).collect();
+    draw_lines_within(area, plot, x, y, &xs)
+}
+
+/// Draws `plot` on the given axis bounds; `xs` are the measured x values a
+/// log axis ticks at.
+fn draw_lines_within<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plot: &Lines,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    xs: &[f64],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
     // Log axes get ticks at the measured x values (sweeps are usually powers
     // of two) or at 1-2-5 steps, since plotters would label decades only.
-    let xs: Vec<f64> = points().map(|p| p.x).collect();
-    let x_ticks = || log_ticks(x0, x1, &xs);
+    let x_ticks = || log_ticks(x0, x1, xs);
     let y_ticks = || log_ticks(y0, y1, &[]);
     match (plot.x_log, plot.y_log) {
         (false, false) => lines_in(area, plot, x0..x1, y0..y1),

@@ -49,7 +49,7 @@ pub fn verdicts(report: &RunReport, worlds: &[&World]) -> Vec<Verdict> {
 
 /// The thread and process models of a world, in order of preference.
 fn queue_sides(world: &World) -> ([ModelId; 2], [ModelId; 2]) {
-    let n = ModelId::native;
+    let n = |kind| world.model(kind);
     if world.cpython {
         (
             [n(ModelKind::CpythonThread), n(ModelKind::CpythonThread)],
@@ -146,6 +146,7 @@ fn pending(claim: &'static str, world: &World, test: String) -> Verdict {
     Verdict {
         claim,
         cpython: world.cpython,
+        python: world.python,
         test,
         scenario: None,
         outcome: Outcome::Inconclusive,

@@ -42,8 +42,8 @@ pub fn verdicts(report: &RunReport, worlds: &[&World]) -> Vec<Verdict> {
 fn sides(world: &World) -> (ModelId, Vec<ModelId>) {
     if world.cpython {
         (
-            ModelId::native(ModelKind::CpythonGevent),
-            vec![ModelId::native(ModelKind::CpythonAsyncio)],
+            world.model(ModelKind::CpythonGevent),
+            vec![world.model(ModelKind::CpythonAsyncio)],
         )
     } else {
         (
@@ -84,6 +84,7 @@ fn cheaper(report: &RunReport, s: &ScenarioInfo) -> Option<Verdict> {
     let mut verdict = Verdict {
         claim: COROUTINES_CHEAPER,
         cpython: false,
+        python: None,
         test: "a thread's median create + join, and its switch (half a pipe round trip on one \
                core), over a stackful coroutine's create + run + drop and its switch (half a \
                resume + suspend): both ratios > 1 with their whole 95% intervals"

@@ -51,6 +51,7 @@ fn verdict(claim: &'static str, s: &str, test: String) -> Verdict {
     Verdict {
         claim,
         cpython: false,
+        python: None,
         test,
         scenario: Some(s.to_owned()),
         outcome: Outcome::Inconclusive,

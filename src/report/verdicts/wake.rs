@@ -105,6 +105,7 @@ pub fn verdicts(report: &RunReport) -> Vec<Verdict> {
     let mut verdict = Verdict {
         claim: TIMER_LATENESS_GROWS,
         cpython: false,
+        python: None,
         test: format!(
             "at one delay, from the fewest timers to the most (at least {MIN_SPAN}× as many), the \
              p99 lateness of a thread per timer (model thread) grows: every repetition's at the \
