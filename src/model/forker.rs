@@ -1070,6 +1070,9 @@ mod tests {
             std::fs::File::from(fds.into_iter().next().unwrap())
                 .read_to_string(&mut input)
                 .unwrap();
+            // Reaped by the harness's `recover` (wait4 by pid), which is
+            // what this test checks.
+            #[allow(clippy::zombie_processes)]
             let worker = std::process::Command::new("sleep")
                 .arg("60")
                 .spawn()
