@@ -6,12 +6,7 @@
 //! This replaced a reader thread per child: starting that thread and the
 //! hand-offs between it, the child and the calling thread cost more than the
 //! rest of the parent's side of a task (each wake-up on the other core costs
-//! 40-70 µs here, more on a loaded machine). For the same reason, while a
-//! child with a pidfd runs, only its pidfd is watched: its reply waits in
-//! the pipe and is read after it exits, one wake-up per task instead of two
-//! (its reply, then its exit). Its pipes are still read at every cancel
-//! slice, so a child that writes more than a pipe holds is slowed, never
-//! stuck. A task's latency is then when its exit was seen.
+//! 40-70 µs here, more on a loaded machine).
 
 use super::child::{Finished, LiveChildren, WorkerChild};
 use super::worker::Reply;
@@ -126,20 +121,9 @@ impl ChildSet {
         usage
     }
 
-    /// One poll, for at most `timeout`, over each running child's pidfd (or
-    /// its pipes, without one) and each exited child's pipes; when nothing
-    /// was ready, one more without waiting over every pipe. Reads what is
-    /// ready.
+    /// One poll over every open pipe and pidfd, for at most `timeout`; reads
+    /// what is ready.
     fn poll(&mut self, timeout: Duration) -> std::io::Result<()> {
-        if self.poll_once(timeout, false)? == 0 {
-            self.poll_once(Duration::ZERO, true)?;
-        }
-        Ok(())
-    }
-
-    /// One poll; `every_pipe` also watches the pipes of running children.
-    /// Returns how many descriptors were ready.
-    fn poll_once(&mut self, timeout: Duration, every_pipe: bool) -> std::io::Result<usize> {
         // (index into pending, which: 0 stdout, 1 stderr, 2 pidfd)
         let mut which = Vec::with_capacity(self.pending.len() * 3);
         let mut fds = Vec::with_capacity(self.pending.len() * 3);
@@ -152,30 +136,23 @@ impl ChildSet {
                     revents: 0,
                 });
             };
-            let running = p.pidfd.is_some() && !p.exited;
-            if !running || every_pipe {
-                if let Some(s) = &p.stdout {
-                    watch(s.as_raw_fd(), 0);
-                }
-                if let Some(s) = &p.stderr {
-                    watch(s.as_raw_fd(), 1);
-                }
+            if let Some(s) = &p.stdout {
+                watch(s.as_raw_fd(), 0);
             }
-            if let (Some(fd), true) = (&p.pidfd, running) {
+            if let Some(s) = &p.stderr {
+                watch(s.as_raw_fd(), 1);
+            }
+            if let (Some(fd), false) = (&p.pidfd, p.exited) {
                 watch(fd.as_raw_fd(), 2);
             }
         }
-        let ms = if timeout.is_zero() {
-            0
-        } else {
-            timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int
-        };
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
         // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n < 0 {
             let err = std::io::Error::last_os_error();
             return match err.kind() {
-                std::io::ErrorKind::Interrupted => Ok(0),
+                std::io::ErrorKind::Interrupted => Ok(()),
                 _ => Err(err),
             };
         }
@@ -201,7 +178,7 @@ impl ChildSet {
                 _ => p.exited = true,
             }
         }
-        Ok(n as usize)
+        Ok(())
     }
 
     /// Reaps a child that has exited with both pipes at their end, if any.
