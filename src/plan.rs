@@ -31,10 +31,10 @@ pub const DEFAULT_TIMEOUT_S: f64 = 120.0;
 pub const QUICK_REPETITIONS: u32 = 3;
 /// The most measured repetitions a point gets while a verdict on it is undecided.
 pub const DEFAULT_MAX_REPETITIONS: u32 = 30;
-pub const QUICK_MAX_REPETITIONS: u32 = 20;
+pub const QUICK_MAX_REPETITIONS: u32 = 30;
 /// Seconds a point may spend on extra repetitions for an undecided verdict.
 pub const DEFAULT_POINT_BUDGET_S: f64 = 40.0;
-pub const QUICK_POINT_BUDGET_S: f64 = 5.0;
+pub const QUICK_POINT_BUDGET_S: f64 = 7.0;
 /// Timed runs of each mechanism in a `floor` scenario, and under `--quick`
 /// (see `floor`).
 pub const DEFAULT_FLOOR_SAMPLES: u32 = 1000;

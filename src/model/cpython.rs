@@ -121,7 +121,7 @@ static SESSIONS: Mutex<Vec<(SessionKey, cpython::Session)>> = Mutex::new(Vec::ne
 /// A kept runner starts a fresh pool for its first requests, so that a
 /// pool's start-up has several samples per case (a slope across the sweep
 /// needs more than one pair of points for an interval), and keeps the last.
-const POOL_STARTS: u32 = 3;
+const POOL_STARTS: u32 = 2;
 
 /// How long a runner may take to shut its pools down and exit.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
