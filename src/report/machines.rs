@@ -346,15 +346,7 @@ pub fn write_all(merged: &Merged, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>
         let dir = out_dir.join(&machine.slug);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    artifacts
-        .into_iter()
-        .map(|artifact| {
-            let path = out_dir.join(&artifact.name);
-            crate::atomic_file::write(&path, &artifact.bytes)
-                .with_context(|| format!("writing {}", path.display()))?;
-            Ok(path)
-        })
-        .collect()
+    super::write_artifacts(artifacts, out_dir)
 }
 
 #[cfg(test)]

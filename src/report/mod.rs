@@ -103,6 +103,15 @@ pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
 pub fn write_all(report: &RunReport, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let artifacts = render(report)?;
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    write_artifacts(artifacts, out_dir)
+}
+
+/// Writes each artifact atomically under `out_dir`, whose directories
+/// exist; returns the paths written.
+pub(crate) fn write_artifacts(
+    artifacts: Vec<Artifact>,
+    out_dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
     artifacts
         .into_iter()
         .map(|artifact| {
