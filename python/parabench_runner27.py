@@ -196,8 +196,7 @@ def validate(req):
             raise ValueError("%s does not run in Python 2" % key)
 
 
-def main():
-    req = json.loads(sys.stdin.read())
+def answer(req):
     validate(req)
     spec = req.get("task") or {}
     calibration = None
@@ -229,11 +228,22 @@ def main():
     }
 
 
+def main():
+    """One JSON request per line of stdin, one JSON line back for each, as
+    the main runner's protocol; after an error it answers that and exits."""
+    for line in iter(sys.stdin.readline, ""):
+        if not line.strip():
+            continue
+        try:
+            response = answer(json.loads(line))
+        except BaseException as e:
+            traceback.print_exc()
+            sys.stdout.write(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}) + "\n")
+            sys.stdout.flush()
+            sys.exit(1)
+        sys.stdout.write(json.dumps(response) + "\n")
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    try:
-        response = main()
-    except BaseException as e:
-        traceback.print_exc()
-        sys.stdout.write(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}) + "\n")
-        sys.exit(1)
-    sys.stdout.write(json.dumps(response) + "\n")
+    main()

@@ -641,25 +641,38 @@ impl Session {
         model: CpythonModel,
         env: &[(&str, &str)],
     ) -> Result<Session> {
+        // Isolated, unbuffered, and without site-packages: the runner needs
+        // the standard library only, and a site's .pth files cost tens of
+        // milliseconds at every start. The coroutine models need greenlet or
+        // gevent from site-packages.
+        let flags: &[&str] = match model.needs_module() {
+            None => &["-I", "-S", "-u"],
+            Some(_) => &["-I", "-u"],
+        };
+        Session::start_script(python, ("parabench_runner.py", RUNNER), flags, env)
+    }
+
+    /// Starts `script` (its file name and text) in `python` with `flags`;
+    /// any runner that speaks this module's line protocol.
+    pub(crate) fn start_script(
+        python: &PythonInfo,
+        (name, text): (&str, &str),
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Session> {
         // A private directory: Python puts the script's directory first on
-        // sys.path, and `-I` keeps user site-packages and PYTHON* out.
+        // sys.path, and the flags keep user site-packages and PYTHON* out.
         let dir = tempfile::Builder::new()
             .prefix("parabench-python-")
             .tempdir()
             .context("creating a directory for the CPython runner")?;
-        let script = dir.path().join("parabench_runner.py");
-        crate::atomic_file::write(&script, RUNNER.as_bytes())
+        let script = dir.path().join(name);
+        crate::atomic_file::write(&script, text.as_bytes())
             .with_context(|| format!("writing {}", script.display()))?;
 
         let mut command = Command::new(&python.path);
         command
-            // Isolated, unbuffered, and without site-packages: the runner
-            // needs the standard library only, and a site's .pth files cost
-            // tens of milliseconds at every start. The coroutine models need
-            // greenlet or gevent from site-packages.
-            .arg("-I")
-            .args(model.needs_module().is_none().then_some("-S"))
-            .arg("-u")
+            .args(flags)
             .arg(&script)
             .envs(env.iter().copied())
             .stdin(Stdio::piped())

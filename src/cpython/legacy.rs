@@ -5,15 +5,9 @@
 //! runner's protocol in Python 2 syntax. Everything else is skipped with a
 //! notice that says so, before any process starts.
 
-use super::{
-    CpythonModel, CpythonRequest, CpythonResponse, PythonInfo, PythonVersion, Reply, STDERR_GRACE,
-    STDERR_TAIL_BYTES, tail,
-};
-use crate::measure::{self, Exit, Usage};
+use super::{CpythonModel, CpythonRequest, CpythonResponse, PythonInfo, PythonVersion, Session};
+use crate::measure::Exit;
 use anyhow::{Context, Result, bail};
-use std::io::{self, Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The Python 2 runner, shipped inside the binary like the Python 3 one.
@@ -83,122 +77,21 @@ pub fn run(
         bail!("{why}");
     }
     let deadline = Instant::now() + timeout;
-    let dir = tempfile::Builder::new()
-        .prefix("parabench-python27-")
-        .tempdir()
-        .context("creating a directory for the Python 2.7 runner")?;
-    let script = dir.path().join("parabench_runner27.py");
-    crate::atomic_file::write(&script, RUNNER27.as_bytes())
-        .with_context(|| format!("writing {}", script.display()))?;
-    let body = serde_json::to_vec(request).context("encoding the CPython request")?;
-    let mut command = Command::new(&python.path);
     // Isolated from the user's site and PYTHON*, no site-packages, unbuffered.
-    command
-        .args(["-E", "-s", "-S", "-u"])
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    measure::die_with_harness(&mut command, true);
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {}", python.path.display()))?;
-    // From here every path out kills and reaps the runner.
-    let mut guard = Reaper {
-        pid: child.id() as libc::pid_t,
-        reaped: false,
-    };
-    let stdout_rx = read_in_background(child.stdout.take().expect("stdout is piped"));
-    let stderr_rx = read_in_background(child.stderr.take().expect("stderr is piped"));
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let write_error = stdin.write_all(&body).err();
-    drop(stdin);
-    let stdout = stdout_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-    let timed_out = stdout.is_err();
-    if timed_out {
-        guard.kill();
+    let mut session = Session::start_script(
+        python,
+        ("parabench_runner27.py", RUNNER27),
+        &["-E", "-s", "-S", "-u"],
+        &[],
+    )
+    .context("starting the Python 2.7 runner")?;
+    let mut response = session.request(request, timeout)?;
+    let (status, usage) = session.close(deadline.saturating_duration_since(Instant::now()))?;
+    if status != Exit::Code(0) {
+        bail!("Python 2.7 runner ended ({status}) after its response");
     }
-    let (status, usage) = guard.reap().context("waiting for the Python 2.7 runner")?;
-    let stderr = stderr_rx
-        .recv_timeout(STDERR_GRACE)
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let stderr_tail = tail(&stderr, STDERR_TAIL_BYTES);
-    if timed_out {
-        bail!(
-            "Python 2.7 runner timed out after {}, killed; stderr: {stderr_tail}",
-            humantime::format_duration(timeout)
-        );
-    }
-    let stdout = stdout
-        .expect("checked above")
-        .context("reading the Python 2.7 runner's stdout")?;
-    let last_line = std::str::from_utf8(&stdout)
-        .ok()
-        .and_then(|text| text.lines().rev().find(|l| !l.trim().is_empty()));
-    let reply: Option<Reply> = last_line.and_then(|l| serde_json::from_str(l).ok());
-    match (reply, status) {
-        (Some(Reply::Ok(mut response)), Exit::Code(0)) => {
-            response.process = usage;
-            Ok(*response)
-        }
-        (Some(Reply::Error { error }), _) => {
-            bail!("Python 2.7 runner failed: {error}; stderr: {stderr_tail}")
-        }
-        (_, status) => {
-            let writing = write_error
-                .map(|e| format!(" (writing the request: {e})"))
-                .unwrap_or_default();
-            bail!(
-                "Python 2.7 runner ended ({status}) without a valid response{writing}; stderr: {stderr_tail}"
-            )
-        }
-    }
-}
-
-/// Reads a pipe to its end on a helper thread; the result arrives on the channel.
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<io::Result<Vec<u8>>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let result = pipe.read_to_end(&mut buf).map(|_| buf);
-        // The receiver is gone only if the call already gave up.
-        let _ = tx.send(result);
-    });
-    rx
-}
-
-/// Kills and reaps the runner's process group unless it was reaped already.
-struct Reaper {
-    pid: libc::pid_t,
-    reaped: bool,
-}
-
-impl Reaper {
-    fn kill(&self) {
-        // SAFETY: plain syscalls on a child we have not reaped, so its pid and
-        // group id (set equal by `setpgid(0, 0)`) are still ours.
-        unsafe {
-            libc::kill(-self.pid, libc::SIGKILL);
-            libc::kill(self.pid, libc::SIGKILL);
-        }
-    }
-
-    /// `wait4`, for the exit status and the rusage of the whole runner.
-    fn reap(&mut self) -> io::Result<(Exit, Usage)> {
-        self.reaped = true;
-        measure::reap(self.pid as u32)
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if !self.reaped {
-            self.kill();
-            let _ = self.reap();
-        }
-    }
+    response.process = usage;
+    Ok(response)
 }
 
 #[cfg(test)]
