@@ -2,11 +2,13 @@
 //! fork + _exit + wait timed between the tasks (`parabench::model::fork_probe`):
 //!
 //! ```text
-//! cargo run --release --example fork_phases -- [fork|forkserver] [tasks] [worker-answers] [pss]
+//! cargo run --release --example fork_phases -- [fork|forkserver] [tasks] [worker-answers] [pss] [job-via-stdin]
 //! ```
 //!
 //! `worker-answers`: the worker, not the server, sends its pid; `pss`: the
-//! model's memory sampler runs meanwhile, as in a `process` batch.
+//! model's memory sampler runs meanwhile, as in a `process` batch;
+//! `job-via-stdin`: a `fork` worker reads its job from its stdin, as a
+//! `forkserver` one does, instead of inheriting it.
 //!
 //! Prints each step's median and its 10th and 90th percentiles in µs. The
 //! launcher is forked first thing, while this process has one thread, as
@@ -50,8 +52,9 @@ fn main() {
         match arg.as_str() {
             "worker-answers" => parabench::model::fork_probe::set_worker_answers(true),
             "pss" => sample_pss = true,
+            "job-via-stdin" => parabench::model::fork_probe::set_job_via_stdin(true),
             other => {
-                eprintln!("error: {other}: the options are worker-answers and pss");
+                eprintln!("error: {other}: the options are worker-answers, pss and job-via-stdin");
                 std::process::exit(2);
             }
         }

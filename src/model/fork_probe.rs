@@ -46,6 +46,16 @@ pub fn set_worker_answers(on: bool) {
     super::forker::set_worker_answers(on);
 }
 
+/// The job goes through the worker's stdin under `fork` too: the
+/// experiment `examples/fork_phases.rs` runs with `job-via-stdin`.
+static JOB_VIA_STDIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes a `fork` worker read its job from stdin from now on, as a
+/// `forkserver` one does, instead of inheriting it.
+pub fn set_job_via_stdin(on: bool) {
+    JOB_VIA_STDIN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// How long one task may take before the probe gives up on it.
 const TASK_LIMIT: Duration = Duration::from_secs(10);
 
@@ -70,8 +80,7 @@ pub fn probe(method: StartMethod, n: usize, sample_pss: bool, stop: &Stop) -> io
         },
         gil: None,
     };
-    let mut line = serde_json::to_vec(&job).map_err(io::Error::other)?;
-    line.push(b'\n');
+    let line = start::job_line(&job)?;
     let live = std::sync::Arc::new(std::sync::Mutex::new(None::<u32>));
     let sampler = sample_pss.then(|| {
         let live = live.clone();
@@ -109,21 +118,10 @@ fn one_task(
     live: &std::sync::Mutex<Option<u32>>,
 ) -> io::Result<([f64; PHASES.len()], f64)> {
     let t0 = now_ns();
-    let forked = {
-        let mut server;
-        let mut slot;
-        let server = match method {
-            StartMethod::Fork => {
-                server = start::launcher()?;
-                &mut *server
-            }
-            _ => {
-                slot = start::forkserver()?;
-                slot.as_mut()
-                    .ok_or_else(|| io::Error::other("no fork server"))?
-            }
-        };
-        server.fork(false, Some(line), TASK_LIMIT)?
+    let forked = if JOB_VIA_STDIN.load(std::sync::atomic::Ordering::Relaxed) {
+        start::fork_reading_job(method, line, TASK_LIMIT)?
+    } else {
+        start::fork_one_shot(method, line, TASK_LIMIT)?
     };
     let ForkTiming {
         requested_ns,

@@ -32,6 +32,17 @@ use std::time::Duration;
 const OP_FORK: u32 = 1;
 const OP_BALLAST: u32 = 2;
 const OP_THREADS: u32 = 3;
+/// OP_FORK with the one-shot worker's job in the message, after the
+/// request: the server reads it, and the worker it clones inherits it in
+/// memory, as a child of Python's fork inherits its Process object.
+const OP_FORK_JOB: u32 = 4;
+
+/// The OS floor's fork + _exit + wait, timed in the server (`time_fork`).
+const OP_TIME_FORK: u32 = 5;
+
+/// The largest job that travels in a fork request (`OP_FORK_JOB`); a larger
+/// one goes through the worker's stdin.
+pub const MAX_INHERITED_JOB: usize = 48 * 1024;
 
 const POOL: u32 = 1;
 /// The server answers with the pid as soon as it has cloned; without it the
@@ -271,10 +282,13 @@ fn serve(sock: OwnedFd) -> ! {
     // is short and cheap to generate, where reading /proc/self/status took
     // eight reads, a seek and a statx per fork.
     let stat = std::fs::File::open("/proc/self/stat").ok();
+    // Read here, once: a forked worker that reads its environment pays for
+    // it in page faults.
+    let fault = std::env::var(super::worker::FAULT_ENV).ok();
     let mut held: Option<super::ballast::Ballast> = None;
+    let mut message = vec![0u8; size_of::<Request>() + MAX_INHERITED_JOB];
     loop {
-        let mut req = Request::default();
-        let (n, fds) = match recv_msg(sock.as_raw_fd(), bytes_of_mut(&mut req)) {
+        let (n, fds) = match recv_msg(sock.as_raw_fd(), &mut message) {
             Ok(got) => got,
             // SAFETY: _exit ends this process without running anything of the
             // parent program's (no atexit handlers, no destructors).
@@ -285,12 +299,36 @@ fn serve(sock: OwnedFd) -> ! {
             // The harness is done with us.
             unsafe { libc::_exit(0) }
         }
-        let answer = if n != size_of::<Request>() {
+        let mut req = Request::default();
+        let answer = if n < size_of::<Request>() {
             Err(io::Error::from_raw_os_error(libc::EINVAL))
         } else {
+            bytes_of_mut(&mut req).copy_from_slice(&message[..size_of::<Request>()]);
+            let payload = &message[size_of::<Request>()..n];
+            let job = match req.op {
+                OP_FORK_JOB => serde_json::from_slice::<super::worker::Job>(payload)
+                    .map(Some)
+                    .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL)),
+                _ if payload.is_empty() => Ok(None),
+                _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            };
             match req.op {
-                OP_FORK => match single_threaded(stat.as_ref()).and_then(|()| {
-                    fork_worker(&sock, stat.as_ref(), fds, req.flags, harness, received_ns)
+                OP_FORK | OP_FORK_JOB => match job.and_then(|job| {
+                    single_threaded(stat.as_ref())?;
+                    let worker = Worker {
+                        pipes: fds,
+                        pool: req.flags & POOL != 0,
+                        job,
+                        fault: fault.as_deref(),
+                    };
+                    fork_worker(
+                        &sock,
+                        stat.as_ref(),
+                        worker,
+                        req.flags,
+                        harness,
+                        received_ns,
+                    )
                 }) {
                     // The worker answered for itself.
                     Ok(None) => continue,
@@ -308,6 +346,9 @@ fn serve(sock: OwnedFd) -> ! {
                         .map(reply_of_value)
                 }
                 OP_THREADS => single_threaded(stat.as_ref()).map(|()| reply_of_value(1)),
+                OP_TIME_FORK => single_threaded(stat.as_ref())
+                    .and_then(|()| time_fork())
+                    .map(|ns| reply_of_value(ns as i64)),
                 _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
             }
         };
@@ -402,6 +443,40 @@ fn single_threaded(stat: Option<&std::fs::File>) -> io::Result<()> {
     }
 }
 
+/// One fork + _exit + wait from this single-threaded server, in ns: the
+/// OS floor of the `fork` start method, from the process its workers come
+/// from. The child is the server's own and calls nothing but `_exit`; it
+/// ends at once, so the blocking wait is short.
+fn time_fork() -> io::Result<u64> {
+    let started = now_ns();
+    // SAFETY: this process has one thread (checked by the caller).
+    let pid = check(unsafe { libc::fork() })?;
+    if pid == 0 {
+        // SAFETY: ends the child at once; nothing of the server runs in it.
+        unsafe { libc::_exit(0) }
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for the child just forked; writes `status`.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    let took = now_ns().saturating_sub(started);
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(took)
+    } else {
+        Err(io::Error::other(format!(
+            "the forked child ended with status {status}"
+        )))
+    }
+}
+
 /// The thread count in a /proc/PID/stat line: the 20th field, the 18th after
 /// the command name, which is in parentheses and may hold spaces and ')'.
 fn threads_in_stat(stat: &[u8]) -> io::Result<u64> {
@@ -417,18 +492,31 @@ fn threads_in_stat(stat: &[u8]) -> io::Result<u64> {
         .ok_or_else(|| io::Error::other("no thread count in /proc/self/stat"))
 }
 
+/// What a fork request asks the worker to be.
+struct Worker<'a> {
+    /// stdin, stdout and stderr; stdout and stderr alone with a `job`.
+    pipes: Vec<OwnedFd>,
+    /// Serve jobs from stdin until it closes.
+    pool: bool,
+    /// A one-shot worker's job, inherited rather than read.
+    job: Option<super::worker::Job>,
+    /// `PARABENCH_WORKER_FAULT`, as the server read it.
+    fault: Option<&'a str>,
+}
+
 /// Clones this (single-threaded) server into a worker that is the harness's
 /// child. Returns the answer to send, or None when the worker sends it (it
 /// never returns from here).
 fn fork_worker(
     sock: &OwnedFd,
     stat: Option<&std::fs::File>,
-    fds: Vec<OwnedFd>,
+    worker: Worker,
     flags: u32,
     harness: libc::pid_t,
     received_ns: u64,
 ) -> io::Result<Option<Reply>> {
-    if fds.len() != 3 {
+    let pipes = if worker.job.is_some() { 2 } else { 3 };
+    if worker.pipes.len() != pipes || (worker.pool && worker.job.is_some()) {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // SAFETY: clone without CLONE_VM and with no new stack behaves as fork,
@@ -451,17 +539,10 @@ fn fork_worker(
     if pid == 0 {
         let stat = stat.map(AsRawFd::as_raw_fd);
         let answer = (!server_answers).then_some(received_ns);
-        worker_child(
-            sock.as_raw_fd(),
-            stat,
-            &fds,
-            flags & POOL != 0,
-            harness,
-            answer,
-        );
+        worker_child(sock.as_raw_fd(), stat, &worker, harness, answer);
     }
     // The worker holds the pipe ends now; ours close here.
-    drop(fds);
+    drop(worker);
     Ok(server_answers.then(|| Reply {
         value: pid,
         received_ns,
@@ -471,62 +552,96 @@ fn fork_worker(
 }
 
 /// The worker, just cloned: answer the request with our pid, tie ourselves
-/// to the harness, put the pipes on 0-2, close the server's descriptors, and
-/// run the worker loop. Never returns: returning would run the server's loop
-/// in the worker.
+/// to the harness, put the pipes on 0-2 (1-2 with an inherited job), close
+/// the server's descriptors, and run the worker loop, or the inherited job.
+/// Never returns: returning would run the server's loop in the worker.
 fn worker_child(
     sock: RawFd,
     stat: Option<RawFd>,
-    pipes: &[OwnedFd],
-    pool: bool,
+    worker: &Worker,
     harness: libc::pid_t,
     answer: Option<u64>,
 ) -> ! {
+    let pipes = &worker.pipes;
+    // With an inherited job the worker has no stdin pipe: its pipes go on
+    // 1 and 2, and 0 stays the server's (/dev/null in the launcher).
+    let first = if worker.job.is_some() { 1 } else { 0 };
+    // Each call below goes through libc's one `syscall` function: every
+    // page of code a fresh fork runs first costs it a page fault (about
+    // 5 µs here, and more again when it exits), and libc's wrappers (prctl,
+    // getppid, dup2, _exit) lie on pages of their own.
     // SAFETY: plain system calls on our own process and descriptors.
-    unsafe {
-        // When we answer: first, before anything that can fail. Once the
-        // harness has our pid it reaps us however we end; a worker that
-        // ended unannounced would be a zombie nobody knows.
-        if let Some(received_ns) = answer {
-            let me = Reply {
-                value: i64::from(libc::getpid()),
-                received_ns,
-                started_ns: now_ns(),
-                ..Reply::default()
-            };
-            if send_msg(sock, bytes_of(&me), &[]).is_err() {
-                libc::_exit(1);
-            }
+    let sys = |n: libc::c_long, a: usize, b: usize| unsafe { libc::syscall(n, a, b, 0usize) };
+    let exit = |code: i32| -> ! {
+        sys(libc::SYS_exit_group, code as usize, 0);
+        // SAFETY: not reached; _exit as a last resort.
+        unsafe { libc::_exit(code) }
+    };
+    // When we answer: first, before anything that can fail. Once the
+    // harness has our pid it reaps us however we end; a worker that ended
+    // unannounced would be a zombie nobody knows.
+    if let Some(received_ns) = answer {
+        let me = Reply {
+            value: sys(libc::SYS_getpid, 0, 0),
+            received_ns,
+            started_ns: now_ns(),
+            ..Reply::default()
+        };
+        if send_msg(sock, bytes_of(&me), &[]).is_err() {
+            exit(1);
         }
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != harness {
-            // The harness is gone already: do not outlive it.
-            libc::_exit(1);
-        }
-        // Like the server, and like a spawned worker (`worker::ignore_ctrl_c`),
-        // the worker ignores Ctrl-C: the harness ends the batch and kills it.
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        for (i, fd) in pipes.iter().enumerate() {
-            if libc::dup2(fd.as_raw_fd(), i as RawFd) < 0 {
-                libc::_exit(1);
-            }
-        }
-        // The pipes' first descriptors, the server's socket and its stat
-        // file: a worker holds its three pipes and nothing else.
-        if close_from(3).is_err() {
-            for fd in pipes
-                .iter()
-                .map(AsRawFd::as_raw_fd)
-                .chain([sock])
-                .chain(stat)
-            {
-                if fd > 2 {
-                    libc::close(fd);
-                }
-            }
-        }
-        libc::prctl(libc::PR_SET_NAME, c"pb-worker".as_ptr());
     }
-    let code = match std::panic::catch_unwind(|| super::worker::serve(pool)) {
+    let deathsig = sys(
+        libc::SYS_prctl,
+        libc::PR_SET_PDEATHSIG as usize,
+        libc::SIGKILL as usize,
+    );
+    if deathsig != 0 || sys(libc::SYS_getppid, 0, 0) != i64::from(harness) {
+        // The harness is gone already: do not outlive it.
+        exit(1);
+    }
+    // Ctrl-C is ignored as the server ignores it (the disposition is
+    // inherited), like a spawned worker (`worker::ignore_ctrl_c`): the
+    // harness ends the batch and kills its workers itself.
+    for (i, fd) in pipes.iter().enumerate() {
+        let to = first + i;
+        if sys(libc::SYS_dup2, fd.as_raw_fd() as usize, to) < 0 {
+            exit(1);
+        }
+    }
+    // The fork server's socket is its fd 0: not the worker's to hold.
+    if first == 1 && sock == 0 {
+        // SAFETY: opens /dev/null and moves it onto fd 0.
+        let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        if null < 0 || sys(libc::SYS_dup2, null as usize, 0) < 0 {
+            exit(1);
+        }
+        sys(libc::SYS_close, null as usize, 0);
+    }
+    // The pipes' first descriptors, the server's socket and its stat file:
+    // a worker holds its pipes and nothing else.
+    if close_from(3).is_err() {
+        for fd in pipes
+            .iter()
+            .map(AsRawFd::as_raw_fd)
+            .chain([sock])
+            .chain(stat)
+        {
+            if fd > 2 {
+                sys(libc::SYS_close, fd as usize, 0);
+            }
+        }
+    }
+    sys(
+        libc::SYS_prctl,
+        libc::PR_SET_NAME as usize,
+        c"pb-worker".as_ptr() as usize,
+    );
+    let run = || match &worker.job {
+        Some(job) => super::worker::serve_inherited(job, worker.fault),
+        None => super::worker::serve(worker.pool),
+    };
+    let code = match std::panic::catch_unwind(run) {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
             use std::io::Write;
@@ -535,8 +650,8 @@ fn worker_child(
         }
         Err(_) => 101,
     };
-    // SAFETY: ends the worker; nothing of the server must run in it.
-    unsafe { libc::_exit(code) }
+    // Ends the worker; nothing of the server must run in it.
+    exit(code)
 }
 
 // ---- the harness side ----
@@ -584,12 +699,15 @@ impl Server {
     }
 
     fn call(&mut self, req: Request, fds: &[RawFd], timeout: Duration) -> io::Result<i64> {
-        self.call_for_reply(req, fds, timeout).map(|r| r.value)
+        self.call_with(req, &[], fds, timeout).map(|r| r.value)
     }
 
-    fn call_for_reply(
+    /// Sends `req`, with `payload` after it in the same message and `fds`
+    /// attached, and reads the server's reply.
+    fn call_with(
         &mut self,
         req: Request,
+        payload: &[u8],
         fds: &[RawFd],
         timeout: Duration,
     ) -> io::Result<Reply> {
@@ -603,7 +721,11 @@ impl Server {
             set_timeout(sock, timeout).map(|()| self.timeout = Some(timeout))
         };
         let sent = timed.and_then(|()| {
-            send_msg(sock, bytes_of(&req), fds)?;
+            if payload.is_empty() {
+                send_msg(sock, bytes_of(&req), fds)?;
+            } else {
+                send_msg(sock, &[bytes_of(&req), payload].concat(), fds)?;
+            }
             let mut reply = Reply::default();
             let (n, _) = recv_msg(sock, bytes_of_mut(&mut reply))?;
             if n != size_of::<Reply>() {
@@ -624,7 +746,7 @@ impl Server {
                     e.to_string()
                 };
                 let server = self.pid;
-                if req.op == OP_FORK {
+                if matches!(req.op, OP_FORK | OP_FORK_JOB) {
                     // A worker may have been cloned, its pid not yet read.
                     self.recover(RECOVER_LIMIT);
                 }
@@ -701,8 +823,6 @@ impl Server {
         timeout: Duration,
     ) -> io::Result<Forked> {
         let (stdin_r, stdin_w) = pipe()?;
-        let (stdout_r, stdout_w) = pipe()?;
-        let (stderr_r, stderr_w) = pipe()?;
         let mut stdin_w = Some(stdin_w);
         let mut rest: &[u8] = &[];
         if let (Some(bytes), Some(w)) = (input, &stdin_w) {
@@ -712,33 +832,8 @@ impl Server {
                 stdin_w = None;
             }
         }
-        let answers = if WORKER_ANSWERS.load(std::sync::atomic::Ordering::Relaxed) {
-            0
-        } else {
-            SERVER_ANSWERS
-        };
-        let req = Request {
-            op: OP_FORK,
-            flags: if pool { POOL } else { 0 } | answers,
-            mib: 0,
-        };
-        let fds = [
-            stdin_r.as_raw_fd(),
-            stdout_w.as_raw_fd(),
-            stderr_w.as_raw_fd(),
-        ];
-        let requested_ns = now_ns();
-        let reply = self.call_for_reply(req, &fds, timeout)?;
-        let timing = ForkTiming {
-            requested_ns,
-            received_ns: reply.received_ns,
-            started_ns: reply.started_ns,
-            answered_ns: now_ns(),
-        };
-        // Only the worker may hold these: its exit must read as EOF here.
-        drop((stdin_r, stdout_w, stderr_w));
-        let pid = u32::try_from(reply.value).map_err(|_| io::Error::other("a bad pid"))?;
-        let stdin = match (input, stdin_w) {
+        let mut forked = self.request_fork(OP_FORK, pool, Some(stdin_r), &[], timeout)?;
+        forked.stdin = match (input, stdin_w) {
             (Some(_), Some(w)) => {
                 set_blocking(&w)?;
                 // A failed write shows as a worker without a reply, with its
@@ -748,10 +843,66 @@ impl Server {
             }
             (_, w) => w,
         };
+        Ok(forked)
+    }
+
+    /// Forks a one-shot worker that inherits `job` (a `worker::Job` as JSON,
+    /// at most `MAX_INHERITED_JOB` bytes) in its memory instead of reading
+    /// it: the server decodes it before it clones, as Python's fork child
+    /// inherits its Process object. The worker has no stdin pipe.
+    pub fn fork_with_job(&mut self, job: &[u8], timeout: Duration) -> io::Result<Forked> {
+        if job.len() > MAX_INHERITED_JOB {
+            return Err(io::Error::other(format!(
+                "a job of {} bytes is larger than a fork request carries ({MAX_INHERITED_JOB})",
+                job.len()
+            )));
+        }
+        self.request_fork(OP_FORK_JOB, false, None, job, timeout)
+    }
+
+    /// Sends a fork request with the worker's stdin read end (if any) and
+    /// new stdout and stderr pipes, and returns the worker with the
+    /// harness's ends of its output.
+    fn request_fork(
+        &mut self,
+        op: u32,
+        pool: bool,
+        stdin_r: Option<OwnedFd>,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> io::Result<Forked> {
+        let (stdout_r, stdout_w) = pipe()?;
+        let (stderr_r, stderr_w) = pipe()?;
+        let answers = if WORKER_ANSWERS.load(std::sync::atomic::Ordering::Relaxed) {
+            0
+        } else {
+            SERVER_ANSWERS
+        };
+        let req = Request {
+            op,
+            flags: if pool { POOL } else { 0 } | answers,
+            mib: 0,
+        };
+        let fds: Vec<RawFd> = stdin_r
+            .iter()
+            .chain([&stdout_w, &stderr_w])
+            .map(AsRawFd::as_raw_fd)
+            .collect();
+        let requested_ns = now_ns();
+        let reply = self.call_with(req, payload, &fds, timeout)?;
+        let timing = ForkTiming {
+            requested_ns,
+            received_ns: reply.received_ns,
+            started_ns: reply.started_ns,
+            answered_ns: now_ns(),
+        };
+        // Only the worker may hold these: its exit must read as EOF here.
+        drop((stdin_r, stdout_w, stderr_w));
+        let pid = u32::try_from(reply.value).map_err(|_| io::Error::other("a bad pid"))?;
         Ok(Forked {
             pid,
             timing,
-            stdin,
+            stdin: None,
             stdout: stdout_r,
             stderr: stderr_r,
         })
@@ -770,6 +921,16 @@ impl Server {
         self.call(req, &[], timeout)?;
         self.ballast_mib = mib;
         Ok(())
+    }
+
+    /// Times one fork + _exit + wait in the server (see `time_fork`).
+    pub fn time_fork(&mut self, timeout: Duration) -> io::Result<Duration> {
+        let req = Request {
+            op: OP_TIME_FORK,
+            ..Request::default()
+        };
+        let ns = self.call(req, &[], timeout)?;
+        Ok(Duration::from_nanos(ns.max(0) as u64))
     }
 
     /// Asks the server whether it has exactly one thread.

@@ -15,6 +15,7 @@
 
 use super::ballast::Ballast;
 use super::child::{self, LiveChildren, WorkerChild};
+pub use super::forker::MAX_INHERITED_JOB;
 use super::forker::{self, Server};
 use super::id::StartMethod;
 use super::worker::Job;
@@ -41,12 +42,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Forks the launcher the `fork` start method needs. Call it while this
 /// process has one thread: first thing in `main` (before clap, tokio or
 /// anything that may start a thread); it refuses otherwise.
+/// The OS floor's fork + _exit + wait is then timed in the launcher.
 pub fn fork_launcher() -> io::Result<()> {
     let server = forker::fork_launcher()?;
     LAUNCHER.set(Mutex::new(server)).map_err(|mut m| {
         m.get_mut().unwrap_or_else(|e| e.into_inner()).stop();
         io::Error::other("the launcher was forked already")
-    })
+    })?;
+    crate::floor::time_forks_with(|limit| launcher()?.time_fork(limit));
+    Ok(())
 }
 
 /// The launcher's pid, when there is one.
@@ -148,14 +152,17 @@ pub fn worker(method: StartMethod, pool: bool, live: &LiveChildren) -> io::Resul
     if method == StartMethod::Spawn {
         return child::spawn(pool, live);
     }
-    forked(method, pool, None, live)
+    forked(method, pool, live)
 }
 
 /// Starts a one-shot worker for `job` by `method`, adds it to `live`, and
-/// returns it with the job sent and its stdin closed. A forked worker's job
-/// is in its pipe before it exists, so it never waits for it. A job that
-/// cannot be sent shows as a worker without a reply, with its exit status
-/// and stderr. Call it from a thread that outlives the worker (see `worker`).
+/// returns it with the job sent and its stdin closed. A `fork` worker
+/// inherits its job in memory, as Python's fork child inherits its Process
+/// object; a `forkserver` one finds it in its stdin pipe before it exists,
+/// so it never waits for it; a `spawn` one is sent it once started. A job
+/// that cannot be sent shows as a worker without a reply, with its exit
+/// status and stderr. Call it from a thread that outlives the worker (see
+/// `worker`).
 pub fn one_shot(method: StartMethod, job: &Job, live: &LiveChildren) -> io::Result<WorkerChild> {
     if method == StartMethod::Spawn {
         let mut worker = child::spawn(false, live)?;
@@ -163,25 +170,64 @@ pub fn one_shot(method: StartMethod, job: &Job, live: &LiveChildren) -> io::Resu
         worker.close_stdin();
         return Ok(worker);
     }
-    let mut line = serde_json::to_vec(job).map_err(io::Error::other)?;
-    line.push(b'\n');
-    forked(method, false, Some(&line), live)
+    let line = job_line(job)?;
+    Ok(WorkerChild::forked(
+        fork_one_shot(method, &line, REQUEST_TIMEOUT)?,
+        live,
+    ))
 }
 
-fn forked(
+/// A job as a worker reads it: one JSON line.
+pub(super) fn job_line(job: &Job) -> io::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(job).map_err(io::Error::other)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// Forks a one-shot worker for the job `line` (`job_line`) by `method`'s
+/// server: the job inherited under `fork` where it fits in a request,
+/// written ahead into its stdin otherwise.
+pub(super) fn fork_one_shot(
     method: StartMethod,
-    pool: bool,
-    input: Option<&[u8]>,
-    live: &LiveChildren,
-) -> io::Result<WorkerChild> {
-    let forked = match method {
-        StartMethod::Fork => launcher()?.fork(pool, input, REQUEST_TIMEOUT)?,
-        _ => forkserver()?
-            .as_mut()
-            .ok_or_else(|| io::Error::other("no fork server"))?
-            .fork(pool, input, REQUEST_TIMEOUT)?,
-    };
+    line: &[u8],
+    timeout: Duration,
+) -> io::Result<forker::Forked> {
+    match method {
+        StartMethod::Fork if line.len() <= forker::MAX_INHERITED_JOB => {
+            launcher()?.fork_with_job(line, timeout)
+        }
+        _ => fork_reading_job(method, line, timeout),
+    }
+}
+
+/// Forks a one-shot worker that reads the job `line` from its stdin, where
+/// it was written ahead: what `forkserver` does, and `fork` with a job too
+/// large for a request.
+pub(super) fn fork_reading_job(
+    method: StartMethod,
+    line: &[u8],
+    timeout: Duration,
+) -> io::Result<forker::Forked> {
+    with_server(method, |s| s.fork(false, Some(line), timeout))
+}
+
+fn forked(method: StartMethod, pool: bool, live: &LiveChildren) -> io::Result<WorkerChild> {
+    let forked = with_server(method, |s| s.fork(pool, None, REQUEST_TIMEOUT))?;
     Ok(WorkerChild::forked(forked, live))
+}
+
+/// Runs `f` on `method`'s fork server: the launcher, or the fork server
+/// (started if needed).
+fn with_server<T>(
+    method: StartMethod,
+    f: impl FnOnce(&mut Server) -> io::Result<T>,
+) -> io::Result<T> {
+    match method {
+        StartMethod::Fork => f(&mut *launcher()?),
+        _ => f(forkserver()?
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no fork server"))?),
+    }
 }
 
 /// Stops and reaps the launcher and the fork server: the end of a run.

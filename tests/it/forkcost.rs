@@ -87,3 +87,77 @@ fn each_step_of_a_forked_task_is_timed_and_the_whole_stays_near_the_floor() {
     }
     assert_eq!(lasting_zombies(), Vec::<u32>::new());
 }
+
+/// A one-shot job of about `bytes` bytes of JSON: a sleep of 300 ms (time
+/// to look at the worker), then CPU steps of one hash.
+fn job_of_size(bytes: usize) -> parabench::model::worker::Job {
+    use parabench::workload::{Kernel, Step, Task};
+    let step = Step::Cpu {
+        kernel: Kernel::Hash,
+        iters: 1,
+        slice_iters: 1,
+    };
+    let one = serde_json::to_vec(&step).unwrap().len() + 1;
+    let mut steps = vec![Step::Sleep { us: 300_000 }];
+    steps.extend(vec![step; bytes / one + 1]);
+    parabench::model::worker::Job {
+        task: Task {
+            idx: 7,
+            steps,
+            releases_gil: false,
+        },
+        gil: None,
+    }
+}
+
+#[test]
+fn a_fork_worker_inherits_a_small_job_and_reads_a_large_one_from_its_stdin() {
+    use parabench::model::start::MAX_INHERITED_JOB;
+    use parabench::model::worker::Reply;
+    use_built_worker();
+    for bytes in [100, MAX_INHERITED_JOB + 1000] {
+        let job = job_of_size(bytes);
+        let live = Default::default();
+        let mut worker = start::one_shot(StartMethod::Fork, &job, &live).unwrap();
+        let pid = worker.pid;
+        // While it sleeps, what it holds: an inherited job leaves no stdin
+        // pipe, only /dev/null on fd 0. It names itself pb-worker last
+        // thing before its job.
+        let named = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap() != "pb-worker\n" {
+            assert!(
+                std::time::Instant::now() < named,
+                "worker {pid} never set up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let fds = open_fds(pid);
+        assert_eq!(
+            fds.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [0, 1, 2],
+            "{fds:?}"
+        );
+        let stdin = &fds[0].1;
+        if bytes <= MAX_INHERITED_JOB {
+            assert_eq!(stdin, "/dev/null", "{fds:?}");
+        } else {
+            assert!(stdin.starts_with("pipe:"), "{fds:?}");
+        }
+        let reply = worker.recv().unwrap();
+        let Reply::Done { output, .. } = reply else {
+            panic!("{bytes} bytes: {reply:?}");
+        };
+        assert_eq!(output.idx, 7, "{bytes} bytes");
+        let finished = worker.finish(&live);
+        assert_eq!(finished.exit.to_string(), "exit code 0", "{bytes} bytes");
+    }
+    assert_eq!(lasting_zombies(), Vec::<u32>::new());
+}
+
+#[test]
+fn the_fork_floor_is_timed_in_the_launcher() {
+    use parabench::floor::{Mechanism, sample};
+    let s = sample(Mechanism::ForkExitWait, 5, &Stop::never()).unwrap();
+    assert_eq!(s.ns.len(), 5);
+    assert!(s.description.contains("launcher"), "{}", s.description);
+}
