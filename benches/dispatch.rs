@@ -198,18 +198,27 @@ fn per_task(c: &mut Criterion) {
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    for kind in [
-        ModelKind::Sequential,
-        ModelKind::Thread,
-        ModelKind::ThreadPool,
-        ModelKind::Rayon,
-        ModelKind::ProcessPool,
-        ModelKind::Async,
-        ModelKind::AsyncSingle,
-        ModelKind::Process,
+    use parabench::model::StartMethod::{Fork, Forkserver, Spawn};
+    for (kind, method) in [
+        (ModelKind::Sequential, Spawn),
+        (ModelKind::Thread, Spawn),
+        (ModelKind::ThreadPool, Spawn),
+        (ModelKind::Rayon, Spawn),
+        (ModelKind::ProcessPool, Spawn),
+        (ModelKind::ProcessPool, Fork),
+        (ModelKind::Async, Spawn),
+        (ModelKind::AsyncSingle, Spawn),
+        (ModelKind::Process, Spawn),
+        (ModelKind::Process, Fork),
+        (ModelKind::Process, Forkserver),
     ] {
         let model = model_for(kind);
-        g.bench_function(kind.id(), |b| {
+        // Named as the report names them: `process:fork`; spawn unwritten.
+        let name = match method {
+            Spawn => kind.id().to_owned(),
+            _ => format!("{}:{method}", kind.id()),
+        };
+        g.bench_function(&name, |b| {
             b.iter_custom(|iters| {
                 let tasks: Vec<Task> = (0..iters.max(1) as u32)
                     .map(|idx| Task {
@@ -217,10 +226,10 @@ fn per_task(c: &mut Criterion) {
                         ..trivial_task()
                     })
                     .collect();
-                let outcome = model
-                    .run(&common::batch(&tasks, 1, &cancel))
-                    .unwrap_or_else(|e| panic!("{}: {e}", kind.id()));
-                common::verify(kind.id(), &tasks, &outcome);
+                let mut batch = common::batch(&tasks, 1, &cancel);
+                batch.start.method = method;
+                let outcome = model.run(&batch).unwrap_or_else(|e| panic!("{name}: {e}"));
+                common::verify(&name, &tasks, &outcome);
                 outcome.wall
             })
         });

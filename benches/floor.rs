@@ -46,6 +46,11 @@ fn floor(c: &mut Criterion) {
 }
 
 fn main() {
+    // fork + _exit + wait is timed in the launcher, as in a run: forked
+    // first, while this process has one thread.
+    if let Err(e) = parabench::model::start::fork_launcher() {
+        panic!("forking the launcher: {e}");
+    }
     // criterion draws its charts with our plotters build, whose only font is
     // the one we register (benches/common/mod.rs says why); this bench starts
     // no worker, so it needs nothing else from `common`.

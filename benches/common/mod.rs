@@ -8,7 +8,9 @@ use parabench::workload::{Task, expected_checksum};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// Call first in every bench `main`, before criterion draws or spawns.
+/// Call first in every bench `main`, before criterion draws or spawns, or
+/// any thread starts: it forks the launcher the `fork` start method needs,
+/// as `parabench`'s own `main` does, while this process has one thread.
 ///
 /// criterion shares our plotters build, whose only font is the one we
 /// register, so its charts panic with `FontUnavailable` without it. The
@@ -17,11 +19,15 @@ use std::time::{Duration, Instant};
 /// be the real `parabench` binary, which cargo builds for every bench
 /// target, with the worker beside it.
 pub fn init() {
+    if let Err(e) = parabench::model::start::fork_launcher() {
+        panic!("forking the launcher: {e}");
+    }
     parabench::fonts::register();
     set_worker_exe(env!("CARGO_BIN_EXE_parabench").into());
 }
 
-/// A batch that never times out during a bench and is never cancelled.
+/// A batch that never times out during a bench and is never cancelled, its
+/// processes started by spawn.
 pub fn batch<'a>(tasks: &'a [Task], workers: usize, cancel: &'a AtomicBool) -> Batch<'a> {
     Batch {
         tasks,
