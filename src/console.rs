@@ -341,6 +341,7 @@ mod tests {
                 p10_ns: None,
                 p90_ns: None,
                 wall_s: 0.0,
+                forked_tasks: Vec::new(),
             }];
             let out = table(&report);
             hostile::assert_no_hazard(&out);

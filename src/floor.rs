@@ -250,6 +250,7 @@ fn record(
         p10_ns: stats::percentile(&ns, 0.10),
         p90_ns: stats::percentile(&ns, 0.90),
         wall_s: took.as_secs_f64(),
+        forked_tasks: Vec::new(),
     }
 }
 

@@ -221,6 +221,35 @@ pub struct FloorMeasurement {
     pub p90_ns: Option<f64>,
     /// Seconds spent measuring it, set-up included.
     pub wall_s: f64,
+    /// `fork-exit-wait` only: where a forked task's time goes, step by
+    /// step, for each forked start method a 1-worker case used (see
+    /// `model::fork_probe`). Absent in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forked_tasks: Vec<ForkSteps>,
+}
+
+/// Trivial tasks run one at a time through the real fork server and
+/// worker, each step timed apart, with this floor's fork + _exit + wait
+/// timed between them: why a forked task costs what it costs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ForkSteps {
+    /// `fork` or `forkserver`.
+    pub start_method: String,
+    pub tasks: usize,
+    /// In the order they happen.
+    pub steps: Vec<ForkStep>,
+    pub total: ForkStep,
+    /// fork + _exit + wait, timed between the tasks.
+    pub floor: ForkStep,
+}
+
+/// One step's median and 10th and 90th percentiles, in nanoseconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ForkStep {
+    pub name: String,
+    pub median_ns: f64,
+    pub p10_ns: f64,
+    pub p90_ns: f64,
 }
 
 /// One run of a `lifecycle` scenario: each state of a process's life, shown

@@ -118,10 +118,13 @@ pub fn run_with(
     let before = measure::self_usage();
     let (calibration, calibrated) = calibrate(plan, cancel);
     let calibration_cpu = measure::self_usage().since(&before);
-    let (floor, floor_done) = match calibrated {
+    let (mut floor, floor_done) = match calibrated {
         Ok(()) => measure_floor(plan, cancel),
         Err(_) => (Vec::new(), Ok(())),
     };
+    if floor_done.is_ok() {
+        explain_fork_floor(plan, &mut floor, cancel);
+    }
     // The coroutine figures, once per run, each within the case timeout.
     let (coroutine, coroutine_done) = match (&calibrated, &floor_done, plan.coroutine_request()) {
         (Ok(()), Ok(()), Some(req)) => {
@@ -422,17 +425,65 @@ fn measure_floor(
     measure(&mechanisms, FLOOR_SAMPLES, FLOOR_LIMIT, cancel)
 }
 
+/// Trivial tasks timed step by step for each forked start method.
+const FORK_STEP_TASKS: usize = 30;
+const FORK_STEP_LIMIT: Duration = Duration::from_millis(500);
+
+/// Beside the floor's fork + _exit + wait, where a forked task's time goes
+/// (`model::fork_probe`), for each forked start method of a 1-worker
+/// `process` case sized in time: `FORK_STEP_TASKS` tasks, within
+/// `FORK_STEP_LIMIT` each. Why a fork case costs what it costs over its
+/// floor, measured rather than told. A probe that fails (no launcher) adds
+/// nothing; the cases themselves then fail and say why.
+fn explain_fork_floor(
+    plan: &Plan,
+    floor: &mut [crate::results::FloorMeasurement],
+    cancel: &AtomicBool,
+) {
+    use crate::model::{ModelKind, StartMethod, fork_probe};
+    let Some(fork_floor) = floor
+        .iter_mut()
+        .find(|f| f.mechanism == crate::floor::Mechanism::ForkExitWait.id())
+    else {
+        return;
+    };
+    let mut methods = Vec::new();
+    for case in one_worker_timed_cases(plan) {
+        let method = case.model.start;
+        if case.model.kind == ModelKind::Process
+            && method != StartMethod::Spawn
+            && !methods.contains(&method)
+        {
+            methods.push(method);
+        }
+    }
+    for method in methods {
+        let stop = Stop::within(cancel, FORK_STEP_LIMIT);
+        if let Ok(p) = fork_probe::probe(method, FORK_STEP_TASKS, false, &stop)
+            && !p.total_ns.is_empty()
+        {
+            fork_floor
+                .forked_tasks
+                .push(fork_probe::summarize(method, &p));
+        }
+    }
+}
+
+/// The cases with one worker of the plan's points sized in time: those the
+/// report's dispatch table compares with their floor.
+fn one_worker_timed_cases(plan: &Plan) -> impl Iterator<Item = &crate::plan::CasePlan> {
+    plan.points
+        .iter()
+        .filter(|p| p.point.task_ms.is_some())
+        .flat_map(|p| &p.cases)
+        .filter(|c| c.workers == 1)
+}
+
 /// The mechanisms the models of the plan's 1-worker cases sized in time
 /// rest on, each once.
 fn floor_mechanisms(plan: &Plan) -> Vec<crate::floor::Mechanism> {
     let mut out = Vec::new();
-    let cases = plan
-        .points
-        .iter()
-        .filter(|p| p.point.task_ms.is_some())
-        .flat_map(|p| &p.cases)
-        .filter(|c| c.workers == 1);
-    for case in cases {
+    for case in one_worker_timed_cases(plan) {
         if let Some(m) = crate::report::floor::floor_of(case.model.kind, case.model.start)
             && !out.contains(&m)
         {

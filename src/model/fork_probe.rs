@@ -20,13 +20,13 @@ use std::time::Duration;
 
 /// The steps of one task, in order; `PHASES[i]` names `Probe::ns[i]`.
 pub const PHASES: [&str; 9] = [
-    "pipes made, job written ahead",
-    "request sent -> server awake",
-    "server: thread check + clone -> worker runs",
-    "worker's pid sent -> harness awake",
+    "pipes made (forkserver: the job written ahead)",
+    "request sent → server awake",
+    "server: job decoded (fork), thread check, clone → worker runs",
+    "worker's pid sent → harness awake",
     "harness closes the worker's pipe ends",
     "pidfd_open",
-    "worker reads, runs, replies, exits -> harness awake",
+    "worker gets its job, runs it, replies, exits → harness awake",
     "reply and pipe ends read",
     "wait4 (reap)",
 ];
@@ -54,6 +54,29 @@ static JOB_VIA_STDIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// `forkserver` one does, instead of inheriting it.
 pub fn set_job_via_stdin(on: bool) {
     JOB_VIA_STDIN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Each step's median and percentiles, the total and the floor, as a
+/// results file keeps them.
+pub fn summarize(method: StartMethod, p: &Probe) -> crate::results::ForkSteps {
+    use crate::stats::percentile;
+    let step = |name: &str, ns: &[f64]| crate::results::ForkStep {
+        name: name.to_owned(),
+        median_ns: percentile(ns, 0.5).unwrap_or(0.0),
+        p10_ns: percentile(ns, 0.1).unwrap_or(0.0),
+        p90_ns: percentile(ns, 0.9).unwrap_or(0.0),
+    };
+    crate::results::ForkSteps {
+        start_method: method.id().to_owned(),
+        tasks: p.total_ns.len(),
+        steps: PHASES
+            .iter()
+            .zip(&p.ns)
+            .map(|(n, ns)| step(n, ns))
+            .collect(),
+        total: step("total", &p.total_ns),
+        floor: step("fork + _exit + wait", &p.floor_ns),
+    }
 }
 
 /// How long one task may take before the probe gives up on it.

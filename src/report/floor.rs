@@ -213,6 +213,59 @@ pub fn floor_rows(report: &RunReport) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Columns of a forked task's steps.
+pub const FORK_STEPS_HEADER: [&str; 4] = ["Step", "Median", "p10 / p90", "Share of the total"];
+
+/// Where a forked task's time goes, one table per forked start method
+/// probed: a caption, and one row per step, then the total, the floor
+/// timed between the tasks and their ratio.
+pub fn fork_step_tables(report: &RunReport) -> Vec<(String, Vec<Vec<String>>)> {
+    let seconds = |ns: f64| table::seconds(ns / 1e9);
+    report
+        .floor
+        .iter()
+        .flat_map(|f| &f.forked_tasks)
+        .map(|f| {
+            let total = f.total.median_ns;
+            let row = |s: &crate::results::ForkStep, share: bool| {
+                vec![
+                    s.name.clone(),
+                    seconds(s.median_ns),
+                    format!("{} / {}", seconds(s.p10_ns), seconds(s.p90_ns)),
+                    if share && total > 0.0 {
+                        format!("{:.0}%", 100.0 * s.median_ns / total)
+                    } else {
+                        "–".to_owned()
+                    },
+                ]
+            };
+            let mut rows: Vec<Vec<String>> = f.steps.iter().map(|s| row(s, true)).collect();
+            rows.push(row(&f.total, false));
+            rows.push(row(&f.floor, false));
+            let ratio = if f.floor.median_ns > 0.0 {
+                format!("{:.2}×", total / f.floor.median_ns)
+            } else {
+                "–".to_owned()
+            };
+            rows.push(vec![
+                "total / floor (medians)".to_owned(),
+                ratio,
+                "–".to_owned(),
+                "–".to_owned(),
+            ]);
+            let caption = format!(
+                "Where a task of process:{} goes: {} trivial tasks, one at a time, through the \
+                 real fork server and worker, each step timed apart on the clock every process \
+                 shares, with fork + _exit + wait timed between them. Steps of one task can \
+                 overlap (the worker runs while the harness reads its pid), so the shares are \
+                 of the medians and need not add up to 100%.",
+                f.start_method, f.tasks
+            );
+            (caption, rows)
+        })
+        .collect()
+}
+
 /// Columns of the dispatch table.
 pub const DISPATCH_HEADER: [&str; 9] = [
     "Scenario",
@@ -291,7 +344,7 @@ pub(super) fn markdown(report: &RunReport) -> String {
         return String::new();
     }
     let mut md = format!("\n## Dispatch against the OS floor\n\n{}\n", escape(INTRO));
-    let mut push_table = |header: &[&str], rows: Vec<Vec<String>>| {
+    let push_table = |md: &mut String, header: &[&str], rows: Vec<Vec<String>>| {
         let cells = |row: &[String]| row.iter().map(|c| escape(c)).collect::<Vec<_>>();
         let heads: Vec<String> = header.iter().map(|h| escape(h)).collect();
         let _ = writeln!(md, "\n| {} |", heads.join(" | "));
@@ -300,10 +353,14 @@ pub(super) fn markdown(report: &RunReport) -> String {
             let _ = writeln!(md, "| {} |", cells(&row).join(" | "));
         }
     };
-    push_table(&FLOOR_HEADER, floor_rows(report));
+    push_table(&mut md, &FLOOR_HEADER, floor_rows(report));
     let dispatch = dispatch_rows(report);
     if !dispatch.is_empty() {
-        push_table(&DISPATCH_HEADER, dispatch);
+        push_table(&mut md, &DISPATCH_HEADER, dispatch);
+    }
+    for (caption, rows) in fork_step_tables(report) {
+        let _ = write!(md, "\n{}\n", escape(&caption));
+        push_table(&mut md, &FORK_STEPS_HEADER, rows);
     }
     md
 }
@@ -319,7 +376,7 @@ pub(super) fn html(report: &RunReport) -> String {
         "<section id=\"floor\">\n<h2>Dispatch against the OS floor</h2>\n<p>{}</p>\n",
         escape(INTRO)
     );
-    let mut push_table = |header: &[&str], rows: Vec<Vec<String>>| {
+    let push_table = |page: &mut String, header: &[&str], rows: Vec<Vec<String>>| {
         page.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
         for heading in header {
             let _ = write!(page, "<th>{}</th>", escape(heading));
@@ -334,10 +391,14 @@ pub(super) fn html(report: &RunReport) -> String {
         }
         page.push_str("</tbody></table></div>\n");
     };
-    push_table(&FLOOR_HEADER, floor_rows(report));
+    push_table(&mut page, &FLOOR_HEADER, floor_rows(report));
     let dispatch = dispatch_rows(report);
     if !dispatch.is_empty() {
-        push_table(&DISPATCH_HEADER, dispatch);
+        push_table(&mut page, &DISPATCH_HEADER, dispatch);
+    }
+    for (caption, rows) in fork_step_tables(report) {
+        let _ = writeln!(page, "<p>{}</p>", escape(&caption));
+        push_table(&mut page, &FORK_STEPS_HEADER, rows);
     }
     page.push_str("</section>\n");
     page
@@ -370,6 +431,7 @@ mod tests {
             p10_ns: Some(median_us * 0.8e3),
             p90_ns: Some(median_us * 1.5e3),
             wall_s: 0.01,
+            forked_tasks: Vec::new(),
         }
     }
 
@@ -628,5 +690,51 @@ mod tests {
         assert_eq!(rows[0][4], "101 µs / 189 µs");
         assert_eq!(rows[1][3], "–");
         assert_eq!(rows[1][5], "skipped: one CPU");
+    }
+
+    #[test]
+    fn a_forked_task_is_shown_step_by_step_with_its_share_and_ratio() {
+        use crate::results::{ForkStep, ForkSteps};
+        let step = |name: &str, median_us: f64| ForkStep {
+            name: name.into(),
+            median_ns: median_us * 1e3,
+            p10_ns: median_us * 0.8e3,
+            p90_ns: median_us * 1.2e3,
+        };
+        let mut fork = floor(Mechanism::ForkExitWait, 250.0);
+        fork.forked_tasks = vec![ForkSteps {
+            start_method: "fork".into(),
+            tasks: 30,
+            steps: vec![step("request", 100.0), step("clone", 300.0)],
+            total: step("total", 500.0),
+            floor: step("fork + _exit + wait", 200.0),
+        }];
+        let report = crafted(&[], vec![fork]);
+        let tables = fork_step_tables(&report);
+        let [(caption, rows)] = tables.as_slice() else {
+            panic!("one table: {tables:?}");
+        };
+        assert!(caption.contains("process:fork") && caption.contains("30 trivial tasks"));
+        let cells: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                ["request", "100 µs", "80 µs / 120 µs", "20%"],
+                ["clone", "300 µs", "240 µs / 360 µs", "60%"],
+                ["total", "500 µs", "400 µs / 600 µs", "–"],
+                ["fork + _exit + wait", "200 µs", "160 µs / 240 µs", "–"],
+                ["total / floor (medians)", "2.50×", "–", "–"],
+            ]
+        );
+        let md = markdown(&report);
+        assert!(md.contains("| total / floor (medians) | 2\\.50× |"), "{md}");
+        assert!(html(&report).contains("<td>2.50×</td>"));
+        // No probe, no table.
+        assert!(
+            fork_step_tables(&crafted(&[], vec![floor(Mechanism::ForkExitWait, 250.0)])).is_empty()
+        );
     }
 }

@@ -219,3 +219,60 @@ fn ctrl_c_during_the_floor_saves_what_was_measured() {
     assert_eq!(last.status, CaseStatus::Interrupted);
     assert!(report.floor.len() < Mechanism::ALL.len());
 }
+
+#[test]
+fn a_fork_case_is_explained_step_by_step_beside_its_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, output) = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_parabench"))
+            .args([
+                "run",
+                "--workload",
+                "cpu",
+                "--task-ms",
+                "0.001",
+                "--tasks",
+                "20",
+                "--workers",
+                "1",
+                "--models",
+                "process",
+                "--start-method",
+                "fork",
+                "--repetitions",
+                "1",
+                "--out",
+                "out",
+            ])
+            .current_dir(dir.path()),
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, Some(0), "{output}");
+    let report = read_report(&dir.path().join("out/results.json"));
+    let fork = report
+        .floor
+        .iter()
+        .find(|f| f.mechanism == "fork-exit-wait")
+        .expect("the fork floor measured");
+    assert!(
+        fork.description.contains("launcher"),
+        "{}",
+        fork.description
+    );
+    let [steps] = fork.forked_tasks.as_slice() else {
+        panic!("one forked start method: {:?}", fork.forked_tasks);
+    };
+    assert_eq!(steps.start_method, "fork");
+    assert!(steps.tasks > 0);
+    assert_eq!(
+        steps.steps.len(),
+        parabench::model::fork_probe::PHASES.len()
+    );
+    assert!(steps.total.median_ns > 0.0 && steps.floor.median_ns > 0.0);
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(
+        summary.contains("Where a task of process:fork goes"),
+        "{summary}"
+    );
+    assert!(summary.contains("| total / floor (medians) |"), "{summary}");
+}
