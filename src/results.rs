@@ -113,7 +113,10 @@ pub struct GranularityPoint {
 pub struct Metg {
     /// `bracketed` (METG found), `below-range` (still efficient at the
     /// shortest duration allowed), `never-efficient` (below the threshold
-    /// at the longest), or `unfinished` (out of time, failed or
+    /// at the longest), `at-threshold` (even at its best duration, a round
+    /// fell to the threshold or below: the model cannot clearly exceed it
+    /// here, as one that runs on one core cannot exceed 50% of two, and
+    /// where it crosses is noise), or `unfinished` (out of time, failed or
     /// interrupted before the search ended).
     pub outcome: String,
     /// The estimate, inside `bracket_ms`.
@@ -128,7 +131,8 @@ pub struct Metg {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_ms: Option<(f64, f64)>,
     /// The shortest (below-range) or longest (never-efficient) duration
-    /// tried, for the bound METG is known by.
+    /// tried, for the bound METG is known by; at-threshold: the duration of
+    /// the best median efficiency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_ms: Option<f64>,
 }

@@ -32,6 +32,7 @@ pub fn cell(g: &GranularitySweep) -> String {
             table::millis(b),
             g.threshold
         ),
+        (_, _, Some(b)) if m.outcome == "at-threshold" => at_threshold(g, b),
         _ => "–".into(),
     };
     match (&g.status, m.outcome.as_str()) {
@@ -39,6 +40,27 @@ pub fn cell(g: &GranularitySweep) -> String {
         (crate::results::CaseStatus::Ok, _) => answer,
         (status, _) => format!("{answer} ({status})"),
     }
+}
+
+/// A model that never clearly exceeds the threshold: its best efficiency
+/// and the spread of its rounds there, instead of a duration.
+fn at_threshold(g: &GranularitySweep, best_ms: f64) -> String {
+    let pct = |e: f64| format!("{:.0}%", e * 100.0);
+    let best = g.points.iter().find(|p| p.task_ms == best_ms);
+    let spread = best.map_or_else(String::new, |p| {
+        let lo = p.efficiency.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = p
+            .efficiency
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        format!("{} [{}, {}] ", pct(p.median_efficiency), pct(lo), pct(hi))
+    });
+    format!(
+        "none: at best {spread}at {}, never clearly above {} here",
+        table::millis(best_ms),
+        pct(g.threshold)
+    )
 }
 
 /// One row per (scenario, model) with its CPU and sleep cells; the model
@@ -304,6 +326,24 @@ mod tests {
             sweep("thread", "sleep", bracketed),
         ];
         report
+    }
+
+    #[test]
+    fn a_model_that_never_clearly_exceeds_the_threshold_gets_no_duration() {
+        let at = Metg {
+            outcome: "at-threshold".into(),
+            metg_ms: None,
+            bracket_ms: Some((0.25, 1.0)),
+            noise_ms: None,
+            bound_ms: Some(4.0),
+        };
+        let mut g = sweep("async-single", "cpu", at);
+        g.points[0].efficiency = vec![0.48, 0.51, 0.53];
+        g.points[0].median_efficiency = 0.51;
+        assert_eq!(
+            cell(&g),
+            "none: at best 51% [48%, 53%] at 4 ms, never clearly above 50% here"
+        );
     }
 
     #[test]

@@ -137,7 +137,16 @@ fn metg(
         noise_ms: None,
         bound_ms: Some(ms),
     };
+    // A model that cannot rise clearly above the threshold here (one that
+    // runs on one core, at most 50% of two) crosses it by noise wherever
+    // it crosses: no duration answers, so none is given.
+    let best = measured.iter().max_by(|a, b| a.median.total_cmp(&b.median));
+    let at_threshold = best.is_some_and(|b| b.min <= threshold);
     match outcome {
+        Some(Outcome::Bracket { lo_ms, hi_ms }) if at_threshold => Metg {
+            bracket_ms: Some((lo_ms, hi_ms)),
+            ..bound("at-threshold", best.map_or(lo_ms, |b| b.task_ms))
+        },
         Some(Outcome::Bracket { lo_ms, hi_ms }) => bracketed("bracketed", (lo_ms, hi_ms)),
         Some(Outcome::NeverEfficient { start_ms }) => bound("never-efficient", start_ms),
         Some(Outcome::BelowRange { min_ms }) => bound("below-range", min_ms),
@@ -301,5 +310,50 @@ mod tests {
         assert_eq!(g.metg.outcome, "unfinished");
         assert_eq!(g.points.len(), 1, "{:?}", g.points);
         assert_eq!(g.points[0].task_ms, 4.0);
+    }
+
+    #[test]
+    fn a_model_whose_best_rounds_touch_the_threshold_has_no_metg() {
+        use crate::granularity::{Outcome, Search, SearchSpec};
+        use crate::results::GranularityPoint;
+        let point = |task_ms: f64, efficiency: Vec<f64>| {
+            let mut sorted = efficiency.clone();
+            sorted.sort_by(f64::total_cmp);
+            GranularityPoint {
+                task_ms,
+                baseline: "sequential".into(),
+                baseline_wall_s: vec![0.1; efficiency.len()],
+                wall_s: vec![0.2; efficiency.len()],
+                median_efficiency: sorted[sorted.len() / 2],
+                efficiency,
+            }
+        };
+        let search = Search::new(SearchSpec {
+            start_ms: 4.0,
+            min_ms: 0.001,
+            step: 4.0,
+            bisections: 3,
+            threshold: 0.5,
+        });
+        let bracket = Some(Outcome::Bracket {
+            lo_ms: 1.0,
+            hi_ms: 4.0,
+        });
+        // One core of two: about 50% everywhere, above and below by noise.
+        let flat = [
+            point(4.0, vec![0.49, 0.52, 0.51]),
+            point(1.0, vec![0.47, 0.49, 0.50]),
+        ];
+        let m = super::metg(&search, bracket, &flat, 0.5);
+        assert_eq!(m.outcome, "at-threshold");
+        assert_eq!((m.metg_ms, m.bound_ms), (None, Some(4.0)));
+        // Clearly above at its best: a METG.
+        let clear = [
+            point(4.0, vec![0.88, 0.90, 0.93]),
+            point(1.0, vec![0.40, 0.45, 0.47]),
+        ];
+        let m = super::metg(&search, bracket, &clear, 0.5);
+        assert_eq!(m.outcome, "bracketed");
+        assert!(m.metg_ms.is_some());
     }
 }
