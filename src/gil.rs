@@ -71,7 +71,7 @@ struct State {
     /// `drop_gil`. A notify is sent only when one waits: std's futex
     /// condvar makes a system call for every notify, waiter or not (glibc's
     /// pthread_cond_signal, which CPython calls, does not), and a legacy
-    /// GIL alone in its process paid 32% of its CPU time for those calls
+    /// GIL alone in its process lost 32% of its time to those calls
     /// at a release every 2 µs slice.
     waiting: u32,
     switch_waiting: u32,
