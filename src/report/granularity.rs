@@ -242,14 +242,7 @@ pub(super) fn html_section(page: &mut String, report: &RunReport, section: &supe
         escape(&meta(report, scenario)),
     );
     for chart in &section.charts {
-        let _ = writeln!(
-            page,
-            "<figure class=\"chart\" data-chart=\"{stem}\">{}<figcaption>{} · \
-             <a href=\"{stem}.png\">PNG</a> · <a href=\"{stem}.svg\">SVG</a></figcaption></figure>",
-            super::html::inline_svg(&chart.svg),
-            escape(&chart.title),
-            stem = chart.stem,
-        );
+        let _ = writeln!(page, "{}", chart.figure());
     }
     page.push_str("<table>\n<tr>");
     for name in DETAIL_HEADER {

@@ -246,14 +246,7 @@ fn render_section(page: &mut String, report: &RunReport, section: &Section) {
         let _ = writeln!(page, "<p class=\"meta\">{}</p>", escape(note));
     }
     for chart in &section.charts {
-        let _ = writeln!(
-            page,
-            "<figure class=\"chart\" data-chart=\"{stem}\">{}<figcaption>{} · \
-             <a href=\"{stem}.png\">PNG</a> · <a href=\"{stem}.svg\">SVG</a></figcaption></figure>",
-            inline_svg(&chart.svg),
-            escape(&chart.title),
-            stem = chart.stem,
-        );
+        let _ = writeln!(page, "{}", chart.figure());
     }
     if scenario.workload == super::io_models::WORKLOAD {
         super::io_models::html(page, report, scenario);

@@ -11,8 +11,8 @@
 mod html;
 mod markdown;
 
-use super::Artifact;
 use super::charts::machines::{self as machine_charts, MachineRun as ChartRun};
+use super::{Artifact, RenderedChart};
 use crate::compare::CaseKey;
 use crate::results::identity::distinct_labels;
 use crate::results::{CaseResult, RunReport, ScenarioInfo};
@@ -251,15 +251,6 @@ fn key_cells(row: &SideRow) -> [String; 4] {
     ]
 }
 
-/// A chart drawn, with the file stem it is written under.
-#[derive(Debug)]
-struct Drawn {
-    stem: String,
-    title: String,
-    svg: String,
-    png: Vec<u8>,
-}
-
 /// Renders every file of the merged report, in memory: `index.html`,
 /// `summary.md`, each scenario's `<slug>-speedup-by-machine` chart, and
 /// under `<machine slug>/` each machine's own full report and results.
@@ -279,19 +270,12 @@ pub fn render(merged: &Merged) -> anyhow::Result<Vec<Artifact>> {
         .iter()
         .map(|slug| format!("{slug}-{}", machine_charts::SLUG))
         .collect();
-    let charts: Vec<Option<Drawn>> = scenarios
+    let charts: Vec<Option<RenderedChart>> = scenarios
         .par_iter()
         .zip(&stems)
         .map(|(scenario, stem)| {
             machine_charts::speedup_by_machine(&scenario.info.name, &runs)
-                .map(|chart| {
-                    anyhow::Ok(Drawn {
-                        stem: stem.clone(),
-                        title: chart.title.clone(),
-                        svg: chart.svg()?,
-                        png: chart.png()?,
-                    })
-                })
+                .map(|chart| RenderedChart::draw(stem.clone(), &chart))
                 .transpose()
                 .with_context(|| format!("drawing the machines chart of {}", scenario.info.name))
         })
@@ -310,14 +294,7 @@ pub fn render(merged: &Merged) -> anyhow::Result<Vec<Artifact>> {
         },
     ];
     for chart in charts.into_iter().flatten() {
-        artifacts.push(Artifact {
-            name: format!("{}.svg", chart.stem),
-            bytes: chart.svg.into_bytes(),
-        });
-        artifacts.push(Artifact {
-            name: format!("{}.png", chart.stem),
-            bytes: chart.png,
-        });
+        artifacts.extend(chart.into_artifacts());
     }
     for machine in &merged.machines {
         let own = super::render(&machine.report)
@@ -462,7 +439,7 @@ pub(crate) mod tests {
             inputs[1].0 = PathBuf::from(&name);
             let merged = merge(inputs).unwrap();
             let scenarios = side_by_side(&merged);
-            let charts: Vec<Option<Drawn>> = scenarios.iter().map(|_| None).collect();
+            let charts: Vec<Option<RenderedChart>> = scenarios.iter().map(|_| None).collect();
             let slugs: Vec<String> = (0..scenarios.len()).map(|n| format!("s{n}")).collect();
             let verdicts = verdict_rows(&merged);
             let page = html::render(&merged, &verdicts, &scenarios, &charts, &slugs);

@@ -38,6 +38,8 @@ struct Section<'a> {
     charts: Vec<RenderedChart>,
 }
 
+/// A chart drawn, with the file stem it is written under; the single and
+/// the merged report both show and write their charts through it.
 #[derive(Debug)]
 struct RenderedChart {
     /// File name without extension: `<scenario slug>-<chart kind>`.
@@ -45,6 +47,43 @@ struct RenderedChart {
     title: String,
     svg: String,
     png: Vec<u8>,
+}
+
+impl RenderedChart {
+    fn draw(stem: String, chart: &charts::Chart) -> anyhow::Result<RenderedChart> {
+        Ok(RenderedChart {
+            stem,
+            title: chart.title.clone(),
+            svg: chart.svg()?,
+            png: chart.png()?,
+        })
+    }
+
+    /// The chart inline in a page, with links to its two files.
+    fn figure(&self) -> String {
+        use html::escape;
+        format!(
+            "<figure class=\"chart\" data-chart=\"{stem}\">{}<figcaption>{} · \
+             <a href=\"{stem}.png\">PNG</a> · <a href=\"{stem}.svg\">SVG</a></figcaption></figure>",
+            html::inline_svg(&self.svg),
+            escape(&self.title),
+            stem = escape(&self.stem),
+        )
+    }
+
+    /// Its SVG and PNG files.
+    fn into_artifacts(self) -> [Artifact; 2] {
+        [
+            Artifact {
+                name: format!("{}.svg", self.stem),
+                bytes: self.svg.into_bytes(),
+            },
+            Artifact {
+                name: format!("{}.png", self.stem),
+                bytes: self.png,
+            },
+        ]
+    }
 }
 
 /// Renders every file of the report, in memory.
@@ -59,14 +98,7 @@ pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
         // independent, so they are drawn on all cores.
         let charts = charts::scenario_charts(report, scenario)
             .par_iter()
-            .map(|chart| {
-                Ok(RenderedChart {
-                    stem: format!("{slug}-{}", chart.slug),
-                    title: chart.title.clone(),
-                    svg: chart.svg()?,
-                    png: chart.png()?,
-                })
-            })
+            .map(|chart| RenderedChart::draw(format!("{slug}-{}", chart.slug), chart))
             .collect::<anyhow::Result<Vec<_>>>()
             .with_context(|| format!("drawing the charts of scenario {}", scenario.name))?;
         sections.push(Section {
@@ -86,14 +118,7 @@ pub fn render(report: &RunReport) -> anyhow::Result<Vec<Artifact>> {
         },
     ];
     for chart in sections.into_iter().flat_map(|section| section.charts) {
-        artifacts.push(Artifact {
-            name: format!("{}.svg", chart.stem),
-            bytes: chart.svg.into_bytes(),
-        });
-        artifacts.push(Artifact {
-            name: format!("{}.png", chart.stem),
-            bytes: chart.png,
-        });
+        artifacts.extend(chart.into_artifacts());
     }
     Ok(artifacts)
 }

@@ -4,12 +4,12 @@
 //! Same page rules as the single-machine page: inline CSS and SVG, no
 //! script, no network, every string from a results file escaped.
 
-use super::super::html::{STYLE, escape, inline_svg};
+use super::super::html::{STYLE, escape};
 use super::super::palette::hex;
 use super::super::palette::model_colour;
 use super::super::table;
 use super::{
-    Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, VerdictRow, cells, key_cells,
+    KEY_HEADER, MACHINE_HEADER, Merged, RenderedChart, SideScenario, VerdictRow, cells, key_cells,
 };
 use std::fmt::Write;
 
@@ -17,7 +17,7 @@ pub(super) fn render(
     merged: &Merged,
     verdicts: &[VerdictRow],
     scenarios: &[SideScenario],
-    charts: &[Option<Drawn>],
+    charts: &[Option<RenderedChart>],
     slugs: &[String],
 ) -> String {
     let mut page = String::new();
@@ -150,7 +150,7 @@ fn render_scenario(
     page: &mut String,
     merged: &Merged,
     scenario: &SideScenario,
-    chart: Option<&Drawn>,
+    chart: Option<&RenderedChart>,
     slug: &str,
 ) {
     let info = scenario.info;
@@ -174,14 +174,7 @@ fn render_scenario(
         escape(&ran.join("; ")),
     );
     if let Some(chart) = chart {
-        let _ = writeln!(
-            page,
-            "<figure class=\"chart\" data-chart=\"{stem}\">{}<figcaption>{} · \
-             <a href=\"{stem}.png\">PNG</a> · <a href=\"{stem}.svg\">SVG</a></figcaption></figure>",
-            inline_svg(&chart.svg),
-            escape(&chart.title),
-            stem = escape(&chart.stem),
-        );
+        let _ = writeln!(page, "{}", chart.figure());
     }
     if scenario.rows.is_empty() {
         page.push_str(

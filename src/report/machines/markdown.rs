@@ -4,7 +4,7 @@
 
 use super::super::table;
 use super::{
-    Drawn, KEY_HEADER, MACHINE_HEADER, Merged, SideScenario, VerdictRow, cells, key_cells,
+    KEY_HEADER, MACHINE_HEADER, Merged, RenderedChart, SideScenario, VerdictRow, cells, key_cells,
 };
 use crate::text::markdown as escape;
 use std::fmt::Write;
@@ -13,7 +13,7 @@ pub(super) fn render(
     merged: &Merged,
     verdicts: &[VerdictRow],
     scenarios: &[SideScenario],
-    charts: &[Option<Drawn>],
+    charts: &[Option<RenderedChart>],
 ) -> String {
     let mut md = format!(
         "# parabench summary: {} machines\n\nThe same scenarios side by side; every number comes \
